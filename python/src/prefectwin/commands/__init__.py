@@ -1,0 +1,1 @@
+"""Command families: `prefectwin.commands.<family>` holds every `<family>.<verb>` command."""

@@ -1,0 +1,51 @@
+"""`environment.*`: diagnose (and later repair) the machine Prefect runs on."""
+from __future__ import annotations
+
+import os
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator
+
+from prefectwin.diagnosis.checks import CHECK_NAMES, CheckResult, needs_of, run_checks, select
+from prefectwin.models import Params
+from prefectwin.registry import Context, command
+
+CheckName = Literal[CHECK_NAMES]  # type: ignore[valid-type]
+
+
+class EnvironmentTestParams(Params):
+    python_path: Optional[str] = Field(None, description="The interpreter Prefect runs under; default: the backend's own.")
+    port: Optional[int] = Field(None, ge=1, le=65535, description="Server port; default: the effective PREFECT_SERVER_API_PORT.")
+    prefect_home: Optional[str] = Field(None, description="PREFECT_HOME to diagnose; default: the effective PREFECT_HOME.")
+    role: Literal["Server", "Worker"] = Field("Server", description="What this machine runs as a service.")
+    check: Optional[list[CheckName]] = Field(None, description="Run only these checks.")
+
+    @field_validator("python_path", "prefect_home")
+    @classmethod
+    def _not_blank(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty; omit it to use the default")
+        return value
+
+
+def diagnose(params: EnvironmentTestParams, ctx: Context) -> list[CheckResult]:
+    from prefectwin.diagnosis.gather import gather
+    from prefectwin.system import get_adapter
+
+    checks = select(params.check)
+    facts = gather(
+        role=params.role,
+        needs=needs_of(checks),
+        adapter=get_adapter(),
+        events=ctx.events,
+        python_path=os.path.abspath(params.python_path) if params.python_path else None,
+        port=params.port,
+        prefect_home=params.prefect_home,
+    )
+    return run_checks(facts, checks)
+
+
+@command("environment.test", params=EnvironmentTestParams, result=list[CheckResult])
+def environment_test(params: EnvironmentTestParams, ctx: Context) -> list[CheckResult]:
+    """Diagnose the interpreter, Prefect, its settings, port, database, encoding and Windows."""
+    return diagnose(params, ctx)

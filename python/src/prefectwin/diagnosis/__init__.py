@@ -1,0 +1,1 @@
+"""Diagnosis: gather facts about a machine, then judge them with pure checks."""

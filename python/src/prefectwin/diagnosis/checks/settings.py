@@ -1,0 +1,118 @@
+"""PREFECT_HOME, the active profile, and PREFECT_API_URL."""
+from __future__ import annotations
+
+import urllib.parse
+
+from prefectwin.diagnosis.checks.base import check, fail, passed, skipped, warn
+from prefectwin.diagnosis.facts import Facts
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+WILDCARD = {"0.0.0.0", "::", ""}
+
+
+def _no_settings(facts: Facts):
+    if not facts.prefect.installed:
+        return skipped("Prefect is not installed in this interpreter; see prefect.installed.")
+    if facts.prefect.settings_error:
+        return fail(
+            f"Prefect could not load its settings: {facts.prefect.settings_error}",
+            "Fix or remove the invalid setting (see Get-PrefectSetting / 'prefect config view').",
+        )
+    return None
+
+
+@check("settings.home", "probe", "home")
+def settings_home(facts: Facts):
+    home = facts.home
+    if home is None:
+        return _no_settings(facts) or skipped("PREFECT_HOME is not known.")
+    db = facts.database
+    data = dict(path=home.path, driveKind=home.drive_kind, exists=home.exists, writable=home.writable)
+    if home.drive_kind == "mapped":
+        target = home.unc_target or r"\\server\share\prefect"
+        return fail(
+            f"PREFECT_HOME {home.path} is on a mapped drive; services run in another logon session and cannot see it.",
+            f"Use the UNC path instead, e.g. -PrefectHome '{target}'.",
+            uncTarget=home.unc_target,
+            **data,
+        )
+    if home.exists and not home.is_dir:
+        return fail(f"PREFECT_HOME {home.path} is a file, not a directory.", "Point PREFECT_HOME at a directory.", **data)
+    if home.exists and not home.writable:
+        return fail(
+            f"PREFECT_HOME {home.path} is not writable by this account.",
+            "Grant the account (and the service account) Modify rights on it, or choose another -PrefectHome.",
+            **data,
+        )
+    if not home.exists and not home.creatable:
+        return fail(
+            f"PREFECT_HOME {home.path} does not exist and cannot be created by this account.",
+            "Create it as an administrator, or choose a writable -PrefectHome.",
+            **data,
+        )
+    if home.drive_kind == "unc" and (db is None or db.kind == "sqlite"):
+        return warn(
+            f"PREFECT_HOME {home.path} is on a network share and Prefect would keep its SQLite database there; SQLite locking over SMB causes 'database is locked' errors.",
+            "Use PostgreSQL (PREFECT_SERVER_DATABASE_CONNECTION_URL), or keep PREFECT_HOME on a local disk.",
+            **data,
+        )
+    state = "exists and is writable" if home.exists else "does not exist yet but can be created"
+    return passed(f"PREFECT_HOME {home.path} {state}.", **data)
+
+
+@check("settings.profile", "probe")
+def settings_profile(facts: Facts):
+    problem = _no_settings(facts)
+    if problem:
+        return problem
+    prefect = facts.prefect
+    data = dict(profile=prefect.profile, profilesPath=prefect.profiles_path, apiUrl=prefect.api_url, ephemeral=prefect.ephemeral_enabled)
+    if facts.role == "Worker" and not prefect.api_url and prefect.ephemeral_enabled:
+        return warn(
+            f"Active profile '{prefect.profile}' has no PREFECT_API_URL: the worker would start its own ephemeral server with a private SQLite database, and its runs would be invisible.",
+            "Set PREFECT_API_URL to your server, e.g. 'Set-PrefectSetting PREFECT_API_URL http://server:4200/api -Scope Profile'.",
+            **data,
+        )
+    return passed(f"Active profile is '{prefect.profile}'.", **data)
+
+
+def _effective_port(facts: Facts) -> int:
+    return facts.requested_port or facts.prefect.server_port or 4200
+
+
+def _suggested_url(facts: Facts) -> str:
+    host = facts.prefect.server_host or "127.0.0.1"
+    host = "127.0.0.1" if host in WILDCARD else host
+    return f"http://{host}:{_effective_port(facts)}/api"
+
+
+@check("settings.api-url", "probe")
+def settings_api_url(facts: Facts):
+    problem = _no_settings(facts)
+    if problem:
+        return problem
+    prefect = facts.prefect
+    url = prefect.api_url
+    suggested = _suggested_url(facts)
+    data = dict(apiUrl=url, serverHost=prefect.server_host, serverPort=_effective_port(facts), source=prefect.source_of("PREFECT_API_URL"))
+    if not url:
+        who = "this worker cannot find its server" if facts.role == "Worker" else "the CLI and workers on this machine will not find the server"
+        return warn(f"PREFECT_API_URL is not set; {who}.", f"Set PREFECT_API_URL={suggested}.", **data)
+    parts = urllib.parse.urlsplit(url)
+    try:
+        url_port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return fail(f"PREFECT_API_URL '{url}' has an invalid port.", f"Set PREFECT_API_URL={suggested}.", **data)
+    problems = []
+    if not parts.path.rstrip("/").endswith("/api"):
+        problems.append("its path does not end in /api")
+    if facts.role == "Server" or facts.requested_port:
+        if url_port != _effective_port(facts):
+            problems.append(f"it uses port {url_port} but the server port is {_effective_port(facts)}")
+        bound = prefect.server_host or "127.0.0.1"
+        host = (parts.hostname or "").lower()
+        if facts.role == "Server" and bound not in WILDCARD and host != bound.lower() and not (bound in LOOPBACK and host in LOOPBACK):
+            problems.append(f"it names host {host} but the server binds {bound}")
+    if problems:
+        return warn(f"PREFECT_API_URL '{url}' does not agree with the server: {'; '.join(problems)}.", f"Set PREFECT_API_URL={suggested}.", **data)
+    return passed(f"PREFECT_API_URL is {url}.", **data)

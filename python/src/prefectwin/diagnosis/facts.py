@@ -1,0 +1,176 @@
+"""What the diagnosis knows about a machine. Gathered once, judged by pure checks.
+
+Every field is plain data so a check can be unit-tested by building Facts by hand.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.alias_generators import to_camel
+
+
+class _Facts(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+Role = Literal["Server", "Worker"]
+
+
+class PythonFacts(_Facts):
+    requested_path: Optional[str] = None
+    executable: Optional[str] = None
+    version: Optional[tuple[int, int, int]] = None
+    prefix: Optional[str] = None
+    base_prefix: Optional[str] = None
+    scripts_dir: Optional[str] = None
+    platform: Optional[str] = None
+    utf8_mode: bool = False
+    preferred_encoding: Optional[str] = None
+    error: Optional[str] = None
+
+    @property
+    def found(self) -> bool:
+        return self.executable is not None
+
+    @property
+    def in_venv(self) -> bool:
+        return self.prefix is not None and self.prefix != self.base_prefix
+
+
+class SettingEntry(_Facts):
+    name: str
+    value: str
+    source: str
+
+
+class PrefectFacts(_Facts):
+    installed: bool = False
+    version: Optional[str] = None
+    requires_python: Optional[str] = None
+    settings_error: Optional[str] = None
+    profile: Optional[str] = None
+    profiles_path: Optional[str] = None
+    home: Optional[str] = None
+    api_url: Optional[str] = None
+    server_host: Optional[str] = None
+    server_port: Optional[int] = None
+    ephemeral_enabled: bool = False
+    database_url: Optional[SecretStr] = None
+    entries: tuple[SettingEntry, ...] = ()
+
+    def source_of(self, name: str) -> Optional[str]:
+        return next((e.source for e in self.entries if e.name == name), None)
+
+
+class CliFacts(_Facts):
+    """Where `prefect` resolves on PATH, as the caller's shell would resolve it."""
+
+    resolved: Optional[str] = None
+    scripts_dir_launcher: Optional[str] = None
+
+
+class PathFacts(_Facts):
+    path: str
+    exists: bool = False
+    is_dir: bool = False
+    creatable: bool = False
+    writable: bool = False
+    drive_kind: Literal["local", "mapped", "unc", "unknown"] = "local"
+    unc_target: Optional[str] = None
+
+
+class Listener(_Facts):
+    address: str
+    port: int
+    pid: Optional[int] = None
+    process_name: Optional[str] = None
+    cmdline: tuple[str, ...] = ()
+
+
+class PortFacts(_Facts):
+    host: str
+    port: int
+    bindable: bool
+    bind_error: Optional[str] = None
+    owners: tuple[Listener, ...] = ()
+    next_free: Optional[int] = None
+
+
+class DatabaseFacts(_Facts):
+    kind: Literal["sqlite", "postgresql", "other"]
+    url_masked: str
+    # SQLite
+    path: Optional[str] = None
+    memory: bool = False
+    exists: bool = False
+    parent_writable: bool = False
+    opens: Optional[bool] = None
+    open_error: Optional[str] = None
+    on_network_share: bool = False
+    # PostgreSQL
+    host: Optional[str] = None
+    port: Optional[int] = None
+    database: Optional[str] = None
+    outcome: Optional[Literal["connected", "auth-failed", "unreachable", "no-database", "error"]] = None
+    server_version: Optional[str] = None
+    error: Optional[str] = None
+
+
+class EncodingFacts(_Facts):
+    pythonioencoding: Optional[str] = None
+    pythonutf8: Optional[str] = None
+    console_code_page: Optional[int] = None
+    locale_encoding: Optional[str] = None
+
+
+class HttpProbe(_Facts):
+    url: str
+    status: Optional[int] = None
+    ok: bool = False
+    error: Optional[str] = None
+    body: Optional[str] = None
+
+
+class HealthFacts(_Facts):
+    api_url: str
+    health: HttpProbe
+    ready: HttpProbe
+
+
+class FirewallRule(_Facts):
+    name: str
+    enabled: bool
+    inbound: bool
+    allow: bool
+    protocol: str
+    local_ports: str
+
+
+class WindowsFacts(_Facts):
+    is_admin: bool = False
+    execution_policies: dict[str, str] = Field(default_factory=dict)
+    firewall_rules: Optional[tuple[FirewallRule, ...]] = None
+    firewall_error: Optional[str] = None
+    defender_exclusions: Optional[tuple[str, ...]] = None
+    defender_error: Optional[str] = None
+    long_paths_enabled: Optional[bool] = None
+    nssm_path: Optional[str] = None
+    nssm_version: Optional[str] = None
+    temp_dir: Optional[str] = None
+
+
+class Facts(_Facts):
+    role: Role
+    os_name: str
+    requested_port: Optional[int] = None
+    requested_home: Optional[str] = None
+    python: PythonFacts
+    prefect: PrefectFacts
+    cli: CliFacts
+    home: Optional[PathFacts] = None
+    port: Optional[PortFacts] = None
+    database: Optional[DatabaseFacts] = None
+    encoding: EncodingFacts
+    health: Optional[HealthFacts] = None
+    windows: Optional[WindowsFacts] = None

@@ -1,0 +1,91 @@
+"""Ports and HTTP: real sockets, real listeners."""
+from __future__ import annotations
+
+import errno
+import socket
+import urllib.error
+import urllib.request
+from typing import Optional
+
+from prefectwin.diagnosis.facts import HealthFacts, HttpProbe, Listener, PortFacts
+
+NEXT_FREE_SEARCH = 100
+_WILDCARDS = {"0.0.0.0", "::", ""}
+
+
+def can_bind(host: str, port: int) -> Optional[str]:
+    """None when host:port could be bound now; otherwise the reason."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # No SO_REUSEADDR: a server would also fail where this fails. On Windows, exclusive use
+        # stops another process's wildcard listener from hiding behind our probe bind.
+        if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1), 10013):
+                return "in use"
+            return exc.strerror or str(exc)
+    return None
+
+
+def listeners(port: int) -> tuple[Listener, ...]:
+    """Every process listening on a TCP port, with its name and command line where visible."""
+    import psutil
+
+    found = []
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status != psutil.CONN_LISTEN or not conn.laddr or conn.laddr.port != port:
+            continue
+        name, cmdline = None, ()
+        if conn.pid:
+            try:
+                proc = psutil.Process(conn.pid)
+                name, cmdline = proc.name(), tuple(proc.cmdline())
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        found.append(Listener(address=conn.laddr.ip, port=port, pid=conn.pid, process_name=name, cmdline=cmdline))
+    return tuple(found)
+
+
+def port_facts(host: str, port: int) -> PortFacts:
+    reason = can_bind(host, port)
+    if reason is None:
+        return PortFacts(host=host, port=port, bindable=True)
+    next_free = next(
+        (p for p in range(port + 1, min(port + NEXT_FREE_SEARCH, 65535) + 1) if can_bind(host, p) is None),
+        None,
+    )
+    return PortFacts(host=host, port=port, bindable=False, bind_error=reason, owners=listeners(port), next_free=next_free)
+
+
+def http_get(url: str, timeout: float) -> HttpProbe:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    # The API is local or on the LAN: a corporate proxy from the environment must not intercept it.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            body = response.read(4096).decode("utf-8", "replace")
+            return HttpProbe(url=url, status=response.status, ok=200 <= response.status < 300, body=body)
+    except urllib.error.HTTPError as exc:
+        return HttpProbe(url=url, status=exc.code, ok=False, error=f"HTTP {exc.code} {exc.reason}")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return HttpProbe(url=url, ok=False, error=str(reason))
+
+
+def health_facts(api_url: str, timeout: float = 3.0) -> HealthFacts:
+    base = api_url.rstrip("/")
+    return HealthFacts(
+        api_url=api_url,
+        health=http_get(f"{base}/health", timeout),
+        ready=http_get(f"{base}/ready", timeout),
+    )
+
+
+def connect_host(host: Optional[str]) -> str:
+    """The address a local client uses to reach a server bound to `host`."""
+    if host is None or host in _WILDCARDS:
+        return "127.0.0.1"
+    return host

@@ -1,0 +1,45 @@
+"""The stderr side channel: JSON Lines that PowerShell maps to its Write-* streams.
+
+stdout is reserved for the single response object, so nothing else may ever print there.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import IO, Optional
+
+
+class Events:
+    def __init__(self, stream: Optional[IO[str]] = None) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def _emit(self, record: dict) -> None:
+        stream = self._stream or sys.stderr
+        line = json.dumps(record, ensure_ascii=True, default=str)
+        with self._lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    def verbose(self, message: str) -> None:
+        self._emit({"level": "verbose", "message": message})
+
+    def warning(self, message: str) -> None:
+        self._emit({"level": "warning", "message": message})
+
+    def information(self, message: str) -> None:
+        self._emit({"level": "information", "message": message})
+
+    def debug(self, message: str) -> None:
+        self._emit({"level": "debug", "message": message})
+
+    def progress(self, activity: str, status: str, percent: Optional[int] = None) -> None:
+        self._emit({"progress": {"activity": activity, "status": status, "percent": percent}})
+
+
+class SilentEvents(Events):
+    """For callers (the doctor's table mode, tests) that want no side channel."""
+
+    def _emit(self, record: dict) -> None:
+        return None

@@ -1,0 +1,43 @@
+"""Base classes for every model that crosses the bridge.
+
+Wire names are camelCase (the protocol's convention); Python names stay snake_case.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Params(BaseModel):
+    """A command's parameters. Unknown names are an error, never silently dropped."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        # Only the command that is called gets its validator built.
+        defer_build=True,
+    )
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        defer_build=True,
+    )
+
+
+class Request(BaseModel):
+    """The envelope. Strict: PowerShell's ConvertTo-Json sends real JSON types, and a
+    quoted "1" for the protocol means the caller is not speaking this protocol."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    protocol: Literal[1]
+    command: str = Field(min_length=1)
+    params: Optional[dict[str, Any]] = None
+    what_if: bool = Field(False, alias="whatIf")

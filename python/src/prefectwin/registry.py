@@ -1,0 +1,96 @@
+"""The command registry: each command is declared once, next to its handler.
+
+A command named `family.verb` lives in `prefectwin.commands.<family>`. Only that module is
+imported to serve a request, so a trivial command never pays for a heavy family.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from prefectwin.errors import InvalidRequest
+from prefectwin.events import Events
+
+
+@dataclass(frozen=True)
+class Context:
+    what_if: bool
+    events: Events
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    params: type
+    result: Any
+    handler: Callable[[Any, Context], Any]
+    summary: str
+    changes_state: bool
+
+
+_COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, *, params: type, result: Any, changes_state: bool = False):
+    def register(handler: Callable[[Any, Context], Any]) -> Callable[[Any, Context], Any]:
+        if name in _COMMANDS:
+            raise RuntimeError(f"command {name} registered twice")
+        summary = (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""
+        _COMMANDS[name] = Command(name, params, result, handler, summary, changes_state)
+        return handler
+
+    return register
+
+
+def _family_modules() -> list[str]:
+    import prefectwin.commands as package
+
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+
+
+def load_all() -> dict[str, Command]:
+    for family in _family_modules():
+        importlib.import_module(f"prefectwin.commands.{family}")
+    return dict(sorted(_COMMANDS.items()))
+
+
+def lookup(name: str) -> Command:
+    if name in _COMMANDS:
+        return _COMMANDS[name]
+    family, _, verb = name.partition(".")
+    if family.isidentifier() and verb and not family.startswith("_") and family in _family_modules():
+        importlib.import_module(f"prefectwin.commands.{family}")
+        if name in _COMMANDS:
+            return _COMMANDS[name]
+    known = list(load_all())
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"Did you mean '{close[0]}'?" if close else "Run 'python -m prefectwin rpc --schema' for the list."
+    raise InvalidRequest(
+        f"Unknown command '{name}'.",
+        target="command",
+        remediation=f"{hint} Known commands: {', '.join(known)}.",
+    )
+
+
+def schema() -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    from prefectwin import PROTOCOL_VERSION, __version__
+
+    commands: dict[str, Any] = {}
+    for name, cmd in load_all().items():
+        commands[name] = {
+            "summary": cmd.summary,
+            "changesState": cmd.changes_state,
+            "params": cmd.params.model_json_schema(by_alias=True),
+            "result": TypeAdapter(cmd.result).json_schema(by_alias=True, mode="serialization"),
+        }
+    return {"protocol": PROTOCOL_VERSION, "version": __version__, "commands": commands}
+
+
+def closest(name: str, candidates: list[str]) -> Optional[str]:
+    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+    return match[0] if match else None

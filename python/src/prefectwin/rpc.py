@@ -1,0 +1,174 @@
+"""One request in, one response out: the bridge's Python end.
+
+`handle()` is pure with respect to stdin/stdout so it can be driven in-process by tests
+(including property-based ones); `main()` is the thin process wrapper around it.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from typing import Any, Optional
+
+from prefectwin import PROTOCOL_VERSION
+from prefectwin.errors import InternalError, InvalidRequest, PrefectWinError
+from prefectwin.events import Events
+
+# PowerShell sends parameters, never payloads: anything this large is a mistake or an attack,
+# and reading it whole would make a runaway caller cost us memory.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise InvalidRequest(
+            f"The request is {len(raw)} bytes; at most {MAX_REQUEST_BYTES} are accepted.",
+            target="request",
+            remediation="Send parameters, not file contents, in the request.",
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"The request is not valid UTF-8 (byte {exc.start}).",
+            target="request",
+            remediation="Encode the request as UTF-8.",
+        ) from None
+    if not text.strip():
+        raise InvalidRequest(
+            "The request is empty: nothing was written to stdin.",
+            target="request",
+            remediation="Write one JSON request object to stdin, then close it.",
+        )
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"The request is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            target="request",
+            remediation="Send exactly one JSON object.",
+        ) from None
+    if not isinstance(document, dict):
+        raise InvalidRequest(
+            f"The request must be a JSON object, not {type(document).__name__}.",
+            target="request",
+            remediation='Send {"protocol": 1, "command": "family.verb", "params": {}}.',
+        )
+    return document
+
+
+def _check_envelope(document: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
+    from pydantic import ValidationError
+
+    from prefectwin.models import Request
+
+    try:
+        request = Request.model_validate(document)
+    except ValidationError as exc:
+        problems = validation_problems(exc, prefix="")
+        raise InvalidRequest(
+            "The request envelope is invalid: "
+            + "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+            + ".",
+            target=problems[0]["field"] if problems else "request",
+            remediation='Send {"protocol": 1, "command": "family.verb", "params": {...}, "whatIf": false}; see docs/protocol.md.',
+            details=problems,
+        ) from None
+    return request.command, request.params or {}, request.what_if
+
+
+def validation_problems(exc: Any, prefix: str = "params") -> list[dict[str, Any]]:
+    """Turn a pydantic ValidationError into field/message pairs. Never echoes the input:
+    it may be a password."""
+    problems = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(part) for part in err["loc"])
+        field = ".".join(part for part in (prefix, loc) if part) or "request"
+        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        problems.append({"field": field, "message": message})
+    return problems
+
+
+def _validate_params(cmd: Any, params: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return cmd.params.model_validate(params)
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+        known = sorted(
+            (f.alias or n) for n, f in cmd.params.model_fields.items()
+        )
+        raise InvalidRequest(
+            f"Invalid parameters for '{cmd.name}': "
+            + "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+            + ".",
+            target=problems[0]["field"] if problems else "params",
+            remediation=f"Parameters of {cmd.name}: {', '.join(known) or '(none)'}.",
+            details=problems,
+        ) from None
+
+
+def _serialize(cmd: Any, value: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(cmd.result).dump_python(value, mode="json", by_alias=True)
+
+
+def handle(raw: bytes, events: Optional[Events] = None) -> tuple[dict[str, Any], int]:
+    """Serve one request. Returns (response object, process exit code)."""
+    from prefectwin.registry import Context, lookup
+
+    events = events or Events()
+    try:
+        document = _decode(raw)
+        name, params, what_if = _check_envelope(document)
+        cmd = lookup(name)
+        validated = _validate_params(cmd, params)
+        result = cmd.handler(validated, Context(what_if=what_if, events=events))
+        return {"protocol": PROTOCOL_VERSION, "ok": True, "result": _serialize(cmd, result)}, 0
+    except PrefectWinError as exc:
+        return {"protocol": PROTOCOL_VERSION, "ok": False, "error": exc.to_wire()}, exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the protocol promises no traceback on stdout
+        events.debug("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        error = InternalError(
+            f"Unexpected {type(exc).__name__} in the PrefectWin backend.",
+            remediation="Re-run with -Debug to see the traceback, and report it as a PrefectWin bug.",
+        )
+        return {"protocol": PROTOCOL_VERSION, "ok": False, "error": error.to_wire()}, error.exit_code
+
+
+def write_response(response: dict[str, Any]) -> None:
+    data = json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    sys.stdout.buffer.write(data + b"\n")
+    sys.stdout.buffer.flush()
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--schema"]:
+        from prefectwin.registry import schema
+
+        sys.stdout.write(json.dumps(schema(), indent=2) + "\n")
+        return 0
+    if argv:
+        write_response(
+            {
+                "protocol": PROTOCOL_VERSION,
+                "ok": False,
+                "error": InvalidRequest(
+                    f"Unexpected arguments: {' '.join(argv)}.",
+                    target="argv",
+                    remediation="Run 'python -m prefectwin rpc' with the request on stdin, or 'rpc --schema'.",
+                ).to_wire(),
+            }
+        )
+        return 2
+    # One byte more than the limit is enough to know the request is too large.
+    raw = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
+    if len(raw) > MAX_REQUEST_BYTES:
+        # Drain the rest so the writer never blocks on a full pipe, without keeping it.
+        while sys.stdin.buffer.read(1 << 20):
+            pass
+    response, code = handle(raw)
+    write_response(response)
+    return code

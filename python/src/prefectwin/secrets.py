@@ -1,0 +1,24 @@
+"""Masking of credentials before anything is printed, logged or returned."""
+from __future__ import annotations
+
+import re
+
+MASK = "********"
+
+# scheme://user:password@host -> scheme://user:********@host. Works on SQLAlchemy URLs
+# such as postgresql+asyncpg:// without parsing them, so odd characters cannot defeat it.
+_USERINFO_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)")
+
+
+def mask_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    return _USERINFO_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}{m.group('tail')}", url)
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    """Replace every literal occurrence of each known secret, then mask URL passwords."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return mask_url(text) or ""

@@ -1,0 +1,30 @@
+"""The system adapter: the only code that asks the operating system platform-specific things.
+
+Decision code (checks, planners) never imports this package; it receives facts instead.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from prefectwin.system.base import SystemAdapter
+
+_override: Optional[SystemAdapter] = None
+
+
+def get_adapter() -> SystemAdapter:
+    if _override is not None:
+        return _override
+    if sys.platform == "win32":
+        from prefectwin.system.windows import WindowsAdapter
+
+        return WindowsAdapter()
+    from prefectwin.system.posix import PosixAdapter
+
+    return PosixAdapter()
+
+
+def use_adapter(adapter: Optional[SystemAdapter]) -> None:
+    """Install a replacement adapter (tests use a recording fake); None restores the default."""
+    global _override
+    _override = adapter
