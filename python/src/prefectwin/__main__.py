@@ -1,4 +1,4 @@
-"""`python -m prefectwin <rpc|doctor|serve>`.
+"""`python -m prefectwin <rpc|serve|doctor>`.
 
 Dispatch by hand rather than argparse: `rpc` is on the hot path of every cmdlet call.
 """
@@ -13,6 +13,10 @@ def main(argv: list[str] | None = None) -> int:
         from prefectwin.rpc import main as rpc_main
 
         return rpc_main(args[1:])
+    if args[:1] == ["serve"]:
+        from prefectwin.serve import main as serve_main
+
+        return serve_main(args[1:])
     from prefectwin.cli import main as cli_main
 
     return cli_main(args)

@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--check", action="append", help="run only this check (repeatable)")
     doctor.add_argument("--json", action="store_true", help="print the check objects as JSON")
     sub.add_parser("rpc", help="Serve one JSON request from stdin (used by the PowerShell module).")
+    sub.add_parser("serve", help="Serve JSON Lines requests with ids until stdin closes (a persistent session).")
     return parser
 
 
@@ -89,6 +90,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         from prefectwin.rpc import main as rpc_main
 
         return rpc_main(args_list[1:])
+    if args_list[:1] == ["serve"]:
+        from prefectwin.serve import main as serve_main
+
+        return serve_main(args_list[1:])
     args = _parser().parse_args(args_list)
     if args.command == "doctor":
         return doctor(args)

@@ -1,0 +1,77 @@
+"""The persistent session, `python -m prefectwin serve`, driven as a real process."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from prefectwin.rpc import MAX_REQUEST_BYTES
+
+
+def serve(lines: list[bytes], timeout: float = 60) -> tuple[int, list[dict], list[dict]]:
+    proc = subprocess.run(
+        [sys.executable, "-X", "utf8", "-m", "prefectwin", "serve"],
+        input=b"".join(lines),
+        capture_output=True,
+        timeout=timeout,
+    )
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    err = [json.loads(line) for line in proc.stderr.splitlines()]
+    return proc.returncode, out, err
+
+
+def request(request_id, command="module.version", **params) -> bytes:
+    return json.dumps({"id": request_id, "protocol": 1, "command": command, "params": params}).encode() + b"\n"
+
+
+def test_answers_each_request_in_order_with_its_id():
+    code, out, _ = serve([request(1), request("two"), request(3)])
+    assert code == 0
+    assert [o["id"] for o in out] == [1, "two", 3]
+    assert all(o["ok"] and o["exitCode"] == 0 and o["result"]["protocol"] == 1 for o in out)
+
+
+def test_a_malformed_line_gets_a_structured_error_and_the_session_survives():
+    code, out, _ = serve([b"{not json\n", b"[1, 2]\n", request(7)])
+    assert code == 0
+    assert [o["error"]["code"] for o in out[:2]] == ["InvalidRequest", "InvalidRequest"]
+    assert [o["exitCode"] for o in out[:2]] == [2, 2]
+    assert out[2]["id"] == 7 and out[2]["ok"]
+
+
+def test_an_oversized_line_is_discarded_with_an_error_and_the_session_survives():
+    huge = b'{"id": 1, "protocol": 1, "command": "module.version", "params": {"x": "' + b"x" * (MAX_REQUEST_BYTES + 10) + b'"}}\n'
+    code, out, _ = serve([huge, request(2)])
+    assert code == 0
+    assert out[0]["ok"] is False and out[0]["error"]["code"] == "InvalidRequest"
+    assert "longer than" in out[0]["error"]["message"]
+    assert out[1] == {**out[1], "id": 2, "ok": True}
+
+
+def test_errors_keep_their_id_and_exit_code():
+    code, out, _ = serve([request(5, "module.nope"), request(6, "environment.test", port=0)])
+    assert code == 0
+    assert out[0]["id"] == 5 and out[0]["error"]["target"] == "command"
+    assert out[1]["id"] == 6 and out[1]["error"]["target"] == "params.port" and out[1]["exitCode"] == 2
+
+
+def test_stderr_events_carry_the_id_of_their_request():
+    code, out, err = serve([request(1), request("diag", "environment.test", check=["python.found"])])
+    assert code == 0 and out[1]["ok"]
+    progress = [e for e in err if "progress" in e]
+    assert progress and all(e["id"] == "diag" for e in progress)
+
+
+def test_a_bom_and_blank_lines_are_accepted():
+    code, out, _ = serve([b"\n", b"\xef\xbb\xbf" + request(9), b"   \n"])
+    assert code == 0 and [o["id"] for o in out] == [9] and out[0]["ok"]
+
+
+@pytest.mark.parametrize("closing", [b"", request(1)[:-1]])
+def test_the_session_ends_cleanly_when_stdin_closes(closing):
+    # A last request without a newline is still served; then EOF ends the session with 0.
+    code, out, _ = serve([closing])
+    assert code == 0
+    assert len(out) == (1 if closing else 0)
