@@ -93,4 +93,7 @@ def main():
     sys.stdout.flush()
 
 
-main()
+# Guarded so the settings probe (prefectwin/settings/probe_settings.py) can load these helpers
+# as a library; `python -c` runs this file as __main__, so the diagnosis is unaffected.
+if __name__ == "__main__":
+    main()

@@ -5,13 +5,14 @@ import os
 from typing import Optional
 
 from prefectwin.system.base import DriveKind
+from prefectwin.system.posix_config import PosixConfigMixin
 from prefectwin.diagnosis.facts import WindowsFacts
 
 # File systems on which SQLite's locking is unreliable: the Linux face of "PREFECT_HOME on SMB".
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "afs", "ceph", "glusterfs"})
 
 
-class PosixAdapter:
+class PosixAdapter(PosixConfigMixin):
     name = "posix"
 
     def windows_facts(self) -> Optional[WindowsFacts]:

@@ -1,0 +1,287 @@
+"""`setting.*`: where a Prefect setting's value comes from, and changing it in the right place.
+
+- `setting.get`    Get-PrefectSetting
+- `setting.set`    Set-PrefectSetting
+- `setting.remove` Remove-PrefectSetting (a command of its own rather than a flag on
+  setting.set, so each cmdlet's parameters are exactly its command's params)
+
+Everything Prefect knows is asked of the target interpreter through one `TargetSession`
+(settings/probe_settings.py): values, sources, names, validation, and profile writes.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Literal, Optional
+
+from pydantic import Field, SecretStr, field_validator
+
+from prefectwin.errors import InvalidArgument, NotFound
+from prefectwin.models import Params, Result
+from prefectwin.registry import Context, command
+from prefectwin.secrets import scrub
+from prefectwin.settings.plan import Action, Scope
+
+Name = Field(min_length=1, description="A PREFECT_* setting name; legacy aliases are accepted.")
+
+
+def not_blank(value: Optional[str]) -> Optional[str]:
+    if value is not None and not value.strip():
+        raise ValueError("must not be empty; omit it to use the default")
+    return value
+
+
+class SettingGetParams(Params):
+    name: Optional[list[str]] = Field(
+        None, description="Setting names or aliases (wildcards allowed); default: every setting not at its default."
+    )
+    python_path: Optional[str] = Field(None, description="The interpreter Prefect runs under; default: the backend's own.")
+    profile: Optional[str] = Field(None, description="Resolve as if this profile were active; default: the active profile.")
+    show_secret: bool = Field(False, description="Show secret values instead of ********.")
+
+    @field_validator("python_path", "profile")
+    @classmethod
+    def _not_blank(cls, value: Optional[str]) -> Optional[str]:
+        return not_blank(value)
+
+
+class SettingChangeParams(Params):
+    name: str = Name
+    scope: Scope = Field("Profile", description="Where to write: a Prefect profile, this session, or a persistent User/Machine variable.")
+    profile: Optional[str] = Field(None, description="The profile to change (Scope Profile only); default: the active profile.")
+    python_path: Optional[str] = Field(None, description="The interpreter Prefect runs under; default: the backend's own.")
+
+    @field_validator("python_path", "profile")
+    @classmethod
+    def _not_blank(cls, value: Optional[str]) -> Optional[str]:
+        return not_blank(value)
+
+
+class SettingSetParams(SettingChangeParams):
+    value: SecretStr = Field(description="The new value; validated by Prefect's own settings model before anything is written.")
+    sync_api_url: bool = Field(False, description="When changing PREFECT_SERVER_API_PORT, update PREFECT_API_URL to match.")
+
+    @field_validator("value")
+    @classmethod
+    def _value_not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty; use Remove-PrefectSetting to remove a value")
+        return value
+
+
+class SettingRemoveParams(SettingChangeParams):
+    pass
+
+
+class Setting(Result):
+    name: str
+    aliases: list[str]
+    value: Any = None
+    source: str
+    profile: str
+    is_secret: bool = False
+
+
+class EnvironmentAssignment(Result):
+    """A variable the PowerShell wrapper sets (value) or removes (null) in the caller's session."""
+
+    name: str
+    value: Optional[str] = None
+
+
+class SettingChange(Result):
+    changed: bool
+    actions: list[Action]
+    name: str
+    aliases: list[str]
+    scope: Scope
+    profile: Optional[str] = None
+    value: Optional[str] = None
+    environment: list[EnvironmentAssignment] = Field(default_factory=list)
+
+
+# -- talking to the target --------------------------------------------------------------------
+def target_python(python_path: Optional[str]) -> str:
+    return os.path.abspath(python_path) if python_path else sys.executable
+
+
+def open_session(python_path: Optional[str], profile: Optional[str], *, env: Optional[dict[str, str]] = None, cwd: Optional[str] = None):
+    from prefectwin.settings.target import TargetSession
+
+    env = dict(os.environ if env is None else env)
+    if profile:
+        env["PREFECT_PROFILE"] = profile
+    return TargetSession(target_python(python_path), env=env, cwd=cwd)
+
+
+def describe(session, *, show_secret: bool = False, profile: Optional[str] = None):
+    from prefectwin.settings.catalog import Catalog
+
+    catalog = Catalog.model_validate(session.ask("describe", showSecret=show_secret))
+    if profile and profile not in catalog.profiles:
+        raise NotFound(
+            f"Profile '{profile}' does not exist in {catalog.profiles_path}.",
+            target="params.profile",
+            remediation=f"Use one of: {', '.join(catalog.profiles)}; or create it with 'prefect profile create {profile}'.",
+        )
+    return catalog
+
+
+# -- setting.get ------------------------------------------------------------------------------
+@command("setting.get", params=SettingGetParams, result=list[Setting])
+def setting_get(params: SettingGetParams, ctx: Context) -> list[Setting]:
+    """Effective Prefect settings: value, source (env:NAME, .env, prefect.toml, pyproject.toml, profile:NAME, default) and profile."""
+    with open_session(params.python_path, params.profile) as session:
+        ctx.events.verbose(f"Asking {session.hello['python']['executable']} (Prefect {session.hello['prefect']['version']}) for its settings.")
+        catalog = describe(session, show_secret=params.show_secret, profile=params.profile)
+    return [
+        Setting(
+            name=e.name,
+            aliases=list(e.aliases),
+            value=e.value,
+            source=catalog.source_of(e),
+            profile=catalog.profile,
+            is_secret=e.secret,
+        )
+        for e in catalog.select(params.name)
+    ]
+
+
+# -- setting.set / setting.remove ---------------------------------------------------------------
+def _validate(session, entry, value: str) -> None:
+    from prefectwin.settings.plan import shown
+
+    verdict = session.ask("validate", name=entry.name, value=value)
+    if verdict["errors"]:
+        message = f"Prefect refuses {entry.name}='{shown(entry, value)}': {'; '.join(verdict['errors'])}."
+        raise InvalidArgument(
+            scrub(message, value) if entry.secret else message,
+            target="params.value",
+            remediation=f"Give {entry.name} a value of the right type; nothing was written.",
+        )
+
+
+def check_home(path: str, adapter, events) -> None:
+    """PREFECT_HOME follows the diagnosis's rules: its settings.home check, run on the new path."""
+    from prefectwin.diagnosis.checks import select
+    from prefectwin.diagnosis.facts import CliFacts, EncodingFacts, Facts, PrefectFacts, PythonFacts
+    from prefectwin.diagnosis.paths import path_facts
+
+    facts = Facts(
+        role="Server",
+        os_name=sys.platform,
+        requested_home=path,
+        python=PythonFacts(),
+        prefect=PrefectFacts(installed=True),
+        cli=CliFacts(),
+        encoding=EncodingFacts(),
+        home=path_facts(path, adapter.drive_kind),
+    )
+    result = select(["settings.home"])[0].run(facts)
+    if result.status == "Fail":
+        raise InvalidArgument(result.message, target="params.value", remediation=result.remediation)
+    if result.status == "Warning":
+        events.warning(f"{result.message} {result.remediation or ''}".strip())
+
+
+def read_scope(session, adapter, entry, scope: Scope, profile: str, profiles_path: Optional[str]):
+    """What the scope holds now for every name of the setting, and for PREFECT_API_URL."""
+    from prefectwin.settings.plan import API_URL, ScopeState
+
+    names = [*entry.names, API_URL]
+    if scope == "Profile":
+        stored = session.ask("profile-get", profile=profile)["settings"]
+        values = {n: stored.get(n) for n in names}
+    elif scope == "Process":
+        values = {n: os.environ.get(n) for n in names}
+    else:
+        values = {n: adapter.get_environment_variable(n, scope) for n in names}
+    return ScopeState(scope=scope, values=values, profile=profile if scope == "Profile" else None, profiles_path=profiles_path)
+
+
+def apply_environment(actions: list[Action], adapter, secret: str) -> None:
+    """User/Machine variables, one at a time, each undone if a later one fails."""
+    from prefectwin.settings.apply import run_steps
+
+    def step(action: Action):
+        previous = adapter.get_environment_variable(action.name, action.scope)
+        adapter.set_environment_variable(action.name, action.value.get_secret_value() if action.value else None, action.scope)
+        return lambda: adapter.set_environment_variable(action.name, previous, action.scope)
+
+    run_steps([(a.description, (lambda a=a: step(a))) for a in actions], scrub=lambda s: scrub(s, secret))
+
+
+def apply_profile(session, actions: list[Action], profile: str) -> None:
+    """All profile changes in one write, through Prefect's profile API."""
+    session.ask(
+        "profile-update",
+        profile=profile,
+        set={a.name: a.value.get_secret_value() for a in actions if a.kind == "profile.set"},
+        unset=[a.name for a in actions if a.kind == "profile.unset"],
+    )
+
+
+def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Context, *, sync_api_url: bool = False) -> SettingChange:
+    from prefectwin.settings import plan
+    from prefectwin.system import get_adapter
+
+    adapter = get_adapter()
+    with open_session(params.python_path, params.profile) as session:
+        catalog = describe(session, profile=params.profile)
+        entry = catalog.resolve(params.name)
+        profile = params.profile or catalog.profile
+        plan.check_scope(entry, params.scope, profile=params.profile, is_windows=adapter.name == "windows")
+        if params.scope == "Machine" and not adapter.is_admin():
+            from prefectwin.errors import PermissionDenied
+
+            raise PermissionDenied(
+                f"Setting the Machine environment variable {entry.name} needs administrator rights.",
+                target="params.scope",
+                remediation="Run PowerShell as administrator, or use -Scope User.",
+            )
+        if value is not None:
+            _validate(session, entry, value)
+            if entry.name == "PREFECT_HOME":
+                check_home(value, adapter, ctx.events)
+        state = read_scope(session, adapter, entry, params.scope, profile, catalog.profiles_path)
+        actions = plan.plan_value(entry, value, state)
+        sync_actions, warnings = plan.plan_port_sync(entry, value, catalog, state, sync=sync_api_url)
+        actions += sync_actions
+        user = read_scope(session, adapter, entry, "User", profile, None) if params.scope == "Machine" else None
+        warnings += plan.precedence_warnings(entry, catalog, params.scope, user) if value is not None else []
+        for warning in warnings:
+            ctx.events.warning(warning)
+        for action in actions:
+            ctx.events.verbose(("What if: " if ctx.what_if else "") + action.description)
+        if actions and not ctx.what_if:
+            if params.scope == "Profile":
+                apply_profile(session, actions, profile)
+            elif params.scope in ("User", "Machine"):
+                apply_environment(actions, adapter, value or "")
+    environment = [
+        EnvironmentAssignment(name=a.name, value=a.value.get_secret_value() if a.value else None)
+        for a in actions
+        if a.scope == "Process" and not ctx.what_if
+    ]
+    return SettingChange(
+        changed=bool(actions) and not ctx.what_if,
+        actions=actions,
+        name=entry.name,
+        aliases=list(entry.aliases),
+        scope=params.scope,
+        profile=profile if params.scope == "Profile" else None,
+        value=None if value is None else plan.shown(entry, value),
+        environment=environment,
+    )
+
+
+@command("setting.set", params=SettingSetParams, result=SettingChange, changes_state=True)
+def setting_set(params: SettingSetParams, ctx: Context) -> SettingChange:
+    """Set a Prefect setting in a profile, this session, or a persistent User/Machine variable, after Prefect validates it."""
+    return change_setting(params, params.value.get_secret_value(), ctx, sync_api_url=params.sync_api_url)
+
+
+@command("setting.remove", params=SettingRemoveParams, result=SettingChange, changes_state=True)
+def setting_remove(params: SettingRemoveParams, ctx: Context) -> SettingChange:
+    """Remove a Prefect setting (and its legacy aliases) from a profile, this session, or a User/Machine variable."""
+    return change_setting(params, None, ctx)

@@ -1,0 +1,163 @@
+"""Windows configuration changes: persistent environment variables, the user PATH, the
+CurrentUser execution policy, long paths and Defender exclusions.
+
+A mixin for WindowsAdapter. Like the rest of the adapter it reaches .NET only through the
+injectable `net` object; the few types the diagnosis does not need are added to it on first
+use (`_config_net`), so a fake .NET surface can simply provide them.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+from prefectwin.errors import PermissionDenied
+
+USER_ENVIRONMENT_KEY = "Environment"
+DEFENDER_CLASS_PATH = r"\\.\root\Microsoft\Windows\Defender:MSFT_MpPreference"
+HWND_BROADCAST = 0xFFFF
+WM_SETTINGCHANGE = 0x001A
+SMTO_ABORTIFHUNG = 0x0002
+
+
+def _load_config_types(net: Any) -> None:  # pragma: no cover - needs Windows and pythonnet
+    import clr  # noqa: F401
+
+    clr.AddReference("System.Management")
+    from Microsoft.Win32 import RegistryValueKind, RegistryValueOptions
+    from System import Array, String
+    from System.Management import ManagementClass
+
+    net.RegistryValueKind = RegistryValueKind
+    net.RegistryValueOptions = RegistryValueOptions
+    net.ManagementClass = ManagementClass
+    net.StringArray = lambda items: Array[String](list(items))
+
+
+def _broadcast_environment_change() -> None:  # pragma: no cover - Windows only
+    """Tell Explorer (and so every program started from it) that the environment changed, as
+    .NET's SetEnvironmentVariable does; writing the registry directly does not."""
+    if sys.platform != "win32":
+        return
+    import ctypes
+    from ctypes import wintypes
+
+    result = wintypes.DWORD()
+    ctypes.windll.user32.SendMessageTimeoutW(
+        HWND_BROADCAST, WM_SETTINGCHANGE, 0, "Environment", SMTO_ABORTIFHUNG, 5000, ctypes.byref(result)
+    )
+
+
+def _denied(what: str, exc: BaseException) -> PermissionDenied:
+    return PermissionDenied(
+        f"Windows refused to {what}: {type(exc).__name__}.",
+        remediation="Run PowerShell as administrator and try again.",
+    )
+
+
+class WindowsConfigMixin:
+    net: Any
+
+    @property
+    def _config_net(self) -> Any:
+        net = self.net
+        if not hasattr(net, "ManagementClass"):
+            _load_config_types(net)
+        return net
+
+    def _target(self, scope: str) -> Any:
+        return getattr(self._config_net.EnvironmentVariableTarget, scope)
+
+    # -- environment variables -------------------------------------------------------------
+    def get_environment_variable(self, name: str, scope: str) -> Optional[str]:
+        value = self._config_net.Environment.GetEnvironmentVariable(name, self._target(scope))
+        return None if value is None else str(value)
+
+    def set_environment_variable(self, name: str, value: Optional[str], scope: str) -> None:
+        """Set (or, with None, remove) a persistent User or Machine variable. .NET writes the
+        registry and broadcasts WM_SETTINGCHANGE itself."""
+        try:
+            self._config_net.Environment.SetEnvironmentVariable(name, value, self._target(scope))
+        except Exception as exc:  # noqa: BLE001 - SecurityException / UnauthorizedAccessException
+            if "Security" in type(exc).__name__ or "UnauthorizedAccess" in type(exc).__name__:
+                raise _denied(f"change the {scope} environment variable {name}", exc) from None
+            raise
+
+    # -- the user PATH ---------------------------------------------------------------------
+    def get_user_path(self) -> tuple[Optional[str], Optional[str]]:
+        """The user PATH as stored (with %VARIABLES% unexpanded) and expanded."""
+        net = self._config_net
+        key = net.Registry.CurrentUser.OpenSubKey(USER_ENVIRONMENT_KEY, False)
+        if key is None:
+            return None, None
+        try:
+            raw = key.GetValue("Path", None, net.RegistryValueOptions.DoNotExpandEnvironmentNames)
+        finally:
+            key.Close()
+        if raw is None:
+            return None, None
+        return str(raw), str(net.Environment.ExpandEnvironmentVariables(str(raw)))
+
+    def set_user_path(self, raw: Optional[str]) -> None:
+        """Write the user PATH as REG_EXPAND_SZ, so %USERPROFILE%-style entries keep working
+        (Environment.SetEnvironmentVariable would store REG_SZ and break them)."""
+        net = self._config_net
+        key = net.Registry.CurrentUser.CreateSubKey(USER_ENVIRONMENT_KEY)
+        try:
+            if raw is None:
+                key.DeleteValue("Path", False)
+            else:
+                key.SetValue("Path", raw, net.RegistryValueKind.ExpandString)
+        finally:
+            key.Close()
+        _broadcast_environment_change()
+
+    # -- execution policy and long paths ---------------------------------------------------
+    def set_current_user_execution_policy(self, policy: Optional[str]) -> None:
+        """What Set-ExecutionPolicy -Scope CurrentUser writes (None removes it)."""
+        from prefectwin.system.windows import POWERSHELL_SHELL_ID
+
+        net = self._config_net
+        key = net.Registry.CurrentUser.CreateSubKey(POWERSHELL_SHELL_ID)
+        try:
+            if policy is None:
+                key.DeleteValue("ExecutionPolicy", False)
+            else:
+                key.SetValue("ExecutionPolicy", policy, net.RegistryValueKind.String)
+        finally:
+            key.Close()
+
+    def set_long_paths_enabled(self, enabled: Optional[bool]) -> None:
+        """HKLM LongPathsEnabled (None removes the value). Needs administrator rights."""
+        from prefectwin.system.windows import FILESYSTEM_KEY
+
+        net = self._config_net
+        try:
+            key = net.Registry.LocalMachine.CreateSubKey(FILESYSTEM_KEY)
+        except Exception as exc:  # noqa: BLE001 - UnauthorizedAccessException
+            raise _denied("open HKLM\\" + FILESYSTEM_KEY, exc) from None
+        try:
+            if enabled is None:
+                key.DeleteValue("LongPathsEnabled", False)
+            else:
+                key.SetValue("LongPathsEnabled", 1 if enabled else 0, net.RegistryValueKind.DWord)
+        finally:
+            key.Close()
+
+    # -- Defender --------------------------------------------------------------------------
+    def _defender(self, method: str, paths: list[str]) -> None:
+        net = self._config_net
+        preference = net.ManagementClass(DEFENDER_CLASS_PATH)
+        params = preference.GetMethodParameters(method)
+        params["ExclusionPath"] = net.StringArray(paths)
+        out = preference.InvokeMethod(method, params, None)
+        code = None if out is None else out["ReturnValue"]
+        if code not in (None, 0):
+            raise RuntimeError(f"MSFT_MpPreference.{method} returned {code}")
+
+    def add_defender_exclusions(self, paths: list[str]) -> None:
+        """Add-MpPreference -ExclusionPath, through WMI."""
+        self._defender("Add", paths)
+
+    def remove_defender_exclusions(self, paths: list[str]) -> None:
+        """Remove-MpPreference -ExclusionPath, through WMI (the undo of the above)."""
+        self._defender("Remove", paths)
