@@ -49,3 +49,19 @@ def diagnose(params: EnvironmentTestParams, ctx: Context) -> list[CheckResult]:
 def environment_test(params: EnvironmentTestParams, ctx: Context) -> list[CheckResult]:
     """Diagnose the interpreter, Prefect, its settings, port, database, encoding and Windows."""
     return diagnose(params, ctx)
+
+
+from prefectwin.settings.repair import RepairReport  # noqa: E402 - kept next to the command it serves
+
+
+class EnvironmentRepairParams(EnvironmentTestParams):
+    """The diagnosis's parameters; `check` limits which checks are considered for repair."""
+
+
+@command("environment.repair", params=EnvironmentRepairParams, result=RepairReport, changes_state=True)
+def environment_repair(params: EnvironmentRepairParams, ctx: Context) -> RepairReport:
+    """Diagnose, then fix what has a fix: user PATH, PYTHONIOENCODING, firewall, execution policy, Defender, long paths, PREFECT_API_URL."""
+    from prefectwin.settings.repair_apply import run_repair
+    from prefectwin.system import get_adapter
+
+    return run_repair(params, ctx, diagnose, get_adapter())

@@ -20,7 +20,7 @@ from prefectwin.errors import InvalidArgument, NotFound
 from prefectwin.models import Params, Result
 from prefectwin.registry import Context, command
 from prefectwin.secrets import scrub
-from prefectwin.settings.plan import Action, Scope
+from prefectwin.settings.plan import Action, EnvironmentAssignment, Scope
 
 Name = Field(min_length=1, description="A PREFECT_* setting name; legacy aliases are accepted.")
 
@@ -80,13 +80,6 @@ class Setting(Result):
     source: str
     profile: str
     is_secret: bool = False
-
-
-class EnvironmentAssignment(Result):
-    """A variable the PowerShell wrapper sets (value) or removes (null) in the caller's session."""
-
-    name: str
-    value: Optional[str] = None
 
 
 class SettingChange(Result):

@@ -38,6 +38,13 @@ class Action(Result):
     data: dict = Field(default_factory=dict, exclude=True)
 
 
+class EnvironmentAssignment(Result):
+    """A variable the PowerShell wrapper sets (value) or removes (null) in the caller's session."""
+
+    name: str
+    value: Optional[str] = None
+
+
 def shown(entry: SettingInfo, value: Optional[str]) -> str:
     """A value as plans, messages and results may show it."""
     if value is None:

@@ -137,10 +137,12 @@ def profile_update(request):
     """Set and unset settings of one profile through Prefect's profile API, validated first."""
     from prefect.settings import load_profiles, save_profiles
 
+    import prefect.context
+
     profiles = load_profiles()
-    name = request["profile"]
+    name = request.get("profile") or prefect.context.get_settings_context().profile.name
     if name not in profiles.names:
-        return {"error": "Profile %r does not exist." % name}
+        raise ValueError("Profile %r does not exist." % name)
     changes = dict(request.get("set") or {})
     changes.update({n: None for n in request.get("unset") or []})
     profiles.update_profile(name, changes)
@@ -148,7 +150,7 @@ def profile_update(request):
     save_profiles(profiles)
     from prefect.settings import get_current_settings
 
-    return {"path": str(get_current_settings().profiles_path)}
+    return {"profile": name, "path": str(get_current_settings().profiles_path)}
 
 
 OPS = {"describe": describe, "validate": validate, "profile-get": profile_get, "profile-update": profile_update}
