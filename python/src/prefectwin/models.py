@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -41,3 +41,11 @@ class Request(BaseModel):
     command: str = Field(min_length=1)
     params: Optional[dict[str, Any]] = None
     what_if: bool = Field(False, alias="whatIf")
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _the_integer_1(cls, value: Any) -> Any:
+        # Literal[1] compares by equality, so even in strict mode `true` and `1.0` would pass.
+        if type(value) is not int:
+            raise ValueError("Input should be the integer 1")
+        return value

@@ -48,6 +48,15 @@ def _decode(raw: bytes) -> dict[str, Any]:
             target="request",
             remediation="Send exactly one JSON object.",
         ) from None
+    except (RecursionError, ValueError) as exc:
+        # Valid JSON that Python's parser refuses: nesting deeper than the recursion limit, or
+        # an integer longer than sys.get_int_max_str_digits(). Still the caller's mistake.
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else "a number in it is too long"
+        raise InvalidRequest(
+            f"The request cannot be parsed: {reason}.",
+            target="request",
+            remediation="Send exactly one JSON object of parameters.",
+        ) from None
     if not isinstance(document, dict):
         raise InvalidRequest(
             f"The request must be a JSON object, not {type(document).__name__}.",
