@@ -1,7 +1,7 @@
 """The adapter interface. Both real adapters and the tests' fake implement it."""
 from __future__ import annotations
 
-from typing import Literal, Optional, Protocol
+from typing import Any, Literal, Optional, Protocol, Sequence
 
 from prefectwin.diagnosis.facts import WindowsFacts
 
@@ -47,3 +47,28 @@ class SystemAdapter(Protocol):
 
     def remove_defender_exclusions(self, paths: list[str]) -> None:
         """Remove Defender exclusion paths (the undo of add); Windows only, needs admin."""
+
+    # -- services (system/windows_services.py, system/posix_services.py) ---------------------
+    # Reading: require_services (NotSupported off Windows), find_nssm(explicit) -> (path,
+    # version), read_service(name) and read_managed_services(names) -> ServiceRecord(s),
+    # path_exists, has_modify(path, principal), firewall_rule_port(name).
+    # Changing: create_directory, remove_path, nssm_install, nssm_set, nssm_reset,
+    # set_service_account, write_marker, start_service, stop_service, remove_service,
+    # grant_modify, revoke_modify, add_firewall_rule, remove_firewall_rule.
+    def require_services(self) -> None:
+        """Raise NotSupported where there is no Windows Service Control Manager."""
+
+    def read_service(self, name: str) -> Any:
+        """One service as a services.state.ServiceRecord, managed or not; None if absent."""
+
+    def read_managed_services(self, names: Optional[Sequence[str]] = None) -> list[Any]:
+        """Every service with PrefectWin's marker (or those named), in one batch."""
+
+    def nssm_set(self, nssm: Optional[str], name: str, parameter: str, values: Sequence[Any]) -> None:
+        """nssm set NAME PARAMETER VALUE...: an argument list, one argument per value."""
+
+    def start_service(self, name: str, timeout_sec: int) -> None:
+        """Start through the SCM and wait until Running."""
+
+    def stop_service(self, name: str, timeout_sec: int) -> None:
+        """Stop through the SCM (Ctrl-C, then NSSM kills); kill the tree after the timeout."""

@@ -6,13 +6,14 @@ from typing import Optional
 
 from prefectwin.system.base import DriveKind
 from prefectwin.system.posix_config import PosixConfigMixin
+from prefectwin.system.posix_services import PosixServices
 from prefectwin.diagnosis.facts import WindowsFacts
 
 # File systems on which SQLite's locking is unreliable: the Linux face of "PREFECT_HOME on SMB".
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "afs", "ceph", "glusterfs"})
 
 
-class PosixAdapter(PosixConfigMixin):
+class PosixAdapter(PosixConfigMixin, PosixServices):
     name = "posix"
 
     def windows_facts(self) -> Optional[WindowsFacts]:

@@ -16,6 +16,7 @@ from typing import Any, Optional
 from prefectwin.diagnosis.facts import FirewallRule, WindowsFacts
 from prefectwin.system.base import DriveKind
 from prefectwin.system.windows_config import WindowsConfigMixin
+from prefectwin.system.windows_services import WindowsServices
 
 POWERSHELL_SHELL_ID = r"SOFTWARE\Microsoft\PowerShell\1\ShellIds\Microsoft.PowerShell"
 POWERSHELL_POLICY_KEY = r"SOFTWARE\Policies\Microsoft\Windows\PowerShell"
@@ -63,7 +64,7 @@ def _text(value: Any) -> Optional[str]:
     return None if value is None else str(value)
 
 
-class WindowsAdapter(WindowsConfigMixin):
+class WindowsAdapter(WindowsConfigMixin, WindowsServices):
     name = "windows"
 
     def __init__(self, net: Optional[Any] = None) -> None:

@@ -1,0 +1,291 @@
+"""`service.*`: Prefect server and workers as Windows services (NSSM), planned and reversible.
+
+- `service.install`   Install-PrefectService    build a ServiceSpec, validate, plan, apply
+- `service.get`       Get-PrefectService        the services PrefectWin manages, with health
+- `service.wait`      Wait-PrefectService       until healthy or the timeout, with progress
+- `service.uninstall` Uninstall-PrefectService  stop, remove, and only the files asked for
+
+install and uninstall change state: with whatIf they return the plan and touch nothing.
+Passwords (-DatabaseCredential, -Credential) arrive inside the request on stdin, stay
+SecretStr, and are scrubbed from every message.
+"""
+from __future__ import annotations
+
+import ntpath
+import os
+import posixpath
+import socket
+import sys
+from typing import Any, Literal, Optional
+
+from pydantic import Field, SecretStr, field_validator
+
+from prefectwin.errors import InvalidArgument, NotFound
+from prefectwin.models import Params, Result
+from prefectwin.registry import Context, command
+from prefectwin.services.health import ServiceInfo
+from prefectwin.services.plan import Action
+from prefectwin.services.spec import SERVICE_NAME_PATTERN, Credential, StartupType
+
+ServiceName = Field(pattern=SERVICE_NAME_PATTERN, description="The Windows service name (letters, digits, '.', '_', '-').")
+
+
+def _not_blank(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty; omit it to use the default")
+    return value
+
+
+class ServiceInstallParams(Params):
+    name: str = ServiceName
+    role: Literal["Server", "Worker"] = Field(description="Run a Prefect server or a worker.")
+    python_path: Optional[str] = Field(None, description="Absolute python.exe Prefect runs under; default: the backend's own.")
+    prefect_home: Optional[str] = Field(None, description="PREFECT_HOME and working directory; default: %ProgramData%\\Prefect.")
+    port: Optional[int] = Field(None, ge=1, le=65535, description="Server only: the API port; default 4200.")
+    bind_address: Optional[str] = Field(None, description="Server only: the address to listen on; default 127.0.0.1.")
+    database_url: Optional[SecretStr] = Field(None, description="Server only: the database URL, without its password.")
+    database_credential: Optional[Credential] = Field(None, description="Server only: the database user and password.")
+    open_firewall: bool = Field(False, description="Server only: add an inbound firewall rule for the port.")
+    api_url: Optional[str] = Field(None, description="Worker only: the server's API URL; default: the local server's.")
+    pool: Optional[str] = Field(None, min_length=1, description="Worker only: the work pool to poll.")
+    worker_type: Optional[str] = Field(None, min_length=1, description="Worker only: the worker type; default process.")
+    work_queue: Optional[list[str]] = Field(None, description="Worker only: the work queues to poll; default: all.")
+    depends_on: Optional[list[str]] = Field(None, description="Services that must run first; a worker defaults to the local server.")
+    environment: Optional[dict[str, str]] = Field(None, description="More environment variables for the service.")
+    account: Optional[str] = Field(None, description="LocalSystem (default), LocalService, NetworkService, DOMAIN\\user or a gMSA.")
+    credential: Optional[Credential] = Field(None, description="The password of a user -Account.")
+    startup_type: StartupType = Field("Automatic", description="How the service starts at boot.")
+    log_directory: Optional[str] = Field(None, description="Where stdout and stderr logs go; default: PREFECT_HOME\\logs.")
+    log_rotate_bytes: Optional[int] = Field(None, ge=1024, description="Rotate a log once it is this large; default 10 MiB.")
+    nssm_path: Optional[str] = Field(None, description="nssm.exe; default: the one on PATH.")
+    start: bool = Field(False, description="Start the service after installing it.")
+    wait: bool = Field(False, description="Start it and wait until it is healthy.")
+    timeout_sec: int = Field(120, ge=1, le=3600, description="How long -Wait waits.")
+    force: bool = Field(False, description="Take over an existing service, allow SQLite on a share, set -Credential again.")
+    pass_thru: bool = Field(False, description="Return the service's ServiceInfo.")
+
+    @field_validator("python_path", "prefect_home", "bind_address", "api_url", "account", "log_directory", "nssm_path")
+    @classmethod
+    def _blank(cls, value: Optional[str]) -> Optional[str]:
+        return _not_blank(value)
+
+
+class ServiceGetParams(Params):
+    name: Optional[list[str]] = Field(None, description="Service names; default: every service PrefectWin manages.")
+
+    @field_validator("name")
+    @classmethod
+    def _names(cls, names: Optional[list[str]]) -> Optional[list[str]]:
+        return _check_names(names)
+
+
+class ServiceWaitParams(Params):
+    name: list[str] = Field(min_length=1, description="The services to wait for.")
+    timeout_sec: int = Field(120, ge=1, le=3600, description="Give up after this many seconds.")
+
+    @field_validator("name")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        return _check_names(names)
+
+
+class ServiceUninstallParams(Params):
+    name: str = ServiceName
+    remove_logs: bool = Field(False, description="Also delete the service's log files.")
+    remove_database: bool = Field(False, description="Also delete its SQLite database (never a PostgreSQL one).")
+    timeout_sec: Optional[int] = Field(None, ge=1, le=3600, description="Kill the service if it has not stopped after this; default: its stop timeout.")
+    nssm_path: Optional[str] = Field(None, description="nssm.exe; default: the one on PATH.")
+    force: bool = Field(False, description="Remove a service PrefectWin does not manage.")
+
+
+class ServicePlanResult(Result):
+    """PSTypeName PrefectWin.ServicePlan."""
+
+    name: str
+    changed: bool
+    what_if: bool
+    actions: list[Action]
+    service: Optional[ServiceInfo] = None
+
+
+def _check_names(names: Optional[list[str]]) -> Optional[list[str]]:
+    import re
+
+    for name in names or []:
+        if not re.match(SERVICE_NAME_PATTERN, name):
+            raise ValueError(f"'{name}' is not a service name (letters, digits, '.', '_', '-')")
+    return names
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _flavor() -> Literal["windows", "posix"]:
+    return "windows" if sys.platform == "win32" else "posix"
+
+
+def default_home(flavor: str) -> str:
+    if flavor == "windows":
+        return ntpath.join(os.environ.get("ProgramData") or "C:\\ProgramData", "Prefect")
+    return posixpath.join("/var/lib", "prefect")
+
+
+def _secrets_of(params: ServiceInstallParams, spec: Any) -> tuple[str, ...]:
+    found = [v.get_secret_value() for v in spec.secret_environment.values()]
+    for credential in (params.database_credential, params.credential):
+        if credential is not None:
+            found.append(credential.password.get_secret_value())
+    return tuple(s for s in found if s)
+
+
+def _local_server(adapter: Any, exclude: str) -> Optional[tuple[str, str]]:
+    servers = [
+        r for r in adapter.read_managed_services(None) if (r.managed or {}).get("role") == "Server" and r.name.lower() != exclude.lower()
+    ]
+    if len(servers) > 1:
+        raise InvalidArgument(
+            f"This computer has {len(servers)} PrefectWin servers ({', '.join(r.name for r in servers)}); which one should the worker use?",
+            target="ApiUrl",
+            remediation="Give -ApiUrl (and -DependsOn for a server on this computer).",
+        )
+    return (servers[0].name, servers[0].managed["apiUrl"]) if servers else None
+
+
+# -- commands --------------------------------------------------------------------------------
+@command("service.install", params=ServiceInstallParams, result=ServicePlanResult, changes_state=True)
+def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlanResult:
+    """Install or update a Prefect server or worker as a Windows service (NSSM)."""
+    from prefectwin.services.apply import apply_plan
+    from prefectwin.services.health import describe, wait_until_healthy
+    from prefectwin.services.plan import plan_install
+    from prefectwin.services.spec import build_spec
+    from prefectwin.services.state import read_state
+    from prefectwin.services.validate import require_admin, require_nssm, validate_install
+    from prefectwin.system import get_adapter
+
+    flavor = _flavor()
+    if params.python_path and not os.path.isabs(params.python_path) and flavor == ("windows" if os.name == "nt" else "posix"):
+        params = params.model_copy(update={"python_path": os.path.abspath(params.python_path)})
+    build = dict(python=sys.executable, default_home=default_home(flavor), host=socket.gethostname(), flavor=flavor)
+    spec = build_spec(params, **build)  # every parameter problem, before anything is asked of the machine
+    adapter = get_adapter()
+    adapter.require_services()
+    if params.role == "Worker" and not params.api_url:
+        local = _local_server(adapter, exclude=params.name)
+        if local is not None:
+            spec = build_spec(params, local_server=local, **build)
+    nssm = require_nssm(adapter, params.nssm_path, ctx.events)
+    if ctx.what_if:
+        if not adapter.is_admin():
+            ctx.events.warning("Not running as administrator: applying this plan will need 'Run as administrator'.")
+    else:
+        require_admin(adapter)
+    state = read_state(spec, adapter)
+    validate_install(spec, state.record, adapter, ctx.events, force=params.force)
+    actions = plan_install(spec, state, start=params.start or params.wait, force=params.force)
+    if ctx.what_if:
+        return ServicePlanResult(name=spec.name, changed=bool(actions), what_if=True, actions=actions)
+    if actions:
+        apply_plan(actions, adapter, nssm=nssm, events=ctx.events, secrets=_secrets_of(params, spec))
+    else:
+        ctx.events.verbose(f"Service '{spec.name}' already matches the requested configuration.")
+    service = None
+    if params.wait:
+        service = wait_until_healthy([spec.name], params.timeout_sec, adapter, ctx.events)[0]
+    elif params.pass_thru:
+        service = describe(adapter.read_service(spec.name))
+    return ServicePlanResult(name=spec.name, changed=bool(actions), what_if=False, actions=actions, service=service if params.pass_thru else None)
+
+
+def _records(adapter: Any, names: Optional[list[str]]) -> list[Any]:
+    records = adapter.read_managed_services(names)
+    if names:
+        found = {r.name.lower() for r in records if r.managed is not None}
+        missing = [n for n in names if n.lower() not in found]
+        if missing:
+            unmanaged = [r.name for r in records if r.managed is None]
+            what = "not managed by PrefectWin" if set(unmanaged) >= set(missing) else "not found"
+            raise NotFound(
+                f"Service {', '.join(repr(m) for m in missing)} {what}.",
+                target=", ".join(missing),
+                remediation="Get-PrefectService without -Name lists the services PrefectWin manages.",
+            )
+    return records
+
+
+@command("service.get", params=ServiceGetParams, result=list[ServiceInfo])
+def service_get(params: ServiceGetParams, ctx: Context) -> list[ServiceInfo]:
+    """The Prefect services PrefectWin manages, with their status and health."""
+    from prefectwin.services.health import describe_all
+    from prefectwin.system import get_adapter
+
+    adapter = get_adapter()
+    adapter.require_services()
+    return describe_all(_records(adapter, params.name))
+
+
+@command("service.wait", params=ServiceWaitParams, result=list[ServiceInfo])
+def service_wait(params: ServiceWaitParams, ctx: Context) -> list[ServiceInfo]:
+    """Wait until services are healthy, reporting progress on every poll."""
+    from prefectwin.services.health import wait_until_healthy
+    from prefectwin.system import get_adapter
+
+    adapter = get_adapter()
+    adapter.require_services()
+    _records(adapter, params.name)
+    return wait_until_healthy(params.name, params.timeout_sec, adapter, ctx.events)
+
+
+@command("service.uninstall", params=ServiceUninstallParams, result=ServicePlanResult, changes_state=True)
+def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePlanResult:
+    """Stop and remove a Prefect service, its firewall rule, and (if asked) its logs and SQLite database."""
+    from prefectwin.services.apply import apply_plan
+    from prefectwin.services.plan import plan_uninstall
+    from prefectwin.services.spec import firewall_rule_name
+    from prefectwin.services.state import log_files, sqlite_files
+    from prefectwin.services.validate import require_admin, require_nssm
+    from prefectwin.system import get_adapter
+
+    adapter = get_adapter()
+    adapter.require_services()
+    record = adapter.read_service(params.name)
+    if record is None:
+        raise NotFound(f"Service '{params.name}' does not exist.", target=params.name, remediation="Get-PrefectService lists the services PrefectWin manages.")
+    marker = record.managed or {}
+    if params.remove_database and marker.get("database") == "postgresql":
+        raise InvalidArgument(
+            f"Service '{params.name}' uses PostgreSQL; PrefectWin deletes only SQLite databases.",
+            target="RemoveDatabase",
+            remediation="Omit -RemoveDatabase, and drop the PostgreSQL database with your database tools if you mean to.",
+        )
+    stop_timeout = params.timeout_sec or int(marker.get("stopTimeoutMs", 15_000)) // 1000 + 15
+    logs = marker.get("logPaths") or [v[0] for p in ("AppStdout", "AppStderr") if (v := record.parameters.get(p))]
+    actions = plan_uninstall(
+        record,
+        firewall_port=adapter.firewall_rule_port(firewall_rule_name(record.name)),
+        stop_timeout_sec=stop_timeout,
+        log_files=log_files(logs) if params.remove_logs else [],
+        database_files=sqlite_files(marker.get("sqlitePath")) if params.remove_database else [],
+        force=params.force,
+    )
+    nssm = require_nssm(adapter, params.nssm_path, ctx.events)
+    if ctx.what_if:
+        return ServicePlanResult(name=record.name, changed=True, what_if=True, actions=actions)
+    require_admin(adapter)
+    apply_plan(actions, adapter, nssm=nssm, events=ctx.events, secrets=_record_secrets(record))
+    return ServicePlanResult(name=record.name, changed=True, what_if=False, actions=actions)
+
+
+def _record_secrets(record: Any) -> tuple[str, ...]:
+    """The installed service's database URL and password, to scrub from any message."""
+    from urllib.parse import unquote, urlsplit
+
+    from prefectwin.services.spec import SECRET_KEYS
+
+    found = []
+    for entry in record.parameters.get("AppEnvironmentExtra", ()):
+        key, _, value = entry.partition("=")
+        if key in SECRET_KEYS and value:
+            found.append(value)
+            password = urlsplit(value).password
+            if password:
+                found.append(unquote(password))
+    return tuple(found)

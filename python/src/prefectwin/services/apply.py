@@ -1,0 +1,170 @@
+"""Carry out a plan through the system adapter; when a step fails, undo the steps done.
+
+Every action kind has one way to perform it and, where one exists, one inverse computed
+from the plan's own data (what the parameter was, which rule was there, ...). Undoing runs
+in reverse order, except that starting a service again runs last, once everything it
+depends on is restored. What cannot be undone (a removed service, a deleted file, the old
+password of an account) is reported as such.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from prefectwin.errors import ApplyFailed, PrefectWinError
+from prefectwin.events import Events
+from prefectwin.secrets import scrub
+from prefectwin.services.plan import Action
+from prefectwin.services.spec import BUILTIN_ACCOUNTS
+
+ACTIVITY = "Applying the PrefectWin service plan"
+# Undo steps that need everything else restored first.
+_RUN_LAST = frozenset({"start-service", "restart-service"})
+# A failed step of these kinds may have been half done; its (tolerant) inverse runs too.
+_UNDO_WHEN_FAILED = frozenset({"create-directory", "install-service", "add-firewall-rule", "restart-service"})
+
+
+def _timeout(action: Action) -> int:
+    return int(action.data.get("timeoutSec", 60))
+
+
+def perform(action: Action, adapter: Any, nssm: Optional[str]) -> None:
+    kind, data, name = action.kind, action.data, action.target
+    handlers: dict[str, Callable[[], Any]] = {
+        "create-directory": lambda: adapter.create_directory(data["path"]),
+        "install-service": lambda: adapter.nssm_install(nssm, name, data["application"]),
+        "set-parameter": lambda: adapter.nssm_set(nssm, name, action.parameter, action.values),
+        "reset-parameter": lambda: adapter.nssm_reset(nssm, name, action.parameter),
+        "set-account": lambda: adapter.set_service_account(nssm, name, data["account"], data.get("password")),
+        "write-marker": lambda: adapter.write_marker(name, data.get("text")),
+        "grant-access": lambda: adapter.grant_modify(data["path"], data["principal"]),
+        "revoke-access": lambda: adapter.revoke_modify(data["path"], data["principal"]),
+        "add-firewall-rule": lambda: adapter.add_firewall_rule(data["rule"], data["port"]),
+        "remove-firewall-rule": lambda: adapter.remove_firewall_rule(data["rule"]),
+        "start-service": lambda: adapter.start_service(name, _timeout(action)),
+        "stop-service": lambda: adapter.stop_service(name, _timeout(action)),
+        "restart-service": lambda: (adapter.stop_service(name, _timeout(action)), adapter.start_service(name, _timeout(action))),
+        "remove-service": lambda: adapter.remove_service(nssm, name, _timeout(action)),
+        "remove-path": lambda: adapter.remove_path(data["path"]),
+    }
+    handlers[kind]()
+
+
+class NotReversible(Exception):
+    """Raised by `inverse` for a step that cannot be undone; the message says why."""
+
+
+def inverse(action: Action) -> Optional[Action]:
+    """The action that undoes `action`; None when undoing it is covered by another undo
+    (a parameter of a service this run installed goes away with the service)."""
+    kind, data, target = action.kind, action.data, action.target
+    if data.get("newService") and kind in ("set-parameter", "reset-parameter", "set-account", "write-marker"):
+        return None
+    if kind == "create-directory":
+        return Action(kind="remove-path", description=f"Remove directory '{target}' created by this run", target=target, data={"path": target})
+    if kind == "install-service":
+        return Action(kind="remove-service", description=f"Remove service '{target}' installed by this run", target=target, data={"timeoutSec": 60})
+    if kind == "set-parameter" and not action.previous:
+        return Action(kind="reset-parameter", description=f"Reset {action.parameter} of service '{target}' again", target=target, parameter=action.parameter)
+    if kind in ("set-parameter", "reset-parameter"):
+        return Action(
+            kind="set-parameter",
+            description=f"Restore {action.parameter} of service '{target}'",
+            target=target,
+            parameter=action.parameter,
+            values=action.previous or (),
+        )
+    if kind == "set-account":
+        previous = data["previous"]
+        if previous.lower() not in BUILTIN_ACCOUNTS:
+            raise NotReversible(f"the password of the previous account {previous} is not known")
+        return Action(kind="set-account", description=f"Run service '{target}' as {previous} again", target=target, data={"account": previous})
+    if kind == "write-marker":
+        return Action(kind="write-marker", description=f"Restore the PrefectWin marker of service '{target}'", target=target, data={"text": data.get("previous")})
+    if kind == "grant-access":
+        return Action(kind="revoke-access", description=f"Revoke the Modify rights granted to {data['principal']} on '{target}'", target=target, data=dict(data))
+    if kind == "add-firewall-rule":
+        return Action(kind="remove-firewall-rule", description=f"Remove firewall rule '{target}' added by this run", target=target, data={"rule": data["rule"]})
+    if kind == "remove-firewall-rule":
+        port = data["previousPort"]
+        return Action(kind="add-firewall-rule", description=f"Restore firewall rule '{target}' (TCP {port})", target=target, data={"rule": data["rule"], "port": port})
+    if kind == "start-service":
+        return Action(kind="stop-service", description=f"Stop service '{target}' again", target=target, data=dict(data))
+    if kind == "stop-service":
+        return Action(kind="start-service", description=f"Start service '{target}' again", target=target, data=dict(data))
+    if kind == "restart-service":
+        return Action(kind="restart-service", description=f"Restart service '{target}' with its restored settings", target=target, data=dict(data))
+    if kind == "remove-service":
+        raise NotReversible("a removed service is not re-created")
+    if kind == "remove-path":
+        raise NotReversible("a deleted file is not restored")
+    raise NotReversible(f"no inverse for {kind}")  # pragma: no cover - every kind is listed above
+
+
+def _message(exc: BaseException, secrets: tuple[str, ...]) -> str:
+    text = exc.message if isinstance(exc, PrefectWinError) else (str(exc) or type(exc).__name__)
+    return scrub(text, *secrets)
+
+
+def rollback(done: list[Action], adapter: Any, nssm: Optional[str], events: Events, secrets: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Undo `done` (in reverse, restarts last). Returns one report entry per step."""
+    undos: list[tuple[Action, Action]] = []
+    report: list[dict[str, Any]] = []
+    for action in reversed(done):
+        try:
+            undo = inverse(action)
+        except NotReversible as why:
+            report.append({"action": action.description, "rolledBack": False, "reason": str(why)})
+            continue
+        if undo is not None:
+            undos.append((action, undo))
+    undos.sort(key=lambda pair: pair[1].kind in _RUN_LAST)
+    for action, undo in undos:
+        events.verbose(f"Rolling back: {undo.description}")
+        try:
+            perform(undo, adapter, nssm)
+            report.append({"action": action.description, "rolledBack": True, "undo": undo.description})
+        except Exception as exc:  # noqa: BLE001 - keep undoing the rest, and report this one
+            report.append({"action": action.description, "rolledBack": False, "undo": undo.description, "reason": _message(exc, secrets)})
+    return report
+
+
+def apply_plan(
+    actions: list[Action],
+    adapter: Any,
+    *,
+    nssm: Optional[str],
+    events: Events,
+    secrets: tuple[str, ...] = (),
+) -> None:
+    """Perform `actions` in order. On failure, roll back and raise ApplyFailed naming the
+    failed step, its original error, and what was and was not rolled back."""
+    done: list[Action] = []
+    total = len(actions)
+    for index, action in enumerate(actions):
+        events.progress(ACTIVITY, action.description, int(100 * index / max(total, 1)))
+        events.verbose(action.description)
+        try:
+            perform(action, adapter, nssm)
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the machine is restored
+            original = _message(exc, secrets)
+            code = exc.code if isinstance(exc, PrefectWinError) else type(exc).__name__
+            undo_too = done + ([action] if action.kind in _UNDO_WHEN_FAILED else [])
+            report = rollback(undo_too, adapter, nssm, events, secrets)
+            failed_undo = [r for r in report if not r["rolledBack"]]
+            rolled = sum(1 for r in report if r["rolledBack"])
+            message = f"{action.description} failed: {original} Rolled back {rolled} step(s)"
+            if failed_undo:
+                message += "; not rolled back: " + "; ".join(f"{r['action']} ({r['reason']})" for r in failed_undo)
+            events.progress(ACTIVITY, "Rolled back", 100)
+            raise ApplyFailed(
+                message + ".",
+                target=action.target,
+                remediation=(
+                    "Fix the cause above and run the command again."
+                    if not failed_undo
+                    else "Fix the cause above, check the steps that were not rolled back, then run the command again."
+                ),
+                details=[{"failedAction": action.description, "kind": action.kind, "code": code, "message": original}, *report],
+            ) from None
+        done.append(action)
+    events.progress(ACTIVITY, "Done", 100)

@@ -1,0 +1,193 @@
+"""What `Get-PrefectService` shows about a managed service, and whether it is healthy.
+
+Only HTTP and the file system: the number of processes started does not grow with the
+number of services. A server is healthy when /api/health and /api/ready answer; a worker
+when the server's API lists it in its pool as ONLINE with a heartbeat newer than the
+worker's process.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, Optional
+
+from prefectwin.diagnosis.network import health_facts
+from prefectwin.errors import NotFound, OperationTimeout
+from prefectwin.events import Events
+from prefectwin.models import Result
+from prefectwin.services.state import ServiceRecord
+
+Health = Literal["Healthy", "Unhealthy", "Stopped", "Unknown"]
+HTTP_TIMEOUT_SEC = 3.0
+POLL_INTERVAL_SEC = 1.0
+WAIT_ACTIVITY = "Waiting for Prefect services to become healthy"
+START_TYPES = {
+    "SERVICE_AUTO_START": "Automatic",
+    "SERVICE_DELAYED_AUTO_START": "AutomaticDelayed",
+    "SERVICE_DEMAND_START": "Manual",
+    "SERVICE_DISABLED": "Disabled",
+}
+
+
+class ServiceInfo(Result):
+    """PSTypeName PrefectWin.ServiceInfo."""
+
+    name: str
+    role: Optional[str] = None
+    status: str
+    start_type: Optional[str] = None
+    account: Optional[str] = None
+    pid: Optional[int] = None
+    port: Optional[int] = None
+    api_url: Optional[str] = None
+    pool: Optional[str] = None
+    worker_name: Optional[str] = None
+    prefect_home: Optional[str] = None
+    log_paths: list[str] = []
+    version: Optional[str] = None
+    health: Health = "Unknown"
+    health_detail: Optional[str] = None
+    last_heartbeat: Optional[str] = None
+
+
+def post_json(url: str, body: Any, timeout: float = HTTP_TIMEOUT_SEC) -> Any:
+    data = json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json", "Accept": "application/json"})
+    # Like diagnosis.network.http_get: the API is local or on the LAN, never through a proxy.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=timeout) as response:
+        return json.loads(response.read().decode("utf-8") or "null")
+
+
+def _parse_time(text: Optional[str]) -> Optional[float]:
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def server_health(api_url: str) -> tuple[Health, str]:
+    facts = health_facts(api_url, timeout=HTTP_TIMEOUT_SEC)
+    if facts.health.ok and facts.ready.ok:
+        return "Healthy", f"{api_url}: /health and /ready answer"
+    if facts.health.ok:
+        return "Unhealthy", f"{api_url}: up but not ready ({facts.ready.error or facts.ready.status})"
+    return "Unhealthy", f"{api_url}: {facts.health.error or facts.health.status}"
+
+
+def worker_health(api_url: str, pool: str, worker_name: str, started_at: Optional[float]) -> tuple[Health, str, Optional[str]]:
+    url = f"{api_url.rstrip('/')}/work_pools/{urllib.parse.quote(pool, safe='')}/workers/filter"
+    try:
+        workers = post_json(url, {})
+    except urllib.error.HTTPError as exc:
+        return "Unhealthy", f"{url}: HTTP {exc.code} {exc.reason}", None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return "Unhealthy", f"{url}: {getattr(exc, 'reason', exc)}", None
+    mine = next((w for w in workers or [] if w.get("name") == worker_name), None)
+    if mine is None:
+        return "Unhealthy", f"worker '{worker_name}' has not sent a heartbeat to pool '{pool}'", None
+    beat = mine.get("last_heartbeat_time")
+    status = mine.get("status")
+    beat_at = _parse_time(beat)
+    if status != "ONLINE":
+        return "Unhealthy", f"worker '{worker_name}' is {status} in pool '{pool}' (last heartbeat {beat})", beat
+    if started_at is not None and beat_at is not None and beat_at < started_at:
+        return "Unhealthy", f"worker '{worker_name}' has not sent a heartbeat since it started (last {beat})", beat
+    return "Healthy", f"worker '{worker_name}' is ONLINE in pool '{pool}'", beat
+
+
+def prefect_version(python: Optional[str]) -> Optional[str]:
+    """Prefect's version in an interpreter, read from its site-packages without running it."""
+    if not python:
+        return None
+    bindir = os.path.dirname(python)
+    patterns = [
+        os.path.join(bindir, "Lib", "site-packages"),
+        os.path.join(bindir, "..", "Lib", "site-packages"),
+        os.path.join(bindir, "..", "lib", "python3*", "site-packages"),
+    ]
+    for pattern in patterns:
+        for info in glob.glob(os.path.join(pattern, "prefect-*.dist-info")):
+            version = os.path.basename(info)[len("prefect-") : -len(".dist-info")]
+            if version and version[0].isdigit():
+                return version
+    return None
+
+
+def _first(record: ServiceRecord, parameter: str) -> Optional[str]:
+    values = record.parameters.get(parameter)
+    return values[0] if values else None
+
+
+def describe(record: ServiceRecord, *, check_health: bool = True) -> ServiceInfo:
+    marker = record.managed or {}
+    role = marker.get("role")
+    info = ServiceInfo(
+        name=record.name,
+        role=role,
+        status=record.status,
+        start_type=START_TYPES.get(_first(record, "Start") or "", _first(record, "Start")),
+        account=_first(record, "ObjectName") or "LocalSystem",
+        pid=record.app_pids[0] if record.app_pids else record.pid,
+        port=marker.get("port"),
+        api_url=marker.get("apiUrl"),
+        pool=marker.get("pool"),
+        worker_name=marker.get("workerName"),
+        prefect_home=marker.get("prefectHome"),
+        log_paths=list(marker.get("logPaths") or []),
+        version=prefect_version(_first(record, "Application")),
+    )
+    if not check_health:
+        return info
+    if not record.running:
+        return info.model_copy(update={"health": "Stopped", "health_detail": f"the service is {record.status}"})
+    if role == "Server" and info.api_url:
+        health, detail = server_health(info.api_url)
+        return info.model_copy(update={"health": health, "health_detail": detail})
+    if role == "Worker" and info.api_url and info.pool and info.worker_name:
+        health, detail, beat = worker_health(info.api_url, info.pool, info.worker_name, record.started_at)
+        return info.model_copy(update={"health": health, "health_detail": detail, "last_heartbeat": beat})
+    return info.model_copy(update={"health_detail": "the PrefectWin marker does not say how to check this service"})
+
+
+def describe_all(records: list[ServiceRecord], *, check_health: bool = True) -> list[ServiceInfo]:
+    """Describe every record; health checks run concurrently, in threads, not processes."""
+    if len(records) <= 1:
+        return [describe(r, check_health=check_health) for r in records]
+    with ThreadPoolExecutor(max_workers=min(8, len(records)), thread_name_prefix="prefectwin-health") as pool:
+        return list(pool.map(lambda r: describe(r, check_health=check_health), records))
+
+
+def wait_until_healthy(names: list[str], timeout_sec: float, adapter: Any, events: Events, poll_sec: float = POLL_INTERVAL_SEC) -> list[ServiceInfo]:
+    """Poll until every named service is Healthy; a progress event on every poll."""
+    started = time.monotonic()
+    deadline = started + timeout_sec
+    while True:
+        records = adapter.read_managed_services(names)
+        gone = [n for n in names if n.lower() not in {r.name.lower() for r in records}]
+        if gone:
+            raise NotFound(f"Service {', '.join(repr(n) for n in gone)} not found.", target=", ".join(gone))
+        infos = describe_all(records)
+        elapsed = time.monotonic() - started
+        pending = [i for i in infos if i.health != "Healthy"]
+        status = "; ".join(f"{i.name}: {i.health}" + (f" ({i.health_detail})" if i.health != "Healthy" and i.health_detail else "") for i in infos)
+        if not pending:
+            events.progress(WAIT_ACTIVITY, status, 100)
+            return infos
+        events.progress(WAIT_ACTIVITY, f"{int(elapsed)} s of {int(timeout_sec)} s: {status}", min(99, int(100 * elapsed / timeout_sec)))
+        if time.monotonic() >= deadline:
+            raise OperationTimeout(
+                f"Not healthy after {int(timeout_sec)} s: " + "; ".join(f"{i.name}: {i.health_detail or i.health}" for i in pending) + ".",
+                target=", ".join(i.name for i in pending),
+                remediation="Read the service's log files (LogPaths in Get-PrefectService) and the Windows Application event log (source nssm).",
+            )
+        time.sleep(max(0.0, min(poll_sec, deadline - time.monotonic())))

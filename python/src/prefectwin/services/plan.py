@@ -1,0 +1,330 @@
+"""Pure planners: (desired spec, current state) -> the ordered actions that reach it.
+
+Nothing here touches the operating system. Each action carries a human description (for
+ShouldProcess and -WhatIf) and, excluded from the wire, the data `apply` needs to carry it
+out and to undo it. Descriptions never contain a password: secret values are masked, URL
+passwords are masked, and values of variables whose names look secret are masked.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Optional
+
+from pydantic import Field, SecretStr
+
+from prefectwin.errors import InvalidArgument
+from prefectwin.models import Result
+from prefectwin.secrets import MASK, mask_url
+from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, normalize_account, parse_marker
+from prefectwin.services.state import STOPPED, ServiceRecord, ServiceState
+
+ActionKind = Literal[
+    "create-directory",
+    "install-service",
+    "set-parameter",
+    "reset-parameter",
+    "set-account",
+    "write-marker",
+    "grant-access",
+    "revoke-access",
+    "add-firewall-rule",
+    "remove-firewall-rule",
+    "start-service",
+    "stop-service",
+    "restart-service",
+    "remove-service",
+    "remove-path",
+]
+Impact = Literal["Low", "Medium", "High"]
+
+# Parameters the Service Control Manager applies at once; everything else NSSM reads when
+# it starts the application, so changing it needs a restart of a running service.
+NO_RESTART_PARAMETERS = frozenset({"DisplayName", "Description", "Start", "DependOnService"})
+# Compared as sets: their order carries no meaning.
+UNORDERED_PARAMETERS = frozenset({"AppEnvironmentExtra", "DependOnService"})
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|CREDENTIAL|_KEY$", re.IGNORECASE)
+
+
+class Action(Result):
+    """One step of a plan. `kind`, `description`, `target`, `parameter` and `impact` go on the
+    wire; the rest is for `apply` only and never leaves the backend."""
+
+    kind: ActionKind
+    description: str
+    target: str
+    parameter: Optional[str] = None
+    impact: Impact = "Medium"
+    values: tuple[Any, ...] = Field((), exclude=True)
+    previous: Optional[tuple[str, ...]] = Field(None, exclude=True)
+    data: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+
+# -- showing values without secrets ---------------------------------------------------------
+def reveal(values: tuple[Value, ...]) -> tuple[str, ...]:
+    return tuple(v.get_secret_value() if isinstance(v, SecretStr) else v for v in values)
+
+
+def _env_map(values: tuple[str, ...]) -> dict[str, str]:
+    pairs = (entry.partition("=") for entry in values)
+    return {key: value for key, _, value in pairs}
+
+
+def show_variable(key: str, value: str) -> str:
+    if key in SECRET_KEYS or _SECRET_NAME.search(key):
+        return MASK
+    return mask_url(value) or ""
+
+
+def _show_values(values: tuple[str, ...]) -> str:
+    return " ".join(f"'{mask_url(v)}'" for v in values) if values else "(none)"
+
+
+def _comparable(parameter: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    if parameter == "DependOnService":
+        return tuple(sorted(v.lower() for v in values))
+    if parameter in UNORDERED_PARAMETERS:
+        return tuple(sorted(values))
+    return values
+
+
+def _describe_environment(name: str, desired: tuple[str, ...], previous: Optional[tuple[str, ...]]) -> str:
+    want, had = _env_map(desired), _env_map(previous or ())
+    changed = [k for k in want if had.get(k) != want[k]]
+    removed = [k for k in had if k not in want]
+    parts = []
+    if changed:
+        parts.append("set " + ", ".join(f"{k}={show_variable(k, want[k])}" for k in changed))
+    if removed:
+        parts.append("remove " + ", ".join(removed))
+    return f"Set the environment (AppEnvironmentExtra) of service '{name}', {len(want)} variables: {'; '.join(parts) or 'reorder'}"
+
+
+def _describe_set(name: str, parameter: str, desired: tuple[str, ...], previous: Optional[tuple[str, ...]]) -> str:
+    if parameter == "AppEnvironmentExtra":
+        return _describe_environment(name, desired, previous)
+    text = f"Set {parameter} of service '{name}' to {_show_values(desired)}"
+    if previous:
+        text += f" (was {_show_values(previous)})"
+    return text
+
+
+# -- install ---------------------------------------------------------------------------------
+def _set_parameter(spec: ServiceSpec, parameter: str, values: tuple[Value, ...], previous: Optional[tuple[str, ...]], new: bool) -> Action:
+    plain = reveal(values)
+    if not values:
+        return Action(
+            kind="reset-parameter",
+            description=f"Reset {parameter} of service '{spec.name}' to NSSM's default (was {_show_values(previous or ())})",
+            target=spec.name,
+            parameter=parameter,
+            previous=previous,
+            data={"newService": new},
+        )
+    return Action(
+        kind="set-parameter",
+        description=_describe_set(spec.name, parameter, plain, previous),
+        target=spec.name,
+        parameter=parameter,
+        values=values,
+        previous=previous,
+        data={"newService": new},
+    )
+
+
+def _check_takeover(spec: ServiceSpec, record: ServiceRecord, force: bool) -> None:
+    if not record.is_nssm:
+        raise InvalidArgument(
+            f"Service '{spec.name}' exists and is not an NSSM service; PrefectWin will not change it.",
+            target="Name",
+            remediation="Choose another -Name, or remove that service first.",
+        )
+    if record.managed is None and not force:
+        raise InvalidArgument(
+            f"Service '{spec.name}' exists and is not managed by PrefectWin.",
+            target="Name",
+            remediation="Choose another -Name, or add -Force to take it over (its NSSM settings will be replaced).",
+        )
+
+
+def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False, force: bool = False) -> list[Action]:
+    """The actions that make the machine match `spec`. Empty when it already does."""
+    record = state.record
+    new = record is None
+    if record is not None:
+        _check_takeover(spec, record, force)
+    actions: list[Action] = []
+
+    for path in dict.fromkeys((spec.prefect_home, spec.log_directory)):
+        if not state.directories.get(path):
+            actions.append(Action(kind="create-directory", description=f"Create directory '{path}'", target=path, data={"path": path}))
+
+    current = dict(record.parameters) if record else {}
+    if new:
+        actions.append(
+            Action(
+                kind="install-service",
+                description=f"Install service '{spec.name}' that runs '{spec.application}' through NSSM",
+                target=spec.name,
+                values=(spec.application,),
+                data={"application": spec.application},
+            )
+        )
+        current = {"Application": (spec.application,)}
+
+    needs_restart = False
+    for parameter, values in spec.nssm_parameters().items():
+        have = current.get(parameter)
+        if _comparable(parameter, reveal(values)) == _comparable(parameter, have or ()):
+            continue
+        if not values and not have:
+            continue
+        actions.append(_set_parameter(spec, parameter, values, None if new else have, new))
+        needs_restart |= parameter not in NO_RESTART_PARAMETERS
+
+    account_action = _plan_account(spec, current.get("ObjectName"), new, force)
+    if account_action is not None:
+        actions.append(account_action)
+        needs_restart = True
+
+    if new or record.marker != spec.marker():
+        actions.append(
+            Action(
+                kind="write-marker",
+                description=f"Mark service '{spec.name}' as a PrefectWin {spec.role.lower()}",
+                target=spec.name,
+                data={"text": spec.marker(), "previous": None if new else record.marker, "newService": new},
+            )
+        )
+
+    for path in dict.fromkeys((spec.prefect_home, spec.log_directory)):
+        if not state.access.get(path):
+            actions.append(
+                Action(
+                    kind="grant-access",
+                    description=f"Grant {spec.account_principal} Modify rights on '{path}'",
+                    target=path,
+                    data={"path": path, "principal": spec.account_principal},
+                )
+            )
+
+    actions.extend(_plan_firewall(spec, state.firewall_port))
+
+    timeout = spec.stop_timeout_ms // 1000 + 30
+    if record is not None and record.running and needs_restart:
+        actions.append(
+            Action(
+                kind="restart-service",
+                description=f"Restart service '{spec.name}' so the changes take effect",
+                target=spec.name,
+                data={"timeoutSec": timeout},
+            )
+        )
+    elif start and (record is None or not record.running):
+        actions.append(Action(kind="start-service", description=f"Start service '{spec.name}'", target=spec.name, data={"timeoutSec": timeout}))
+    return actions
+
+
+def _plan_account(spec: ServiceSpec, have: Optional[tuple[str, ...]], new: bool, force: bool) -> Optional[Action]:
+    current = normalize_account(have[0])[0] if have else "LocalSystem"
+    same = current.lower() == spec.account.lower()
+    # A password cannot be read back: an unchanged account keeps its password unless -Force
+    # asks to set the given one again (e.g. after a password rotation).
+    if same and not (force and spec.account_password is not None and not new):
+        return None
+    description = f"Run service '{spec.name}' as {spec.account}"
+    if not new:
+        description += f" (was {current})" if not same else " with the password from -Credential"
+    return Action(
+        kind="set-account",
+        description=description,
+        target=spec.name,
+        parameter="ObjectName",
+        data={"account": spec.account, "password": spec.account_password, "previous": current, "newService": new},
+    )
+
+
+def _plan_firewall(spec: ServiceSpec, present_port: Optional[int]) -> list[Action]:
+    rule = firewall_rule_name(spec.name)
+    wanted = spec.port if spec.firewall_rule else None
+    if present_port == wanted:
+        return []
+    actions = []
+    if present_port is not None:
+        actions.append(
+            Action(
+                kind="remove-firewall-rule",
+                description=f"Remove inbound firewall rule '{rule}' (TCP {present_port})",
+                target=rule,
+                data={"rule": rule, "previousPort": present_port},
+            )
+        )
+    if wanted is not None:
+        actions.append(
+            Action(
+                kind="add-firewall-rule",
+                description=f"Add inbound firewall rule '{rule}' allowing TCP {wanted}",
+                target=rule,
+                data={"rule": rule, "port": wanted},
+            )
+        )
+    return actions
+
+
+# -- uninstall -------------------------------------------------------------------------------
+def plan_uninstall(
+    record: ServiceRecord,
+    *,
+    firewall_port: Optional[int],
+    stop_timeout_sec: int,
+    log_files: list[str],
+    database_files: list[str],
+    force: bool = False,
+) -> list[Action]:
+    """Stop, remove the firewall rule, remove the service, then the files asked for."""
+    name = record.name
+    if record.managed is None and not force:
+        raise InvalidArgument(
+            f"Service '{name}' is not managed by PrefectWin.",
+            target="Name",
+            remediation="Check -Name (Get-PrefectService lists PrefectWin's services), or add -Force to remove it anyway.",
+        )
+    actions: list[Action] = []
+    if record.status != STOPPED:
+        actions.append(
+            Action(
+                kind="stop-service",
+                description=f"Stop service '{name}' (Ctrl-C first, killed after {stop_timeout_sec} s)",
+                target=name,
+                data={"timeoutSec": stop_timeout_sec},
+            )
+        )
+    if firewall_port is not None:
+        rule = firewall_rule_name(name)
+        actions.append(
+            Action(
+                kind="remove-firewall-rule",
+                description=f"Remove inbound firewall rule '{rule}' (TCP {firewall_port})",
+                target=rule,
+                data={"rule": rule, "previousPort": firewall_port},
+            )
+        )
+    actions.append(
+        Action(kind="remove-service", description=f"Remove service '{name}'", target=name, data={"timeoutSec": stop_timeout_sec})
+    )
+    for path in log_files:
+        actions.append(Action(kind="remove-path", description=f"Delete log file '{path}'", target=path, data={"path": path}))
+    for path in database_files:
+        actions.append(
+            Action(
+                kind="remove-path",
+                description=f"Delete the Prefect database file '{path}' (all flow runs, deployments and blocks in it)",
+                target=path,
+                impact="High",
+                data={"path": path},
+            )
+        )
+    return actions
+
+
+def marker_of(record: Optional[ServiceRecord]) -> dict[str, Any]:
+    return (record and parse_marker(record.marker)) or {}

@@ -1,0 +1,480 @@
+"""The ServiceSpec: everything about one Prefect service in one model, and how it is built.
+
+`build_spec` is pure: the same parameters and the same few facts (the interpreter, the
+default PREFECT_HOME, the host name) always give the same spec. Everything the service
+wrapper needs is derived from the spec: NSSM's parameters (`nssm_parameters`), the process
+environment (`process_environment`), and the marker that says PrefectWin manages it.
+
+Every password is a `SecretStr` here. `process_environment()` and the NSSM argument lists
+are the only places a password is revealed, on its way into the service configuration.
+"""
+from __future__ import annotations
+
+import json
+import ntpath
+import posixpath
+import subprocess
+import urllib.parse
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from prefectwin.diagnosis.database import database_kind, sqlite_path
+from prefectwin.diagnosis.network import connect_host
+from prefectwin.errors import InvalidArgument
+from prefectwin.models import Params
+
+Role = Literal["Server", "Worker"]
+StartupType = Literal["Automatic", "AutomaticDelayed", "Manual"]
+Flavor = Literal["windows", "posix"]
+Value = Union[str, SecretStr]
+
+SERVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$"
+# The registry value, under HKLM\SYSTEM\CurrentControlSet\Services\<name>, that marks a
+# service as PrefectWin's. Its JSON also says what the service is (role, port, pool, ...).
+MARKER_VALUE = "PrefectWin"
+MARKER_FORMAT = 1
+
+DEFAULT_PORT = 4200
+DEFAULT_BIND_ADDRESS = "127.0.0.1"
+DEFAULT_WORKER_TYPE = "process"
+DEFAULT_ACCOUNT = "LocalSystem"
+DEFAULT_ROTATE_BYTES = 10 * 1024 * 1024
+
+# Stop timeouts, from measurements of the real payload on this project's Linux runner
+# (tests/test_service_payload.py prints them; see docs/services.md):
+# - the server exits on Ctrl-C/SIGINT in 1.5-2.8 s;
+# - a worker exits on Ctrl-C in about 0.2 s while its server is up, but takes about 7.3 s
+#   when its server went first (its client retries before giving up).
+# NSSM waits this long after Ctrl-C before it kills the process tree. About twice the worst
+# case measured, so a slower Windows box still stops gracefully. Workers also depend on
+# their server's service, so the Service Control Manager stops them first.
+SERVER_STOP_TIMEOUT_MS = 10_000
+WORKER_STOP_TIMEOUT_MS = 15_000
+# Restart on any exit, after a pause; if the process dies within THROTTLE_MS of starting,
+# NSSM backs off further. A server against a new database needs ~10 s for migrations.
+RESTART_DELAY_MS = 5_000
+THROTTLE_MS = 15_000
+# NSSM's stop methods, as a bit field of methods to skip: 1 Ctrl-C, 2 WM_CLOSE, 4 WM_QUIT,
+# 8 TerminateProcess. A console Python process has no windows and no message queue, so
+# WM_CLOSE and WM_QUIT would only add 2 x 1.5 s before TerminateProcess. Keep Ctrl-C and
+# TerminateProcess: Ctrl-C first, then the timeout, then kill the process tree.
+STOP_METHOD_SKIP = 2 | 4
+# AppNoConsole stays 0 (NSSM gives the application a console): Prefect cancels flow runs by
+# sending CTRL_BREAK to the run's new process group, which needs a console, and NSSM's own
+# Ctrl-C stop method needs one too. Setting it to 1 would make every stop a hard kill.
+NO_CONSOLE = 0
+
+START_TYPES = {
+    "Automatic": "SERVICE_AUTO_START",
+    "AutomaticDelayed": "SERVICE_DELAYED_AUTO_START",
+    "Manual": "SERVICE_DEMAND_START",
+}
+
+DATABASE_URL_KEY = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
+SECRET_KEYS = frozenset({DATABASE_URL_KEY})
+# Environment keys that a dedicated parameter owns; -Environment may not set them.
+RESERVED_KEYS = {
+    "PREFECT_HOME": "-PrefectHome",
+    "PREFECT_SERVER_API_HOST": "-BindAddress",
+    "PREFECT_SERVER_API_PORT": "-Port",
+    "PREFECT_API_URL": "-ApiUrl (workers) or -BindAddress and -Port (servers)",
+    "PREFECT_SERVER_DATABASE_CONNECTION_URL": "-DatabaseUrl",
+    "PREFECT_API_DATABASE_CONNECTION_URL": "-DatabaseUrl",
+    "PREFECT_SERVER_DATABASE_PASSWORD": "-DatabaseCredential",
+    "PREFECT_API_DATABASE_PASSWORD": "-DatabaseCredential",
+}
+
+# Built-in service accounts: the SCM name, and the name an ACL knows them by.
+BUILTIN_ACCOUNTS = {
+    "localsystem": ("LocalSystem", "NT AUTHORITY\\SYSTEM"),
+    ".\\localsystem": ("LocalSystem", "NT AUTHORITY\\SYSTEM"),
+    "nt authority\\system": ("LocalSystem", "NT AUTHORITY\\SYSTEM"),
+    "localservice": ("NT AUTHORITY\\LocalService", "NT AUTHORITY\\LOCAL SERVICE"),
+    "nt authority\\localservice": ("NT AUTHORITY\\LocalService", "NT AUTHORITY\\LOCAL SERVICE"),
+    "nt authority\\local service": ("NT AUTHORITY\\LocalService", "NT AUTHORITY\\LOCAL SERVICE"),
+    "networkservice": ("NT AUTHORITY\\NetworkService", "NT AUTHORITY\\NETWORK SERVICE"),
+    "nt authority\\networkservice": ("NT AUTHORITY\\NetworkService", "NT AUTHORITY\\NETWORK SERVICE"),
+    "nt authority\\network service": ("NT AUTHORITY\\NetworkService", "NT AUTHORITY\\NETWORK SERVICE"),
+}
+
+
+class Credential(Params):
+    """A PSCredential as PowerShell sends it: inside the request on stdin, never on argv."""
+
+    user_name: Optional[str] = None
+    password: SecretStr
+
+
+class ServiceSpec(BaseModel):
+    """Everything about one service. Frozen: a spec is a value, compared and planned against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    role: Role
+    display_name: str
+    description: str
+    application: str
+    arguments: tuple[str, ...]
+    working_directory: str
+    prefect_home: str
+    environment: dict[str, str]
+    secret_environment: dict[str, SecretStr] = {}
+    log_directory: str
+    stdout_log: str
+    stderr_log: str
+    rotate_bytes: int = DEFAULT_ROTATE_BYTES
+    restart_delay_ms: int = RESTART_DELAY_MS
+    throttle_ms: int = THROTTLE_MS
+    stop_timeout_ms: int
+    stop_method_skip: int = STOP_METHOD_SKIP
+    kill_process_tree: bool = True
+    no_console: bool = bool(NO_CONSOLE)
+    start_type: StartupType = "Automatic"
+    account: str = DEFAULT_ACCOUNT
+    account_principal: str = "NT AUTHORITY\\SYSTEM"
+    account_password: Optional[SecretStr] = None
+    dependencies: tuple[str, ...] = ()
+    port: Optional[int] = None
+    bind_address: Optional[str] = None
+    api_url: str
+    pool: Optional[str] = None
+    worker_type: Optional[str] = None
+    work_queues: tuple[str, ...] = ()
+    worker_name: Optional[str] = None
+    database_kind: Literal["sqlite", "postgresql"] = "sqlite"
+    sqlite_path: Optional[str] = None
+    firewall_rule: Optional[str] = None
+
+    # -- derived ------------------------------------------------------------------------------
+    @property
+    def command_line(self) -> str:
+        """AppParameters: NSSM hands this string to CreateProcess after the application, so it
+        is quoted by the MS C runtime rules, which python.exe parses back into `arguments`."""
+        return subprocess.list2cmdline(self.arguments)
+
+    @property
+    def log_paths(self) -> tuple[str, ...]:
+        return (self.stdout_log, self.stderr_log)
+
+    def environment_entries(self) -> tuple[Value, ...]:
+        """One KEY=VALUE per variable, sorted by key; secret ones stay SecretStr."""
+        merged: dict[str, Value] = dict(self.environment)
+        for key, secret in self.secret_environment.items():
+            merged[key] = SecretStr(f"{key}={secret.get_secret_value()}")
+        return tuple(value if isinstance(value, SecretStr) else f"{key}={value}" for key, value in sorted(merged.items()))
+
+    def process_environment(self) -> dict[str, str]:
+        """The variables the service adds to the system environment, secrets revealed."""
+        env = dict(self.environment)
+        env.update({k: v.get_secret_value() for k, v in self.secret_environment.items()})
+        return env
+
+    def nssm_parameters(self) -> dict[str, tuple[Value, ...]]:
+        """NSSM's parameters, in the order they are set, each as the values `nssm set NAME
+        PARAMETER` takes. An empty tuple means the parameter should be absent (reset)."""
+        return {
+            "Application": (self.application,),
+            "AppParameters": (self.command_line,),
+            "AppDirectory": (self.working_directory,),
+            "AppEnvironmentExtra": self.environment_entries(),
+            "DisplayName": (self.display_name,),
+            "Description": (self.description,),
+            "Start": (START_TYPES[self.start_type],),
+            "DependOnService": self.dependencies,
+            "AppStdout": (self.stdout_log,),
+            "AppStderr": (self.stderr_log,),
+            "AppRotateFiles": ("1",),
+            "AppRotateOnline": ("1",),
+            "AppRotateBytes": (str(self.rotate_bytes),),
+            "AppExit": ("Default", "Restart"),
+            "AppRestartDelay": (str(self.restart_delay_ms),),
+            "AppThrottle": (str(self.throttle_ms),),
+            "AppStopMethodSkip": (str(self.stop_method_skip),),
+            "AppStopMethodConsole": (str(self.stop_timeout_ms),),
+            "AppKillProcessTree": ("1" if self.kill_process_tree else "0",),
+            "AppNoConsole": ("1" if self.no_console else "0",),
+        }
+
+    def marker_data(self) -> dict[str, Any]:
+        return {
+            "managedBy": "PrefectWin",
+            "format": MARKER_FORMAT,
+            "role": self.role,
+            "prefectHome": self.prefect_home,
+            "logPaths": list(self.log_paths),
+            "port": self.port,
+            "bindAddress": self.bind_address,
+            "apiUrl": self.api_url,
+            "pool": self.pool,
+            "workerName": self.worker_name,
+            "database": self.database_kind,
+            "sqlitePath": self.sqlite_path,
+            "firewallRule": self.firewall_rule,
+            "stopTimeoutMs": self.stop_timeout_ms,
+        }
+
+    def marker(self) -> str:
+        return json.dumps(self.marker_data(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def firewall_rule_name(service: str) -> str:
+    """The inbound rule PrefectWin creates for a server service, and removes with it."""
+    return f"PrefectWin-{service}"
+
+
+def parse_marker(text: Optional[str]) -> Optional[dict[str, Any]]:
+    """The marker's data, or None when the text is not a PrefectWin marker."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("managedBy") != "PrefectWin":
+        return None
+    return data
+
+
+def _bad(message: str, target: str, remediation: Optional[str] = None) -> InvalidArgument:
+    return InvalidArgument(message, target=target, remediation=remediation)
+
+
+def normalize_account(account: Optional[str]) -> tuple[str, str, bool]:
+    """(the SCM account name, the name an ACL knows it by, whether it needs a password)."""
+    name = (account or DEFAULT_ACCOUNT).strip()
+    builtin = BUILTIN_ACCOUNTS.get(name.lower())
+    if builtin:
+        return builtin[0], builtin[1], False
+    if "\\" not in name and "@" not in name:
+        name = ".\\" + name
+    principal = name[2:] if name.startswith(".\\") else name
+    # gMSAs (DOMAIN\name$) and virtual accounts (NT SERVICE\name) have no password to give.
+    needs_password = not (name.endswith("$") or name.lower().startswith("nt service\\"))
+    return name, principal, needs_password
+
+
+def _api_url(host: str, port: int) -> str:
+    connect = connect_host(host)
+    if ":" in connect:
+        connect = f"[{connect}]"
+    return f"http://{connect}:{port}/api"
+
+
+def _check_environment(extra: dict[str, str]) -> dict[str, str]:
+    upper_reserved = {k.upper(): v for k, v in RESERVED_KEYS.items()}
+    for key, value in extra.items():
+        if not key or "=" in key or "\x00" in key or key != key.strip():
+            raise _bad(f"Environment variable name '{key}' is not valid.", "Environment", "Names are non-empty and contain no '=' or spaces at either end.")
+        if "\x00" in value:
+            raise _bad(f"The value of environment variable {key} contains a NUL character.", "Environment")
+        hint = upper_reserved.get(key.upper())
+        if hint:
+            raise _bad(
+                f"-Environment may not set {key}: PrefectWin derives it from {hint}.",
+                "Environment",
+                f"Remove {key} from -Environment and use {hint}.",
+            )
+    return extra
+
+
+def merge_database_credential(url: str, user: Optional[str], password: Optional[str]) -> str:
+    """Put the credential's user and password into a database URL, quoted for a URL."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        raise _bad("-DatabaseUrl has no host.", "DatabaseUrl", "Use e.g. postgresql+asyncpg://prefect@db.example.com:5432/prefect.")
+    if parts.password is not None and password is not None:
+        raise _bad(
+            "-DatabaseUrl already contains a password, and -DatabaseCredential gives another.",
+            "DatabaseUrl",
+            "Remove the password from -DatabaseUrl; pass it only through -DatabaseCredential.",
+        )
+    username = user or (urllib.parse.unquote(parts.username) if parts.username else None)
+    if password is None:
+        return url
+    if not username:
+        raise _bad("-DatabaseCredential has no user name, and -DatabaseUrl names none.", "DatabaseCredential")
+    hostport = parts.netloc.rpartition("@")[2]
+    netloc = f"{urllib.parse.quote(username, safe='')}:{urllib.parse.quote(password, safe='')}@{hostport}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _database(params: Any, home: str, paths: Any) -> tuple[Optional[str], str, Optional[str]]:
+    """(the database URL with its password, or None for Prefect's default; kind; SQLite file)."""
+    raw = params.database_url.get_secret_value().strip() if params.database_url else None
+    credential = params.database_credential
+    if not raw:
+        if credential is not None:
+            raise _bad("-DatabaseCredential needs -DatabaseUrl.", "DatabaseCredential", "Give -DatabaseUrl postgresql+asyncpg://USER@HOST:5432/DB.")
+        return None, "sqlite", paths.join(home, "prefect.db")
+    kind = database_kind(raw)
+    if kind == "sqlite":
+        if credential is not None:
+            raise _bad("SQLite takes no credential.", "DatabaseCredential", "Omit -DatabaseCredential for a SQLite -DatabaseUrl.")
+        return raw, "sqlite", sqlite_path(raw)
+    if kind != "postgresql":
+        raise _bad(
+            "-DatabaseUrl must be a PostgreSQL or SQLite URL.",
+            "DatabaseUrl",
+            "Use postgresql+asyncpg://USER@HOST:5432/DB (with -DatabaseCredential) or sqlite+aiosqlite:///PATH.",
+        )
+    scheme, _, rest = raw.partition("://")
+    if "+" not in scheme:
+        # Prefect's server talks to PostgreSQL through asyncpg only.
+        raw = f"postgresql+asyncpg://{rest}"
+    password = credential.password.get_secret_value() if credential else None
+    return merge_database_credential(raw, credential.user_name if credential else None, password), "postgresql", None
+
+
+def build_spec(
+    params: Any,
+    *,
+    python: str,
+    default_home: str,
+    host: str,
+    flavor: Flavor = "windows",
+    local_server: Optional[tuple[str, str]] = None,
+) -> ServiceSpec:
+    """The spec for `service.install` parameters.
+
+    python: the absolute interpreter when -PythonPath is not given; default_home: PREFECT_HOME
+    when -PrefectHome is not given; host: this computer's name (it names the worker);
+    local_server: (service name, API URL) of the PrefectWin server on this computer, if any,
+    which a worker uses by default.
+    """
+    paths = ntpath if flavor == "windows" else posixpath
+    role = params.role
+    server = role == "Server"
+    _check_role_params(params, server)
+
+    application = params.python_path or python
+    if not paths.isabs(application):
+        raise _bad(f"-PythonPath must be an absolute path to python{'.exe' if flavor == 'windows' else ''}.", "PythonPath")
+    home = params.prefect_home or default_home
+    if not paths.isabs(home):
+        raise _bad(f"-PrefectHome must be an absolute path, not '{home}'.", "PrefectHome", "A service has no current directory of yours to resolve it against.")
+    log_dir = params.log_directory or paths.join(home, "logs")
+    if not paths.isabs(log_dir):
+        raise _bad(f"-LogDirectory must be an absolute path, not '{log_dir}'.", "LogDirectory")
+
+    account, principal, needs_password = _account(params)
+    extra = _check_environment(dict(params.environment or {}))
+
+    environment = {
+        "PREFECT_HOME": home,
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONUTF8": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_CLI_COLORS": "false",
+        "PREFECT_LOGGING_COLORS": "false",
+        "NO_COLOR": "1",
+    }
+    secret_environment: dict[str, SecretStr] = {}
+    dependencies = tuple(params.depends_on or ())
+    database, kind, sqlite_file = None, "sqlite", None
+    if server:
+        port = params.port or DEFAULT_PORT
+        bind = params.bind_address or DEFAULT_BIND_ADDRESS
+        api_url = _api_url(bind, port)
+        arguments = ("-m", "prefect", "server", "start", "--host", bind, "--port", str(port))
+        environment.update({"PREFECT_SERVER_API_HOST": bind, "PREFECT_SERVER_API_PORT": str(port), "PREFECT_API_URL": api_url})
+        database, kind, sqlite_file = _database(params, home, paths)
+        if database is not None:
+            secret_environment[DATABASE_URL_KEY] = SecretStr(database)
+        worker_name = pool = worker_type = None
+        queues: tuple[str, ...] = ()
+        description = "Prefect 3 server, managed by PrefectWin."
+    else:
+        port, bind = None, None
+        api_url = params.api_url or (local_server[1] if local_server else _api_url(DEFAULT_BIND_ADDRESS, DEFAULT_PORT))
+        if not dependencies and local_server and not params.api_url:
+            dependencies = (local_server[0],)
+        pool = params.pool
+        worker_type = params.worker_type or DEFAULT_WORKER_TYPE
+        queues = tuple(params.work_queue or ())
+        # A stable name: the worker's heartbeat rows stay one per service across restarts.
+        worker_name = f"{params.name}@{host}"
+        arguments = ("-m", "prefect", "worker", "start", "--pool", pool, "--type", worker_type, "--name", worker_name)
+        for queue in queues:
+            arguments += ("--work-queue", queue)
+        environment["PREFECT_API_URL"] = api_url
+        description = f"Prefect 3 worker for work pool '{pool}', managed by PrefectWin."
+    environment.update(extra)
+    if any(d.lower() == params.name.lower() for d in dependencies):
+        raise _bad(f"Service '{params.name}' cannot depend on itself.", "DependsOn")
+
+    name = params.name
+    return ServiceSpec(
+        name=name,
+        role=role,
+        display_name=f"Prefect {role.lower()} ({name})",
+        description=description,
+        application=application,
+        arguments=arguments,
+        working_directory=home,
+        prefect_home=home,
+        environment=environment,
+        secret_environment=secret_environment,
+        log_directory=log_dir,
+        stdout_log=paths.join(log_dir, f"{name}.stdout.log"),
+        stderr_log=paths.join(log_dir, f"{name}.stderr.log"),
+        rotate_bytes=params.log_rotate_bytes or DEFAULT_ROTATE_BYTES,
+        stop_timeout_ms=SERVER_STOP_TIMEOUT_MS if server else WORKER_STOP_TIMEOUT_MS,
+        start_type=params.startup_type,
+        account=account,
+        account_principal=principal,
+        account_password=params.credential.password if (params.credential and needs_password) else None,
+        dependencies=tuple(sorted(set(dependencies), key=str.lower)),
+        port=port,
+        bind_address=bind,
+        api_url=api_url,
+        pool=pool,
+        worker_type=worker_type,
+        work_queues=queues,
+        worker_name=worker_name,
+        database_kind=kind,
+        sqlite_path=sqlite_file,
+        firewall_rule=firewall_rule_name(name) if (server and params.open_firewall) else None,
+    )
+
+
+_SERVER_ONLY = (("port", "Port"), ("bind_address", "BindAddress"), ("database_url", "DatabaseUrl"), ("database_credential", "DatabaseCredential"))
+_WORKER_ONLY = (("api_url", "ApiUrl"), ("pool", "Pool"), ("worker_type", "WorkerType"), ("work_queue", "WorkQueue"))
+
+
+def _check_role_params(params: Any, server: bool) -> None:
+    wrong = _WORKER_ONLY if server else _SERVER_ONLY
+    for field, name in wrong:
+        if getattr(params, field, None):
+            raise _bad(f"-{name} applies to {'workers' if server else 'servers'} only.", name, f"Omit -{name} for -Role {params.role}.")
+    if not server:
+        if getattr(params, "open_firewall", False):
+            raise _bad("-OpenFirewall applies to servers only: workers make outbound connections.", "OpenFirewall")
+        if not params.pool:
+            raise _bad("A worker needs -Pool: the work pool it polls.", "Pool", "Give -Pool NAME (it is created with -WorkerType if it does not exist).")
+    if params.api_url:
+        parts = urllib.parse.urlsplit(params.api_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _bad(f"-ApiUrl '{params.api_url}' is not an http(s) URL.", "ApiUrl", "Use e.g. http://prefect-server:4200/api.")
+
+
+def _account(params: Any) -> tuple[str, str, bool]:
+    credential = params.credential
+    requested = params.account or (credential.user_name if credential and credential.user_name else None)
+    account, principal, needs_password = normalize_account(requested)
+    if credential is not None and not needs_password:
+        raise _bad(
+            f"-Credential is for user accounts; {account} has no password.",
+            "Credential",
+            "Omit -Credential for LocalSystem, LocalService, NetworkService, gMSAs (DOMAIN\\name$) and NT SERVICE\\ accounts.",
+        )
+    if needs_password and credential is None:
+        raise _bad(f"Account {account} needs -Credential with its password.", "Credential", f"Add -Credential (Get-Credential '{account}').")
+    if credential is not None and credential.user_name and params.account:
+        given, _, _ = normalize_account(credential.user_name)
+        if given.lower() != account.lower():
+            raise _bad(f"-Account {account} and -Credential for {given} disagree.", "Credential", "Give the credential of the -Account, or omit -Account.")
+    return account, principal, needs_password

@@ -1,0 +1,92 @@
+"""What the machine has now, as plain data: read through the system adapter, judged elsewhere.
+
+`ServiceRecord` is what an adapter reports about one installed service. `ServiceState` adds
+what a plan also depends on: which directories exist, whether the account may modify them,
+and the firewall rule. Planners take these models, never the adapter.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from prefectwin.services.spec import ServiceSpec, firewall_rule_name, parse_marker
+
+RUNNING = "Running"
+STOPPED = "Stopped"
+
+
+class ServiceRecord(BaseModel):
+    """One installed service, as the Service Control Manager and NSSM's registry keys say.
+
+    `parameters` holds each NSSM and SCM setting as `nssm get` would print it, split into the
+    values `nssm set` takes: ("SERVICE_AUTO_START",), ("Default", "Restart"), one KEY=VALUE per
+    environment variable. A parameter that is not set is absent.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: str = STOPPED
+    pid: Optional[int] = None
+    app_pids: tuple[int, ...] = ()
+    started_at: Optional[float] = None
+    parameters: dict[str, tuple[str, ...]] = {}
+    marker: Optional[str] = None
+
+    @property
+    def managed(self) -> Optional[dict[str, Any]]:
+        return parse_marker(self.marker)
+
+    @property
+    def running(self) -> bool:
+        return self.status == RUNNING
+
+    @property
+    def is_nssm(self) -> bool:
+        return bool(self.parameters.get("Application"))
+
+    def owns_pid(self, pid: Optional[int]) -> bool:
+        return pid is not None and (pid == self.pid or pid in self.app_pids)
+
+
+class ServiceState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    record: Optional[ServiceRecord] = None
+    directories: dict[str, bool] = {}
+    access: dict[str, bool] = {}
+    firewall_port: Optional[int] = None
+
+
+def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:
+    """Everything `plan_install` needs to know about the machine, for this spec."""
+    record = adapter.read_service(spec.name)
+    directories = {path: adapter.path_exists(path) for path in dict.fromkeys((spec.prefect_home, spec.log_directory))}
+    access = {path: adapter.has_modify(path, spec.account_principal) for path, exists in directories.items() if exists}
+    return ServiceState(
+        record=record,
+        directories=directories,
+        access=access,
+        firewall_port=adapter.firewall_rule_port(firewall_rule_name(spec.name)),
+    )
+
+
+def log_files(log_paths: list[str]) -> list[str]:
+    """The service's log files and NSSM's rotated copies of them (NAME-<timestamp>.EXT)."""
+    found: list[str] = []
+    for path in log_paths:
+        stem, ext = os.path.splitext(path)
+        for candidate in [path, *sorted(glob.glob(glob.escape(stem) + "-*" + glob.escape(ext)))]:
+            if os.path.isfile(candidate) and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+def sqlite_files(path: Optional[str]) -> list[str]:
+    """A SQLite database and the journal files SQLite keeps beside it."""
+    if not path:
+        return []
+    return [p for p in (path, path + "-wal", path + "-shm", path + "-journal") if os.path.isfile(p)]

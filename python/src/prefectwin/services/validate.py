@@ -1,0 +1,127 @@
+"""Pre-flight for `service.install`: every reason to refuse, found before anything changes.
+
+It reuses the diagnosis: the same probe of the target interpreter (run in the environment
+and working directory the service will have), the same port and path gatherers, and the
+same pure checks, whose failures become errors that name the offending parameter.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional
+
+from prefectwin.diagnosis import network, paths, probe
+from prefectwin.diagnosis.checks import select
+from prefectwin.diagnosis.checks.windows import NSSM_FIXED, NSSM_INSTALL, nssm_version_tuple
+from prefectwin.diagnosis.facts import CliFacts, DatabaseFacts, EncodingFacts, Facts, PortFacts
+from prefectwin.errors import InvalidArgument, NotFound, NotInstalled, PermissionDenied, PortInUse, PrefectWinError
+from prefectwin.events import Events
+from prefectwin.services.spec import ServiceSpec
+from prefectwin.services.state import ServiceRecord
+
+CHECKS = ("python.found", "python.version", "prefect.installed", "settings.home", "port.available")
+# Which parameter, and which error, each failed check stands for.
+_ERRORS: dict[str, tuple[type[PrefectWinError], str]] = {
+    "python.found": (NotFound, "PythonPath"),
+    "python.version": (InvalidArgument, "PythonPath"),
+    "prefect.installed": (NotInstalled, "PythonPath"),
+    "settings.home": (InvalidArgument, "PrefectHome"),
+    "port.available": (PortInUse, "Port"),
+}
+NETWORK_KINDS = ("unc", "mapped")
+
+
+def service_environment(spec: ServiceSpec) -> dict[str, str]:
+    """The environment the service process will see: the machine's, without the installing
+    user's PREFECT_* settings (a service never sees those), plus the spec's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PREFECT_")}
+    env.update(spec.process_environment())
+    return env
+
+
+def require_admin(adapter: Any) -> None:
+    if not adapter.is_admin():
+        raise PermissionDenied(
+            "Installing or removing a service needs administrator rights.",
+            target="Administrator",
+            remediation="Start PowerShell with 'Run as administrator' and run the command again.",
+        )
+
+
+def require_nssm(adapter: Any, explicit: Optional[str], events: Events) -> str:
+    path, version = adapter.find_nssm(explicit)
+    if path is None:
+        where = f"at -NssmPath '{explicit}'" if explicit else "on PATH"
+        raise NotInstalled(
+            f"NSSM (the service wrapper) was not found {where}.",
+            target="NssmPath",
+            remediation=NSSM_INSTALL + " Or pass -NssmPath C:\\path\\to\\nssm.exe.",
+        )
+    parsed = nssm_version_tuple(version)
+    if parsed is not None and parsed < NSSM_FIXED:
+        events.warning(f"NSSM {version} at {path} leaves services 'paused' on Windows 10 and later. {NSSM_INSTALL}")
+    return path
+
+
+def _held_by_service(port: PortFacts, spec: ServiceSpec, record: Optional[ServiceRecord]) -> bool:
+    if record is None or not record.running:
+        return False
+    if port.owners:
+        return all(record.owns_pid(owner.pid) for owner in port.owners)
+    # The owner is invisible to this account; it is ours if our running service holds that port.
+    return (record.managed or {}).get("port") == spec.port
+
+
+def validate_install(spec: ServiceSpec, record: Optional[ServiceRecord], adapter: Any, events: Events, *, force: bool) -> None:
+    """Raise the first problem found, as an error naming its parameter. Changes nothing."""
+    server = spec.role == "Server"
+    cwd = spec.prefect_home if os.path.isdir(spec.prefect_home) else None
+    events.progress("Checking the service parameters", f"Asking {spec.application} about Prefect", 10)
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefectwin-validate") as pool:
+        probe_future = pool.submit(probe.run_probe, spec.application, env=service_environment(spec), cwd=cwd)
+        home_future = pool.submit(paths.path_facts, spec.prefect_home, adapter.drive_kind)
+        port_future = pool.submit(network.port_facts, spec.bind_address, spec.port) if server else None
+        log_kind = pool.submit(adapter.drive_kind, spec.log_directory)
+        db_dir = os.path.dirname(spec.sqlite_path) if spec.sqlite_path else None
+        db_kind = pool.submit(adapter.drive_kind, db_dir) if db_dir else None
+        python_facts, prefect_facts = probe_future.result()
+        home = home_future.result()
+        port = port_future.result() if port_future else None
+        log_drive = log_kind.result()[0]
+        db_drive = db_kind.result()[0] if db_kind else None
+    events.progress("Checking the service parameters", "Done", 100)
+
+    facts = Facts(
+        role=spec.role,
+        os_name=platform.system() or sys.platform,
+        requested_port=spec.port,
+        requested_home=spec.prefect_home,
+        python=python_facts,
+        prefect=prefect_facts,
+        cli=CliFacts(),
+        home=home,
+        port=port,
+        database=DatabaseFacts(kind=spec.database_kind, url_masked="", path=spec.sqlite_path, on_network_share=db_drive in NETWORK_KINDS),
+        encoding=EncodingFacts(),
+    )
+    for check in select(CHECKS):
+        result = check.run(facts)
+        if result.status == "Fail" or (check.name == "port.available" and result.status == "Warning"):
+            if check.name == "port.available" and port is not None and _held_by_service(port, spec, record):
+                continue
+            error, target = _ERRORS[check.name]
+            raise error(result.message, target=target, remediation=result.remediation)
+    if log_drive == "mapped":
+        raise InvalidArgument(
+            f"-LogDirectory {spec.log_directory} is on a mapped drive, which services cannot see.",
+            target="LogDirectory",
+            remediation="Use a local path or the UNC path.",
+        )
+    if spec.database_kind == "sqlite" and db_drive in NETWORK_KINDS and not force:
+        raise InvalidArgument(
+            f"The SQLite database {spec.sqlite_path} would be on a network share; SQLite locking over SMB causes 'database is locked' errors.",
+            target="DatabaseUrl",
+            remediation="Use PostgreSQL (-DatabaseUrl postgresql+asyncpg://... -DatabaseCredential ...), keep it on a local disk, or add -Force.",
+        )

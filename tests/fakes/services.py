@@ -1,0 +1,251 @@
+"""A stateful fake of the service half of the system adapter (system/windows_services.py).
+
+FakeServiceAdapter extends the recording FakeAdapter with an in-memory machine: services
+(NSSM parameters, marker, status), directories, ACL grants and firewall rules. Every call is
+recorded (`.calls`), and `fail_on` / `fail_on_call` work as in FakeAdapter. In addition:
+
+    adapter.fail_at_change = 3      the 3rd state-CHANGING call raises (once), before changing
+                                    anything; reads never count, so "fail at step k" is exact
+    adapter.snapshot()              the whole machine as plain data, to compare before/after
+
+`nssm_install` writes the defaults real NSSM 2.24 writes, so a plan's first apply and its
+idempotency are tested against what a fresh NSSM service looks like.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from pydantic import SecretStr
+
+from fakes.adapter import FakeAdapter
+from prefectwin.errors import ApplyFailed, NotFound
+from prefectwin.services.state import ServiceRecord
+
+NSSM_PATH = "C:\\Tools\\nssm\\nssm.exe"
+NSSM_VERSION = "2.24.101.0"
+
+CHANGING = frozenset(
+    {
+        "create_directory",
+        "remove_path",
+        "nssm_install",
+        "nssm_set",
+        "nssm_reset",
+        "set_service_account",
+        "write_marker",
+        "start_service",
+        "stop_service",
+        "remove_service",
+        "grant_modify",
+        "revoke_modify",
+        "add_firewall_rule",
+        "remove_firewall_rule",
+    }
+)
+
+
+class InjectedFailure(RuntimeError):
+    """What a failing fake call raises."""
+
+
+@dataclass
+class FakeService:
+    name: str
+    parameters: dict[str, tuple[str, ...]]
+    marker: Optional[str] = None
+    status: str = "Stopped"
+    pid: Optional[int] = None
+    app_pids: tuple[int, ...] = ()
+    started_at: Optional[float] = None
+    password_set: bool = False
+
+    def record(self) -> ServiceRecord:
+        return ServiceRecord(
+            name=self.name,
+            status=self.status,
+            pid=self.pid if self.status == "Running" else None,
+            app_pids=self.app_pids if self.status == "Running" else (),
+            started_at=self.started_at if self.status == "Running" else None,
+            parameters=dict(self.parameters),
+            marker=self.marker,
+        )
+
+
+def nssm_defaults(name: str, application: str) -> dict[str, tuple[str, ...]]:
+    """What `nssm install NAME APP` leaves in the registry (NSSM 2.24)."""
+    return {
+        "Application": (application,),
+        "AppDirectory": (application.rsplit("\\", 1)[0] if "\\" in application else os.path.dirname(application),),
+        "AppExit": ("Default", "Restart"),
+        "AppRestartDelay": ("0",),
+        "AppStopMethodSkip": ("0",),
+        "AppStopMethodConsole": ("1500",),
+        "AppThrottle": ("1500",),
+        "DisplayName": (name,),
+        "ObjectName": ("LocalSystem",),
+        "Start": ("SERVICE_AUTO_START",),
+    }
+
+
+def _plain(values: Sequence[Any]) -> tuple[str, ...]:
+    return tuple(v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in values)
+
+
+class FakeServiceAdapter(FakeAdapter):
+    def __init__(
+        self,
+        *,
+        admin: bool = True,
+        nssm: tuple[Optional[str], Optional[str]] = (NSSM_PATH, NSSM_VERSION),
+        services: Sequence[FakeService] = (),
+        directories: Sequence[str] = (),
+        access: Sequence[tuple[str, str]] = (),
+        firewall: Optional[dict[str, int]] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.admin = admin
+        self.nssm_found = nssm
+        self.services: dict[str, FakeService] = {s.name.lower(): s for s in services}
+        self.directories: set[str] = set(directories)
+        self.access: set[tuple[str, str]] = set(access)
+        self.firewall: dict[str, int] = dict(firewall or {})
+        self.fail_at_change: Optional[int] = None
+        self.changes = 0
+        #: every nssm argument list, as the Windows adapter would run it
+        self.nssm_argv: list[list[str]] = []
+
+    # -- recording and failing --------------------------------------------------------------
+    def _record(self, name: str, args: tuple, kwargs: dict) -> None:
+        super()._record(name, args, kwargs)
+        if name in CHANGING:
+            self.changes += 1
+            if self.fail_at_change is not None and self.changes == self.fail_at_change:
+                raise InjectedFailure(f"injected failure at change {self.changes} ({name})")
+
+    def changing_calls(self) -> list[str]:
+        return [c.name for c in self.calls if c.name in CHANGING]
+
+    def snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy(
+            {
+                "services": {k: vars(v) for k, v in self.services.items()},
+                "directories": sorted(self.directories),
+                "access": sorted(self.access),
+                "firewall": dict(self.firewall),
+            }
+        )
+
+    def _service(self, name: str) -> FakeService:
+        service = self.services.get(name.lower())
+        if service is None:
+            raise NotFound(f"Service '{name}' does not exist.", target=name)
+        return service
+
+    # -- reading ----------------------------------------------------------------------------
+    def require_services(self) -> None:
+        self._record("require_services", (), {})
+
+    def is_admin(self) -> bool:
+        self._record("is_admin", (), {})
+        return self.admin
+
+    def find_nssm(self, explicit: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+        self._record("find_nssm", (explicit,), {})
+        if explicit:
+            return (explicit, self.nssm_found[1]) if explicit == self.nssm_found[0] else (None, None)
+        return self.nssm_found
+
+    def read_service(self, name: str) -> Optional[ServiceRecord]:
+        self._record("read_service", (name,), {})
+        service = self.services.get(name.lower())
+        return service.record() if service else None
+
+    def read_managed_services(self, names: Optional[Sequence[str]] = None) -> list[ServiceRecord]:
+        self._record("read_managed_services", (None if names is None else tuple(names),), {})
+        from prefectwin.services.spec import parse_marker
+
+        if names is None:
+            return [s.record() for s in self.services.values() if parse_marker(s.marker)]
+        return [self.services[n.lower()].record() for n in names if n.lower() in self.services]
+
+    def path_exists(self, path: str) -> bool:
+        self._record("path_exists", (path,), {})
+        return path in self.directories
+
+    def has_modify(self, path: str, principal: str) -> bool:
+        self._record("has_modify", (path, principal), {})
+        return (path, principal) in self.access
+
+    def firewall_rule_port(self, name: str) -> Optional[int]:
+        self._record("firewall_rule_port", (name,), {})
+        return self.firewall.get(name)
+
+    # -- changing ---------------------------------------------------------------------------
+    def create_directory(self, path: str) -> None:
+        self._record("create_directory", (path,), {})
+        self.directories.add(path)
+
+    def remove_path(self, path: str) -> None:
+        self._record("remove_path", (path,), {})
+        self.directories = {d for d in self.directories if d != path and not d.startswith(path.rstrip("\\/") + ("\\" if "\\" in path else "/"))}
+        self.access = {(p, who) for p, who in self.access if p in self.directories}
+
+    def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
+        self._record("nssm_install", (nssm, name, application), {})
+        if name.lower() in self.services:
+            raise ApplyFailed(f"'nssm install {name}' failed: the service exists.")
+        self.nssm_argv.append([nssm or "nssm", "install", name, application])
+        self.services[name.lower()] = FakeService(name=name, parameters=nssm_defaults(name, application))
+
+    def nssm_set(self, nssm: Optional[str], name: str, parameter: str, values: Sequence[Any]) -> None:
+        self._record("nssm_set", (nssm, name, parameter, tuple(values)), {})
+        self.nssm_argv.append([nssm or "nssm", "set", name, parameter, *_plain(values)])
+        self._service(name).parameters[parameter] = _plain(values)
+
+    def nssm_reset(self, nssm: Optional[str], name: str, parameter: str) -> None:
+        self._record("nssm_reset", (nssm, name, parameter), {})
+        self.nssm_argv.append([nssm or "nssm", "reset", name, parameter])
+        self._service(name).parameters.pop(parameter, None)
+
+    def set_service_account(self, nssm: Optional[str], name: str, account: str, password: Optional[SecretStr]) -> None:
+        self._record("set_service_account", (nssm, name, account, password), {})
+        service = self._service(name)
+        service.parameters["ObjectName"] = (account,)
+        service.password_set = password is not None
+
+    def write_marker(self, name: str, text: Optional[str]) -> None:
+        self._record("write_marker", (name, text), {})
+        self._service(name).marker = text
+
+    def start_service(self, name: str, timeout_sec: int) -> None:
+        self._record("start_service", (name, timeout_sec), {})
+        service = self._service(name)
+        service.status = "Running"
+
+    def stop_service(self, name: str, timeout_sec: int) -> None:
+        self._record("stop_service", (name, timeout_sec), {})
+        self._service(name).status = "Stopped"
+
+    def remove_service(self, nssm: Optional[str], name: str, timeout_sec: int) -> None:
+        self._record("remove_service", (nssm, name, timeout_sec), {})
+        self.services.pop(name.lower(), None)
+
+    def grant_modify(self, path: str, principal: str) -> None:
+        self._record("grant_modify", (path, principal), {})
+        self.access.add((path, principal))
+
+    def revoke_modify(self, path: str, principal: str) -> None:
+        self._record("revoke_modify", (path, principal), {})
+        self.access.discard((path, principal))
+
+    def add_firewall_rule(self, name: str, port: int) -> None:
+        self._record("add_firewall_rule", (name, port), {})
+        self.firewall[name] = port
+
+    def remove_firewall_rule(self, name: str) -> None:
+        self._record("remove_firewall_rule", (name,), {})
+        self.firewall.pop(name, None)
