@@ -7,7 +7,12 @@ MASK = "********"
 
 # scheme://user:password@host -> scheme://user:********@host. Works on SQLAlchemy URLs
 # such as postgresql+asyncpg:// without parsing them, so odd characters cannot defeat it.
-_USERINFO_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)")
+# The password runs to the LAST '@' of the authority (the one followed by a host and then
+# '/', '?', '#', whitespace or the end): people type unencoded '@'s in passwords, and
+# stopping at the first one would print the rest of the password as if it were the host.
+_USERINFO_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>\S*?)(?P<tail>@)(?=[^@/?#\s]*(?:[/?#\s]|$))"
+)
 
 
 def mask_url(url: str | None) -> str | None:
