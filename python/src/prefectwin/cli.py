@@ -49,8 +49,9 @@ def _render_table(results: list[dict[str, Any]]) -> None:
     table = Table(title="Prefect environment", show_lines=False, expand=False)
     table.add_column("Check", no_wrap=True)
     table.add_column("Status", no_wrap=True)
-    table.add_column("Message")
-    table.add_column("Remediation")
+    # Fold, never elide: a path or command cut to "..." in Remediation is of no use.
+    table.add_column("Message", overflow="fold")
+    table.add_column("Remediation", overflow="fold")
     for r in results:
         status = r["status"]
         table.add_row(r["check"], f"[{STATUS_STYLE[status]}]{status}[/]", r["message"], r.get("remediation") or "")
