@@ -140,3 +140,31 @@ def test_check_limits_what_is_considered(box):
     report, _ = repair(check=["windows.long-paths"])
     assert [r["check"] for r in report["results"]] == ["windows.long-paths"]
     assert [name for name, _ in writes(box)] == ["Registry.LocalMachine.CreateSubKey", "RegistryKey.SetValue"]
+
+
+def test_firewall_rule_for_a_server_listening_beyond_loopback(box, monkeypatch):
+    """The rule is created through the services family's adapter method (netsh's argument
+    list); the recorder below stands in for netsh and adds the rule where Windows would, in
+    the firewall's WMI classes that the diagnosis reads."""
+    monkeypatch.setenv("PREFECT_SERVER_API_HOST", "0.0.0.0")
+    adapter = system._override
+    runs = []
+
+    def netsh(argv):
+        runs.append(argv)
+        fields = dict(a.split("=", 1) for a in argv if "=" in a)
+        box.wmi[(FIREWALL_NS, "MSFT_NetFirewallRule")].append(
+            {"InstanceID": "{1}", "DisplayName": fields["name"], "Enabled": 1, "Direction": 1, "Action": 2}
+        )
+        box.wmi[(FIREWALL_NS, "MSFT_NetFirewallPortFilter")].append({"InstanceID": "{1}", "Protocol": "TCP", "LocalPort": fields["localport"]})
+        return 0, "Ok."
+
+    monkeypatch.setattr(adapter, "_run", netsh)
+    report, _ = repair(check=["windows.firewall"])
+    result = report["results"][0]
+    assert (result["checkStatus"], result["status"], result["after"]) == ("Warning", "Changed", "Pass")
+    assert [argv[1:] for argv in runs] == [
+        ["advfirewall", "firewall", "add", "rule", "name=Prefect server 4200", "dir=in", "action=allow", "protocol=TCP", "localport=4200"]
+    ]
+    again, _ = repair(check=["windows.firewall"])
+    assert again["results"][0]["status"] == "Skipped" and len(runs) == 1
