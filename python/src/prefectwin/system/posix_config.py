@@ -3,6 +3,7 @@ machine environment store, execution policy, long-path switch or Defender, so th
 NotSupported (callers check `adapter.name` first and report "not Windows")."""
 from __future__ import annotations
 
+import os
 from typing import NoReturn, Optional
 
 from prefectwin.errors import NotSupported
@@ -13,7 +14,8 @@ def _windows_only(what: str) -> NoReturn:
 
 
 class PosixConfigMixin:
-    # is_admin() comes from PosixServices (system/posix_services.py), which the adapter also mixes in.
+    def is_admin(self) -> bool:
+        return hasattr(os, "geteuid") and os.geteuid() == 0
 
     def get_environment_variable(self, name: str, scope: str) -> Optional[str]:
         _windows_only(f"A persistent {scope} environment variable")
