@@ -1,0 +1,222 @@
+"""Contract fixtures: the requests each cmdlet sends and the responses it must handle.
+
+tests/contract/<Cmdlet>/<case>.json is read by two test suites:
+  - Pester (tests/PrefectWin.Tests.ps1) invokes <Cmdlet> with `invocation`, asserts that it sends
+    exactly `request` (Mock Invoke-PrefectBackend -ModuleName PrefectWin), feeds it `response`,
+    and asserts the objects or the error it then writes.
+  - pytest (this file) sends `request` to the REAL backend, `python -m prefectwin rpc`, and
+    asserts the exit code and the `compare` paths, so the two sides cannot drift apart.
+
+Format:
+  {
+    "cmdlet": "Test-PrefectEnvironment",           # = the directory name, a Public/ function
+    "description": "what this case shows",
+    "platform": "any" | "posix" | "windows",       # where pytest can reproduce the response
+    "invocation": {"Port": 4200, "Check": ["port.available"]},   # PowerShell parameters
+    "request": {"protocol": 1, "command": ..., "params": {...}, "whatIf": false},
+    "response": {...},                             # recorded from the real backend, never typed
+    "exitCode": 0,
+    "compare": ["/result/0/status", ...],          # JSON pointers that must match exactly;
+                                                   # /protocol and /ok are always compared
+    "bindingError": "ParameterArgumentValidationError"   # optional: PowerShell rejects the
+                                                   # invocation before any request is sent
+  }
+A cmdlet that calls the backend more than once (plan, then apply) lists the exchanges in
+"calls": [{"request", "response", "exitCode", "compare"}, ...] instead of the top-level four.
+
+Record or re-record responses (never write them by hand):
+    .venv/bin/python tests/test_contract.py tests/contract/Test-PrefectEnvironment/<case>.json
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pwsh_static  # noqa: E402
+from test_powershell_static import POWERSHELL_ONLY_PARAMETERS  # noqa: E402
+
+CONTRACT = Path(__file__).resolve().parent / "contract"
+FIXTURES = sorted(CONTRACT.glob("*/*.json"))
+PLATFORMS = {"any", "posix", "windows"}
+TIMEOUT_SECONDS = 120
+
+
+def fixture_id(path: Path) -> str:
+    return f"{path.parent.name}/{path.stem}"
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def exchanges(fixture: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(fixture["calls"]) if "calls" in fixture else [fixture]
+
+
+def run_rpc(request: dict[str, Any]) -> tuple[dict[str, Any], int, str]:
+    """One request through the real bridge, as PowerShell runs it: `python -X utf8 -m prefectwin rpc`."""
+    completed = subprocess.run(
+        [sys.executable, "-X", "utf8", "-m", "prefectwin", "rpc"],
+        input=json.dumps(request).encode("utf-8"),
+        capture_output=True,
+        timeout=TIMEOUT_SECONDS,
+    )
+    stdout = completed.stdout.decode("utf-8")
+    assert stdout.count("\n") == 1 and stdout.endswith("\n"), f"stdout must be exactly one JSON line: {stdout!r}"
+    return json.loads(stdout), completed.returncode, completed.stderr.decode("utf-8", "replace")
+
+
+def pointer(document: Any, path: str) -> Any:
+    """RFC 6901 JSON pointer lookup; KeyError/IndexError when the path does not exist."""
+    if path == "":
+        return document
+    if not path.startswith("/"):
+        raise KeyError(f"a JSON pointer starts with '/': {path!r}")
+    current = document
+    for raw in path[1:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(current, list):
+            current = current[int(part)]
+        else:
+            current = current[part]
+    return current
+
+
+def runnable_here(fixture: dict[str, Any]) -> bool:
+    platform = fixture.get("platform", "any")
+    if platform == "posix":
+        return sys.platform != "win32"
+    if platform == "windows":
+        return sys.platform == "win32"
+    return True
+
+
+@pytest.fixture(scope="session")
+def live_responses() -> dict[tuple[str, int], tuple[dict[str, Any], int, str]]:
+    """Every runnable fixture request through the real backend, concurrently (one process each)."""
+    jobs = {}
+    for path in FIXTURES:
+        fixture = load(path)
+        if runnable_here(fixture):
+            for index, exchange in enumerate(exchanges(fixture)):
+                jobs[(fixture_id(path), index)] = exchange["request"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {key: pool.submit(run_rpc, request) for key, request in jobs.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+def test_there_are_fixtures_for_every_public_cmdlet() -> None:
+    public = {path.stem for path in (pwsh_static.REPO / "Public").glob("*.ps1")}
+    covered = {path.parent.name for path in FIXTURES}
+    assert public <= covered, f"cmdlets without contract fixtures: {sorted(public - covered)}"
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)
+def test_fixture_is_well_formed(path: Path) -> None:
+    fixture = load(path)
+    assert fixture["cmdlet"] == path.parent.name, "a fixture lives in the directory of its cmdlet"
+    assert (pwsh_static.REPO / "Public" / f"{fixture['cmdlet']}.ps1").is_file(), "the cmdlet is a Public/ function"
+    assert fixture.get("description"), "say what the case shows"
+    assert fixture.get("platform", "any") in PLATFORMS
+    assert isinstance(fixture["invocation"], dict)
+    assert ("calls" in fixture) != ("request" in fixture), "either request/response/exitCode/compare or calls"
+    for exchange in exchanges(fixture):
+        request, response = exchange["request"], exchange["response"]
+        assert set(request) == {"protocol", "command", "params", "whatIf"}, "a request as Invoke-PrefectBackend builds it"
+        assert request["protocol"] == 1 and isinstance(request["whatIf"], bool)
+        assert response["protocol"] == 1 and isinstance(response["ok"], bool)
+        assert exchange["exitCode"] == (0 if response["ok"] else exchange["exitCode"])
+        assert exchange["exitCode"] in (0, 1, 2)
+        assert isinstance(exchange["compare"], list)
+        for compared in exchange["compare"]:
+            pointer(response, compared)  # every compared path exists in the recorded response
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)
+def test_request_params_are_the_invocation_parameters(path: Path) -> None:
+    """Pester asserts the cmdlet sends `request` for `invocation`; here the two must name the same
+    parameters (PascalCase -> camelCase), and the cmdlet must declare every invoked parameter."""
+    fixture = load(path)
+    source = pwsh_static.load(pwsh_static.REPO / "Public" / f"{fixture['cmdlet']}.ps1")
+    (function,) = pwsh_static.functions(source)
+    declared = {parameter.name for parameter in function.parameters}
+    invoked = set(fixture["invocation"])
+    unknown = invoked - declared - pwsh_static.COMMON_PARAMETERS
+    assert not unknown, f"{fixture['cmdlet']} has no parameters {sorted(unknown)}"
+    powershell_only = set(POWERSHELL_ONLY_PARAMETERS.get(fixture["cmdlet"], {}))
+    expected = {pwsh_static.camel(name) for name in invoked - pwsh_static.COMMON_PARAMETERS - powershell_only}
+    for exchange in exchanges(fixture):
+        assert set(exchange["request"]["params"]) == expected
+        assert exchange["request"]["command"] == function.backend_calls[0].command
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)
+def test_binding_error_matches_the_cmdlet_validation(path: Path) -> None:
+    """`bindingError` claims PowerShell rejects the invocation before sending anything. Check the
+    claim against the cmdlet's ValidateSet/ValidateRange, so Pester and pytest agree on it."""
+    fixture = load(path)
+    source = pwsh_static.load(pwsh_static.REPO / "Public" / f"{fixture['cmdlet']}.ps1")
+    (function,) = pwsh_static.functions(source)
+    by_name = {parameter.name: parameter for parameter in function.parameters}
+    rejected = []
+    for name, value in fixture["invocation"].items():
+        parameter = by_name.get(name)
+        if parameter is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        if parameter.validate_set is not None:
+            allowed = {item.lower() for item in parameter.validate_set}
+            rejected += [f"-{name} {item!r}" for item in values if str(item).lower() not in allowed]
+        if parameter.validate_range is not None:
+            low, high = parameter.validate_range
+            rejected += [f"-{name} {item!r}" for item in values if isinstance(item, int) and not low <= item <= high]
+    if fixture.get("bindingError"):
+        assert fixture["bindingError"] == "ParameterArgumentValidationError"
+        assert rejected, "bindingError is set, yet no ValidateSet/ValidateRange rejects the invocation"
+        for exchange in exchanges(fixture):
+            assert exchange["exitCode"] == 2, "what PowerShell rejects, the backend must reject as well"
+    else:
+        assert not rejected, f"PowerShell would reject {rejected} before sending; set bindingError"
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)
+def test_backend_answers_as_recorded(path: Path, live_responses) -> None:
+    fixture = load(path)
+    if not runnable_here(fixture):
+        pytest.skip(f"recorded on {fixture['platform']}; the backend answers differently on {sys.platform}")
+    for index, exchange in enumerate(exchanges(fixture)):
+        response, exit_code, stderr = live_responses[(fixture_id(path), index)]
+        recorded = exchange["response"]
+        assert exit_code == exchange["exitCode"], f"exit code {exit_code}; stderr:\n{stderr[-2000:]}"
+        for compared in ["/protocol", "/ok", *exchange["compare"]]:
+            assert pointer(response, compared) == pointer(recorded, compared), f"{compared} differs"
+
+
+def record(path: Path) -> None:
+    """Run the fixture's request(s) through the real backend and store response and exit code."""
+    fixture = load(path)
+    for exchange in exchanges(fixture):
+        response, exit_code, _ = run_rpc(exchange["request"])
+        exchange["response"] = response
+        exchange["exitCode"] = exit_code
+        exchange.setdefault("compare", [])
+    order = ["cmdlet", "description", "platform", "invocation", "bindingError", "request", "response", "exitCode", "compare", "calls"]
+    ordered = {key: fixture[key] for key in order if key in fixture}
+    ordered.update({key: value for key, value in fixture.items() if key not in ordered})
+    path.write_text(json.dumps(ordered, indent=2, ensure_ascii=True) + "\n", encoding="utf-8")
+    print(f"recorded {fixture_id(path)}: exit {[e['exitCode'] for e in exchanges(fixture)]}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    for argument in sys.argv[1:]:
+        record(Path(argument).resolve())
