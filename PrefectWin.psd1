@@ -13,6 +13,10 @@
     # One name per line, sorted; tests/test_powershell_static.py requires this list to equal
     # the files in Public/ exactly.
     FunctionsToExport = @(
+        'Get-PrefectSetting',
+        'Remove-PrefectSetting',
+        'Repair-PrefectEnvironment',
+        'Set-PrefectSetting',
         'Test-PrefectEnvironment'
     )
     CmdletsToExport = @()
