@@ -1,0 +1,333 @@
+"""service.install / get / wait / uninstall through the real request handler, in-process, with
+the stateful fake adapter standing in for Windows. Validation uses the real probe, real ports
+and real paths; every refusal must name its parameter and change nothing.
+
+The secrets test scans stdout, stderr (verbose, warning, progress lines), the plan's
+descriptions and every returned object for two distinctive passwords."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import sys
+import urllib.parse
+from typing import Any, Optional
+
+import pytest
+
+from fakes.services import NSSM_PATH, FakeService, FakeServiceAdapter
+import prefectwin.system as system
+from prefectwin.diagnosis import probe
+from prefectwin.events import Events
+from prefectwin.rpc import handle
+from prefectwin.services import validate
+
+DB_PASSWORD = "Quokka-Ünïq-9f3&:@/%x"
+ACCOUNT_PASSWORD = "Wombat-Acct-7e1+=;"
+SECRETS = (
+    DB_PASSWORD,
+    ACCOUNT_PASSWORD,
+    urllib.parse.quote(DB_PASSWORD, safe=""),
+    urllib.parse.quote(ACCOUNT_PASSWORD, safe=""),
+    json.dumps(DB_PASSWORD)[1:-1],
+    json.dumps(ACCOUNT_PASSWORD)[1:-1],
+)
+
+
+@pytest.fixture(scope="module")
+def _probe_once():
+    """The real probe of this interpreter, run once for the module: the checks used by the
+    install validation (python.*, prefect.installed) do not depend on PREFECT_HOME."""
+    cache: dict[str, Any] = {}
+    real = probe.run_probe
+
+    def cached(python: str, *, env: dict, cwd: Optional[str]):
+        if python not in cache:
+            cache[python] = real(python, env=env, cwd=cwd)
+        return cache[python]
+
+    return cached
+
+
+@pytest.fixture
+def adapter(monkeypatch, _probe_once):
+    monkeypatch.setattr(validate.probe, "run_probe", _probe_once)
+    fake = FakeServiceAdapter()
+    previous = system._override
+    system.use_adapter(fake)
+    yield fake
+    system.use_adapter(previous)
+
+
+class Call:
+    def __init__(self, response: dict, stderr: str) -> None:
+        self.response, self.stderr = response, stderr
+        self.lines = [json.loads(line) for line in stderr.splitlines()]
+
+    @property
+    def ok(self) -> bool:
+        return self.response["ok"]
+
+    @property
+    def result(self) -> Any:
+        assert self.response["ok"], self.response
+        return self.response["result"]
+
+    @property
+    def error(self) -> dict:
+        assert not self.response["ok"], self.response
+        return self.response["error"]
+
+    def text(self) -> str:
+        return json.dumps(self.response, ensure_ascii=False) + "\n" + self.stderr
+
+    def verbose(self) -> list[str]:
+        return [line["message"] for line in self.lines if line.get("level") == "verbose"]
+
+
+def call(command: str, params: dict, what_if: bool = False) -> Call:
+    stream = io.StringIO()
+    response, _ = handle(json.dumps({"protocol": 1, "command": command, "params": params, "whatIf": what_if}).encode(), Events(stream))
+    return Call(response, stream.getvalue())
+
+
+def server_params(tmp_path, free_port, **extra) -> dict:
+    params = {"name": "PrefectServer", "role": "Server", "prefectHome": str(tmp_path / "home"), "port": free_port()}
+    params.update(extra)
+    return params
+
+
+# -- what-if and apply -----------------------------------------------------------------------
+def test_what_if_returns_the_plan_and_changes_nothing(adapter, tmp_path, free_port):
+    result = call("service.install", server_params(tmp_path, free_port, start=True), what_if=True)
+    plan = result.result
+    assert plan["whatIf"] is True and plan["changed"] is True
+    assert [a["kind"] for a in plan["actions"]][:3] == ["create-directory", "create-directory", "install-service"]
+    assert all(set(a) == {"kind", "description", "target", "parameter", "impact"} for a in plan["actions"])
+    assert adapter.changing_calls() == []
+
+
+def test_install_applies_then_a_second_install_changes_nothing(adapter, tmp_path, free_port):
+    params = server_params(tmp_path, free_port, start=True, passThru=True)
+    first = call("service.install", params)
+    assert first.result["changed"] is True and first.result["service"]["status"] == "Running"
+    assert [a["description"] for a in first.result["actions"]] == first.verbose()
+    assert any("progress" in line for line in first.lines)
+    again = call("service.install", params)
+    assert again.result == {**again.result, "changed": False, "actions": []}
+    assert call("service.install", params, what_if=True).result["actions"] == []
+
+
+def test_a_worker_uses_the_local_server_by_default(adapter, tmp_path, free_port):
+    port = free_port()
+    call("service.install", server_params(tmp_path, free_port, port=port)).result
+    worker = call("service.install", {"name": "PrefectWorker", "role": "Worker", "pool": "etl", "prefectHome": str(tmp_path / "home")})
+    env = adapter.services["prefectworker"].parameters["AppEnvironmentExtra"]
+    assert f"PREFECT_API_URL=http://127.0.0.1:{port}/api" in env
+    assert adapter.services["prefectworker"].parameters["DependOnService"] == ("PrefectServer",)
+    assert worker.result["changed"]
+
+
+# -- validation: refuse, name the parameter, change nothing -----------------------------------
+def _refused(adapter, result: Call, code: str, target: str) -> dict:
+    error = result.error
+    assert (error["code"], error["target"]) == (code, target), error
+    assert adapter.changing_calls() == []
+    return error
+
+
+def test_missing_nssm_names_winget_and_choco(adapter, tmp_path, free_port):
+    adapter.nssm_found = (None, None)
+    error = _refused(adapter, call("service.install", server_params(tmp_path, free_port)), "NotInstalled", "NssmPath")
+    assert "winget install NSSM.NSSM" in error["remediation"] and "choco install nssm" in error["remediation"]
+    error = _refused(adapter, call("service.install", server_params(tmp_path, free_port, nssmPath="C:\\nope\\nssm.exe")), "NotInstalled", "NssmPath")
+    assert "C:\\nope\\nssm.exe" in error["message"]
+
+
+def test_explicit_nssm_path_is_used(adapter, tmp_path, free_port):
+    adapter.nssm_found = (None, None)
+    adapter.nssm_found = ("D:\\bin\\nssm.exe", "2.24.101.0")
+    call("service.install", server_params(tmp_path, free_port, nssmPath="D:\\bin\\nssm.exe")).result
+    assert all(argv[0] == "D:\\bin\\nssm.exe" for argv in adapter.nssm_argv)
+
+
+def test_old_nssm_gets_a_warning(adapter, tmp_path, free_port):
+    adapter.nssm_found = (NSSM_PATH, "2.24.0.0")
+    result = call("service.install", server_params(tmp_path, free_port), what_if=True)
+    assert any(line.get("level") == "warning" and "paused" in line["message"] for line in result.lines)
+
+
+def test_administrator_rights_are_required_to_apply_not_to_plan(adapter, tmp_path, free_port):
+    adapter.admin = False
+    _refused(adapter, call("service.install", server_params(tmp_path, free_port)), "PermissionDenied", "Administrator")
+    plan = call("service.install", server_params(tmp_path, free_port), what_if=True)
+    assert plan.result["actions"] and any(line.get("level") == "warning" for line in plan.lines)
+
+
+def test_a_missing_interpreter_is_refused(adapter, tmp_path, free_port):
+    error = _refused(adapter, call("service.install", server_params(tmp_path, free_port, pythonPath=str(tmp_path / "no" / "python"))), "NotFound", "PythonPath")
+    assert "does not exist" in error["message"]
+
+
+@pytest.mark.skipif(not shutil.which("python3") or sys.platform == "win32", reason="needs a system python3 without prefect")
+def test_an_interpreter_without_prefect_is_refused(adapter, tmp_path, free_port):
+    python = os.path.realpath(shutil.which("python3"))
+    if os.path.realpath(sys.executable) == python:
+        pytest.skip("the system python3 is this venv's")
+    error = _refused(adapter, call("service.install", server_params(tmp_path, free_port, pythonPath=python)), "NotInstalled", "PythonPath")
+    assert "pip install" in error["remediation"]
+
+
+def test_a_port_held_by_another_process_is_refused_with_its_pid(adapter, tmp_path, free_port):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        error = _refused(adapter, call("service.install", server_params(tmp_path, free_port, port=port)), "PortInUse", "Port")
+    assert str(os.getpid()) in error["message"]
+
+
+def test_a_port_held_by_this_very_service_is_fine(adapter, tmp_path, free_port):
+    params = server_params(tmp_path, free_port)
+    call("service.install", params).result
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", params["port"]))
+        listener.listen()
+        service = adapter.services["prefectserver"]
+        service.status, service.pid, service.app_pids = "Running", 1, (os.getpid(),)
+        assert call("service.install", params).result["actions"] == []
+        service.app_pids = (1,)
+        assert call("service.install", params).error["code"] == "PortInUse"
+
+
+def test_prefect_home_on_a_mapped_drive_is_refused(adapter, tmp_path, free_port):
+    mapped = str(tmp_path / "z")
+    adapter.drives = {mapped: ("mapped", "\\\\fs01\\share")}
+    error = _refused(adapter, call("service.install", server_params(tmp_path, free_port, prefectHome=mapped + "/prefect")), "InvalidArgument", "PrefectHome")
+    assert "\\\\fs01\\share" in error["remediation"]
+    adapter.drives = {str(tmp_path / "logs"): ("mapped", None)}
+    _refused(adapter, call("service.install", server_params(tmp_path, free_port, logDirectory=str(tmp_path / "logs"))), "InvalidArgument", "LogDirectory")
+
+
+def test_sqlite_on_a_share_is_refused_unless_forced(adapter, tmp_path, free_port):
+    share = str(tmp_path / "share")
+    adapter.drives = {share: ("unc", None)}
+    params = server_params(tmp_path, free_port, prefectHome=share + "/prefect")
+    error = _refused(adapter, call("service.install", params), "InvalidArgument", "DatabaseUrl")
+    assert "PostgreSQL" in error["remediation"] and "-Force" in error["remediation"]
+    assert call("service.install", {**params, "force": True}, what_if=True).result["actions"]
+    postgres = {**params, "databaseUrl": "postgresql+asyncpg://prefect@db/prefect", "databaseCredential": {"userName": "prefect", "password": "x"}}
+    assert call("service.install", postgres, what_if=True).ok
+
+
+def test_parameter_problems_come_first_and_name_the_parameter(adapter):
+    result = call("service.install", {"name": "W", "role": "Worker", "port": 4300, "pool": "p"})
+    _refused(adapter, result, "InvalidArgument", "Port")
+    assert adapter.calls == []  # not even a read: the parameters alone were wrong
+    bad = call("service.install", {"name": "bad name!", "role": "Server"})
+    assert (bad.error["code"], bad.error["target"]) == ("InvalidRequest", "params.name")
+
+
+# -- get / wait / uninstall --------------------------------------------------------------------
+def test_get_lists_managed_services_only_in_one_batch(adapter, tmp_path, free_port):
+    call("service.install", server_params(tmp_path, free_port)).result
+    adapter.services["foreign"] = FakeService(name="Foreign", parameters={"Application": ("C:\\x.exe",)})
+    adapter.calls.clear()
+    infos = call("service.get", {}).result
+    assert [(i["name"], i["role"], i["health"]) for i in infos] == [("PrefectServer", "Server", "Stopped")]
+    assert [c.name for c in adapter.calls] == ["require_services", "read_managed_services"]
+    assert call("service.get", {"name": ["PrefectServer"]}).result[0]["name"] == "PrefectServer"
+    missing = call("service.get", {"name": ["PrefectServer", "Nope"]}).error
+    assert (missing["code"], missing["target"]) == ("NotFound", "Nope")
+    assert "not managed" in call("service.get", {"name": ["Foreign"]}).error["message"]
+
+
+def test_wait_times_out_with_progress_on_every_poll(adapter, tmp_path, free_port):
+    call("service.install", server_params(tmp_path, free_port, start=True)).result  # "Running", nothing listens
+    result = call("service.wait", {"name": ["PrefectServer"], "timeoutSec": 2})
+    assert result.error["code"] == "Timeout" and "PrefectServer" in result.error["message"]
+    polls = [line for line in result.lines if "progress" in line]
+    assert len(polls) >= 2 and all(p["progress"]["activity"] for p in polls)
+
+
+def test_uninstall_plans_then_removes_keeping_logs_and_database_unless_asked(adapter, tmp_path, free_port):
+    call("service.install", server_params(tmp_path, free_port, start=True, openFirewall=True)).result
+    logs = tmp_path / "home" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "PrefectServer.stdout.log").write_text("x")
+    (logs / "PrefectServer.stdout-20240101T000000.000.log").write_text("rotated")
+    (tmp_path / "home" / "prefect.db").write_text("db")
+    plan = call("service.uninstall", {"name": "PrefectServer"}, what_if=True).result
+    assert [a["kind"] for a in plan["actions"]] == ["stop-service", "remove-firewall-rule", "remove-service"]
+    assert adapter.services
+    full = call("service.uninstall", {"name": "PrefectServer", "removeLogs": True, "removeDatabase": True}, what_if=True).result
+    deleted = [a["target"] for a in full["actions"] if a["kind"] == "remove-path"]
+    assert len(deleted) == 3 and deleted[-1].endswith("prefect.db")
+    assert [a["impact"] for a in full["actions"]][-1] == "High"
+    done = call("service.uninstall", {"name": "PrefectServer"})
+    assert done.result["changed"] and adapter.services == {} and adapter.firewall == {}
+    assert call("service.uninstall", {"name": "PrefectServer"}).error["code"] == "NotFound"
+
+
+def test_uninstall_never_deletes_a_postgresql_database(adapter, tmp_path, free_port):
+    params = server_params(tmp_path, free_port, databaseUrl="postgresql+asyncpg://u@db/prefect", databaseCredential={"password": "pw"})
+    call("service.install", params).result
+    before = adapter.snapshot()
+    error = call("service.uninstall", {"name": "PrefectServer", "removeDatabase": True}).error
+    assert (error["code"], error["target"]) == ("InvalidArgument", "RemoveDatabase")
+    assert adapter.snapshot() == before
+
+
+# -- secrets -----------------------------------------------------------------------------------
+def _assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text, f"a password leaked: {text[:400]}"
+
+
+def test_passwords_appear_in_no_output_plan_error_or_object(adapter, tmp_path, free_port, run_rpc):
+    params = server_params(
+        tmp_path,
+        free_port,
+        databaseUrl="postgresql://prefect@db.example.com:5432/prefect",
+        databaseCredential={"userName": "prefect", "password": DB_PASSWORD},
+        account="CONTOSO\\svc-prefect",
+        credential={"password": ACCOUNT_PASSWORD},
+        start=True,
+        passThru=True,
+        openFirewall=True,
+    )
+    seen: list[Call] = [call("service.install", params, what_if=True)]
+    adapter.fail_at_change = 12  # an apply that fails and rolls back: its error and verbose lines
+    seen.append(call("service.install", params))
+    assert seen[-1].error["code"] == "ApplyFailed" and seen[-1].error["details"]
+    adapter.fail_at_change = None
+    adapter.fail_on["set_service_account"] = RuntimeError(f"echoed {DB_PASSWORD} and {ACCOUNT_PASSWORD}")
+    seen.append(call("service.install", params))  # an adapter error that echoes both passwords
+    assert "echoed" in seen[-1].error["message"]
+    del adapter.fail_on["set_service_account"]
+    seen.append(call("service.install", params))
+    assert seen[-1].result["changed"]
+    seen.append(call("service.install", {**params, "force": True}))  # sets the account password again
+    seen.append(call("service.get", {}))
+    seen.append(call("service.uninstall", {"name": "PrefectServer"}, what_if=True))
+    # Uninstall knows the database URL (from the service's environment), not the account password.
+    adapter.fail_on["remove_service"] = RuntimeError(f"boom {DB_PASSWORD}")
+    seen.append(call("service.uninstall", {"name": "PrefectServer"}))
+    assert "boom" in seen[-1].error["message"]
+    seen.append(call("service.install", {**params, "databaseUrl": f"postgresql://u:{DB_PASSWORD}@h/db"}))
+    seen.append(call("service.install", {**params, "databaseCredential": {"password": DB_PASSWORD, "extra": ACCOUNT_PASSWORD}}))
+    seen.append(call("service.install", {**params, "credential": {"password": 12}}))
+    for result in seen:
+        payload = result.response.get("result")
+        actions = payload.get("actions", []) if isinstance(payload, dict) else []
+        _assert_no_secret(result.text(), *result.verbose(), *(a["description"] for a in actions))
+    # The values really reached the (fake) machine: the masking is not a missing value.
+    env = dict(e.partition("=")[::2] for e in adapter.services["prefectserver"].parameters["AppEnvironmentExtra"])
+    assert urllib.parse.unquote(urllib.parse.urlsplit(env["PREFECT_SERVER_DATABASE_CONNECTION_URL"]).password) == DB_PASSWORD
+    # And the real process: the pure validation passes, then this OS says NotSupported.
+    real = run_rpc({"protocol": 1, "command": "service.install", "params": params, "whatIf": True})
+    _assert_no_secret(real.stdout_text, real.stderr_text)
+    assert real.response["ok"] is False
