@@ -220,9 +220,9 @@ function ConvertTo-PrefectJsonValue {
 
     .DESCRIPTION
     Unwraps PSObjects (so no extended properties such as PSPath reach the JSON), turns switches
-    into booleans, SecureStrings into their text (the request travels over stdin, never the
-    command line), enums into their names and dates into ISO 8601. A list is returned as ONE
-    object, so a one-element list stays a list.
+    into booleans, SecureStrings into their text and PSCredentials into {userName, password}
+    (the request travels over stdin, never the command line), enums into their names and dates
+    into ISO 8601. A list is returned as ONE object, so a one-element list stays a list.
     #>
     [CmdletBinding()]
     [OutputType([object])]
@@ -248,6 +248,12 @@ function ConvertTo-PrefectJsonValue {
     if ($Value -is [System.Security.SecureString]) {
         return (New-Object -TypeName System.Net.NetworkCredential -ArgumentList @('', $Value)).Password
     }
+    if ($Value -is [System.Management.Automation.PSCredential]) {
+        return [ordered]@{
+            userName = $Value.UserName
+            password = $Value.GetNetworkCredential().Password
+        }
+    }
     if ($Value -is [System.Enum]) {
         return $Value.ToString()
     }
@@ -255,8 +261,13 @@ function ConvertTo-PrefectJsonValue {
         return $Value.ToString('o', [System.Globalization.CultureInfo]::InvariantCulture)
     }
     if ($Value -is [System.Collections.IDictionary]) {
+        # Keys in a stable order: as given for an [ordered] table, sorted for a hashtable.
+        $keys = @($Value.Keys)
+        if ($Value -isnot [System.Collections.Specialized.OrderedDictionary]) {
+            $keys = @($keys | Sort-Object)
+        }
         $dictionary = [ordered]@{}
-        foreach ($key in $Value.Keys) {
+        foreach ($key in $keys) {
             $dictionary[[string]$key] = ConvertTo-PrefectJsonValue -Value $Value[$key]
         }
         return $dictionary

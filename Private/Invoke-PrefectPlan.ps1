@@ -15,7 +15,8 @@ function Invoke-PrefectPlan {
     The calling cmdlet must declare [CmdletBinding(SupportsShouldProcess = $true)].
 
     .PARAMETER Cmdlet
-    The public cmdlet's $PSCmdlet.
+    The public cmdlet's $PSCmdlet. Typed [object] so that the Pester tests can pass a stand-in
+    whose ShouldProcess records each question; Invoke-PrefectBackend requires a real PSCmdlet.
 
     .PARAMETER Command
     The backend command, 'family.verb', registered with changes_state=True.
@@ -34,7 +35,7 @@ function Invoke-PrefectPlan {
     [OutputType([object])]
     param(
         [Parameter(Mandatory = $true)]
-        [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [object] $Cmdlet,
 
         [Parameter(Mandatory = $true)]
         [string] $Command,
