@@ -1,0 +1,618 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.3.0' }
+<#
+    Pester 5 tests of the PrefectWin module ('./build.ps1 Test' runs them).
+
+    - Contract fixtures (tests/contract/<Cmdlet>/*.json, also replayed by tests/test_contract.py
+      against the real backend): every fixture of every cmdlet is picked up. The one seam is
+      'Mock Invoke-PrefectBackend -ModuleName PrefectWin'. The mock serializes what the cmdlet
+      passed with the module's own ConvertTo-PrefectRequestJson and compares it with the
+      fixture's request, then hands the fixture's response to the module's own
+      ConvertFrom-PrefectResponse, so objects and errors come out of the same code as real ones.
+    - Unit tests of the private helpers.
+    - The bridge against the real backend: run when a backend interpreter is found, and always
+      in CI (CI=true), where a missing backend is a failure.
+#>
+
+BeforeDiscovery {
+    $contractRoot = Join-Path -Path $PSScriptRoot -ChildPath 'contract'
+    $fixtureCases = @(
+        foreach ($cmdletFolder in @(Get-ChildItem -Path $contractRoot -Directory | Sort-Object -Property Name)) {
+            foreach ($file in @(Get-ChildItem -Path $cmdletFolder.FullName -Filter '*.json' -File | Sort-Object -Property Name)) {
+                @{ Name = ('{0}/{1}' -f $cmdletFolder.Name, $file.BaseName); Path = $file.FullName }
+            }
+        }
+    )
+    $onWindows = [System.Environment]::OSVersion.Platform -eq [System.PlatformID]::Win32NT
+    Import-Module -Name (Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'PrefectWin.psd1') -Force
+    $backendFound = $true
+    try {
+        $null = & (Get-Module -Name 'PrefectWin') { Resolve-PrefectPython -Force }
+    } catch {
+        $backendFound = $false
+    }
+    $skipRealBackend = -not ($backendFound -or $env:CI -eq 'true')
+}
+
+BeforeAll {
+    $moduleRoot = Split-Path -Path $PSScriptRoot -Parent
+    $prefectWin = Import-Module -Name (Join-Path -Path $moduleRoot -ChildPath 'PrefectWin.psd1') -Force -PassThru
+
+    function ConvertTo-TestHashtable {
+        # A fixture's invocation (PSCustomObject from ConvertFrom-Json) as a splattable hashtable.
+        param([AllowNull()] [object] $InputObject)
+        $table = @{}
+        if ($null -ne $InputObject) {
+            foreach ($property in $InputObject.PSObject.Properties) {
+                $table[$property.Name] = $property.Value
+            }
+        }
+        $table
+    }
+
+    function ConvertTo-SortedValue {
+        # Dictionaries and objects with sorted keys, lists kept as lists: a canonical shape.
+        param([AllowNull()] [object] $Value)
+        if ($null -eq $Value) {
+            return $null
+        }
+        if ($Value -is [System.Collections.IDictionary]) {
+            $sorted = [ordered]@{}
+            foreach ($key in @($Value.Keys | Sort-Object)) {
+                $sorted[[string]$key] = ConvertTo-SortedValue -Value $Value[$key]
+            }
+            return $sorted
+        }
+        if ($Value -is [System.Management.Automation.PSCustomObject]) {
+            $sorted = [ordered]@{}
+            foreach ($name in @($Value.PSObject.Properties | ForEach-Object -Process { $_.Name } | Sort-Object)) {
+                $sorted[$name] = ConvertTo-SortedValue -Value $Value.PSObject.Properties[$name].Value
+            }
+            return $sorted
+        }
+        if ($Value -is [string]) {
+            return $Value
+        }
+        if ($Value -is [System.Collections.IEnumerable]) {
+            $items = New-Object -TypeName 'System.Collections.Generic.List[object]'
+            foreach ($item in $Value) {
+                $items.Add((ConvertTo-SortedValue -Value $item))
+            }
+            return , $items.ToArray()
+        }
+        $Value
+    }
+
+    function ConvertTo-CanonicalJson {
+        param([AllowNull()] [object] $InputObject)
+        ConvertTo-Json -InputObject (ConvertTo-SortedValue -Value $InputObject) -Depth 30 -Compress
+    }
+
+    function ConvertTo-TestPascalCase {
+        param([string] $Name)
+        $Name.Substring(0, 1).ToUpperInvariant() + $Name.Substring(1)
+    }
+
+    function Get-FixtureExchange {
+        # The backend calls a fixture records: its 'calls', or the fixture itself.
+        param([object] $Fixture)
+        if ($null -ne $Fixture.PSObject.Properties['calls']) {
+            $Fixture.calls
+        } else {
+            $Fixture
+        }
+    }
+
+    function Get-JsonPointerValue {
+        # RFC 6901 lookup in ConvertFrom-Json output; a list comes back as one object.
+        param([object] $Document, [string] $Pointer)
+        $current = $Document
+        foreach ($part in @($Pointer.Split('/') | Select-Object -Skip 1)) {
+            $part = $part.Replace('~1', '/').Replace('~0', '~')
+            if ($current -is [System.Array]) {
+                $current = $current[[int]$part]
+            } else {
+                $current = $current.PSObject.Properties[$part].Value
+            }
+        }
+        , $current
+    }
+
+    function Clear-BackendCache {
+        & $prefectWin { $script:PrefectWinBackendPython = $null }
+    }
+}
+
+Describe 'Module' {
+    It 'imports with exactly the Public/ functions exported' {
+        $public = @(Get-ChildItem -Path (Join-Path -Path $moduleRoot -ChildPath 'Public') -Filter '*.ps1' | ForEach-Object -Process { $_.BaseName } | Sort-Object)
+        $exported = @($prefectWin.ExportedFunctions.Keys | Sort-Object)
+        ($exported -join ',') | Should -BeExactly ($public -join ',')
+        $prefectWin.ExportedAliases.Count | Should -Be 0
+        $prefectWin.ExportedVariables.Count | Should -Be 0
+    }
+
+    It 'has a valid manifest for Desktop and Core' {
+        $manifest = Test-ModuleManifest -Path (Join-Path -Path $moduleRoot -ChildPath 'PrefectWin.psd1')
+        $manifest.Version | Should -Be ([version]'0.1.0')
+        @($manifest.CompatiblePSEditions) -join ',' | Should -BeExactly 'Desktop,Core'
+    }
+
+    It 'loads the default table view of PrefectWin.CheckResult' {
+        $view = Get-FormatData -TypeName 'PrefectWin.CheckResult'
+        $view | Should -Not -BeNullOrEmpty
+    }
+
+    It 'gives every exported cmdlet help with at least two examples' {
+        foreach ($name in $prefectWin.ExportedFunctions.Keys) {
+            $help = Get-Help -Name $name -Full
+            $help.Synopsis | Should -Not -BeNullOrEmpty -Because $name
+            @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2 -Because $name
+        }
+    }
+}
+
+Describe 'Contract fixture' {
+    BeforeEach {
+        # Some cmdlets set variables in the session (Set-PrefectSetting -Scope Process); undo that.
+        $savedEnvironment = [System.Environment]::GetEnvironmentVariables()
+    }
+
+    AfterEach {
+        $current = [System.Environment]::GetEnvironmentVariables()
+        foreach ($name in @($current.Keys)) {
+            if (-not $savedEnvironment.Contains($name)) {
+                [System.Environment]::SetEnvironmentVariable([string]$name, $null)
+            }
+        }
+        foreach ($name in @($savedEnvironment.Keys)) {
+            if ($current[$name] -ne $savedEnvironment[$name]) {
+                [System.Environment]::SetEnvironmentVariable([string]$name, [string]$savedEnvironment[$name])
+            }
+        }
+    }
+
+    It '<Name>' -ForEach $fixtureCases {
+        $fixture = Get-Content -LiteralPath $Path -Raw -Encoding UTF8 | ConvertFrom-Json
+        $invocation = ConvertTo-TestHashtable -InputObject $fixture.invocation
+        $exchanges = @(Get-FixtureExchange -Fixture $fixture)
+        $state = @{
+            Exchanges = $exchanges
+            Calls = 0
+            Requests = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        }
+
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
+            $bound = $PesterBoundParameters
+            if ($state.Calls -ge $state.Exchanges.Count) {
+                throw "The cmdlet called the backend more often than the fixture records ($($state.Exchanges.Count))."
+            }
+            $exchange = $state.Exchanges[$state.Calls]
+            $state.Calls++
+            $whatIf = $bound.ContainsKey('WhatIf') -and [bool]$bound['WhatIf']
+            $parameters = @{}
+            if ($bound.ContainsKey('Parameters')) {
+                $parameters = $bound['Parameters']
+            }
+            # What the real bridge would write to stdin, serialized by the module's own code.
+            $json = & $prefectWin {
+                param($command, $values, $flag)
+                ConvertTo-PrefectRequestJson -Command $command -Parameters $values -WhatIf:$flag
+            } $bound['Command'] $parameters $whatIf
+            $state.Requests.Add((ConvertTo-CanonicalJson -InputObject (ConvertFrom-Json -InputObject $json)))
+            # The recorded response, through the module's own response handling.
+            $stdout = ConvertTo-Json -InputObject $exchange.response -Depth 30 -Compress
+            & $prefectWin {
+                param($cmdlet, $command, $text, $code)
+                ConvertFrom-PrefectResponse -Cmdlet $cmdlet -Command $command -Stdout $text -ExitCode $code
+            } $bound['Cmdlet'] $bound['Command'] $stdout ([int]$exchange.exitCode)
+        }
+
+        if ($null -ne $fixture.PSObject.Properties['bindingError'] -and $fixture.bindingError) {
+            { & $fixture.cmdlet @invocation } | Should -Throw -ErrorId ('{0}*' -f $fixture.bindingError)
+            Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 0 -Exactly
+            return
+        }
+
+        $cmdletErrors = $null
+        $output = @(& $fixture.cmdlet @invocation -ErrorAction SilentlyContinue -ErrorVariable cmdletErrors)
+
+        $state.Calls | Should -Be $exchanges.Count -Because 'the cmdlet calls the backend once per recorded exchange'
+        for ($index = 0; $index -lt $exchanges.Count; $index++) {
+            $state.Requests[$index] | Should -BeExactly (ConvertTo-CanonicalJson -InputObject $exchanges[$index].request) -Because "request $index is the recorded one"
+        }
+
+        $last = $exchanges[-1].response
+        if ($last.ok) {
+            @($cmdletErrors).Count | Should -Be 0
+            # What the cmdlet outputs: the result, or the part of it the fixture's 'output' names.
+            $outputPointer = '/result'
+            if ($null -ne $fixture.PSObject.Properties['output']) {
+                $outputPointer = $fixture.output
+            }
+            $selected = Get-JsonPointerValue -Document $last -Pointer $outputPointer
+            $expected = @()
+            if ($null -ne $selected) {
+                $expected = @($selected)
+            }
+            $typeName = @((Get-Command -Name $fixture.cmdlet).OutputType | ForEach-Object -Process { $_.Name })[0]
+            $output.Count | Should -Be $expected.Count
+            for ($index = 0; $index -lt $expected.Count; $index++) {
+                $actual = $output[$index]
+                $wanted = $expected[$index]
+                if ($wanted -isnot [System.Management.Automation.PSCustomObject]) {
+                    (ConvertTo-CanonicalJson -InputObject $actual) | Should -BeExactly (ConvertTo-CanonicalJson -InputObject $wanted)
+                    continue
+                }
+                $actual.PSObject.TypeNames[0] | Should -BeExactly $typeName
+                $wantedNames = @($wanted.PSObject.Properties | ForEach-Object -Process { ConvertTo-TestPascalCase -Name $_.Name })
+                $actualNames = @($actual.PSObject.Properties | ForEach-Object -Process { $_.Name })
+                ($actualNames -join ',') | Should -BeExactly ($wantedNames -join ',')
+                foreach ($property in $wanted.PSObject.Properties) {
+                    $name = ConvertTo-TestPascalCase -Name $property.Name
+                    $value = $actual.PSObject.Properties[$name].Value
+                    (ConvertTo-CanonicalJson -InputObject $value) | Should -BeExactly (ConvertTo-CanonicalJson -InputObject $property.Value) -Because "property $name of object $index"
+                }
+            }
+        } else {
+            $output.Count | Should -Be 0
+            @($cmdletErrors).Count | Should -Be 1
+            $record = @($cmdletErrors)[0]
+            $record.FullyQualifiedErrorId | Should -BeLike ('PrefectWin.{0},*' -f $last.error.code)
+            [string]$record.CategoryInfo.Category | Should -BeExactly $last.error.category
+            $record.TargetObject | Should -Be $last.error.target
+            $record.ErrorDetails.Message | Should -BeExactly $last.error.message
+            [string]$record.ErrorDetails.RecommendedAction | Should -BeExactly ([string]$last.error.remediation)
+        }
+    }
+}
+
+Describe 'New-PrefectErrorRecord' {
+    It 'turns code, category, target and remediation into an ErrorRecord' {
+        $record = & $prefectWin {
+            New-PrefectErrorRecord -ErrorObject ([PSCustomObject]@{
+                    code = 'PortInUse'
+                    category = 'ResourceBusy'
+                    message = 'Port 4200 is in use by python (PID 42).'
+                    target = '4200'
+                    remediation = 'Stop process 42 or use -Port 4201.'
+                })
+        }
+        $record | Should -BeOfType ([System.Management.Automation.ErrorRecord])
+        $record.FullyQualifiedErrorId | Should -BeExactly 'PrefectWin.PortInUse'
+        $record.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::ResourceBusy)
+        $record.TargetObject | Should -Be '4200'
+        $record.Exception.Message | Should -BeExactly 'Port 4200 is in use by python (PID 42).'
+        $record.ErrorDetails.RecommendedAction | Should -BeExactly 'Stop process 42 or use -Port 4201.'
+    }
+
+    It 'falls back to NotSpecified for a category PowerShell does not have, and takes a hashtable' {
+        $record = & $prefectWin {
+            New-PrefectErrorRecord -ErrorObject @{ code = 'Strange'; category = 'NoSuchCategory'; message = 'odd' }
+        }
+        $record.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::NotSpecified)
+        $record.FullyQualifiedErrorId | Should -BeExactly 'PrefectWin.Strange'
+        $record.TargetObject | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'ConvertTo-PrefectObject' {
+    It 'copies top-level properties in PascalCase, types the object and leaves nested values alone' {
+        $source = [PSCustomObject]@{
+            pythonPath = 'C:\Python312\python.exe'
+            port = 4200
+            data = [PSCustomObject]@{ requestedPath = 'C:\x'; items = @(1, 2) }
+        }
+        $object = & $prefectWin { param($value) ConvertTo-PrefectObject -InputObject $value -TypeName 'Thing' } $source
+        $object.PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.Thing'
+        (@($object.PSObject.Properties | ForEach-Object -Process { $_.Name }) -join ',') | Should -BeExactly 'PythonPath,Port,Data'
+        $object.PythonPath | Should -BeExactly 'C:\Python312\python.exe'
+        $object.Port | Should -Be 4200
+        @($object.Data.PSObject.Properties | ForEach-Object -Process { $_.Name }) -ccontains 'requestedPath' | Should -BeTrue
+        @($object.Data.items).Count | Should -Be 2
+    }
+
+    It 'converts each object from the pipeline and skips $null' {
+        $objects = @(& $prefectWin {
+                @([PSCustomObject]@{ check = 'a' }, $null, @{ check = 'b' }) | ConvertTo-PrefectObject -TypeName 'CheckResult'
+            })
+        $objects.Count | Should -Be 2
+        ($objects | ForEach-Object -Process { $_.Check }) -join ',' | Should -BeExactly 'a,b'
+    }
+}
+
+Describe 'ConvertTo-PrefectRequestJson' {
+    It 'builds the protocol envelope, keeps a one-element list a list and drops $null' {
+        $json = & $prefectWin {
+            ConvertTo-PrefectRequestJson -Command 'environment.test' -Parameters @{ check = [string[]]@('encoding'); port = 4200; prefectHome = $null } -WhatIf
+        }
+        $json | Should -BeExactly '{"protocol":1,"command":"environment.test","params":{"check":["encoding"],"port":4200},"whatIf":true}'
+    }
+
+    It 'sends plain values: switches as booleans, no extended properties, nested tables' {
+        $noted = 'plain' | Add-Member -NotePropertyName 'PSPath' -NotePropertyValue 'extra' -PassThru
+        $json = & $prefectWin {
+            param($text)
+            ConvertTo-PrefectRequestJson -Command 'x.y' -Parameters @{ name = $text; force = [switch]$true; env = @{ B = '2'; A = '1' } }
+        } $noted
+        $json | Should -BeExactly '{"protocol":1,"command":"x.y","params":{"env":{"A":"1","B":"2"},"force":true,"name":"plain"},"whatIf":false}'
+    }
+}
+
+Describe 'ConvertTo-PrefectArgumentString' {
+    It 'quotes <Argument> as <Expected>' -ForEach @(
+        @{ Argument = @('-X', 'utf8', '-m', 'prefectwin', 'rpc'); Expected = '-X utf8 -m prefectwin rpc' }
+        @{ Argument = @('-3', 'a b'); Expected = '-3 "a b"' }
+        @{ Argument = @(''); Expected = '""' }
+        @{ Argument = @('say "hi"'); Expected = '"say \"hi\""' }
+        @{ Argument = @('C:\Program Files\x\'); Expected = '"C:\Program Files\x\\"' }
+        @{ Argument = @('C:\a\b'); Expected = 'C:\a\b' }
+        @{ Argument = @('a\"b'); Expected = '"a\\\"b"' }
+    ) {
+        $line = & $prefectWin { param($values) ConvertTo-PrefectArgumentString -Argument $values } $Argument
+        $line | Should -BeExactly $Expected
+    }
+}
+
+Describe 'ConvertFrom-PrefectResponse' {
+    BeforeAll {
+        function Invoke-TestResponse {
+            param([string] $Text)
+            & $prefectWin {
+                param($stdout)
+                function Receive-TestResponse {
+                    [CmdletBinding()]
+                    param([string] $Stdout)
+                    ConvertFrom-PrefectResponse -Cmdlet $PSCmdlet -Command 'test.response' -Stdout $Stdout -ExitCode 1 -StderrTail @('last words')
+                }
+                $responseErrors = $null
+                $output = @(Receive-TestResponse -Stdout $stdout -ErrorAction SilentlyContinue -ErrorVariable responseErrors)
+                @{ Output = $output; Errors = @($responseErrors) }
+            } $Text
+        }
+    }
+
+    It 'returns each item of a result list' {
+        $outcome = Invoke-TestResponse -Text '{"protocol":1,"ok":true,"result":[{"a":1},{"a":2}]}'
+        $outcome.Output.Count | Should -Be 2
+        $outcome.Errors.Count | Should -Be 0
+    }
+
+    It 'writes a PrefectWin.<code> error for ok:false and returns nothing' {
+        $outcome = Invoke-TestResponse -Text '{"protocol":1,"ok":false,"error":{"code":"PortInUse","category":"ResourceBusy","message":"busy","target":"4200","remediation":"use 4201"}}'
+        $outcome.Output.Count | Should -Be 0
+        $outcome.Errors.Count | Should -Be 1
+        $outcome.Errors[0].FullyQualifiedErrorId | Should -BeLike 'PrefectWin.PortInUse,*'
+        $outcome.Errors[0].CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::ResourceBusy)
+    }
+
+    It 'throws PrefectWin.BridgeFailed with the stderr tail for <Case>' -ForEach @(
+        @{ Case = 'no output'; Text = '' }
+        @{ Case = 'a traceback'; Text = 'Traceback (most recent call last):' }
+        @{ Case = 'JSON that is not a response'; Text = '{"hello":1}' }
+        @{ Case = 'another protocol'; Text = '{"protocol":2,"ok":true,"result":null}' }
+    ) {
+        $thrown = { Invoke-TestResponse -Text $Text } | Should -Throw -ErrorId 'PrefectWin.BridgeFailed*' -PassThru
+        $thrown.Exception.Message | Should -BeLike '*last words*'
+    }
+}
+
+Describe 'Invoke-PrefectPlan' {
+    BeforeAll {
+        function New-FakeCmdlet {
+            # Stands in for $PSCmdlet: records each ShouldProcess call and answers from $Answers.
+            param([hashtable] $Answers, [System.Collections.Generic.List[string]] $Asked)
+            $fake = New-Object -TypeName PSObject
+            $shouldProcess = {
+                param($target, $action)
+                $Asked.Add(('{0}|{1}' -f $target, $action))
+                [bool]$Answers[$action]
+            }.GetNewClosure()
+            $fake | Add-Member -MemberType ScriptMethod -Name 'ShouldProcess' -Value $shouldProcess
+            $fake
+        }
+
+        function Invoke-TestPlan {
+            param([object] $Cmdlet)
+            & $prefectWin {
+                param($fake)
+                Invoke-PrefectPlan -Cmdlet $fake -Command 'service.install' -Parameters @{ name = 'PrefectServer' } -Target 'PrefectServer'
+            } $Cmdlet
+        }
+    }
+
+    BeforeEach {
+        $planActions = @(
+            [PSCustomObject]@{ kind = 'service.create'; description = 'Create the service PrefectServer' }
+            [PSCustomObject]@{ kind = 'firewall.allow'; description = 'Allow inbound TCP 4200' }
+        )
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -RemoveParameterType 'Cmdlet' -MockWith {
+            $planned = $PesterBoundParameters.ContainsKey('WhatIf') -and [bool]$PesterBoundParameters['WhatIf']
+            [PSCustomObject]@{ changed = -not $planned; actions = @($planActions) }
+        }
+    }
+
+    It 'asks ShouldProcess about every action, then applies the plan' {
+        $asked = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        $fake = New-FakeCmdlet -Answers @{ 'Create the service PrefectServer' = $true; 'Allow inbound TCP 4200' = $true } -Asked $asked
+        $result = Invoke-TestPlan -Cmdlet $fake
+        ($asked -join ';') | Should -BeExactly 'PrefectServer|Create the service PrefectServer;PrefectServer|Allow inbound TCP 4200'
+        $result.changed | Should -BeTrue
+        Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 1 -Exactly -ParameterFilter { [bool]$WhatIf }
+        Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 1 -Exactly -ParameterFilter { -not $WhatIf }
+    }
+
+    It 'applies nothing when one action is declined (or under -WhatIf) and returns the plan' {
+        $asked = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        $fake = New-FakeCmdlet -Answers @{ 'Create the service PrefectServer' = $true; 'Allow inbound TCP 4200' = $false } -Asked $asked
+        $result = Invoke-TestPlan -Cmdlet $fake
+        $asked.Count | Should -Be 2
+        $result.changed | Should -BeFalse
+        Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 1 -Exactly
+    }
+
+    It 'asks nothing and applies nothing when the plan is empty' {
+        $planActions = @()
+        $asked = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        $fake = New-FakeCmdlet -Answers @{} -Asked $asked
+        $result = Invoke-TestPlan -Cmdlet $fake
+        $asked.Count | Should -Be 0
+        $result.changed | Should -BeFalse
+        Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 1 -Exactly
+    }
+
+    It 'works with a real cmdlet under -WhatIf' {
+        $result = & $prefectWin {
+            function Install-TestThing {
+                [CmdletBinding(SupportsShouldProcess = $true)]
+                param()
+                Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'service.install' -Parameters @{} -Target 'PrefectServer'
+            }
+            Install-TestThing -WhatIf
+        }
+        $result.changed | Should -BeFalse
+        Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 1 -Exactly
+    }
+}
+
+Describe 'Resolve-PrefectPython' {
+    BeforeEach {
+        $savedPython = $env:PREFECTWIN_PYTHON
+        $savedVirtualEnv = $env:VIRTUAL_ENV
+        Clear-BackendCache
+    }
+
+    AfterEach {
+        $env:PREFECTWIN_PYTHON = $savedPython
+        $env:VIRTUAL_ENV = $savedVirtualEnv
+        Clear-BackendCache
+    }
+
+    It 'takes PREFECTWIN_PYTHON first, and caches the answer' {
+        $interpreter = Join-Path -Path $TestDrive -ChildPath 'python.exe'
+        Set-Content -LiteralPath $interpreter -Value '' -Encoding Ascii
+        $env:PREFECTWIN_PYTHON = $interpreter
+        $found = & $prefectWin { Resolve-PrefectPython -Force }
+        $found.Path | Should -BeExactly $interpreter
+        @($found.PrefixArgs).Count | Should -Be 0
+        $env:PREFECTWIN_PYTHON = Join-Path -Path $TestDrive -ChildPath 'other.exe'
+        (& $prefectWin { Resolve-PrefectPython }).Path | Should -BeExactly $interpreter
+    }
+
+    It 'uses the py launcher as py -3 when nothing more specific exists' {
+        $env:PREFECTWIN_PYTHON = $null
+        Mock -CommandName Test-Path -ModuleName PrefectWin -MockWith { $false }
+        Mock -CommandName Get-Command -ModuleName PrefectWin -ParameterFilter { $Name -contains 'py' } -MockWith {
+            [PSCustomObject]@{ Path = 'C:\Windows\py.exe' }
+        }
+        $found = & $prefectWin { Resolve-PrefectPython -Force }
+        $found.Path | Should -BeExactly 'C:\Windows\py.exe'
+        @($found.PrefixArgs) -join ' ' | Should -BeExactly '-3'
+    }
+
+    # '{ @() }' rather than '{ }': a mock that finds nothing. tree-sitter-powershell cannot parse
+    # an empty script block (valid PowerShell), and tests/test_powershell_static.py parses this file.
+    It 'skips the Store stub and the active venv on PATH' {
+        $env:PREFECTWIN_PYTHON = $null
+        $env:VIRTUAL_ENV = 'C:\work\venv'
+        Mock -CommandName Test-Path -ModuleName PrefectWin -MockWith { $false }
+        Mock -CommandName Get-Command -ModuleName PrefectWin -ParameterFilter { $Name -contains 'py' } -MockWith { @() }
+        Mock -CommandName Get-Command -ModuleName PrefectWin -ParameterFilter { $Name -contains 'python3' } -MockWith { @() }
+        Mock -CommandName Get-Command -ModuleName PrefectWin -ParameterFilter { $Name -contains 'python' } -MockWith {
+            [PSCustomObject]@{ Path = 'C:\Users\me\AppData\Local\Microsoft\WindowsApps\python.exe' }
+            [PSCustomObject]@{ Path = 'C:\work\venv\Scripts\python.exe' }
+            [PSCustomObject]@{ Path = 'C:\Python312\python.exe' }
+        }
+        $found = & $prefectWin { Resolve-PrefectPython -Force }
+        $found.Path | Should -BeExactly 'C:\Python312\python.exe'
+    }
+
+    It 'throws PrefectWin.NotInstalled, with the remedy, when there is no interpreter' {
+        $env:PREFECTWIN_PYTHON = $null
+        Mock -CommandName Test-Path -ModuleName PrefectWin -MockWith { $false }
+        Mock -CommandName Get-Command -ModuleName PrefectWin -MockWith { @() }
+        $thrown = { & $prefectWin { Resolve-PrefectPython -Force } } | Should -Throw -ErrorId 'PrefectWin.NotInstalled*' -PassThru
+        $thrown.ErrorDetails.RecommendedAction | Should -BeLike '*build.ps1 Install*'
+    }
+}
+
+Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
+    BeforeAll {
+        Clear-BackendCache
+    }
+
+    It 'answers module.version over the protocol' {
+        $version = & $prefectWin {
+            function Get-TestVersion {
+                [CmdletBinding()]
+                param()
+                Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command 'module.version' -Parameters @{}
+            }
+            Get-TestVersion
+        }
+        $version.protocol | Should -Be 1
+        $version.version | Should -Not -BeNullOrEmpty
+    }
+
+    It 'sends a one-element -Check as a list and returns PrefectWin.CheckResult objects' {
+        $results = @(Test-PrefectEnvironment -Check 'encoding')
+        $results.Count | Should -Be 1
+        $results[0].PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.CheckResult'
+        $results[0].Check | Should -BeExactly 'encoding'
+        $results[0].Status | Should -BeIn @('Pass', 'Warning', 'Fail', 'Skipped')
+    }
+
+    It 'relays the backend''s verbose lines' {
+        $records = @(Test-PrefectEnvironment -Check 'python.found' -Verbose 4>&1)
+        $fromBackend = @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -notlike 'PrefectWin backend*' })
+        $fromBackend.Count | Should -BeGreaterThan 0
+    }
+
+    It 'writes a backend error as a PrefectWin error record' {
+        $backendErrors = $null
+        $output = @(Test-PrefectEnvironment -PrefectHome '' -ErrorAction SilentlyContinue -ErrorVariable backendErrors)
+        $output.Count | Should -Be 0
+        @($backendErrors).Count | Should -Be 1
+        $backendErrors[0].FullyQualifiedErrorId | Should -BeLike 'PrefectWin.InvalidRequest,*'
+        $backendErrors[0].CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::InvalidArgument)
+        $backendErrors[0].TargetObject | Should -BeExactly 'params.prefectHome'
+    }
+
+    Context 'with an interpreter that is not a PrefectWin backend' -Skip:(-not $onWindows) {
+        BeforeEach {
+            $savedPython = $env:PREFECTWIN_PYTHON
+            Clear-BackendCache
+        }
+
+        AfterEach {
+            $env:PREFECTWIN_PYTHON = $savedPython
+            Clear-BackendCache
+        }
+
+        It 'throws PrefectWin.BridgeFailed and quotes its stderr' {
+            $fake = Join-Path -Path $TestDrive -ChildPath 'not-a-backend.cmd'
+            Set-Content -LiteralPath $fake -Value @('@echo off', 'echo No module named prefectwin 1>&2', 'exit /b 1') -Encoding Ascii
+            $env:PREFECTWIN_PYTHON = $fake
+            $thrown = { Test-PrefectEnvironment -Check 'encoding' } | Should -Throw -ErrorId 'PrefectWin.BridgeFailed*' -PassThru
+            $thrown.Exception.Message | Should -BeLike '*No module named prefectwin*'
+        }
+
+        It 'stops a backend that does not answer in time: PrefectWin.Timeout' {
+            $fake = Join-Path -Path $TestDrive -ChildPath 'slow.cmd'
+            Set-Content -LiteralPath $fake -Value @('@echo off', 'ping -n 30 127.0.0.1 > nul') -Encoding Ascii
+            $env:PREFECTWIN_PYTHON = $fake
+            $clock = [System.Diagnostics.Stopwatch]::StartNew()
+            $call = {
+                & $prefectWin {
+                    function Invoke-TestSlow {
+                        [CmdletBinding()]
+                        param()
+                        Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command 'module.version' -Parameters @{} -TimeoutSec 2
+                    }
+                    Invoke-TestSlow
+                }
+            }
+            $call | Should -Throw -ErrorId 'PrefectWin.Timeout*'
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 20
+        }
+    }
+}
