@@ -805,6 +805,10 @@ def _type_problem(parameter: Parameter, schema: dict[str, Any], root: dict[str, 
             continue
         if kind == "string" and variant.get("format") == "password" and ps_type in ("securestring", "security.securestring"):
             return None
+        if kind == "object" and ps_type in ("pscredential", "management.automation.pscredential"):
+            # A PSCredential travels as {userName, password} (see ConvertTo-PrefectJsonValue).
+            if set(variant.get("properties", {})) == {"userName", "password"}:
+                return None
         if kind in _TYPE_FAMILIES and ps_type in _TYPE_FAMILIES[kind]:
             return None
         if kind is None and "enum" in variant and ps_type == "string":
@@ -973,44 +977,57 @@ def _one_name_per_line(src: Source) -> list[Violation]:
     return []
 
 
-def result_models(schema: dict[str, Any]) -> dict[str, set[str]]:
-    """Title -> property names of every object model in the commands' result schemas."""
-    models: dict[str, set[str]] = {}
+def result_models(command_schema: dict[str, Any]) -> list[set[str]]:
+    """The property names of every object model in one command's result schema."""
+    models: list[set[str]] = []
 
     def visit(node: Any) -> None:
         if isinstance(node, dict):
-            if isinstance(node.get("properties"), dict) and isinstance(node.get("title"), str):
-                models.setdefault(node["title"], set()).update(node["properties"])
+            if isinstance(node.get("properties"), dict):
+                models.append(set(node["properties"]))
             for value in node.values():
                 visit(value)
         elif isinstance(node, list):
             for value in node:
                 visit(value)
 
-    for command in schema.get("commands", {}).values():
-        visit(command.get("result", {}))
+    visit(command_schema.get("result", {}))
     return models
 
 
-def check_format_file(label: str, text: str, schema: dict[str, Any]) -> list[Violation]:
-    """Each view is for a PrefectWin.<Model> the backend returns; each column is one of its properties."""
+def type_producers(sources: list[Source]) -> dict[str, set[str]]:
+    """PrefectWin.<Type> name -> the backend commands of the cmdlets that return it."""
+    producers: dict[str, set[str]] = {}
+    for src in sources:
+        for function in functions(src):
+            commands = {call.command for call in function.backend_calls if call.command}
+            for type_name in function.object_type_names:
+                producers.setdefault(type_name, set()).update(commands)
+    return producers
+
+
+def check_format_file(label: str, text: str, schema: dict[str, Any], producers: dict[str, set[str]]) -> list[Violation]:
+    """Each view is for a PrefectWin.<Type> some cmdlet returns, and its columns are the
+    PascalCase properties of one object model in that cmdlet's command result."""
     try:
         root = ElementTree.fromstring(text)
     except ElementTree.ParseError as exc:
         return [Violation("format", label, f"not XML: {exc}")]
-    models = result_models(schema)
+    commands = schema.get("commands", {})
     found = []
     for view in root.iter("View"):
         name = view.findtext("Name", default="?")
-        type_names = [element.text or "" for element in view.iter("TypeName")]
-        for type_name in type_names:
-            model = type_name.removeprefix("PrefectWin.")
-            if not type_name.startswith("PrefectWin.") or model not in models:
-                found.append(Violation("format", label, f"view {name}: {type_name} is not a PrefectWin.<Model> of any command's result"))
+        columns = {camel(element.text or "") for element in view.iter("PropertyName")}
+        for type_name in (element.text or "" for element in view.iter("TypeName")):
+            short = type_name[len("PrefectWin.") :] if type_name.startswith("PrefectWin.") else ""
+            if not short or short not in producers:
+                found.append(Violation("format", label, f"view {name}: no cmdlet returns {type_name} (ConvertTo-PrefectObject -TypeName)"))
                 continue
-            for property_name in (element.text or "" for element in view.iter("PropertyName")):
-                if camel(property_name) not in models[model]:
-                    found.append(Violation("format", label, f"view {name}: {model} has no property {property_name}"))
+            models = [model for command in sorted(producers[short]) for model in result_models(commands.get(command, {}))]
+            if not any(columns <= model for model in models):
+                closest = min(models, key=lambda model: len(columns - model), default=set())
+                missing = sorted(pascal(column) for column in columns - closest)
+                found.append(Violation("format", label, f"view {name}: {type_name} has no properties {missing} in {sorted(producers[short])}'s result"))
         headers = list(view.iter("TableColumnHeader"))
         items = list(view.iter("TableColumnItem"))
         if headers and len(headers) != len(items):

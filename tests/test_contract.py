@@ -18,8 +18,13 @@ Format:
     "exitCode": 0,
     "compare": ["/result/0/status", ...],          # JSON pointers that must match exactly;
                                                    # /protocol and /ok are always compared
-    "bindingError": "ParameterArgumentValidationError"   # optional: PowerShell rejects the
+    "bindingError": "ParameterArgumentValidationError",  # optional: PowerShell rejects the
                                                    # invocation before any request is sent
+    "safeToApply": "why applying this on the test machine changes nothing that matters",
+                                                   # required when a state-changing command is
+                                                   # sent with whatIf:false (pytest replays it!)
+    "output": "/result/results"                    # optional: the part of the last response
+                                                   # the cmdlet outputs; "/result" by default
   }
 A cmdlet that calls the backend more than once (plan, then apply) lists the exchanges in
 "calls": [{"request", "response", "exitCode", "compare"}, ...] instead of the top-level four.
@@ -30,6 +35,7 @@ Record or re-record responses (never write them by hand):
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +96,13 @@ def pointer(document: Any, path: str) -> Any:
     return current
 
 
+def applies_changes(exchange: dict[str, Any]) -> bool:
+    """A request that would change this machine: a changesState command without whatIf."""
+    commands = pwsh_static.backend_schema().get("commands", {})
+    request = exchange["request"]
+    return bool(commands.get(request["command"], {}).get("changesState")) and not request["whatIf"]
+
+
 def runnable_here(fixture: dict[str, Any]) -> bool:
     platform = fixture.get("platform", "any")
     if platform == "posix":
@@ -107,8 +120,10 @@ def live_responses() -> dict[tuple[str, int], tuple[dict[str, Any], int, str]]:
         fixture = load(path)
         if runnable_here(fixture):
             for index, exchange in enumerate(exchanges(fixture)):
+                if applies_changes(exchange) and not str(fixture.get("safeToApply", "")).strip():
+                    continue  # never apply a change nobody vouched for; the well-formed test fails
                 jobs[(fixture_id(path), index)] = exchange["request"]
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2))) as pool:
         futures = {key: pool.submit(run_rpc, request) for key, request in jobs.items()}
         return {key: future.result() for key, future in futures.items()}
 
@@ -129,15 +144,25 @@ def test_fixture_is_well_formed(path: Path) -> None:
     assert isinstance(fixture["invocation"], dict)
     assert ("calls" in fixture) != ("request" in fixture), "either request/response/exitCode/compare or calls"
     for exchange in exchanges(fixture):
-        request, response = exchange["request"], exchange["response"]
+        request, response = exchange["request"], exchange.get("response")
+        assert isinstance(response, dict), (
+            f"no recorded response: run '.venv/bin/python tests/test_contract.py {path.relative_to(pwsh_static.REPO).as_posix()}'"
+        )
         assert set(request) == {"protocol", "command", "params", "whatIf"}, "a request as Invoke-PrefectBackend builds it"
         assert request["protocol"] == 1 and isinstance(request["whatIf"], bool)
         assert response["protocol"] == 1 and isinstance(response["ok"], bool)
-        assert exchange["exitCode"] == (0 if response["ok"] else exchange["exitCode"])
-        assert exchange["exitCode"] in (0, 1, 2)
+        assert exchange["exitCode"] in ((0,) if response["ok"] else (1, 2))
         assert isinstance(exchange["compare"], list)
         for compared in exchange["compare"]:
             pointer(response, compared)  # every compared path exists in the recorded response
+        if applies_changes(exchange):
+            assert str(fixture.get("safeToApply", "")).strip(), (
+                f"{request['command']} with whatIf:false is replayed on the test machine by pytest: "
+                "say in 'safeToApply' why that is harmless, or record the whatIf:true plan instead"
+            )
+    last = exchanges(fixture)[-1]["response"]
+    if last["ok"]:
+        pointer(last, fixture.get("output", "/result"))  # what the cmdlet outputs exists in the response
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)
@@ -193,6 +218,8 @@ def test_backend_answers_as_recorded(path: Path, live_responses) -> None:
     if not runnable_here(fixture):
         pytest.skip(f"recorded on {fixture['platform']}; the backend answers differently on {sys.platform}")
     for index, exchange in enumerate(exchanges(fixture)):
+        if (fixture_id(path), index) not in live_responses:
+            pytest.fail(f"exchange {index} changes state and has no 'safeToApply'; it was not replayed")
         response, exit_code, stderr = live_responses[(fixture_id(path), index)]
         recorded = exchange["response"]
         assert exit_code == exchange["exitCode"], f"exit code {exit_code}; stderr:\n{stderr[-2000:]}"

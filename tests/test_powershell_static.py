@@ -18,7 +18,12 @@ import pwsh_static as ps  # noqa: E402
 # A parameter that exists only on the PowerShell side (no field in the command's params model).
 # Every entry needs its reason, e.g. {"Install-PrefectService": {"Credential": "split into
 # account/password fields before the request"}}.
-POWERSHELL_ONLY_PARAMETERS: dict[str, dict[str, str]] = {}
+POWERSHELL_ONLY_PARAMETERS: dict[str, dict[str, str]] = {
+    "Install-PrefectService": {
+        "DatabaseCredential": "a [PSCredential]; sent as the object {userName, password} of its params field, inside the request on stdin",
+        "Credential": "a [PSCredential]; sent as the object {userName, password} of its params field, inside the request on stdin",
+    },
+}
 
 # A params-model field that the cmdlet deliberately does not expose, with the reason.
 BACKEND_ONLY_FIELDS: dict[str, dict[str, str]] = {}
@@ -143,12 +148,11 @@ def test_allow_lists_name_real_cmdlets_and_give_reasons() -> None:
 
 def test_format_file_views_match_result_models(schema) -> None:
     path = ps.REPO / ps.FORMAT_FILE
-    _assert_clean(ps.check_format_file(ps.relative(path), path.read_text(encoding="utf-8"), schema))
-    for function in (ps.functions(ps.load(path))[0] for path in PUBLIC_FILES):
-        for type_name in function.object_type_names:
-            assert f"<TypeName>PrefectWin.{type_name}</TypeName>" in path.read_text(encoding="utf-8"), (
-                f"{function.name} returns PrefectWin.{type_name}, which has no default view"
-            )
+    producers = ps.type_producers([ps.load(public) for public in PUBLIC_FILES])
+    _assert_clean(ps.check_format_file(ps.relative(path), path.read_text(encoding="utf-8"), schema, producers))
+    views = path.read_text(encoding="utf-8")
+    for type_name in producers:
+        assert f"<TypeName>PrefectWin.{type_name}</TypeName>" in views, f"PrefectWin.{type_name} has no default view"
 
 
 # ------------------------------------------------------------------------------------------
@@ -420,7 +424,9 @@ def test_manifest_rule() -> None:
 
 def test_format_rule() -> None:
     view = "<Configuration><ViewDefinitions><View><Name>x</Name><ViewSelectedBy><TypeName>PrefectWin.{t}</TypeName></ViewSelectedBy><TableControl><TableHeaders><TableColumnHeader/></TableHeaders><TableRowEntries><TableRowEntry><TableColumnItems><TableColumnItem><PropertyName>{p}</PropertyName></TableColumnItem></TableColumnItems></TableRowEntry></TableRowEntries></TableControl></View></ViewDefinitions></Configuration>"
-    assert ps.check_format_file("f", view.format(t="Thing", p="Mode"), FAKE_SCHEMA) == []
-    assert ps.check_format_file("f", view.format(t="Thing", p="Speed"), FAKE_SCHEMA)
-    assert ps.check_format_file("f", view.format(t="Nothing", p="Mode"), FAKE_SCHEMA)
-    assert ps.check_format_file("f", "<Configuration>", FAKE_SCHEMA)
+    producers = ps.type_producers([ps.parse(GOOD_PUBLIC, "Public/Get-PrefectThing.ps1")])
+    assert producers == {"Thing": {"thing.get"}}
+    assert ps.check_format_file("f", view.format(t="Thing", p="Mode"), FAKE_SCHEMA, producers) == []
+    assert ps.check_format_file("f", view.format(t="Thing", p="Speed"), FAKE_SCHEMA, producers)
+    assert ps.check_format_file("f", view.format(t="Nothing", p="Mode"), FAKE_SCHEMA, producers)
+    assert ps.check_format_file("f", "<Configuration>", FAKE_SCHEMA, producers)
