@@ -69,9 +69,12 @@ function Get-BootstrapPython {
     # The interpreter (and its prefix arguments) that creates .venv.
     [CmdletBinding()]
     [OutputType([string[]])]
-    param()
-    if ($Python) {
-        return @($Python)
+    param(
+        [Parameter()]
+        [string] $Requested
+    )
+    if ($Requested) {
+        return @($Requested)
     }
     $launcher = @(Get-Command -Name 'py' -CommandType Application -ErrorAction SilentlyContinue) | Select-Object -First 1
     if ($null -ne $launcher) {
@@ -92,12 +95,15 @@ function Install-BackendVenv {
     [CmdletBinding()]
     param(
         [Parameter()]
+        [string] $Bootstrap,
+
+        [Parameter()]
         [switch] $ForTest
     )
     if (-not (Test-Path -LiteralPath $venvPython -PathType Leaf)) {
-        $bootstrap = @(Get-BootstrapPython)
-        $arguments = @($bootstrap | Select-Object -Skip 1) + @('-m', 'venv', $venv)
-        Invoke-NativeCommand -FilePath $bootstrap[0] -ArgumentList $arguments
+        $creator = @(Get-BootstrapPython -Requested $Bootstrap)
+        $arguments = @($creator | Select-Object -Skip 1) + @('-m', 'venv', $venv)
+        Invoke-NativeCommand -FilePath $creator[0] -ArgumentList $arguments
     }
     $package = Join-Path -Path $root -ChildPath 'python'
     if ($ForTest) {
@@ -163,10 +169,10 @@ function Invoke-Analyzer {
 
 switch ($Task) {
     'Install' {
-        Install-BackendVenv
+        Install-BackendVenv -Bootstrap $Python
     }
     'Test' {
-        Install-BackendVenv -ForTest
+        Install-BackendVenv -Bootstrap $Python -ForTest
         $null = New-Item -Path $outFolder -ItemType Directory -Force
         Invoke-Pytest
         Invoke-PesterTest

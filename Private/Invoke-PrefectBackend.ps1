@@ -159,8 +159,10 @@ function Invoke-PrefectBackend {
                         $process.Kill()
                     }
                 }
-            } catch [System.InvalidOperationException] {
-                Write-Debug -Message 'The PrefectWin backend had already exited.'
+            } catch {
+                # Already gone (InvalidOperationException) or exiting (Win32Exception): either
+                # way there is nothing left to stop, and the error that matters is the caller's.
+                Write-Debug -Message "Could not stop the PrefectWin backend: $($_.Exception.Message)"
             }
         }
         foreach ($activity in $activities) {

@@ -647,6 +647,28 @@ def functions(src: Source) -> list[Function]:
     return found
 
 
+def check_parameter_shadowing(src: Source) -> list[Violation]:
+    """PowerShell variables ignore case: '$bootstrap = ...' overwrites a '[string] $Bootstrap'
+    parameter (and converts the value to its type). A deliberate reassignment is spelled like
+    the parameter; a different spelling, or a foreach over a parameter's name, is a bug."""
+    found = []
+    for function in functions(src):
+        parameters = {parameter.name.lower(): parameter.name for parameter in function.parameters}
+        for node in walk(function.node):
+            if node.type == "assignment_expression" and node.children:
+                target = src.node_text(node.children[0]).strip()
+                name = target[1:] if target.startswith("$") else ""
+                declared = parameters.get(name.lower())
+                if name.isidentifier() and declared is not None and declared != name:
+                    found.append(Violation("shadow", src.where(node), f"'${name}' is the parameter ${declared} (names ignore case); rename the variable"))
+            elif node.type == "foreach_statement":
+                variable = first_child(node, "variable")
+                name = src.node_text(variable)[1:] if variable is not None else ""
+                if name.lower() in parameters:
+                    found.append(Violation("shadow", src.where(node), f"foreach (${name} ...) overwrites the parameter ${parameters[name.lower()]}"))
+    return found
+
+
 def _top_level_statements(src: Source) -> list[Node]:
     statements = []
     for child in src.root.children:

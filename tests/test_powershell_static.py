@@ -86,6 +86,7 @@ def test_house_style(path: Path) -> None:
         + ps.check_no_aliases(source)
         + ps.check_ps51_syntax(source)
         + ps.check_string_variables(source)
+        + ps.check_parameter_shadowing(source)
     )
 
 
@@ -270,6 +271,13 @@ def test_string_variable_rule() -> None:
     assert ps.check_string_variables(ps.parse('Write-Verbose -Message "Skipping $path: not found"\n'))
     assert ps.check_string_variables(ps.parse('Write-Verbose -Message "at $path:line"\n'))
     assert ps.check_string_variables(ps.parse('Write-Verbose -Message "${path}: $env:TEMP $script:x"\n')) == []
+
+
+def test_parameter_shadowing_rule() -> None:
+    function = "function Install-It {{\n    [CmdletBinding()]\n    param([string] $Bootstrap)\n    {body}\n}}\n"
+    assert ps.check_parameter_shadowing(ps.parse(function.format(body="$bootstrap = @('py', '-3')")))
+    assert ps.check_parameter_shadowing(ps.parse(function.format(body="foreach ($bootstrap in @(1)) { $bootstrap }")))
+    assert ps.check_parameter_shadowing(ps.parse(function.format(body="$Bootstrap = $Bootstrap.Trim()"))) == []
 
 
 @pytest.mark.parametrize(
