@@ -5,10 +5,14 @@ Every file is parsed with tree-sitter-powershell. Each rule is a plain function 
 of `Violation`s with file and line, so tests/test_powershell_static.py can run it over the
 repository AND feed it a small bad snippet to prove that it can fail.
 
-Known grammar gaps (tree-sitter-powershell 0.26): `[DscResource()]` before `class`, and several
-attributes stacked on one class property, do not parse. `check_syntax` reports such places with
-file and line like any other parse error, so a later DSC file can be handled explicitly (by
-restructuring, or by an explicit, commented exception in the test) rather than by weakening it.
+Known grammar gaps (tree-sitter-powershell 0.26), all valid PowerShell that does not parse:
+  - `[DscResource()]` before `class`, and several attributes stacked on one class property;
+  - an empty script block, `{ }` or `{}`, as a value or argument (write `{ @() }`);
+  - a comma list of bare words as a command argument, `Format-Table -Property a, b`
+    (quote them: `-Property 'a', 'b'`).
+`check_syntax` reports these with file and line like any other parse error. The code is
+restructured around them (with a comment saying so) rather than the check weakened; a later
+DSC file needs an explicit, commented decision in the test.
 """
 from __future__ import annotations
 
