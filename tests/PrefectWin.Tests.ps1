@@ -142,11 +142,22 @@ Describe 'Module' {
         $view | Should -Not -BeNullOrEmpty
     }
 
-    It 'gives every exported cmdlet help with at least two examples' {
+    It 'gives every exported cmdlet comment-based help that PowerShell itself reads' {
+        # PowerShell's own help parser (not Get-Help, which may offer Update-Help on a new box)
+        # cross-checks the tree-sitter reading of the help in tests/pwsh_static.py.
         foreach ($name in $prefectWin.ExportedFunctions.Keys) {
-            $help = Get-Help -Name $name -Full
+            $command = Get-Command -Name $name
+            $help = $command.ScriptBlock.Ast.Parent.GetHelpContent()
+            $help | Should -Not -BeNullOrEmpty -Because "$name has comment-based help"
             $help.Synopsis | Should -Not -BeNullOrEmpty -Because $name
-            @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2 -Because $name
+            $help.Description | Should -Not -BeNullOrEmpty -Because $name
+            $help.Examples.Count | Should -BeGreaterOrEqual 2 -Because $name
+            foreach ($parameter in $command.Parameters.Keys) {
+                if ([System.Management.Automation.Cmdlet]::CommonParameters -contains $parameter -or [System.Management.Automation.Cmdlet]::OptionalCommonParameters -contains $parameter) {
+                    continue
+                }
+                @($help.Parameters.Keys) -contains $parameter | Should -BeTrue -Because "$name documents -$parameter"
+            }
         }
     }
 }
