@@ -22,6 +22,13 @@ BeforeDiscovery {
             }
         }
     )
+    $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
+    $skippedFolders = '^[\\/](\.venv|\.git|out)[\\/]'
+    $sourceCases = @(
+        Get-ChildItem -Path $repositoryRoot -Recurse -File -Include '*.ps1', '*.psm1', '*.psd1' |
+            Where-Object { $_.FullName.Substring($repositoryRoot.Length) -notmatch $skippedFolders } |
+            ForEach-Object -Process { @{ File = $_.FullName.Substring($repositoryRoot.Length + 1); Path = $_.FullName } }
+    )
     $onWindows = [System.Environment]::OSVersion.Platform -eq [System.PlatformID]::Win32NT
     Import-Module -Name (Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'PrefectWin.psd1') -Force
     $backendFound = $true
@@ -159,6 +166,17 @@ Describe 'Module' {
                 @($help.Parameters.Keys) -contains $parameter | Should -BeTrue -Because "$name documents -$parameter"
             }
         }
+    }
+}
+
+Describe 'Sources' {
+    It 'parses <File> with this PowerShell''s own parser' -ForEach $sourceCases {
+        # The tree-sitter checks in pytest run without PowerShell; this is the real parser, once
+        # under Windows PowerShell 5.1 and once under PowerShell 7 in CI.
+        $tokens = $null
+        $errors = $null
+        $null = [System.Management.Automation.Language.Parser]::ParseFile($Path, [ref]$tokens, [ref]$errors)
+        (@($errors) | ForEach-Object -Process { '{0}: {1}' -f $_.Extent.StartLineNumber, $_.Message }) -join '; ' | Should -BeNullOrEmpty
     }
 }
 
