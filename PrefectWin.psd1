@@ -13,11 +13,15 @@
     # One name per line, sorted; tests/test_powershell_static.py requires this list to equal
     # the files in Public/ exactly.
     FunctionsToExport = @(
+        'Get-PrefectService',
         'Get-PrefectSetting',
+        'Install-PrefectService',
         'Remove-PrefectSetting',
         'Repair-PrefectEnvironment',
         'Set-PrefectSetting',
-        'Test-PrefectEnvironment'
+        'Test-PrefectEnvironment',
+        'Uninstall-PrefectService',
+        'Wait-PrefectService'
     )
     CmdletsToExport = @()
     AliasesToExport = @()

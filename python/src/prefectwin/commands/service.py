@@ -98,7 +98,7 @@ class ServiceUninstallParams(Params):
     force: bool = Field(False, description="Remove a service PrefectWin does not manage.")
 
 
-class ServicePlanResult(Result):
+class ServicePlan(Result):
     """PSTypeName PrefectWin.ServicePlan."""
 
     name: str
@@ -150,8 +150,8 @@ def _local_server(adapter: Any, exclude: str) -> Optional[tuple[str, str]]:
 
 
 # -- commands --------------------------------------------------------------------------------
-@command("service.install", params=ServiceInstallParams, result=ServicePlanResult, changes_state=True)
-def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlanResult:
+@command("service.install", params=ServiceInstallParams, result=ServicePlan, changes_state=True)
+def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     """Install or update a Prefect server or worker as a Windows service (NSSM)."""
     from prefectwin.services.apply import apply_plan
     from prefectwin.services.health import describe, wait_until_healthy
@@ -182,7 +182,7 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlanRe
     validate_install(spec, state.record, adapter, ctx.events, force=params.force)
     actions = plan_install(spec, state, start=params.start or params.wait, force=params.force)
     if ctx.what_if:
-        return ServicePlanResult(name=spec.name, changed=bool(actions), what_if=True, actions=actions)
+        return ServicePlan(name=spec.name, changed=bool(actions), what_if=True, actions=actions)
     if actions:
         apply_plan(actions, adapter, nssm=nssm, events=ctx.events, secrets=_secrets_of(params, spec))
     else:
@@ -192,7 +192,7 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlanRe
         service = wait_until_healthy([spec.name], params.timeout_sec, adapter, ctx.events)[0]
     elif params.pass_thru:
         service = describe(adapter.read_service(spec.name))
-    return ServicePlanResult(name=spec.name, changed=bool(actions), what_if=False, actions=actions, service=service if params.pass_thru else None)
+    return ServicePlan(name=spec.name, changed=bool(actions), what_if=False, actions=actions, service=service if params.pass_thru else None)
 
 
 def _records(adapter: Any, names: Optional[list[str]]) -> list[Any]:
@@ -234,8 +234,8 @@ def service_wait(params: ServiceWaitParams, ctx: Context) -> list[ServiceInfo]:
     return wait_until_healthy(params.name, params.timeout_sec, adapter, ctx.events)
 
 
-@command("service.uninstall", params=ServiceUninstallParams, result=ServicePlanResult, changes_state=True)
-def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePlanResult:
+@command("service.uninstall", params=ServiceUninstallParams, result=ServicePlan, changes_state=True)
+def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePlan:
     """Stop and remove a Prefect service, its firewall rule, and (if asked) its logs and SQLite database."""
     from prefectwin.services.apply import apply_plan
     from prefectwin.services.plan import plan_uninstall
@@ -268,10 +268,10 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     if ctx.what_if:
-        return ServicePlanResult(name=record.name, changed=True, what_if=True, actions=actions)
+        return ServicePlan(name=record.name, changed=True, what_if=True, actions=actions)
     require_admin(adapter)
     apply_plan(actions, adapter, nssm=nssm, events=ctx.events, secrets=_record_secrets(record))
-    return ServicePlanResult(name=record.name, changed=True, what_if=False, actions=actions)
+    return ServicePlan(name=record.name, changed=True, what_if=False, actions=actions)
 
 
 def _record_secrets(record: Any) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ import subprocess
 import urllib.parse
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from prefectwin.diagnosis.database import database_kind, sqlite_path
 from prefectwin.diagnosis.network import connect_host
@@ -104,6 +104,12 @@ class Credential(Params):
 
     user_name: Optional[str] = None
     password: SecretStr
+
+    @field_validator("user_name")
+    @classmethod
+    def _no_empty_domain(cls, value: Optional[str]) -> Optional[str]:
+        # Windows PowerShell's Get-Credential turns a bare "prefect" into "\prefect".
+        return value[1:] if value and value.startswith("\\") and not value.startswith("\\\\") else value or None
 
 
 class ServiceSpec(BaseModel):

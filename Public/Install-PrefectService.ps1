@@ -1,0 +1,249 @@
+function Install-PrefectService {
+    <#
+    .SYNOPSIS
+    Installs or updates a Prefect server or worker as a Windows service (NSSM), planned and
+    reversible.
+
+    .DESCRIPTION
+    Builds one model of the service from the parameters (python.exe and its arguments,
+    PREFECT_HOME as the working directory, the environment, rotated log files, restart with
+    throttling, Ctrl-C first then a kill of the process tree on stop, start type, account,
+    dependencies and a marker that PrefectWin manages the service), then:
+
+    1. validates everything before anything changes: the interpreter exists and imports
+       Prefect, the port is free or held by this very service, PREFECT_HOME is not on a mapped
+       drive, SQLite is not on a network share (unless -Force), NSSM is found, and the session
+       is elevated;
+    2. reads the service as it is now and plans the actions that make it match; the same
+       parameters twice give an empty plan, and a changed port gives only the actions that
+       differ, then a restart if the service was running;
+    3. asks ShouldProcess for each action (-WhatIf lists them; -Confirm asks for each);
+    4. applies them. If an action fails, the ones already done are undone and the error says
+       what failed and what was rolled back.
+
+    Passwords are never typed into a URL or a command line: -DatabaseCredential and
+    -Credential are PSCredentials whose passwords travel inside the request on the backend's
+    standard input (a local pipe), never in its argument list, and appear in no output,
+    message, plan or log.
+
+    .PARAMETER Name
+    The Windows service name: letters, digits, '.', '_' and '-'.
+
+    .PARAMETER Role
+    Server runs 'prefect server start'; Worker runs 'prefect worker start'.
+
+    .PARAMETER PythonPath
+    The absolute python.exe Prefect runs under. By default, the interpreter that runs the
+    PrefectWin backend.
+
+    .PARAMETER PrefectHome
+    PREFECT_HOME and the working directory of the service. By default %ProgramData%\Prefect,
+    never the installing user's profile: a service account has another home directory.
+
+    .PARAMETER Port
+    Server only: the API port. Default 4200.
+
+    .PARAMETER BindAddress
+    Server only: the address the server listens on. Default 127.0.0.1; use 0.0.0.0 (and
+    -OpenFirewall) for workers on other computers.
+
+    .PARAMETER DatabaseUrl
+    Server only: the database URL without its password, for example
+    postgresql+asyncpg://prefect@db01:5432/prefect. By default, SQLite under PREFECT_HOME.
+
+    .PARAMETER DatabaseCredential
+    Server only: the database user and password, merged into -DatabaseUrl by the backend.
+
+    .PARAMETER OpenFirewall
+    Server only: adds an inbound firewall rule for the port, removed again with the service.
+
+    .PARAMETER ApiUrl
+    Worker only: the server's API URL. By default, the PrefectWin server on this computer, or
+    http://127.0.0.1:4200/api.
+
+    .PARAMETER Pool
+    Worker only: the work pool the worker polls.
+
+    .PARAMETER WorkerType
+    Worker only: the worker type (process, docker, ...). Default process.
+
+    .PARAMETER WorkQueue
+    Worker only: the work queues to poll. By default, all queues of the pool.
+
+    .PARAMETER DependsOn
+    Services that must be running first. A worker depends on the PrefectWin server of this
+    computer by default, so Windows starts it after and stops it before the server.
+
+    .PARAMETER Environment
+    More environment variables for the service. Variables that a parameter owns (PREFECT_HOME,
+    PREFECT_API_URL, the database URL, ...) are refused.
+
+    .PARAMETER Account
+    LocalSystem (the default), LocalService, NetworkService, DOMAIN\user or a gMSA
+    (DOMAIN\name$). The account gets Modify rights on PREFECT_HOME and the log directory.
+
+    .PARAMETER Credential
+    The password of a user -Account. Set again on an existing service only with -Force.
+
+    .PARAMETER StartupType
+    Automatic (the default), AutomaticDelayed or Manual.
+
+    .PARAMETER LogDirectory
+    Where the service's stdout and stderr logs go. Default: PREFECT_HOME\logs.
+
+    .PARAMETER LogRotateBytes
+    Rotates a log file once it is this large. Default 10 MiB.
+
+    .PARAMETER NssmPath
+    The nssm.exe to use. By default, the one on PATH.
+
+    .PARAMETER Start
+    Starts the service after installing it.
+
+    .PARAMETER Wait
+    Starts the service and waits until it is healthy (with progress), up to -TimeoutSec.
+
+    .PARAMETER TimeoutSec
+    How long -Wait waits. Default 120 seconds.
+
+    .PARAMETER Force
+    Takes over an existing service that PrefectWin does not manage, allows SQLite on a network
+    share, and sets the -Credential password again.
+
+    .PARAMETER PassThru
+    Returns the service as a PrefectWin.ServiceInfo.
+
+    .EXAMPLE
+    Install-PrefectService -Name PrefectServer -Role Server -Port 4200 -Wait -WhatIf
+
+    Lists every action that installing the server would take, and changes nothing.
+
+    .EXAMPLE
+    Install-PrefectService -Name PrefectServer -Role Server -BindAddress 0.0.0.0 -OpenFirewall -DatabaseUrl 'postgresql+asyncpg://prefect@db01:5432/prefect' -DatabaseCredential (Get-Credential prefect) -Wait
+
+    Installs a server that workers on other computers can reach, on PostgreSQL, and waits
+    until /api/health and /api/ready answer.
+
+    .EXAMPLE
+    Install-PrefectService -Name PrefectWorker -Role Worker -Pool windows-etl -Start -PassThru
+
+    Installs a worker for the pool windows-etl that talks to, and depends on, the PrefectWin
+    server of this computer, starts it, and returns it.
+
+    .INPUTS
+    None.
+
+    .OUTPUTS
+    PrefectWin.ServiceInfo
+
+    .LINK
+    Get-PrefectService
+
+    .LINK
+    Uninstall-PrefectService
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    [OutputType('PrefectWin.ServiceInfo')]
+    param(
+        [Parameter(Mandatory = $true, Position = 0)]
+        [string] $Name,
+
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('Server', 'Worker')]
+        [string] $Role,
+
+        [Parameter()]
+        [string] $PythonPath,
+
+        [Parameter()]
+        [string] $PrefectHome,
+
+        [Parameter()]
+        [ValidateRange(1, 65535)]
+        [int] $Port,
+
+        [Parameter()]
+        [string] $BindAddress,
+
+        [Parameter()]
+        [string] $DatabaseUrl,
+
+        [Parameter()]
+        [System.Management.Automation.PSCredential] $DatabaseCredential,
+
+        [Parameter()]
+        [switch] $OpenFirewall,
+
+        [Parameter()]
+        [string] $ApiUrl,
+
+        [Parameter()]
+        [string] $Pool,
+
+        [Parameter()]
+        [string] $WorkerType,
+
+        [Parameter()]
+        [string[]] $WorkQueue,
+
+        [Parameter()]
+        [string[]] $DependsOn,
+
+        [Parameter()]
+        [hashtable] $Environment,
+
+        [Parameter()]
+        [string] $Account,
+
+        [Parameter()]
+        [System.Management.Automation.PSCredential] $Credential,
+
+        [Parameter()]
+        [ValidateSet('Automatic', 'AutomaticDelayed', 'Manual')]
+        [string] $StartupType,
+
+        [Parameter()]
+        [string] $LogDirectory,
+
+        [Parameter()]
+        [ValidateRange(1024, 2147483647)]
+        [int] $LogRotateBytes,
+
+        [Parameter()]
+        [string] $NssmPath,
+
+        [Parameter()]
+        [switch] $Start,
+
+        [Parameter()]
+        [switch] $Wait,
+
+        [Parameter()]
+        [ValidateRange(1, 3600)]
+        [int] $TimeoutSec,
+
+        [Parameter()]
+        [switch] $Force,
+
+        [Parameter()]
+        [switch] $PassThru
+    )
+    # Every bound parameter, camelCase, except the common ones (-Verbose, -WhatIf, ...).
+    $parameters = @{}
+    foreach ($key in $PSBoundParameters.Keys) {
+        if ([System.Management.Automation.Cmdlet]::CommonParameters.Contains($key) -or [System.Management.Automation.Cmdlet]::OptionalCommonParameters.Contains($key)) {
+            continue
+        }
+        $value = $PSBoundParameters[$key]
+        if ($value -is [System.Management.Automation.PSCredential]) {
+            # Inside the request only: it is written to the backend's stdin, never its command line.
+            $value = @{ userName = $value.UserName; password = $value.Password }
+        }
+        $parameters[$key.Substring(0, 1).ToLowerInvariant() + $key.Substring(1)] = $value
+    }
+    $bridgeTimeout = [System.Math]::Max(600, $TimeoutSec + 300)
+    $result = Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'service.install' -Parameters $parameters -Target $Name -TimeoutSec $bridgeTimeout
+    if ($PassThru -and $null -ne $result -and $null -ne $result.service) {
+        $result.service | ConvertTo-PrefectObject -TypeName 'ServiceInfo'
+    }
+}
