@@ -248,16 +248,7 @@ def _plan_firewall(spec: ServiceSpec, present_port: Optional[int]) -> list[Actio
     wanted = spec.port if spec.firewall_rule else None
     if present_port == wanted:
         return []
-    actions = []
-    if present_port is not None:
-        actions.append(
-            Action(
-                kind="remove-firewall-rule",
-                description=f"Remove inbound firewall rule '{rule}' (TCP {present_port})",
-                target=rule,
-                data={"rule": rule, "previousPort": present_port},
-            )
-        )
+    actions = [] if present_port is None else [_remove_rule(rule, present_port)]
     if wanted is not None:
         actions.append(
             Action(
@@ -268,6 +259,15 @@ def _plan_firewall(spec: ServiceSpec, present_port: Optional[int]) -> list[Actio
             )
         )
     return actions
+
+
+def _remove_rule(rule: str, port: int) -> Action:
+    return Action(
+        kind="remove-firewall-rule",
+        description=f"Remove inbound firewall rule '{rule}' (TCP {port})",
+        target=rule,
+        data={"rule": rule, "previousPort": port},
+    )
 
 
 # -- uninstall -------------------------------------------------------------------------------
@@ -299,15 +299,7 @@ def plan_uninstall(
             )
         )
     if firewall_port is not None:
-        rule = firewall_rule_name(name)
-        actions.append(
-            Action(
-                kind="remove-firewall-rule",
-                description=f"Remove inbound firewall rule '{rule}' (TCP {firewall_port})",
-                target=rule,
-                data={"rule": rule, "previousPort": firewall_port},
-            )
-        )
+        actions.append(_remove_rule(firewall_rule_name(name), firewall_port))
     actions.append(
         Action(kind="remove-service", description=f"Remove service '{name}'", target=name, data={"timeoutSec": stop_timeout_sec})
     )

@@ -36,7 +36,7 @@ def _unsupported(what: str = "Windows services") -> NoReturn:
     raise NotSupported(
         f"{what} exist only on Windows; this machine runs {platform.system() or 'a non-Windows OS'}.",
         target="Service",
-        remediation="Run this on Windows. Elsewhere, run the same command line under systemd or launchd (see docs/services.md).",
+        remediation="Run this on Windows. On Linux and macOS, run the Prefect server or worker under systemd or launchd instead.",
     )
 
 

@@ -47,29 +47,29 @@ MULTI_VALUES = ("AppEnvironmentExtra",)
 START_NAMES = {0: "SERVICE_BOOT_START", 1: "SERVICE_SYSTEM_START", 2: "SERVICE_AUTO_START", 3: "SERVICE_DEMAND_START", 4: "SERVICE_DISABLED"}
 NSSM_TIMEOUT_SEC = 60
 CREATE_NO_WINDOW = 0x08000000
-ERROR_ACCESS_DENIED = 5
 
 
 def load_service_dotnet() -> SimpleNamespace:  # pragma: no cover - needs Windows and pythonnet
+    """windows.load_dotnet()'s namespace (Registry, ManagementObjectSearcher, ServiceController,
+    FileVersionInfo, ...) plus what services need: ACLs, TimeSpan, registry options."""
     import clr
 
-    clr.AddReference("System.Management")
-    clr.AddReference("System.ServiceProcess")
-    from Microsoft.Win32 import Registry, RegistryValueOptions
+    from prefectwin.system.windows import load_dotnet
+
+    base = load_dotnet()  # references System.Management and System.ServiceProcess
+    from Microsoft.Win32 import RegistryValueOptions
     from System import Enum, TimeSpan
     from System.IO import DirectoryInfo
-    from System.Management import ManagementObjectSearcher
     from System.Security.AccessControl import AccessControlType, FileSystemAccessRule, FileSystemRights, InheritanceFlags, PropagationFlags
     from System.Security.Principal import NTAccount, SecurityIdentifier
-    from System.ServiceProcess import ServiceController, ServiceControllerStatus
+    from System.ServiceProcess import ServiceControllerStatus
 
     return SimpleNamespace(
-        Registry=Registry,
+        **vars(base),
         DoNotExpand=RegistryValueOptions.DoNotExpandEnvironmentNames,
         Enum=Enum,
         TimeSpan=TimeSpan,
         DirectoryInfo=DirectoryInfo,
-        ManagementObjectSearcher=ManagementObjectSearcher,
         AccessControlType=AccessControlType,
         FileSystemAccessRule=FileSystemAccessRule,
         FileSystemRights=FileSystemRights,
@@ -77,7 +77,6 @@ def load_service_dotnet() -> SimpleNamespace:  # pragma: no cover - needs Window
         PropagationFlagsType=clr.GetClrType(PropagationFlags),
         NTAccount=NTAccount,
         SecurityIdentifierType=clr.GetClrType(SecurityIdentifier),
-        ServiceController=ServiceController,
         ServiceControllerStatus=ServiceControllerStatus,
     )
 
