@@ -259,3 +259,25 @@ def test_find_nssm_prefers_the_explicit_path(adapter, tmp_path):
     exe.write_bytes(b"MZ")
     assert adapter.find_nssm(str(exe)) == (str(exe), "2.24.101.0")
     assert adapter.find_nssm(str(tmp_path / "none.exe")) == (None, None)
+
+
+def test_the_pid_is_nssms_own_child_and_the_tree_is_known(adapter, net):
+    managed(net, "PrefectServer", status="Running")
+    code = "import subprocess,sys,time; subprocess.Popen([sys.executable,'-c','import subprocess,sys,time; subprocess.Popen([sys.executable,\"-c\",\"import time; time.sleep(30)\"]); time.sleep(30)']); time.sleep(30)"
+    wrapper = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(100):
+            if len(psutil.Process(wrapper.pid).children(recursive=True)) >= 2:
+                break
+            time.sleep(0.1)
+        net.wmi = lambda ns, query: [{"Name": "PrefectServer", "ProcessId": wrapper.pid}]
+        record = adapter.read_service("PrefectServer")
+        direct = psutil.Process(wrapper.pid).children()
+        assert record.pid == wrapper.pid and len(record.app_pids) == 2
+        assert record.app_pids[0] == direct[0].pid
+        assert record.started_at == pytest.approx(direct[0].create_time(), abs=0.05)
+        assert record.owns_pid(record.app_pids[1]) and not record.owns_pid(1)
+    finally:
+        for process in psutil.Process(wrapper.pid).children(recursive=True) + [psutil.Process(wrapper.pid)]:
+            process.kill()
+        wrapper.wait(5)

@@ -214,7 +214,10 @@ class WindowsServices(LocalPaths):
         import psutil
 
         try:
-            children = psutil.Process(pid).children(recursive=True)
+            wrapper = psutil.Process(pid)
+            direct = wrapper.children()
+            # NSSM's own child (python.exe) first: it is the service's Pid.
+            children = direct + [c for c in wrapper.children(recursive=True) if c not in direct]
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return (), None
         started = None
