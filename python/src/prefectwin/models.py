@@ -41,6 +41,10 @@ class Request(BaseModel):
     command: str = Field(min_length=1)
     params: Optional[dict[str, Any]] = None
     what_if: bool = Field(False, alias="whatIf")
+    # The caller's current directory. The bridge starts Python in a fixed folder, because with
+    # `-m` the start folder goes first on sys.path and a stray pydantic.py or prefectwin/ there
+    # would shadow the backend; relative paths are then resolved against this instead.
+    cwd: Optional[str] = Field(None, min_length=1)
 
     @field_validator("protocol", mode="before")
     @classmethod

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from typing import Any, Optional
@@ -66,7 +67,7 @@ def _decode(raw: bytes) -> dict[str, Any]:
     return document
 
 
-def _check_envelope(document: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
+def _check_envelope(document: dict[str, Any]) -> Any:
     from pydantic import ValidationError
 
     from prefectwin.models import Request
@@ -83,7 +84,20 @@ def _check_envelope(document: dict[str, Any]) -> tuple[str, dict[str, Any], bool
             remediation='Send {"protocol": 1, "command": "family.verb", "params": {...}, "whatIf": false}; see docs/protocol.md.',
             details=problems,
         ) from None
-    return request.command, request.params or {}, request.what_if
+    return request
+
+
+def _enter(cwd: Optional[str]) -> None:
+    if cwd is None:
+        return
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        raise InvalidRequest(
+            f"The request's working directory cannot be entered: {exc.strerror}.",
+            target="cwd",
+            remediation="Run the command from an existing file-system location.",
+        ) from None
 
 
 def validation_problems(exc: Any, prefix: str = "params") -> list[dict[str, Any]]:
@@ -131,10 +145,11 @@ def handle(raw: bytes, events: Optional[Events] = None) -> tuple[dict[str, Any],
     events = events or Events()
     try:
         document = _decode(raw)
-        name, params, what_if = _check_envelope(document)
-        cmd = lookup(name)
-        validated = _validate_params(cmd, params)
-        result = cmd.handler(validated, Context(what_if=what_if, events=events))
+        request = _check_envelope(document)
+        cmd = lookup(request.command)
+        validated = _validate_params(cmd, request.params or {})
+        _enter(request.cwd)
+        result = cmd.handler(validated, Context(what_if=request.what_if, events=events))
         return {"protocol": PROTOCOL_VERSION, "ok": True, "result": _serialize(cmd, result)}, 0
     except PrefectWinError as exc:
         return {"protocol": PROTOCOL_VERSION, "ok": False, "error": exc.to_wire()}, exc.exit_code
