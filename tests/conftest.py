@@ -13,6 +13,7 @@ Fixtures (see each docstring for details):
     run_rpc(request, env=None, *, timeout=120, cwd=None)
                                   session  callable -> RpcResult; runs the REAL
                                            `python -X utf8 -m prefectwin rpc` subprocess
+    neutral_cwd                   session  an empty folder, the default working directory of run_rpc
     prefect_server_factory(**env) module   callable -> PrefectServer; starts more servers (e.g. one
                                            on PostgreSQL); all are stopped at module end
     prefect_server                module   one real `prefect server start` (SQLite) per test module
@@ -205,7 +206,7 @@ def rpc_call(
             input=raw,
             capture_output=True,
             env=merge_env(os.environ, env),
-            cwd=str(cwd) if cwd else tempfile.gettempdir(),
+            cwd=str(cwd) if cwd else None,
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
@@ -229,16 +230,31 @@ def rpc_call(
 
 
 @pytest.fixture(scope="session")
-def run_rpc() -> Callable[..., RpcResult]:
+def neutral_cwd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty directory to run backends in. The probe runs Prefect in the caller's working
+    directory (as a service would), so Prefect reads .env/prefect.toml/pyproject.toml there and
+    `python -c` puts it first on sys.path: a shared folder like /tmp, where any stray
+    timeit.py or .env lies about, must not be it."""
+    return tmp_path_factory.mktemp("neutral-cwd")
+
+
+@pytest.fixture(scope="session")
+def run_rpc(neutral_cwd: Path) -> Callable[..., RpcResult]:
     """run_rpc(request, env=None, *, timeout=120, cwd=None, strict_stderr=True) -> RpcResult.
 
     Runs `<sys.executable> -X utf8 -m prefectwin rpc` for real. `env` entries override the
     (already isolated) environment; a None value removes a variable. The working directory
-    defaults to the system temp folder so no stray .env/prefect.toml is picked up.
+    defaults to `neutral_cwd`, an empty folder.
         code, response, stderr_lines = run_rpc({"protocol": 1, "command": "module.version"})
         result = run_rpc({...environment.test...}); result.checks["port.available"]["status"]
     """
-    return rpc_call
+
+    def run(request: Union[dict, list, str, bytes], env: Optional[Mapping[str, Optional[str]]] = None, **kwargs: Any) -> RpcResult:
+        if kwargs.get("cwd") is None:
+            kwargs["cwd"] = neutral_cwd
+        return rpc_call(request, env, **kwargs)
+
+    return run
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,11 @@ VENV_BIN = os.path.dirname(sys.executable)
 CONSOLE_SCRIPT = os.path.join(VENV_BIN, "prefectwin.exe" if os.name == "nt" else "prefectwin")
 
 
+@pytest.fixture(autouse=True)
+def _in_an_empty_folder(monkeypatch, neutral_cwd):
+    monkeypatch.chdir(neutral_cwd)  # the doctor (and its probe) read .env/prefect.toml from here
+
+
 def doctor(*args: str, env=None, entry: str = "module", timeout: float = 120) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "prefectwin", "doctor", *args] if entry == "module" else [CONSOLE_SCRIPT, "doctor", *args]
     return subprocess.run(argv, capture_output=True, text=True, encoding="utf-8", env={**os.environ, **(env or {})}, timeout=timeout)

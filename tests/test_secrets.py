@@ -15,6 +15,12 @@ from hypothesis import strategies as st
 from prefectwin.secrets import MASK, mask_url, scrub
 
 
+@pytest.fixture(autouse=True)
+def _in_an_empty_folder(monkeypatch, neutral_cwd):
+    """In-process diagnoses and doctor runs probe Prefect in the working directory."""
+    monkeypatch.chdir(neutral_cwd)
+
+
 # ------------------------------------------------------------------------------------------
 # units
 # ------------------------------------------------------------------------------------------

@@ -44,6 +44,12 @@ def wmi(namespace: str, query: str) -> list[tuple]:
     return [("ManagementObjectSearcher", (namespace, query)), ("ManagementObjectSearcher.Get", (namespace, query))]
 
 
+@pytest.fixture(autouse=True)
+def _in_an_empty_folder(monkeypatch, neutral_cwd):
+    """In-process diagnoses and doctor runs probe Prefect in the working directory."""
+    monkeypatch.chdir(neutral_cwd)
+
+
 # ------------------------------------------------------------------------------------------
 # administrator
 # ------------------------------------------------------------------------------------------
