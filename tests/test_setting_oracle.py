@@ -178,7 +178,7 @@ def test_a_secret_written_to_a_profile_never_shows_in_plans_events_or_errors(run
 
 def test_changing_the_port_warns_about_the_api_url_and_sync_fixes_it(run_rpc):
     assert set_(run_rpc, "PREFECT_API_URL", "http://127.0.0.1:4200/api").code == 0
-    warned = set_(run_rpc, "PREFECT_SERVER_API_PORT", "4302")
+    warned = set_(run_rpc, "PREFECT_SERVER_API_PORT", "4302", what_if=True)
     warnings = [e["message"] for e in warned.stderr_lines if e.get("level") == "warning"]
     assert any("no longer matches server port 4302" in w for w in warnings)
     synced = set_(run_rpc, "PREFECT_SERVER_API_PORT", "4302", syncApiUrl=True)

@@ -66,10 +66,13 @@ def test_machine_scope_needs_administrator_rights(windows):
 
 @pytest.mark.parametrize("windows", [{"is_admin": True, "registry": {"HKCU": {"Environment": {"PREFECT_SERVER_API_PORT": "4100"}}}}], indirect=True)
 def test_machine_scope_as_admin_warns_when_a_user_variable_shadows_it(windows):
-    response, code, events = setting("setting.set", "PREFECT_SERVER_API_PORT", "Machine", "4300")
+    _, _, planning = setting("setting.set", "PREFECT_SERVER_API_PORT", "Machine", "4300", what_if=True)
+    response, code, applying = setting("setting.set", "PREFECT_SERVER_API_PORT", "Machine", "4300")
     assert code == 0 and sets(windows) == [("PREFECT_SERVER_API_PORT", "4300", "Machine")]
     assert windows.machine_environment() == {"PREFECT_SERVER_API_PORT": "4300"}
-    assert any("User environment variable PREFECT_SERVER_API_PORT overrides" in e["message"] for e in events if e.get("level") == "warning")
+    # warned once, at planning time (PowerShell always plans first); a verbose line when applying
+    shadowed = "User environment variable PREFECT_SERVER_API_PORT overrides"
+    assert [e["level"] for e in planning + applying if shadowed in e.get("message", "")] == ["warning", "verbose"]
 
 
 @pytest.mark.parametrize(
@@ -111,6 +114,7 @@ def test_a_mapped_drive_prefect_home_is_refused_with_its_unc_path(windows):
 
 
 def test_a_unc_prefect_home_is_allowed_with_the_sqlite_warning(windows):
-    response, code, events = setting("setting.set", "PREFECT_HOME", "User", r"\\fs01\share\prefect")
+    _, _, events = setting("setting.set", "PREFECT_HOME", "User", r"\\fs01\share\prefect", what_if=True)
+    response, code, _ = setting("setting.set", "PREFECT_HOME", "User", r"\\fs01\share\prefect")
     assert code == 0 and sets(windows) == [("PREFECT_HOME", r"\\fs01\share\prefect", "User")]
     assert any("network share" in e["message"] and "PostgreSQL" in e["message"] for e in events if e.get("level") == "warning")

@@ -94,19 +94,6 @@ class SettingChange(Result):
 
 
 # -- talking to the target --------------------------------------------------------------------
-def target_python(python_path: Optional[str]) -> str:
-    return os.path.abspath(python_path) if python_path else sys.executable
-
-
-def open_session(python_path: Optional[str], profile: Optional[str], *, env: Optional[dict[str, str]] = None, cwd: Optional[str] = None):
-    from prefectwin.settings.target import TargetSession
-
-    env = dict(os.environ if env is None else env)
-    if profile:
-        env["PREFECT_PROFILE"] = profile
-    return TargetSession(target_python(python_path), env=env, cwd=cwd)
-
-
 def describe(session, *, show_secret: bool = False, profile: Optional[str] = None):
     from prefectwin.settings.catalog import Catalog
 
@@ -124,6 +111,8 @@ def describe(session, *, show_secret: bool = False, profile: Optional[str] = Non
 @command("setting.get", params=SettingGetParams, result=list[Setting])
 def setting_get(params: SettingGetParams, ctx: Context) -> list[Setting]:
     """Effective Prefect settings: value, source (env:NAME, .env, prefect.toml, pyproject.toml, profile:NAME, default) and profile."""
+    from prefectwin.settings.target import open_session
+
     with open_session(params.python_path, params.profile) as session:
         ctx.events.verbose(f"Asking {session.hello['python']['executable']} (Prefect {session.hello['prefect']['version']}) for its settings.")
         catalog = describe(session, show_secret=params.show_secret, profile=params.profile)
@@ -154,7 +143,7 @@ def _validate(session, entry, value: str) -> None:
         )
 
 
-def check_home(path: str, adapter, events) -> None:
+def check_home(path: str, adapter, warn) -> None:
     """PREFECT_HOME follows the diagnosis's rules: its settings.home check, run on the new path."""
     from prefectwin.diagnosis.checks import select
     from prefectwin.diagnosis.facts import CliFacts, EncodingFacts, Facts, PrefectFacts, PythonFacts
@@ -174,7 +163,7 @@ def check_home(path: str, adapter, events) -> None:
     if result.status == "Fail":
         raise InvalidArgument(result.message, target="params.value", remediation=result.remediation)
     if result.status == "Warning":
-        events.warning(f"{result.message} {result.remediation or ''}".strip())
+        warn(f"{result.message} {result.remediation or ''}".strip())
 
 
 def read_scope(session, adapter, entry, scope: Scope, profile: str, profiles_path: Optional[str]):
@@ -216,9 +205,12 @@ def apply_profile(session, actions: list[Action], profile: str) -> None:
 
 def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Context, *, sync_api_url: bool = False) -> SettingChange:
     from prefectwin.settings import plan
+    from prefectwin.settings.target import open_session
     from prefectwin.system import get_adapter
 
     adapter = get_adapter()
+    # PowerShell plans (whatIf) before it applies: warn once, at planning time.
+    warn = ctx.events.warning if ctx.what_if else ctx.events.verbose
     with open_session(params.python_path, params.profile) as session:
         catalog = describe(session, profile=params.profile)
         entry = catalog.resolve(params.name)
@@ -235,7 +227,7 @@ def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Conte
         if value is not None:
             _validate(session, entry, value)
             if entry.name == "PREFECT_HOME":
-                check_home(value, adapter, ctx.events)
+                check_home(value, adapter, warn)
         state = read_scope(session, adapter, entry, params.scope, profile, catalog.profiles_path)
         actions = plan.plan_value(entry, value, state)
         sync_actions, warnings = plan.plan_port_sync(entry, value, catalog, state, sync=sync_api_url)
@@ -243,7 +235,7 @@ def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Conte
         user = read_scope(session, adapter, entry, "User", profile, None) if params.scope == "Machine" else None
         warnings += plan.precedence_warnings(entry, catalog, params.scope, user) if value is not None else []
         for warning in warnings:
-            ctx.events.warning(warning)
+            warn(warning)
         for action in actions:
             ctx.events.verbose(("What if: " if ctx.what_if else "") + action.description)
         if actions and not ctx.what_if:

@@ -94,28 +94,21 @@ class ScopeState:
         return f"the {self.scope} environment"
 
 
-def _set(entry: SettingInfo, name: str, value: str, state: ScopeState) -> Action:
-    kind = "profile.set" if state.scope == "Profile" else "environment.set"
+def _change(entry: SettingInfo, name: str, value: Optional[str], state: ScopeState) -> Action:
+    """Set `name` to `value` in the scope, or remove it (value None)."""
+    verb = "set" if value is not None else "unset"
+    if value is not None:
+        description = f"Set {name} to '{shown(entry, value)}' in {state.where()}"
+    else:
+        why = f" (a legacy alias of {entry.name})" if name != entry.name else ""
+        description = f"Remove {name}{why} from {state.where()}"
     return Action(
-        kind=kind,
-        description=f"Set {name} to '{shown(entry, value)}' in {state.where()}",
+        kind=f"{'profile' if state.scope == 'Profile' else 'environment'}.{verb}",
+        description=description,
         scope=state.scope,
         target=name,
         name=name,
-        value=SecretStr(value),
-        profile=state.profile,
-    )
-
-
-def _unset(entry: SettingInfo, name: str, state: ScopeState) -> Action:
-    kind = "profile.unset" if state.scope == "Profile" else "environment.unset"
-    why = f" (a legacy alias of {entry.name})" if name != entry.name else ""
-    return Action(
-        kind=kind,
-        description=f"Remove {name}{why} from {state.where()}",
-        scope=state.scope,
-        target=name,
-        name=name,
+        value=None if value is None else SecretStr(value),
         profile=state.profile,
     )
 
@@ -125,9 +118,9 @@ def plan_value(entry: SettingInfo, value: Optional[str], state: ScopeState) -> l
     anyway), or remove every name of the setting from the scope. Nothing when already so."""
     actions = []
     if value is not None and state.values.get(entry.name) != value:
-        actions.append(_set(entry, entry.name, value, state))
+        actions.append(_change(entry, entry.name, value, state))
     names = entry.aliases if value is not None else entry.names
-    actions.extend(_unset(entry, n, state) for n in names if state.values.get(n) is not None)
+    actions.extend(_change(entry, n, None, state) for n in names if state.values.get(n) is not None)
     return actions
 
 

@@ -55,8 +55,8 @@ def _profile_writer(params: Any) -> Callable[[str, str], None]:
     PREFECT_HOME pin and working directory). The target is started on first use only."""
     import os
 
-    from prefectwin.commands.setting import open_session
     from prefectwin.diagnosis.probe import probe_environment
+    from prefectwin.settings.target import open_session
 
     def write(name: str, value: str) -> None:
         home = params.prefect_home

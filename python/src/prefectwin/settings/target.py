@@ -7,8 +7,10 @@ package is pure. Requests and answers are JSON Lines over the child's stdin/stdo
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
+import sys
 import threading
 from importlib import resources
 from typing import Any, Optional
@@ -131,3 +133,14 @@ class TargetSession:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def open_session(
+    python_path: Optional[str], profile: Optional[str] = None, *, env: Optional[dict[str, str]] = None, cwd: Optional[str] = None
+) -> TargetSession:
+    """A session with the interpreter Prefect runs under (default: the backend's own), in the
+    backend's environment (or `env`), with PREFECT_PROFILE set when a profile is asked for."""
+    env = dict(os.environ if env is None else env)
+    if profile:
+        env["PREFECT_PROFILE"] = profile
+    return TargetSession(os.path.abspath(python_path) if python_path else sys.executable, env=env, cwd=cwd)

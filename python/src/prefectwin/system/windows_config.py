@@ -97,18 +97,25 @@ class WindowsConfigMixin:
             return None, None
         return str(raw), str(net.Environment.ExpandEnvironmentVariables(str(raw)))
 
+    def _write_value(self, hive: str, key_path: str, name: str, value: Any, kind: str) -> None:
+        """Set (or, with None, delete) one registry value, creating the key if needed."""
+        net = self._config_net
+        try:
+            key = getattr(net.Registry, hive).CreateSubKey(key_path)
+        except Exception as exc:  # noqa: BLE001 - UnauthorizedAccessException under HKLM
+            raise _denied(f"open {hive}\\{key_path}", exc) from None
+        try:
+            if value is None:
+                key.DeleteValue(name, False)
+            else:
+                key.SetValue(name, value, getattr(net.RegistryValueKind, kind))
+        finally:
+            key.Close()
+
     def set_user_path(self, raw: Optional[str]) -> None:
         """Write the user PATH as REG_EXPAND_SZ, so %USERPROFILE%-style entries keep working
         (Environment.SetEnvironmentVariable would store REG_SZ and break them)."""
-        net = self._config_net
-        key = net.Registry.CurrentUser.CreateSubKey(USER_ENVIRONMENT_KEY)
-        try:
-            if raw is None:
-                key.DeleteValue("Path", False)
-            else:
-                key.SetValue("Path", raw, net.RegistryValueKind.ExpandString)
-        finally:
-            key.Close()
+        self._write_value("CurrentUser", USER_ENVIRONMENT_KEY, "Path", raw, "ExpandString")
         _broadcast_environment_change()
 
     # -- execution policy and long paths ---------------------------------------------------
@@ -116,32 +123,13 @@ class WindowsConfigMixin:
         """What Set-ExecutionPolicy -Scope CurrentUser writes (None removes it)."""
         from prefectwin.system.windows import POWERSHELL_SHELL_ID
 
-        net = self._config_net
-        key = net.Registry.CurrentUser.CreateSubKey(POWERSHELL_SHELL_ID)
-        try:
-            if policy is None:
-                key.DeleteValue("ExecutionPolicy", False)
-            else:
-                key.SetValue("ExecutionPolicy", policy, net.RegistryValueKind.String)
-        finally:
-            key.Close()
+        self._write_value("CurrentUser", POWERSHELL_SHELL_ID, "ExecutionPolicy", policy, "String")
 
     def set_long_paths_enabled(self, enabled: Optional[bool]) -> None:
         """HKLM LongPathsEnabled (None removes the value). Needs administrator rights."""
         from prefectwin.system.windows import FILESYSTEM_KEY
 
-        net = self._config_net
-        try:
-            key = net.Registry.LocalMachine.CreateSubKey(FILESYSTEM_KEY)
-        except Exception as exc:  # noqa: BLE001 - UnauthorizedAccessException
-            raise _denied("open HKLM\\" + FILESYSTEM_KEY, exc) from None
-        try:
-            if enabled is None:
-                key.DeleteValue("LongPathsEnabled", False)
-            else:
-                key.SetValue("LongPathsEnabled", 1 if enabled else 0, net.RegistryValueKind.DWord)
-        finally:
-            key.Close()
+        self._write_value("LocalMachine", FILESYSTEM_KEY, "LongPathsEnabled", None if enabled is None else int(enabled), "DWord")
 
     # -- Defender --------------------------------------------------------------------------
     def _defender(self, method: str, paths: list[str]) -> None:
