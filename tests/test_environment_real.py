@@ -186,6 +186,11 @@ def test_relative_python_path_is_resolved_against_the_caller(run_rpc, tmp_path):
         {"protocol": 1, "command": "environment.test", "params": {"pythonPath": "py", "check": ["python.found"]}}, cwd=tmp_path
     )
     assert result.checks["python.found"]["status"] == "Pass"
+    # The same, with the process started elsewhere and the caller's folder in the envelope.
+    result = run_rpc({"protocol": 1, "command": "environment.test", "cwd": str(tmp_path), "params": {"pythonPath": "py", "check": ["python.found"]}})
+    assert result.checks["python.found"]["status"] == "Pass"
+    missing = run_rpc({"protocol": 1, "command": "environment.test", "params": {"pythonPath": "py", "check": ["python.found"]}})
+    assert missing.checks["python.found"]["status"] == "Fail"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a shell script stands in for a broken interpreter")

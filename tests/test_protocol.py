@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -76,6 +77,9 @@ INVALID = [
     ("command-number", b'{"protocol":1,"command":42}', "command", "command", True),
     ("command-empty", req(command=""), "command", "command", True),
     ("unknown-envelope-field", req(verbose=True), "verbose", "unknown field", True),
+    ("cwd-missing-folder", req(cwd="/nonexistent/prefectwin/cwd"), "cwd", "cannot be entered", False),
+    ("cwd-empty", req(cwd=""), "cwd", "cwd", True),
+    ("cwd-number", req(cwd=5), "cwd", "cwd", True),
     ("port-abc", req("environment.test", {"port": "abc"}), "params.port", "params.port", True),
     ("port-zero", req("environment.test", {"port": 0}), "params.port", "params.port", True),
     ("port-too-big", req("environment.test", {"port": 70000}), "params.port", "params.port", True),
@@ -362,6 +366,7 @@ envelopes = st.fixed_dictionaries(
     optional={
         "params": st.one_of(st.none(), env_test_params, st.dictionaries(st.text(max_size=10), json_values, max_size=3), json_values),
         "whatIf": st.one_of(st.booleans(), json_values),
+        "cwd": st.one_of(st.sampled_from([".", "/nonexistent/prefectwin", ""]), json_values),
         "extra": json_values,
     },
 )
@@ -422,5 +427,9 @@ def test_property_arbitrary_json(fast_diagnosis, value, bom):
 def test_property_arbitrary_envelopes(fast_diagnosis, envelope, bom, ascii_only):
     stream = io.StringIO()
     raw = (BOM if bom else b"") + json.dumps(envelope, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-    response, code = rpc.handle(raw, Events(stream))
+    here = os.getcwd()
+    try:
+        response, code = rpc.handle(raw, Events(stream))  # a valid "cwd" makes handle() chdir
+    finally:
+        os.chdir(here)
     check_response(response, code, stream)
