@@ -182,7 +182,7 @@ def test_changing_the_port_warns_about_the_api_url_and_sync_fixes_it(run_rpc):
     warnings = [e["message"] for e in warned.stderr_lines if e.get("level") == "warning"]
     assert any("no longer matches server port 4302" in w for w in warnings)
     synced = set_(run_rpc, "PREFECT_SERVER_API_PORT", "4302", syncApiUrl=True)
-    assert [a["target"] for a in synced.response["result"]["actions"]] == ["PREFECT_API_URL"]
+    assert [a["target"] for a in synced.response["result"]["actions"]] == ["PREFECT_SERVER_API_PORT", "PREFECT_API_URL"]
     view = prefect_config_view()
     assert view["PREFECT_API_URL"]["value"] == "http://127.0.0.1:4302/api" and view["PREFECT_SERVER_API_PORT"]["value"] == "4302"
 
