@@ -402,3 +402,47 @@ def test_environment_test_windows_checks_skip_with_the_posix_adapter():
         pytest.skip("this is the non-Windows default")
     got = diagnose(check=["windows.admin", "windows.nssm"])
     assert {r["status"] for r in got.values()} == {"Skipped"}
+
+
+# ------------------------------------------------------------------------------------------
+# the adapter seam itself: a recording FakeAdapter (tests/fakes/adapter.py)
+# ------------------------------------------------------------------------------------------
+def test_environment_test_asks_the_installed_adapter(fake_adapter):
+    from fakes.facts import windows_facts
+
+    fake_adapter.windows = windows_facts(is_admin=False, nssm_path=None, nssm_version=None)
+    fake_adapter.code_page = 65001
+    fake_adapter.drives = {"Z:": ("mapped", r"\\fs01\share")}
+    got = diagnose(prefectHome=r"Z:\prefect", check=["windows.admin", "windows.nssm", "encoding", "settings.home"])
+    assert got["windows.admin"]["status"] == "Warning" and got["windows.nssm"]["status"] == "Warning"
+    assert got["encoding"]["data"]["consoleCodePage"] == 65001
+    assert got["settings.home"]["data"]["uncTarget"] == r"\\fs01\share\prefect"
+    assert sorted(fake_adapter.names()) == ["console_code_page", "drive_kind", "windows_facts"]
+    assert fake_adapter.calls_to("drive_kind")[0].args == (r"Z:\prefect",)
+
+
+def test_only_the_needed_facts_are_gathered(fake_adapter):
+    diagnose(check=["python.found"])
+    assert fake_adapter.calls == []
+
+
+def test_an_adapter_failure_is_an_internal_error_not_a_crash(fake_adapter):
+    fake_adapter.fail_on["windows_facts"] = RuntimeError("WMI exploded")
+    stream = io.StringIO()
+    response, code = handle(json.dumps({"protocol": 1, "command": "environment.test", "params": {"check": ["windows.admin"]}}).encode(), Events(stream))
+    assert code == 1 and response["error"]["code"] == "InternalError"
+    assert "WMI exploded" not in json.dumps(response)
+    assert any("WMI exploded" in json.loads(line).get("message", "") for line in stream.getvalue().splitlines())
+
+
+def test_fake_adapter_fails_on_the_kth_call():
+    from fakes.adapter import FakeAdapter
+
+    adapter = FakeAdapter(fail_on_call={2: OSError("second")}, returns={"service_status": lambda name: f"{name}:Running"})
+    assert adapter.service_status("a") == "a:Running"
+    with pytest.raises(OSError, match="second"):
+        adapter.drive_kind("C:\\x")
+    assert adapter.drive_kind("C:\\x") == ("local", None)
+    assert adapter.names() == ["service_status", "drive_kind", "drive_kind"]
+    with pytest.raises(AttributeError, match="returns="):
+        adapter.not_configured()
