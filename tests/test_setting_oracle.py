@@ -208,3 +208,25 @@ def test_prefect_home_is_never_written_to_a_profile_and_follows_the_home_rules(r
     assert refused.error["code"] == "InvalidArgument" and "cannot be created" in refused.error["message"]
     fine = set_(run_rpc, "PREFECT_HOME", str(tmp_path / "new-home"), scope="Process")
     assert fine.code == 0 and fine.response["result"]["environment"] == [{"name": "PREFECT_HOME", "value": str(tmp_path / "new-home")}]
+
+
+def test_a_long_lived_backend_sees_process_scope_changes_it_made(tmp_path):
+    """Start-PrefectSession keeps one backend; what Set/Remove-PrefectSetting -Scope Process did
+    in the caller's session must be what that backend's next Get-PrefectSetting resolves."""
+    import json
+    import subprocess
+    import sys
+
+    def line(request_id, command, params):
+        return json.dumps({"id": request_id, "protocol": 1, "command": command, "params": params}).encode() + b"\n"
+
+    lines = [
+        line(1, "setting.set", {"name": "PREFECT_API_DATABASE_TIMEOUT", "value": "5", "scope": "Process"}),
+        line(2, "setting.get", {"name": ["PREFECT_SERVER_DATABASE_TIMEOUT"]}),
+        line(3, "setting.remove", {"name": "PREFECT_SERVER_DATABASE_TIMEOUT", "scope": "Process"}),
+        line(4, "setting.get", {"name": ["PREFECT_SERVER_DATABASE_TIMEOUT"]}),
+    ]
+    done = subprocess.run([sys.executable, "-X", "utf8", "-m", "prefectwin", "serve"], input=b"".join(lines), capture_output=True, timeout=300, cwd=tmp_path)
+    out = {o["id"]: o for o in map(json.loads, done.stdout.splitlines())}
+    assert (out[2]["result"][0]["value"], out[2]["result"][0]["source"]) == (5.0, "env:PREFECT_SERVER_DATABASE_TIMEOUT")
+    assert (out[4]["result"][0]["value"], out[4]["result"][0]["source"]) == (10.0, "default")

@@ -243,6 +243,14 @@ def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Conte
                 apply_profile(session, actions, profile)
             elif params.scope in ("User", "Machine"):
                 apply_environment(actions, adapter, value or "")
+            else:
+                # The caller's session is changed by the PowerShell wrapper; a long-lived backend
+                # (Start-PrefectSession) keeps the same view of it for the requests that follow.
+                for action in actions:
+                    if action.value is None:
+                        os.environ.pop(action.name, None)
+                    else:
+                        os.environ[action.name] = action.value.get_secret_value()
     environment = [
         EnvironmentAssignment(name=a.name, value=a.value.get_secret_value() if a.value else None)
         for a in actions
