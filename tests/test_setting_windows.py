@@ -118,3 +118,20 @@ def test_a_unc_prefect_home_is_allowed_with_the_sqlite_warning(windows):
     response, code, _ = setting("setting.set", "PREFECT_HOME", "User", r"\\fs01\share\prefect")
     assert code == 0 and sets(windows) == [("PREFECT_HOME", r"\\fs01\share\prefect", "User")]
     assert any("network share" in e["message"] and "PostgreSQL" in e["message"] for e in events if e.get("level") == "warning")
+
+
+def test_a_failed_profile_write_never_echoes_the_value():
+    """Prefect's own error text could quote what it was given; the backend scrubs it."""
+    from prefectwin.commands.setting import apply_profile
+    from prefectwin.errors import ProbeFailed
+    from prefectwin.settings.catalog import SettingInfo
+    from prefectwin.settings.plan import ScopeState, plan_value
+
+    class Refusing:
+        def ask(self, op, **request):
+            raise ProbeFailed(f"Prefect could not {op}: bad value {request['set']['PREFECT_API_KEY']!r}")
+
+    actions = plan_value(SettingInfo(name="PREFECT_API_KEY", secret=True), "pnu_leaky", ScopeState(scope="Profile", profile="p"))
+    with pytest.raises(ProbeFailed) as err:
+        apply_profile(Refusing(), actions, "p")
+    assert "pnu_leaky" not in err.value.message and "pnu_leaky" not in str(err.value)

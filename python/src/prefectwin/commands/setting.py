@@ -16,7 +16,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, SecretStr, field_validator
 
-from prefectwin.errors import InvalidArgument, NotFound
+from prefectwin.errors import InvalidArgument, NotFound, PrefectWinError
 from prefectwin.models import Params, Result
 from prefectwin.registry import Context, command
 from prefectwin.secrets import scrub
@@ -194,13 +194,15 @@ def apply_environment(actions: list[Action], adapter, secret: str) -> None:
 
 
 def apply_profile(session, actions: list[Action], profile: str) -> None:
-    """All profile changes in one write, through Prefect's profile API."""
-    session.ask(
-        "profile-update",
-        profile=profile,
-        set={a.name: a.value.get_secret_value() for a in actions if a.kind == "profile.set"},
-        unset=[a.name for a in actions if a.kind == "profile.unset"],
-    )
+    """All profile changes in one write, through Prefect's profile API. A failure's message
+    never carries a value that was being written."""
+    values = {a.name: a.value.get_secret_value() for a in actions if a.kind == "profile.set"}
+    try:
+        session.ask("profile-update", profile=profile, set=values, unset=[a.name for a in actions if a.kind == "profile.unset"])
+    except PrefectWinError as exc:
+        exc.message = scrub(exc.message, *values.values())
+        exc.args = (exc.message,)
+        raise
 
 
 def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Context, *, sync_api_url: bool = False) -> SettingChange:
