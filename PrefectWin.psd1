@@ -14,14 +14,23 @@
     # the files in Public/ exactly.
     FunctionsToExport = @(
         'Get-PrefectService',
+        'Get-PrefectSession',
         'Get-PrefectSetting',
         'Install-PrefectService',
         'Remove-PrefectSetting',
         'Repair-PrefectEnvironment',
         'Set-PrefectSetting',
+        'Start-PrefectSession',
+        'Stop-PrefectSession',
         'Test-PrefectEnvironment',
         'Uninstall-PrefectService',
         'Wait-PrefectService'
+    )
+    # The [DscResource()] classes of PrefectWin.psm1, sorted; tests/test_powershell_static.py
+    # requires this list to equal them exactly.
+    DscResourcesToExport = @(
+        'PrefectService',
+        'PrefectSetting'
     )
     CmdletsToExport = @()
     AliasesToExport = @()

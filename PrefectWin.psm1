@@ -1,8 +1,21 @@
-# PrefectWin root module: the private helpers first, then one public cmdlet per file.
+# PrefectWin root module: the private helpers, one public cmdlet per file, and the DSC resources.
 # The manifest's FunctionsToExport is the authoritative export list; Export-ModuleMember keeps
 # the module correct when it is imported by its .psm1 alone (as some tests and tools do).
+#
+# The DSC resource classes are declared in THIS file because DSC finds class-based resources
+# only in the root module (or a nested module the manifest lists), never in dot-sourced files.
+# Their methods call private functions of this module (Private/Invoke-PrefectDscResource.ps1),
+# which a class defined here can see.
+#
+# './build.ps1 Build' (tools/build_module.py) replaces the region 'PrefectWin.Sources' with the
+# text of every Private/ and Public/ file and a literal Export-ModuleMember, and keeps the rest.
 Set-StrictMode -Version 3.0
 
+# The module's folder, in this layout and in the built one alike ($PSScriptRoot of a dot-sourced
+# file is its own folder, which the build does away with). The backend starts here.
+$script:PrefectWinModuleRoot = $PSScriptRoot
+
+#region PrefectWin.Sources
 $privateFolder = Join-Path -Path $PSScriptRoot -ChildPath 'Private'
 $publicFolder = Join-Path -Path $PSScriptRoot -ChildPath 'Public'
 $privateFiles = @(Get-ChildItem -Path $privateFolder -Filter '*.ps1' -File | Sort-Object -Property Name)
@@ -13,3 +26,147 @@ foreach ($file in @($privateFiles + $publicFiles)) {
 }
 
 Export-ModuleMember -Function @($publicFiles | ForEach-Object -Process { $_.BaseName })
+#endregion PrefectWin.Sources
+
+# A session's backend process must not outlive the module (Remove-Module, Import-Module -Force).
+$ExecutionContext.SessionState.Module.OnRemove = {
+    $null = Close-PrefectBackendSession -TimeoutSec 5
+}
+
+# --------------------------------------------------------------------------------------------
+# DSC resources (thin: Get -> *.get, Test -> the plan with whatIf, Set -> apply)
+#
+# tree-sitter-powershell, which tests/test_powershell_static.py parses this file with, cannot
+# parse '[DscResource()]' before 'class' nor a class property with more than one attribute.
+# The checker blanks exactly '[DscResource()]' (and requires it on every class here); each
+# property has one [DscProperty(...)] and a type, and the backend validates the values (Role,
+# StartupType, Scope), so no [ValidateSet()] is needed. Enums are prefixed with the module's
+# name: two modules with a class or enum of the same name break each other's configurations.
+# --------------------------------------------------------------------------------------------
+enum PrefectEnsure {
+    Present
+    Absent
+}
+
+# A Prefect server or worker as a Windows service (Install-PrefectService).
+#
+# Database secrets never go into a MOF in clear text. They come from DatabaseCredential (a
+# PSCredential, which DSC encrypts in the MOF with the node's certificate), or from
+# DatabaseUrlVariable, the NAME of a machine environment variable that holds the whole URL.
+# DatabaseUrl is the URL WITHOUT its password (refused if it has one).
+#
+# 'DependsOn' is DSC's own meta-property in every resource block (the order of resources), so
+# the Windows service dependencies (Install-PrefectService -DependsOn) are ServiceDependency.
+[DscResource()]
+class PrefectService {
+    [DscProperty(Key)]
+    [string] $Name
+
+    [DscProperty()]
+    [PrefectEnsure] $Ensure = [PrefectEnsure]::Present
+
+    # Server or Worker; required when Ensure is Present.
+    [DscProperty()]
+    [string] $Role
+
+    [DscProperty()]
+    [int] $Port
+
+    [DscProperty()]
+    [string] $BindAddress
+
+    [DscProperty()]
+    [string] $PrefectHome
+
+    [DscProperty()]
+    [string] $PythonPath
+
+    [DscProperty()]
+    [string] $Pool
+
+    [DscProperty()]
+    [string] $WorkerType
+
+    [DscProperty()]
+    [string] $ApiUrl
+
+    # Automatic (the default), AutomaticDelayed or Manual.
+    [DscProperty()]
+    [string] $StartupType
+
+    [DscProperty()]
+    [string[]] $ServiceDependency
+
+    [DscProperty()]
+    [string] $DatabaseUrl
+
+    [DscProperty()]
+    [System.Management.Automation.PSCredential] $DatabaseCredential
+
+    [DscProperty()]
+    [string] $DatabaseUrlVariable
+
+    [DscProperty(NotConfigurable)]
+    [string] $Status
+
+    [DscProperty(NotConfigurable)]
+    [string] $Health
+
+    [PrefectService] Get() {
+        return [PrefectService](Invoke-PrefectServiceResource -Resource $this -Method 'Get')
+    }
+
+    [bool] Test() {
+        return [bool](Invoke-PrefectServiceResource -Resource $this -Method 'Test')
+    }
+
+    [void] Set() {
+        $null = Invoke-PrefectServiceResource -Resource $this -Method 'Set'
+    }
+
+    static [PrefectService[]] Export() {
+        return [PrefectService[]]@(Invoke-PrefectServiceResource -Method 'Export')
+    }
+}
+
+# One Prefect setting in one scope (Set-PrefectSetting / Remove-PrefectSetting).
+#
+# Value is written into the MOF in clear text: do not manage secret settings (API keys,
+# database URLs with a password) with this resource. Scope is Profile (the default), User or
+# Machine; Process means nothing to DSC and is refused.
+[DscResource()]
+class PrefectSetting {
+    [DscProperty(Key)]
+    [string] $Name
+
+    [DscProperty()]
+    [PrefectEnsure] $Ensure = [PrefectEnsure]::Present
+
+    [DscProperty()]
+    [string] $Scope
+
+    [DscProperty()]
+    [string] $Value
+
+    [DscProperty()]
+    [string] $PythonPath
+
+    [DscProperty(NotConfigurable)]
+    [string] $Source
+
+    [PrefectSetting] Get() {
+        return [PrefectSetting](Invoke-PrefectSettingResource -Resource $this -Method 'Get')
+    }
+
+    [bool] Test() {
+        return [bool](Invoke-PrefectSettingResource -Resource $this -Method 'Test')
+    }
+
+    [void] Set() {
+        $null = Invoke-PrefectSettingResource -Resource $this -Method 'Set'
+    }
+
+    static [PrefectSetting[]] Export() {
+        return [PrefectSetting[]]@(Invoke-PrefectSettingResource -Method 'Export')
+    }
+}

@@ -1,23 +1,38 @@
+# The persistent backend session that Start-PrefectSession opens, or $null while none is open.
+# It lives in the module's scope, so each runspace that imports PrefectWin has its own.
+$script:PrefectWinSession = $null
+
 function Invoke-PrefectBackend {
     <#
     .SYNOPSIS
     Sends one request to the Python backend and returns its result: the bridge.
 
     .DESCRIPTION
-    This is the only PowerShell code in PrefectWin that starts a process. It starts
-    '<python> [prefix args] -X utf8 -m prefectwin rpc' with a constant argument list, writes one
-    UTF-8 JSON request {"protocol":1,"command":...,"params":{...},"whatIf":...} to its stdin and
-    closes it, relays the backend's stderr JSON Lines as they arrive (Write-Verbose,
-    Write-Warning, Write-Information, Write-Debug, Write-Progress), and reads one JSON response
-    from stdout (docs/protocol.md).
+    This file is the only PowerShell code in PrefectWin that starts a process
+    (New-PrefectBackendProcess). Every request is the JSON envelope
+    {"protocol":1,"command":...,"params":{...},"whatIf":...,"cwd":...} of docs/protocol.md, where
+    cwd is the prompt's file-system location: Python itself always starts in the module's own
+    folder, so that a stray pydantic.py or prefectwin/ folder where the user stands cannot shadow
+    the backend (with -m, Python puts its start folder first on sys.path).
+
+    Without a session, one process '<python> [prefix args] -X utf8 -m prefectwin rpc' serves the
+    request: the request goes to its stdin, which is then closed, its stderr JSON Lines are
+    relayed as they arrive (Write-Verbose, Write-Warning, Write-Information, Write-Debug,
+    Write-Progress), and its stdout holds the one JSON response.
+
+    With a session (Start-PrefectSession), the request goes as one line with an "id" to the
+    session's 'prefectwin serve' process, and the answer is the stdout line with that id (see
+    Invoke-PrefectSessionRequest).
       - ok:true  -> the result is written to the pipeline (a list is unrolled).
       - ok:false -> a non-terminating ErrorRecord PrefectWin.<code> is written through the
                     calling cmdlet, and nothing is returned.
-      - no protocol response (Python missing or crashed, protocol mismatch) or a time-out ->
-        a terminating error, PrefectWin.BridgeFailed or PrefectWin.Timeout.
+      - no protocol response (Python missing or crashed, protocol mismatch), a time-out, or a
+        session backend that died with the request -> a terminating error:
+        PrefectWin.BridgeFailed, PrefectWin.Timeout or PrefectWin.SessionLost.
 
     .PARAMETER Cmdlet
-    The public cmdlet's $PSCmdlet: errors are written and thrown through it.
+    The public cmdlet's $PSCmdlet: errors are written and thrown through it, and its location
+    is the request's cwd.
 
     .PARAMETER Command
     The backend command, 'family.verb'.
@@ -30,7 +45,8 @@ function Invoke-PrefectBackend {
     nothing. This is the protocol flag, not ShouldProcess; Invoke-PrefectPlan does ShouldProcess.
 
     .PARAMETER TimeoutSec
-    How long the backend may run before it is stopped (with its child processes on PowerShell 7).
+    How long the backend may take before it is stopped (with its child processes on
+    PowerShell 7). A session's backend is stopped too, and the next call starts a new one.
     #>
     [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseSupportsShouldProcess', '', Justification = '-WhatIf is the protocol whatIf flag; the calling cmdlet owns ShouldProcess (see Invoke-PrefectPlan).')]
     [CmdletBinding()]
@@ -57,46 +73,34 @@ function Invoke-PrefectBackend {
     if ($DebugPreference -eq 'Inquire') {
         $DebugPreference = 'Continue'
     }
-    $python = Resolve-PrefectPython -Cmdlet $Cmdlet
-    $request = ConvertTo-PrefectRequestJson -Command $Command -Parameters $Parameters -WhatIf:$WhatIf
-    $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
-    $requestBytes = $utf8.GetBytes($request)
-    $arguments = [string[]](@($python.PrefixArgs) + @('-X', 'utf8', '-m', 'prefectwin', 'rpc'))
+    # Relative -PythonPath or -PrefectHome values mean what they mean at the prompt.
+    $location = $Cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath
     Write-Debug -Message ("PrefectWin request: {0} with parameters [{1}], whatIf {2}" -f $Command, (@($Parameters.Keys) -join ', '), [bool]$WhatIf)
 
-    $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
-    $startInfo.FileName = $python.Path
-    if ($null -ne $startInfo.PSObject.Properties['ArgumentList']) {
-        foreach ($argument in $arguments) {
-            $startInfo.ArgumentList.Add($argument)
+    $session = $script:PrefectWinSession
+    if ($null -ne $session) {
+        if (-not $session.Busy) {
+            Invoke-PrefectSessionRequest -Cmdlet $Cmdlet -Session $session -Command $Command -Parameters $Parameters -WhatIf:$WhatIf -Location $location -TimeoutSec $TimeoutSec
+            return
         }
-    } else {
-        $startInfo.Arguments = ConvertTo-PrefectArgumentString -Argument $arguments
+        # Only reachable if a request is made while another one is being read (never in
+        # PrefectWin's own pipelines, which read the whole answer before writing output).
+        Write-Debug -Message 'The PrefectWin session is busy with another request; this one gets a process of its own.'
     }
-    $startInfo.UseShellExecute = $false
-    $startInfo.CreateNoWindow = $true
-    $startInfo.RedirectStandardInput = $true
-    $startInfo.RedirectStandardOutput = $true
-    $startInfo.RedirectStandardError = $true
-    $startInfo.StandardOutputEncoding = $utf8
-    $startInfo.StandardErrorEncoding = $utf8
-    if ($null -ne $startInfo.PSObject.Properties['StandardInputEncoding']) {
-        $startInfo.StandardInputEncoding = $utf8
-    }
-    # Relative -PythonPath or -PrefectHome values mean what they mean at the PowerShell prompt,
-    # whose location is not the process's current directory.
-    $startInfo.WorkingDirectory = $Cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath
 
-    $process = New-Object -TypeName System.Diagnostics.Process
-    $process.StartInfo = $startInfo
-    $started = $false
+    $python = Resolve-PrefectPython -Cmdlet $Cmdlet
+    $request = ConvertTo-PrefectRequestJson -Command $Command -Parameters $Parameters -WhatIf:$WhatIf -Location $location
+    $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
+    $requestBytes = $utf8.GetBytes($request)
+
+    $process = $null
     $failure = $null
     $stdout = $null
     $exitCode = -1
     $tail = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $activities = New-Object -TypeName 'System.Collections.Generic.List[string]'
     try {
-        $started = $process.Start()
+        $process = New-PrefectBackendProcess -Python $python -Mode 'rpc'
         Write-Verbose -Message ("PrefectWin backend {0} started (process {1})." -f $Command, $process.Id)
         $stdoutTask = $process.StandardOutput.ReadToEndAsync()
         $lineTask = $process.StandardError.ReadLineAsync()
@@ -117,10 +121,7 @@ function Invoke-PrefectBackend {
                     $lineTask = $null
                     continue
                 }
-                $tail.Add((Write-PrefectBackendEvent -Line $line -Activity $activities))
-                if ($tail.Count -gt 40) {
-                    $tail.RemoveAt(0)
-                }
+                Add-PrefectTailLine -Tail $tail -Line (Write-PrefectBackendEvent -Line $line -Activity $activities)
                 $lineTask = $process.StandardError.ReadLineAsync()
             } elseif ([System.DateTime]::UtcNow -ge $deadline) {
                 break
@@ -143,32 +144,13 @@ function Invoke-PrefectBackend {
     } catch [System.Management.Automation.ActionPreferenceStopException], [System.Management.Automation.PipelineStoppedException] {
         throw
     } catch {
-        $reason = $_.Exception
-        while ($null -ne $reason.InnerException) {
-            $reason = $reason.InnerException
-        }
-        $failure = New-PrefectBridgeFailure -Command $Command -Problem "it could not be run: $($reason.Message)" -Python $python -StderrTail $tail
+        $failure = New-PrefectBridgeFailure -Command $Command -Problem "it could not be run: $(Get-PrefectRootCause -ErrorRecord $_)" -Python $python -StderrTail $tail
     } finally {
-        if ($started) {
-            try {
-                if (-not $process.HasExited) {
-                    Write-Debug -Message "Stopping the PrefectWin backend (process $($process.Id))."
-                    if ($null -ne $process.GetType().GetMethod('Kill', [System.Type[]]@([bool]))) {
-                        $process.Kill($true)
-                    } else {
-                        $process.Kill()
-                    }
-                }
-            } catch {
-                # Already gone (InvalidOperationException) or exiting (Win32Exception): either
-                # way there is nothing left to stop, and the error that matters is the caller's.
-                Write-Debug -Message "Could not stop the PrefectWin backend: $($_.Exception.Message)"
-            }
+        if ($null -ne $process) {
+            Stop-PrefectBackendProcess -Process $process
+            $process.Dispose()
         }
-        foreach ($activity in $activities) {
-            Write-Progress -Activity $activity -Id $activities.IndexOf($activity) -Completed
-        }
-        $process.Dispose()
+        Complete-PrefectProgress -Activity $activities
     }
     if ($null -ne $failure) {
         $Cmdlet.ThrowTerminatingError($failure)
@@ -179,12 +161,29 @@ function Invoke-PrefectBackend {
 function ConvertTo-PrefectRequestJson {
     <#
     .SYNOPSIS
-    The request Invoke-PrefectBackend writes to the backend's stdin, as compact JSON.
+    The request Invoke-PrefectBackend sends to the backend, as one line of compact JSON.
 
     .DESCRIPTION
     Leaves out $null parameters and turns values into plain JSON types first (see
     ConvertTo-PrefectJsonValue), so that Windows PowerShell 5.1's ConvertTo-Json keeps a
-    one-element array an array and never serializes extended properties.
+    one-element array an array and never serializes extended properties. A session request
+    starts with its "id"; "cwd" comes last, and only when there is a location. The contract
+    fixtures record requests without either (tests/test_contract.py says why).
+
+    .PARAMETER Command
+    The backend command, 'family.verb'.
+
+    .PARAMETER Parameters
+    The command's parameters with their camelCase wire names.
+
+    .PARAMETER WhatIf
+    The protocol's whatIf flag.
+
+    .PARAMETER Location
+    The caller's file-system location: the request's cwd.
+
+    .PARAMETER RequestId
+    The id of a session request (1 and up); 0 leaves the id out, as a one-shot request has none.
     #>
     [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseSupportsShouldProcess', '', Justification = '-WhatIf is the protocol whatIf flag.')]
     [CmdletBinding()]
@@ -197,7 +196,16 @@ function ConvertTo-PrefectRequestJson {
         [System.Collections.IDictionary] $Parameters = @{},
 
         [Parameter()]
-        [switch] $WhatIf
+        [switch] $WhatIf,
+
+        [Parameter()]
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string] $Location,
+
+        [Parameter()]
+        [ValidateRange(0, 2147483647)]
+        [int] $RequestId = 0
     )
     $params = [ordered]@{}
     foreach ($key in @($Parameters.Keys | Sort-Object)) {
@@ -206,11 +214,16 @@ function ConvertTo-PrefectRequestJson {
             $params[[string]$key] = ConvertTo-PrefectJsonValue -Value $value
         }
     }
-    $request = [ordered]@{
-        protocol = 1
-        command = $Command
-        params = $params
-        whatIf = [bool]$WhatIf
+    $request = [ordered]@{}
+    if ($RequestId -gt 0) {
+        $request['id'] = $RequestId
+    }
+    $request['protocol'] = 1
+    $request['command'] = $Command
+    $request['params'] = $params
+    $request['whatIf'] = [bool]$WhatIf
+    if ($Location) {
+        $request['cwd'] = $Location
     }
     ConvertTo-Json -InputObject $request -Depth 20 -Compress
 }
@@ -540,16 +553,692 @@ function New-PrefectBridgeFailure {
     if (-not $interpreter) {
         $interpreter = 'the backend interpreter'
     }
-    $message = "The PrefectWin backend ($interpreter) did not answer '$Command': $Problem."
-    $lines = @($StderrTail | Where-Object { $_ })
-    if ($lines.Count -gt 0) {
-        $message += [System.Environment]::NewLine + 'Its stderr ended with:' + [System.Environment]::NewLine + ($lines -join [System.Environment]::NewLine)
-    }
     New-PrefectErrorRecord -ErrorObject @{
         code = 'BridgeFailed'
         category = 'InvalidResult'
-        message = $message
+        message = Join-PrefectStderrTail -Message "The PrefectWin backend ($interpreter) did not answer '$Command': $Problem." -StderrTail $StderrTail
         target = $Command
         remediation = "Check that '$interpreter -m prefectwin rpc --schema' works; run './build.ps1 Install' or set PREFECTWIN_PYTHON to a python.exe with the prefectwin package."
     }
+}
+
+function New-PrefectBackendProcess {
+    <#
+    .SYNOPSIS
+    Starts '<python> [prefix args] -X utf8 -m prefectwin rpc|serve': PrefectWin's one process start.
+
+    .DESCRIPTION
+    The argument list is constant apart from -Mode: nothing from the user ever goes into it
+    (parameters, paths and secrets travel in the request on stdin, so they never show up in a
+    process listing). All three streams are redirected as UTF-8, no window is shown, and the
+    working directory is the module's own folder, never the user's location (see
+    Invoke-PrefectBackend). Returns the started System.Diagnostics.Process; the caller reads its
+    streams and disposes of it.
+
+    .PARAMETER Python
+    The backend interpreter, from Resolve-PrefectPython (Path and PrefixArgs).
+
+    .PARAMETER Mode
+    rpc (one request, then exit) or serve (a session: requests as JSON Lines until stdin closes).
+    #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Starts the module''s own backend process; the calling cmdlet owns ShouldProcess.')]
+    [CmdletBinding()]
+    [OutputType([System.Diagnostics.Process])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [object] $Python,
+
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('rpc', 'serve')]
+        [string] $Mode
+    )
+    $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
+    $arguments = [string[]](@($Python.PrefixArgs) + @('-X', 'utf8', '-m', 'prefectwin', $Mode))
+    $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+    $startInfo.FileName = $Python.Path
+    if ($null -ne $startInfo.PSObject.Properties['ArgumentList']) {
+        foreach ($argument in $arguments) {
+            $startInfo.ArgumentList.Add($argument)
+        }
+    } else {
+        $startInfo.Arguments = ConvertTo-PrefectArgumentString -Argument $arguments
+    }
+    $startInfo.UseShellExecute = $false
+    $startInfo.CreateNoWindow = $true
+    $startInfo.RedirectStandardInput = $true
+    $startInfo.RedirectStandardOutput = $true
+    $startInfo.RedirectStandardError = $true
+    $startInfo.StandardOutputEncoding = $utf8
+    $startInfo.StandardErrorEncoding = $utf8
+    if ($null -ne $startInfo.PSObject.Properties['StandardInputEncoding']) {
+        $startInfo.StandardInputEncoding = $utf8
+    }
+    # Never the user's location: see the description. The request's cwd carries that.
+    $startInfo.WorkingDirectory = $script:PrefectWinModuleRoot
+
+    $process = New-Object -TypeName System.Diagnostics.Process
+    $process.StartInfo = $startInfo
+    try {
+        $null = $process.Start()
+    } catch {
+        $process.Dispose()
+        throw
+    }
+    $process
+}
+
+function Stop-PrefectBackendProcess {
+    <#
+    .SYNOPSIS
+    Kills a backend process that is still running, with its child processes where .NET can
+    (PowerShell 7).
+    #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Stops the module''s own backend process; the calling cmdlet owns ShouldProcess.')]
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Diagnostics.Process] $Process
+    )
+    try {
+        if (-not $Process.HasExited) {
+            Write-Debug -Message "Stopping the PrefectWin backend (process $($Process.Id))."
+            if ($null -ne $Process.GetType().GetMethod('Kill', [System.Type[]]@([bool]))) {
+                $Process.Kill($true)
+            } else {
+                $Process.Kill()
+            }
+        }
+    } catch {
+        # Already gone (InvalidOperationException) or exiting (Win32Exception): either way there
+        # is nothing left to stop, and the error that matters is the caller's.
+        Write-Debug -Message "Could not stop the PrefectWin backend: $($_.Exception.Message)"
+    }
+}
+
+function Add-PrefectTailLine {
+    <#
+    .SYNOPSIS
+    Keeps the last 40 stderr lines of a backend, which bridge failures quote.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[string]] $Tail,
+
+        [Parameter()]
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string] $Line
+    )
+    $Tail.Add($Line)
+    while ($Tail.Count -gt 40) {
+        $Tail.RemoveAt(0)
+    }
+}
+
+function Join-PrefectStderrTail {
+    <#
+    .SYNOPSIS
+    A bridge failure's message, followed by the last stderr lines of the backend, if any.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $Message,
+
+        [Parameter()]
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [string[]] $StderrTail = @()
+    )
+    $lines = @($StderrTail | Where-Object { $_ })
+    if ($lines.Count -eq 0) {
+        return $Message
+    }
+    $Message + [System.Environment]::NewLine + 'Its stderr ended with:' + [System.Environment]::NewLine + ($lines -join [System.Environment]::NewLine)
+}
+
+function Get-PrefectRootCause {
+    <#
+    .SYNOPSIS
+    The message of the innermost exception of an error (PowerShell wraps .NET exceptions).
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.ErrorRecord] $ErrorRecord
+    )
+    $reason = $ErrorRecord.Exception
+    while ($null -ne $reason.InnerException) {
+        $reason = $reason.InnerException
+    }
+    $reason.Message
+}
+
+function Complete-PrefectProgress {
+    <#
+    .SYNOPSIS
+    Closes the progress bars of one request (their Id is their index, see Write-PrefectBackendEvent).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[string]] $Activity
+    )
+    foreach ($name in $Activity) {
+        Write-Progress -Activity $name -Id $Activity.IndexOf($name) -Completed
+    }
+}
+
+# --------------------------------------------------------------------------------------------
+# The persistent session: Start-PrefectSession, Stop-PrefectSession, Get-PrefectSession
+# --------------------------------------------------------------------------------------------
+function Open-PrefectBackendSession {
+    <#
+    .SYNOPSIS
+    Opens the persistent backend session (Start-PrefectSession), or returns the open one.
+
+    .DESCRIPTION
+    Remembers the backend interpreter (Resolve-PrefectPython, once), starts
+    'prefectwin serve' and asks it module.version, so that a backend that cannot serve fails
+    here, with its stderr, instead of at the first real command. From then on
+    Invoke-PrefectBackend sends every request of this runspace through the session. Returns
+    the session as a PrefectWin.Session object.
+
+    .PARAMETER Cmdlet
+    The public cmdlet's $PSCmdlet: errors are thrown through it.
+
+    .PARAMETER TimeoutSec
+    How long the first answer may take (interpreter start-up included).
+    #>
+    [CmdletBinding()]
+    [OutputType('PrefectWin.Session')]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Cmdlet,
+
+        [Parameter()]
+        [ValidateRange(1, 86400)]
+        [int] $TimeoutSec = 60
+    )
+    $session = $script:PrefectWinSession
+    if ($null -ne $session -and $null -ne $session.Process -and -not $session.Process.HasExited) {
+        Write-Verbose -Message ("A PrefectWin session is already open (process {0})." -f $session.Process.Id)
+        return (ConvertTo-PrefectSessionInfo -Session $session)
+    }
+    if ($null -eq $session) {
+        $python = Resolve-PrefectPython -Cmdlet $Cmdlet
+        $session = [PSCustomObject]@{
+            PSTypeName = 'PrefectWin.SessionState'
+            Python = $python
+            Process = $null
+            # The pending ReadLineAsync task of each stream, kept from call to call.
+            Stdout = $null
+            Stderr = $null
+            StderrOpen = $false
+            Busy = $false
+            NextId = 0
+            Requests = 0
+            Starts = 0
+            StartTime = $null
+            Version = $null
+        }
+        $script:PrefectWinSession = $session
+    }
+    $location = $Cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath
+    $version = $null
+    try {
+        $version = Invoke-PrefectSessionRequest -Cmdlet $Cmdlet -Session $session -Command 'module.version' -Location $location -TimeoutSec $TimeoutSec
+    } catch {
+        $null = Close-PrefectBackendSession -TimeoutSec 5
+        $Cmdlet.ThrowTerminatingError($_)
+    }
+    if ($null -eq $version) {
+        # module.version answered ok:false, and that error has been written.
+        $null = Close-PrefectBackendSession -TimeoutSec 5
+        $Cmdlet.ThrowTerminatingError((New-PrefectBridgeFailure -Command 'module.version' -Problem 'its session did not answer module.version' -Python $session.Python))
+    }
+    $session.Version = [string](Get-PrefectField -InputObject $version -Name 'version')
+    ConvertTo-PrefectSessionInfo -Session $session
+}
+
+function Close-PrefectBackendSession {
+    <#
+    .SYNOPSIS
+    Ends the session (Stop-PrefectSession): closes the backend's stdin and waits for it to exit.
+
+    .DESCRIPTION
+    'prefectwin serve' exits by itself when its stdin closes; a backend that has not exited
+    after -TimeoutSec is killed. Later requests get one process each again. Returns the
+    session's last PrefectWin.Session object (Status Closed), or nothing when none was open.
+
+    .PARAMETER TimeoutSec
+    How long to wait for the backend to exit.
+    #>
+    [CmdletBinding()]
+    [OutputType('PrefectWin.Session')]
+    param(
+        [Parameter()]
+        [ValidateRange(1, 3600)]
+        [int] $TimeoutSec = 10
+    )
+    $session = $script:PrefectWinSession
+    if ($null -eq $session) {
+        Write-Verbose -Message 'No PrefectWin session is open.'
+        return
+    }
+    $script:PrefectWinSession = $null
+    $info = ConvertTo-PrefectSessionInfo -Session $session
+    $process = $session.Process
+    if ($null -ne $process) {
+        try {
+            if (-not $process.HasExited) {
+                $process.StandardInput.Close()
+                if ($process.WaitForExit($TimeoutSec * 1000)) {
+                    Write-Verbose -Message ("The PrefectWin session's backend (process {0}) exited after {1} request(s)." -f $process.Id, $session.Requests)
+                } else {
+                    Write-Warning -Message ("The PrefectWin session's backend (process {0}) did not exit within {1} seconds of its stdin closing; it is stopped." -f $process.Id, $TimeoutSec)
+                }
+            }
+        } catch [System.IO.IOException], [System.InvalidOperationException] {
+            Write-Debug -Message "Closing the PrefectWin session's stdin failed: $($_.Exception.Message)"
+        }
+        Remove-PrefectSessionProcess -Session $session
+    }
+    $info.Status = 'Closed'
+    $info
+}
+
+function Get-PrefectBackendSession {
+    <#
+    .SYNOPSIS
+    The open session as a PrefectWin.Session object (Get-PrefectSession), or nothing.
+    #>
+    [CmdletBinding()]
+    [OutputType('PrefectWin.Session')]
+    param()
+    if ($null -ne $script:PrefectWinSession) {
+        ConvertTo-PrefectSessionInfo -Session $script:PrefectWinSession
+    }
+}
+
+function ConvertTo-PrefectSessionInfo {
+    <#
+    .SYNOPSIS
+    What Get-PrefectSession shows of the session's state.
+
+    .DESCRIPTION
+    Status is Running, Exited (the backend died between requests; the next request starts a
+    new one) or Idle (its backend was stopped after a time-out or a lost request, or none has
+    started yet; the next request starts one). Close-PrefectBackendSession sets Closed.
+    #>
+    [CmdletBinding()]
+    [OutputType('PrefectWin.Session')]
+    param(
+        [Parameter(Mandatory = $true)]
+        [object] $Session
+    )
+    $process = $Session.Process
+    $status = 'Idle'
+    $processId = $null
+    if ($null -ne $process) {
+        $processId = $process.Id
+        $status = 'Running'
+        if ($process.HasExited) {
+            $status = 'Exited'
+        }
+    }
+    [PSCustomObject]@{
+        PSTypeName = 'PrefectWin.Session'
+        Status = $status
+        ProcessId = $processId
+        PythonPath = [string](Get-PrefectField -InputObject $Session.Python -Name 'Path')
+        Version = $Session.Version
+        Requests = $Session.Requests
+        Starts = $Session.Starts
+        StartTime = $Session.StartTime
+    }
+}
+
+function Remove-PrefectSessionProcess {
+    <#
+    .SYNOPSIS
+    Stops (if it still runs) and forgets the session's current backend process; the session
+    stays open, and its next request starts a new process.
+    #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Stops the module''s own backend process; the calling cmdlet owns ShouldProcess.')]
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [object] $Session
+    )
+    $process = $Session.Process
+    $Session.Process = $null
+    $Session.Stdout = $null
+    $Session.Stderr = $null
+    $Session.StderrOpen = $false
+    if ($null -ne $process) {
+        Stop-PrefectBackendProcess -Process $process
+        $process.Dispose()
+    }
+}
+
+function Invoke-PrefectSessionRequest {
+    <#
+    .SYNOPSIS
+    Serves one request through the session's 'prefectwin serve' process.
+
+    .DESCRIPTION
+    Starts the session's process when there is none (the first request, or after a time-out or
+    a lost request), or when the last one exited between requests (with a warning). Writes the
+    request as one JSON line with the next "id", then reads stdout and stderr together without
+    blocking on either: each stream has at most one pending ReadLineAsync task (a StreamReader
+    allows no more), kept in the session object from call to call so that no line is lost, and
+    Task.WaitAny wakes up for whichever line comes first.
+      - stderr lines are relayed as they arrive (Write-PrefectBackendEvent). They carry the id
+        of their request, which the relay does not need: one request is in flight at a time.
+        Once the answer is in, the lines already in the pipe are relayed before returning (the
+        backend flushes its events before it writes the answer); a line that is later still
+        is relayed by the next request.
+      - the stdout line with this request's id is the answer, and so is one with id null (the
+        backend could not read the id of an oversized or malformed line, and only this request
+        is in flight); any other line is skipped with Write-Debug.
+    If the process dies or a pipe breaks while the request is in flight, the process is
+    discarded and PrefectWin.SessionLost is thrown: the request may or may not have taken
+    effect. After a time-out (PrefectWin.Timeout), or when the call is stopped (Ctrl-C), the
+    process is killed and discarded as well, so that its late answer cannot be taken for the
+    next one. Either way the next request starts a new process.
+
+    .PARAMETER Cmdlet
+    The public cmdlet's $PSCmdlet.
+
+    .PARAMETER Session
+    $script:PrefectWinSession.
+
+    .PARAMETER Command
+    The backend command, 'family.verb'.
+
+    .PARAMETER Parameters
+    The command's parameters with their camelCase wire names.
+
+    .PARAMETER WhatIf
+    The protocol's whatIf flag.
+
+    .PARAMETER Location
+    The request's cwd.
+
+    .PARAMETER TimeoutSec
+    How long the answer may take before the session's process is killed.
+    #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseSupportsShouldProcess', '', Justification = '-WhatIf is the protocol whatIf flag.')]
+    [CmdletBinding()]
+    [OutputType([object])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.Management.Automation.PSCmdlet] $Cmdlet,
+
+        [Parameter(Mandatory = $true)]
+        [object] $Session,
+
+        [Parameter(Mandatory = $true)]
+        [string] $Command,
+
+        [Parameter()]
+        [System.Collections.IDictionary] $Parameters = @{},
+
+        [Parameter()]
+        [switch] $WhatIf,
+
+        [Parameter()]
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string] $Location,
+
+        [Parameter()]
+        [ValidateRange(1, 86400)]
+        [int] $TimeoutSec = 600
+    )
+    $process = $Session.Process
+    if ($null -ne $process -and $process.HasExited) {
+        Write-Warning -Message ("The PrefectWin session's backend (process {0}) exited with code {1} between requests; starting a new one." -f $process.Id, $process.ExitCode)
+        Remove-PrefectSessionProcess -Session $Session
+    }
+    if ($null -eq $Session.Process) {
+        try {
+            $Session.Process = New-PrefectBackendProcess -Python $Session.Python -Mode 'serve'
+        } catch {
+            $Cmdlet.ThrowTerminatingError((New-PrefectBridgeFailure -Command $Command -Problem "its session process could not be started: $(Get-PrefectRootCause -ErrorRecord $_)" -Python $Session.Python))
+        }
+        $Session.StderrOpen = $true
+        $Session.Starts++
+        $Session.StartTime = [System.DateTime]::Now
+        Write-Verbose -Message ("PrefectWin session backend started (process {0})." -f $Session.Process.Id)
+    }
+    $process = $Session.Process
+    $processId = $process.Id
+    $Session.NextId++
+    $requestId = $Session.NextId
+    $line = ConvertTo-PrefectRequestJson -Command $Command -Parameters $Parameters -WhatIf:$WhatIf -Location $Location -RequestId $requestId
+    $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
+    $bytes = $utf8.GetBytes($line + "`n")
+    $tail = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    $activities = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    $answer = $null
+    $exitCode = -1
+    $lost = $null
+    $timedOut = $false
+    $Session.Busy = $true
+    try {
+        try {
+            $process.StandardInput.BaseStream.Write($bytes, 0, $bytes.Length)
+            $process.StandardInput.BaseStream.Flush()
+        } catch [System.IO.IOException], [System.ObjectDisposedException], [System.InvalidOperationException] {
+            $lost = "did not take the request ($($_.Exception.Message))"
+        }
+        $deadline = [System.DateTime]::UtcNow.AddSeconds($TimeoutSec)
+        while ($null -eq $answer -and $null -eq $lost) {
+            if ($null -eq $Session.Stdout) {
+                $Session.Stdout = $process.StandardOutput.ReadLineAsync()
+            }
+            if ($Session.StderrOpen -and $null -eq $Session.Stderr) {
+                $Session.Stderr = $process.StandardError.ReadLineAsync()
+            }
+            $pending = New-Object -TypeName 'System.Collections.Generic.List[System.Threading.Tasks.Task]'
+            $pending.Add($Session.Stdout)
+            if ($null -ne $Session.Stderr) {
+                $pending.Add($Session.Stderr)
+            }
+            if ([System.Threading.Tasks.Task]::WaitAny($pending.ToArray(), 200) -lt 0) {
+                if ([System.DateTime]::UtcNow -ge $deadline) {
+                    $timedOut = $true
+                    break
+                }
+                continue
+            }
+            $null = Receive-PrefectSessionEvent -Session $Session -Tail $tail -Activity $activities
+            if (-not $Session.Stdout.IsCompleted) {
+                continue
+            }
+            $text = $Session.Stdout.Result
+            $Session.Stdout = $null
+            if ($null -eq $text) {
+                $lost = 'closed its stdout'
+                continue
+            }
+            $code = Get-PrefectSessionExitCode -Line $text -RequestId $requestId
+            if ($null -eq $code) {
+                Write-Debug -Message "Skipped a PrefectWin session line that does not answer request ${requestId}: $text"
+                continue
+            }
+            $answer = $text
+            $exitCode = $code
+        }
+        if ($null -ne $answer) {
+            $Session.Requests++
+            # The events of this request are in the pipe already; give the reader a moment.
+            $grace = [System.Diagnostics.Stopwatch]::StartNew()
+            while ($Session.StderrOpen -and $grace.ElapsedMilliseconds -lt 3) {
+                if ((Receive-PrefectSessionEvent -Session $Session -Tail $tail -Activity $activities) -gt 0) {
+                    $grace.Restart()
+                }
+            }
+        }
+    } catch [System.Management.Automation.ActionPreferenceStopException], [System.Management.Automation.PipelineStoppedException] {
+        throw
+    } catch {
+        $lost = "broke the connection ($(Get-PrefectRootCause -ErrorRecord $_))"
+    } finally {
+        $Session.Busy = $false
+        if ($null -eq $answer) {
+            if ($null -ne $lost) {
+                try {
+                    # What the process said on its way out, then how it ended.
+                    $null = Receive-PrefectSessionEvent -Session $Session -Tail $tail -Activity $activities -WaitMilliseconds 500
+                    if ($process.WaitForExit(2000)) {
+                        $lost += " and exited with code $($process.ExitCode)"
+                    } else {
+                        $lost += ' and was stopped'
+                    }
+                } catch {
+                    Write-Debug -Message "Reading the lost PrefectWin session's last words failed: $($_.Exception.Message)"
+                }
+            }
+            Remove-PrefectSessionProcess -Session $Session
+        }
+        Complete-PrefectProgress -Activity $activities
+    }
+    if ($timedOut) {
+        $Cmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
+                    code = 'Timeout'
+                    category = 'OperationTimeout'
+                    message = "The PrefectWin session's backend (process $processId) did not finish '$Command' within $TimeoutSec seconds and was stopped; the next command starts a new one."
+                    target = $Command
+                    remediation = 'Run the command again with -Verbose to see where it stopped.'
+                }))
+    }
+    if ($null -ne $lost) {
+        $message = "The PrefectWin session's backend (process $processId) $lost while it served '$Command' (request $requestId). Whether '$Command' took effect is unknown; the next command starts a new session backend."
+        $Cmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
+                    code = 'SessionLost'
+                    category = 'ResourceUnavailable'
+                    message = Join-PrefectStderrTail -Message $message -StderrTail $tail
+                    target = $Command
+                    remediation = "Check the state '$Command' was meant to change (for example with Get-PrefectService), then run it again. If this repeats, Stop-PrefectSession and run the command with -Debug, without a session."
+                }))
+    }
+    ConvertFrom-PrefectResponse -Cmdlet $Cmdlet -Command $Command -Stdout $answer -ExitCode $exitCode -Python $Session.Python -StderrTail $tail
+}
+
+function Receive-PrefectSessionEvent {
+    <#
+    .SYNOPSIS
+    Relays the session's stderr lines that have arrived, and returns how many there were.
+
+    .DESCRIPTION
+    Takes the pending ReadLineAsync task of the session's stderr while it has completed,
+    relays its line (Write-PrefectBackendEvent), keeps it in the tail and starts the next read.
+    By default it does not wait at all; -WaitMilliseconds waits that long for each next line.
+    At the end of the stream it marks stderr closed.
+
+    .PARAMETER Session
+    $script:PrefectWinSession.
+
+    .PARAMETER Tail
+    The request's stderr tail.
+
+    .PARAMETER Activity
+    The request's progress activities (see Write-PrefectBackendEvent).
+
+    .PARAMETER WaitMilliseconds
+    How long to wait for each next line.
+    #>
+    [CmdletBinding()]
+    [OutputType([int])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [object] $Session,
+
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[string]] $Tail,
+
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[string]] $Activity,
+
+        [Parameter()]
+        [ValidateRange(0, 60000)]
+        [int] $WaitMilliseconds = 0
+    )
+    $count = 0
+    while ($Session.StderrOpen) {
+        if ($null -eq $Session.Stderr) {
+            $Session.Stderr = $Session.Process.StandardError.ReadLineAsync()
+        }
+        if (-not $Session.Stderr.Wait($WaitMilliseconds)) {
+            break
+        }
+        $line = $Session.Stderr.Result
+        $Session.Stderr = $null
+        if ($null -eq $line) {
+            $Session.StderrOpen = $false
+            break
+        }
+        Add-PrefectTailLine -Tail $Tail -Line (Write-PrefectBackendEvent -Line $line -Activity $Activity)
+        $count++
+    }
+    $count
+}
+
+function Get-PrefectSessionExitCode {
+    <#
+    .SYNOPSIS
+    The exitCode of a session stdout line that answers request -RequestId, or $null when the
+    line answers another request or is no JSON object at all.
+
+    .DESCRIPTION
+    A line with id null answers the request in flight (see Invoke-PrefectSessionRequest). A
+    JSON object without exitCode counts as exit code 0 or 1 by its 'ok'; whether it is a
+    protocol response at all is for ConvertFrom-PrefectResponse to say.
+
+    .PARAMETER Line
+    One stdout line of the session's backend.
+
+    .PARAMETER RequestId
+    The id of the request in flight.
+    #>
+    [CmdletBinding()]
+    [OutputType([int])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyString()]
+        [string] $Line,
+
+        [Parameter(Mandatory = $true)]
+        [int] $RequestId
+    )
+    if (-not $Line.TrimStart().StartsWith('{')) {
+        return $null
+    }
+    try {
+        $reply = ConvertFrom-Json -InputObject $Line -ErrorAction Stop
+    } catch {
+        return $null
+    }
+    $replyId = Get-PrefectField -InputObject $reply -Name 'id'
+    if ($null -ne $replyId -and [string]$replyId -ne [string]$RequestId) {
+        return $null
+    }
+    $code = Get-PrefectField -InputObject $reply -Name 'exitCode'
+    if ($null -ne $code) {
+        return [int]$code
+    }
+    if ((Get-PrefectField -InputObject $reply -Name 'ok') -eq $true) {
+        return 0
+    }
+    1
 }

@@ -11,7 +11,8 @@ function Resolve-PrefectPython {
     '-X utf8 -m prefectwin rpc'), from the first of these that exists:
       1. $env:PREFECTWIN_PYTHON
       2. the pythonPath key of %ProgramData%\PrefectWin\config.json
-      3. the virtual environment that './build.ps1 Install' creates in the module folder
+      3. the virtual environment '.venv' in the module folder (what './build.ps1 Install'
+         creates in a clone; create one next to a built or installed module the same way)
       4. the 'py' launcher, as 'py -3'
       5. 'python' (or 'python3') on PATH, except the Microsoft Store stub in WindowsApps and
          except an interpreter under $env:VIRTUAL_ENV: an active venv is never picked implicitly.
@@ -56,10 +57,11 @@ function Resolve-PrefectPython {
     }
 
     if ($null -eq $found) {
-        $moduleRoot = Split-Path -Path $PSScriptRoot -Parent
+        # The module's folder (PrefectWin.psm1 sets it): this file's own $PSScriptRoot would
+        # be Private/ here and the module folder once './build.ps1 Build' has inlined it.
         $venvPythons = @(
-            [System.IO.Path]::Combine($moduleRoot, '.venv', 'Scripts', 'python.exe'),
-            [System.IO.Path]::Combine($moduleRoot, '.venv', 'bin', 'python')
+            [System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'Scripts', 'python.exe'),
+            [System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'bin', 'python')
         )
         foreach ($venvPython in $venvPythons) {
             if (Test-Path -LiteralPath $venvPython -PathType Leaf) {

@@ -28,7 +28,7 @@ function Get-PrefectService {
     Lists every PrefectWin service on this computer with its status and health.
 
     .EXAMPLE
-    Get-PrefectService -Name PrefectWorker | Format-List Health, HealthDetail, LastHeartbeat, LogPaths
+    Get-PrefectService -Name PrefectWorker | Format-List -Property 'Health', 'HealthDetail', 'LastHeartbeat', 'LogPaths'
 
     Shows why a worker is or is not healthy, and where its logs are.
 

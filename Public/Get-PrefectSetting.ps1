@@ -39,7 +39,7 @@ function Get-PrefectSetting {
     Lists every setting that is not at its default, with the source that set it.
 
     .EXAMPLE
-    Get-PrefectSetting -Name PREFECT_API_DATABASE_TIMEOUT, PREFECT_API_URL
+    Get-PrefectSetting -Name 'PREFECT_API_DATABASE_TIMEOUT', 'PREFECT_API_URL'
 
     Shows PREFECT_SERVER_DATABASE_TIMEOUT (the legacy name is accepted) and PREFECT_API_URL,
     for example with Source env:PREFECT_API_DATABASE_TIMEOUT and profile:local.

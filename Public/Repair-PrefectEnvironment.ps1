@@ -47,7 +47,7 @@ function Repair-PrefectEnvironment {
     Lists every fix that would be applied, and changes nothing.
 
     .EXAMPLE
-    Repair-PrefectEnvironment -Check windows.firewall, windows.long-paths -Port 4200
+    Repair-PrefectEnvironment -Check 'windows.firewall', 'windows.long-paths' -Port 4200
 
     Creates the inbound rule for TCP 4200 and enables long paths (run as administrator;
     otherwise both are reported Skipped, not admin).

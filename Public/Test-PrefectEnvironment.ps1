@@ -48,7 +48,7 @@ function Test-PrefectEnvironment {
     taken, the port.available check names the process that holds it.
 
     .EXAMPLE
-    Test-PrefectEnvironment -Role Worker -PythonPath C:\Prefect\venv\Scripts\python.exe -Check settings.profile, settings.api-url
+    Test-PrefectEnvironment -Role Worker -PythonPath C:\Prefect\venv\Scripts\python.exe -Check 'settings.profile', 'settings.api-url'
 
     Checks that a worker running under that interpreter would talk to the right server.
 

@@ -24,7 +24,7 @@ function Wait-PrefectService {
     Waits up to a minute for the server to answer /api/health and /api/ready.
 
     .EXAMPLE
-    Start-Service PrefectServer, PrefectWorker; Get-PrefectService | Wait-PrefectService
+    Start-Service -Name 'PrefectServer', 'PrefectWorker'; Get-PrefectService | Wait-PrefectService
 
     Starts both services and waits until the server is ready and the worker heartbeats.
 

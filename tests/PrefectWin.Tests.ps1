@@ -10,7 +10,14 @@
       ConvertFrom-PrefectResponse, so objects and errors come out of the same code as real ones.
     - Unit tests of the private helpers.
     - The bridge against the real backend: run when a backend interpreter is found, and always
-      in CI (CI=true), where a missing backend is a failure.
+      in CI (CI=true), where a missing backend is a failure. With and without a session; on
+      Windows also against tests/fakes/serve_fake.py, a session backend that crashes, hangs
+      or answers out of turn on request.
+    - The DSC resources (their methods, with Invoke-PrefectBackend mocked) and, under Windows
+      PowerShell 5.1, the sample configuration compiled to a MOF.
+
+    None of this has run on the machine where the session, DSC and cwd parts were written
+    (it has no PowerShell); tests/test_powershell_static.py checks these files statically there.
 #>
 
 BeforeDiscovery {
@@ -23,7 +30,10 @@ BeforeDiscovery {
         }
     )
     $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
-    $skippedFolders = '^[\\/](\.venv|\.git|out)[\\/]'
+    # Not examples/: PowerShell's parser resolves Import-DscResource -ModuleName PrefectWin at
+    # parse time, so a configuration parses only where the module is installed. The 'sample DSC
+    # configuration' test below compiles it with the module on PSModulePath instead.
+    $skippedFolders = '^[\\/](\.venv|\.git|out|examples)[\\/]'
     $sourceCases = @(
         Get-ChildItem -Path $repositoryRoot -Recurse -File -Include '*.ps1', '*.psm1', '*.psd1' |
             Where-Object { $_.FullName.Substring($repositoryRoot.Length) -notmatch $skippedFolders } |
@@ -142,6 +152,10 @@ Describe 'Module' {
         $manifest = Test-ModuleManifest -Path (Join-Path -Path $moduleRoot -ChildPath 'PrefectWin.psd1')
         $manifest.Version | Should -Be ([version]'0.1.0')
         @($manifest.CompatiblePSEditions) -join ',' | Should -BeExactly 'Desktop,Core'
+    }
+
+    It 'exports the DSC resources of the root module' {
+        (@($prefectWin.ExportedDscResources) | Sort-Object) -join ',' | Should -BeExactly 'PrefectService,PrefectSetting'
     }
 
     It 'loads the default table view of PrefectWin.CheckResult' {
@@ -364,6 +378,202 @@ Describe 'ConvertTo-PrefectRequestJson' {
             ConvertTo-PrefectRequestJson -Command 'x.y' -Parameters @{ name = $text; force = [switch]$true; env = @{ B = '2'; A = '1' } }
         } $noted
         $json | Should -BeExactly '{"protocol":1,"command":"x.y","params":{"env":{"A":"1","B":"2"},"force":true,"name":"plain"},"whatIf":false}'
+    }
+}
+
+Describe 'ConvertTo-PrefectRequestJson in a session' {
+    It 'puts the session id first and the location last, as cwd' {
+        $json = & $prefectWin {
+            ConvertTo-PrefectRequestJson -Command 'module.version' -Parameters @{} -Location 'C:\work' -RequestId 7
+        }
+        $json | Should -BeExactly '{"id":7,"protocol":1,"command":"module.version","params":{},"whatIf":false,"cwd":"C:\\work"}'
+    }
+
+    It 'leaves out an empty location' {
+        $json = & $prefectWin { ConvertTo-PrefectRequestJson -Command 'module.version' -Location '' }
+        $json | Should -BeExactly '{"protocol":1,"command":"module.version","params":{},"whatIf":false}'
+    }
+}
+
+Describe 'Get-PrefectSessionExitCode' {
+    It 'takes <Case> as the answer' -ForEach @(
+        @{ Case = 'the line with the id'; Line = '{"id":3,"protocol":1,"ok":false,"error":{},"exitCode":2}'; Expected = 2 }
+        @{ Case = 'a line with id null'; Line = '{"id":null,"protocol":1,"ok":false,"error":{},"exitCode":2}'; Expected = 2 }
+        @{ Case = 'an ok line without exitCode'; Line = '{"id":3,"protocol":1,"ok":true,"result":null}'; Expected = 0 }
+    ) {
+        $code = & $prefectWin { param($text) Get-PrefectSessionExitCode -Line $text -RequestId 3 } $Line
+        $code | Should -Be $Expected
+    }
+
+    It 'skips <Case>' -ForEach @(
+        @{ Case = 'an answer to another request'; Line = '{"id":2,"protocol":1,"ok":true,"exitCode":0}' }
+        @{ Case = 'a line that is not JSON'; Line = 'Traceback (most recent call last):' }
+        @{ Case = 'a JSON array'; Line = '[1, 2]' }
+    ) {
+        $code = & $prefectWin { param($text) Get-PrefectSessionExitCode -Line $text -RequestId 3 } $Line
+        $code | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'DSC resource PrefectService' {
+    BeforeAll {
+        function Invoke-TestResource {
+            # Runs a script block against a new PrefectService inside the module, where the class is.
+            param([hashtable] $Property, [scriptblock] $Action)
+            & $prefectWin {
+                param($values, $body)
+                $resource = [PrefectService]::new()
+                foreach ($key in $values.Keys) {
+                    $resource.$key = $values[$key]
+                }
+                & $body $resource
+            } $Property $Action
+        }
+    }
+
+    BeforeEach {
+        $requests = New-Object -TypeName 'System.Collections.Generic.List[object]'
+        $planActions = @()
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
+            $requests.Add([PSCustomObject]@{
+                    Command = $PesterBoundParameters['Command']
+                    Parameters = $PesterBoundParameters['Parameters']
+                    WhatIf = $PesterBoundParameters.ContainsKey('WhatIf') -and [bool]$PesterBoundParameters['WhatIf']
+                })
+            [PSCustomObject]@{ name = 'PrefectServer'; changed = ($planActions.Count -gt 0); actions = @($planActions) }
+        }
+    }
+
+    It 'Test() asks for the install plan with whatIf and start, and an empty plan is the desired state' {
+        $inState = Invoke-TestResource -Property @{ Name = 'PrefectServer'; Role = 'Server'; Port = 4200 } -Action { param($r) $r.Test() }
+        $inState | Should -BeTrue
+        $requests.Count | Should -Be 1
+        $requests[0].Command | Should -BeExactly 'service.install'
+        $requests[0].WhatIf | Should -BeTrue
+        $requests[0].Parameters['start'] | Should -BeTrue
+        $requests[0].Parameters['port'] | Should -Be 4200
+        $requests[0].Parameters['role'] | Should -BeExactly 'Server'
+        $requests[0].Parameters.ContainsKey('bindAddress') | Should -BeFalse
+        $requests[0].Parameters.ContainsKey('databaseUrl') | Should -BeFalse
+    }
+
+    It 'Test() is false when the plan has actions' {
+        $planActions = @([PSCustomObject]@{ kind = 'start-service'; description = 'Start service PrefectServer' })
+        $inState = Invoke-TestResource -Property @{ Name = 'PrefectServer'; Role = 'Server' } -Action { param($r) $r.Test() }
+        $inState | Should -BeFalse
+    }
+
+    It 'Set() installs without whatIf, and Ensure Absent uninstalls' {
+        Invoke-TestResource -Property @{ Name = 'PrefectServer'; Role = 'Server'; ServiceDependency = @('Tcpip') } -Action { param($r) $r.Set() }
+        Invoke-TestResource -Property @{ Name = 'PrefectServer'; Ensure = 'Absent' } -Action { param($r) $r.Set() }
+        ($requests | ForEach-Object -Process { '{0}:{1}' -f $_.Command, $_.WhatIf }) -join ',' | Should -BeExactly 'service.install:False,service.uninstall:False'
+        @($requests[0].Parameters['dependsOn']) -join ',' | Should -BeExactly 'Tcpip'
+    }
+
+    It 'Test() of Ensure Absent is true when the service does not exist' {
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
+            $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'PrefectServer' does not exist." }))
+        }
+        $inState = Invoke-TestResource -Property @{ Name = 'PrefectServer'; Ensure = 'Absent' } -Action { param($r) $r.Test() }
+        $inState | Should -BeTrue
+    }
+
+    It 'Test() throws any other backend error' {
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
+            $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject @{ code = 'NotInstalled'; category = 'NotInstalled'; message = 'NSSM was not found.' }))
+        }
+        { Invoke-TestResource -Property @{ Name = 'PrefectServer'; Role = 'Server' } -Action { param($r) $r.Test() } } | Should -Throw -ExpectedMessage '*NSSM was not found*'
+    }
+
+    It 'refuses a DatabaseUrl with a password before any request' {
+        $property = @{ Name = 'PrefectServer'; Role = 'Server'; DatabaseUrl = 'postgresql+asyncpg://prefect:secret@db01:5432/prefect' }
+        { Invoke-TestResource -Property $property -Action { param($r) $r.Test() } } | Should -Throw -ExpectedMessage '*holds a password*'
+        $requests.Count | Should -Be 0
+    }
+
+    It 'sends DatabaseUrl and DatabaseCredential, and refuses a DatabaseUrlVariable that is not set' {
+        $secret = ConvertTo-SecureString -String 'not-a-real-password' -AsPlainText -Force
+        $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList @('prefect', $secret)
+        $property = @{ Name = 'PrefectServer'; Role = 'Server'; DatabaseUrl = 'postgresql+asyncpg://prefect@db01:5432/prefect'; DatabaseCredential = $credential }
+        $null = Invoke-TestResource -Property $property -Action { param($r) $r.Test() }
+        $requests[0].Parameters['databaseUrl'] | Should -BeExactly 'postgresql+asyncpg://prefect@db01:5432/prefect'
+        $requests[0].Parameters['databaseCredential'].UserName | Should -BeExactly 'prefect'
+        $unset = @{ Name = 'PrefectServer'; Role = 'Server'; DatabaseUrlVariable = 'PREFECTWIN_TEST_NO_SUCH_VARIABLE_{0}' -f [guid]::NewGuid().ToString('N') }
+        { Invoke-TestResource -Property $unset -Action { param($r) $r.Test() } } | Should -Throw -ExpectedMessage '*is not set*'
+    }
+
+    It 'Get() reports a service as it is, and Absent when there is none' {
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -ParameterFilter { @($Parameters['name']) -contains 'PrefectServer' } -MockWith {
+            [PSCustomObject]@{ name = 'PrefectServer'; role = 'Server'; status = 'Running'; startType = 'Automatic'; port = 4200; prefectHome = 'C:\ProgramData\Prefect'; health = 'Healthy' }
+        }
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -ParameterFilter { @($Parameters['name']) -contains 'Missing' } -MockWith {
+            $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'Missing' not found." }))
+        }
+        $found = Invoke-TestResource -Property @{ Name = 'PrefectServer' } -Action { param($r) $r.Get() }
+        $found.Ensure | Should -Be 'Present'
+        $found.Port | Should -Be 4200
+        $found.Status | Should -BeExactly 'Running'
+        $found.Health | Should -BeExactly 'Healthy'
+        $found.StartupType | Should -BeExactly 'Automatic'
+        $missing = Invoke-TestResource -Property @{ Name = 'Missing' } -Action { param($r) $r.Get() }
+        $missing.Ensure | Should -Be 'Absent'
+    }
+
+    It 'Export() returns one instance per PrefectWin service' {
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
+            [PSCustomObject]@{ name = 'PrefectServer'; role = 'Server'; status = 'Running'; port = 4200 }
+            [PSCustomObject]@{ name = 'PrefectWorker'; role = 'Worker'; status = 'Stopped'; pool = 'etl' }
+        }
+        $all = @(& $prefectWin { [PrefectService]::Export() })
+        ($all | ForEach-Object -Process { $_.Name }) -join ',' | Should -BeExactly 'PrefectServer,PrefectWorker'
+        $all[1].Pool | Should -BeExactly 'etl'
+    }
+}
+
+Describe 'DSC resource PrefectSetting' {
+    BeforeEach {
+        $requests = New-Object -TypeName 'System.Collections.Generic.List[object]'
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
+            $requests.Add([PSCustomObject]@{
+                    Command = $PesterBoundParameters['Command']
+                    Parameters = $PesterBoundParameters['Parameters']
+                    WhatIf = $PesterBoundParameters.ContainsKey('WhatIf') -and [bool]$PesterBoundParameters['WhatIf']
+                })
+            [PSCustomObject]@{ changed = $false; actions = @() }
+        }
+    }
+
+    It 'Test() plans setting.set (Present) or setting.remove (Absent) with whatIf' {
+        $results = & $prefectWin {
+            $present = [PrefectSetting]::new()
+            $present.Name = 'PREFECT_API_URL'
+            $present.Scope = 'Machine'
+            $present.Value = 'http://prefect01:4200/api'
+            $absent = [PrefectSetting]::new()
+            $absent.Name = 'PREFECT_API_URL'
+            $absent.Ensure = 'Absent'
+            $present.Test()
+            $absent.Test()
+        }
+        @($results) -join ',' | Should -BeExactly 'True,True'
+        ($requests | ForEach-Object -Process { '{0}:{1}' -f $_.Command, $_.WhatIf }) -join ',' | Should -BeExactly 'setting.set:True,setting.remove:True'
+        $requests[0].Parameters['value'] | Should -BeExactly 'http://prefect01:4200/api'
+        $requests[0].Parameters['scope'] | Should -BeExactly 'Machine'
+        $requests[1].Parameters.ContainsKey('value') | Should -BeFalse
+    }
+
+    It 'refuses Scope Process' {
+        $call = {
+            & $prefectWin {
+                $setting = [PrefectSetting]::new()
+                $setting.Name = 'PREFECT_API_URL'
+                $setting.Scope = 'Process'
+                $setting.Value = 'x'
+                $setting.Test()
+            }
+        }
+        $call | Should -Throw -ExpectedMessage '*Scope Process*'
+        $requests.Count | Should -Be 0
     }
 }
 
@@ -606,6 +816,160 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
         $backendErrors[0].TargetObject | Should -BeExactly 'params.prefectHome'
     }
 
+    It 'starts Python where no pydantic.py of the user''s can shadow the backend, with and without a session' {
+        Set-Content -LiteralPath (Join-Path -Path $TestDrive -ChildPath 'pydantic.py') -Value 'raise SystemExit("shadowed")' -Encoding Ascii
+        Push-Location -LiteralPath $TestDrive
+        try {
+            @(Test-PrefectEnvironment -Check 'encoding').Count | Should -Be 1
+            Start-PrefectSession
+            @(Test-PrefectEnvironment -Check 'encoding').Count | Should -Be 1
+        } finally {
+            $null = Stop-PrefectSession
+            Pop-Location
+        }
+    }
+
+    Context 'through a session' {
+        AfterEach {
+            $null = Stop-PrefectSession
+        }
+
+        It 'serves many commands from one process, with the same objects' {
+            $opened = Start-PrefectSession -PassThru
+            $opened.Status | Should -BeExactly 'Running'
+            $opened.Version | Should -Not -BeNullOrEmpty
+            $first = @(Test-PrefectEnvironment -Check 'encoding')
+            $second = @(Test-PrefectEnvironment -Check 'python.found')
+            $first[0].Check | Should -BeExactly 'encoding'
+            $second[0].PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.CheckResult'
+            $now = Get-PrefectSession
+            $now.ProcessId | Should -Be $opened.ProcessId
+            $now.Requests | Should -Be 3 -Because 'the handshake and two commands'
+            $now.Starts | Should -Be 1
+        }
+
+        It 'relays verbose lines and writes backend errors, and the session survives them' {
+            Start-PrefectSession
+            $records = @(Test-PrefectEnvironment -Check 'python.found' -Verbose 4>&1)
+            @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -notlike 'PrefectWin*' }).Count | Should -BeGreaterThan 0
+            $backendErrors = $null
+            $output = @(Test-PrefectEnvironment -PrefectHome '' -ErrorAction SilentlyContinue -ErrorVariable backendErrors)
+            $output.Count | Should -Be 0
+            $backendErrors[0].FullyQualifiedErrorId | Should -BeLike 'PrefectWin.InvalidRequest,*'
+            (Get-PrefectSession).Status | Should -BeExactly 'Running'
+        }
+
+        It 'answers an oversized request with InvalidRequest and keeps serving' {
+            $opened = Start-PrefectSession -PassThru
+            $hugeErrors = & $prefectWin {
+                param($text)
+                function Invoke-TestHuge {
+                    [CmdletBinding()]
+                    param([string] $Text)
+                    Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command 'module.version' -Parameters @{ padding = $Text }
+                }
+                $collected = $null
+                $null = Invoke-TestHuge -Text $text -ErrorAction SilentlyContinue -ErrorVariable collected
+                @($collected)
+            } ('x' * 1100000)
+            @($hugeErrors)[0].FullyQualifiedErrorId | Should -BeLike 'PrefectWin.InvalidRequest,*'
+            @(Test-PrefectEnvironment -Check 'encoding').Count | Should -Be 1
+            (Get-PrefectSession).ProcessId | Should -Be $opened.ProcessId
+        }
+
+        It 'starts a new backend, with a warning, when the last one died between commands' {
+            $opened = Start-PrefectSession -PassThru
+            Stop-Process -Id $opened.ProcessId -Force
+            Wait-Process -Id $opened.ProcessId -Timeout 10 -ErrorAction SilentlyContinue
+            $records = @(Test-PrefectEnvironment -Check 'encoding' 3>&1)
+            @($records | Where-Object { $_ -is [System.Management.Automation.WarningRecord] -and $_.Message -like '*exited*' }).Count | Should -Be 1
+            @($records | Where-Object { $_.PSObject.TypeNames[0] -eq 'PrefectWin.CheckResult' }).Count | Should -Be 1
+            $now = Get-PrefectSession
+            $now.Starts | Should -Be 2
+            $now.ProcessId | Should -Not -Be $opened.ProcessId
+        }
+
+        It 'ends with Stop-PrefectSession: the backend exits and commands get a process each again' {
+            $opened = Start-PrefectSession -PassThru
+            $closed = Stop-PrefectSession -PassThru
+            $closed.Status | Should -BeExactly 'Closed'
+            $closed.Requests | Should -Be 1
+            Get-PrefectSession | Should -BeNullOrEmpty
+            Get-Process -Id $opened.ProcessId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            @(Test-PrefectEnvironment -Check 'encoding').Count | Should -Be 1
+        }
+    }
+
+    Context 'with a fake session backend (tests/fakes/serve_fake.py)' -Skip:(-not $onWindows) {
+        BeforeAll {
+            Clear-BackendCache
+            $real = & $prefectWin { Resolve-PrefectPython -Force }
+            $fake = Join-Path -Path $TestDrive -ChildPath 'fake-serve.cmd'
+            $fakeScript = Join-Path -Path (Join-Path -Path $PSScriptRoot -ChildPath 'fakes') -ChildPath 'serve_fake.py'
+            $line = '@"{0}" {1} "{2}" %*' -f $real.Path, (@($real.PrefixArgs) -join ' '), $fakeScript
+            Set-Content -LiteralPath $fake -Value @($line) -Encoding Ascii
+
+            function Invoke-TestCommand {
+                # One request through the bridge, as a cmdlet of the module makes it; -Loud is
+                # its -Verbose (module code does not see this scope's preference variables).
+                param([string] $Name, [int] $Seconds = 30, [switch] $Loud)
+                & $prefectWin {
+                    param($command, $timeout, $loud)
+                    function Invoke-TestBackend {
+                        [CmdletBinding()]
+                        param([string] $Command, [int] $TimeoutSec)
+                        Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command $Command -Parameters @{} -TimeoutSec $TimeoutSec
+                    }
+                    Invoke-TestBackend -Command $command -TimeoutSec $timeout -Verbose:$loud
+                } $Name $Seconds ([bool]$Loud)
+            }
+        }
+
+        BeforeEach {
+            $savedPython = $env:PREFECTWIN_PYTHON
+            $env:PREFECTWIN_PYTHON = $fake
+            Clear-BackendCache
+            Start-PrefectSession
+        }
+
+        AfterEach {
+            $null = Stop-PrefectSession
+            $env:PREFECTWIN_PYTHON = $savedPython
+            Clear-BackendCache
+        }
+
+        It 'sends the location as cwd and relays the events of the request' {
+            $records = @(Invoke-TestCommand -Name 'module.version' -Loud 4>&1)
+            $answer = @($records | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })[0]
+            $answer.command | Should -BeExactly 'module.version'
+            $answer.cwd | Should -BeExactly (Get-Location).ProviderPath
+            @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -eq 'fake serves module.version' }).Count | Should -Be 1
+        }
+
+        It 'skips an answer to another request' {
+            $answer = Invoke-TestCommand -Name 'fake.stale'
+            $answer.command | Should -BeExactly 'fake.stale'
+            $answer.id | Should -Be (Get-PrefectSession).Requests
+        }
+
+        It 'fails the request in flight with PrefectWin.SessionLost, then starts a new backend' {
+            $thrown = { Invoke-TestCommand -Name 'fake.crash' } | Should -Throw -ErrorId 'PrefectWin.SessionLost*' -PassThru
+            $thrown.Exception.Message | Should -BeLike '*exited with code 3*fake.crash*'
+            $thrown.Exception.Message | Should -BeLike '*crashes on purpose*'
+            (Get-PrefectSession).Status | Should -BeExactly 'Idle'
+            (Invoke-TestCommand -Name 'module.version').command | Should -BeExactly 'module.version'
+            (Get-PrefectSession).Starts | Should -Be 2
+        }
+
+        It 'stops a backend that does not answer in time: PrefectWin.Timeout, then a new backend' {
+            $clock = [System.Diagnostics.Stopwatch]::StartNew()
+            { Invoke-TestCommand -Name 'fake.hang' -Seconds 2 } | Should -Throw -ErrorId 'PrefectWin.Timeout*'
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 20
+            (Get-PrefectSession).Status | Should -BeExactly 'Idle'
+            (Invoke-TestCommand -Name 'module.version').command | Should -BeExactly 'module.version'
+        }
+    }
+
     Context 'with an interpreter that is not a PrefectWin backend' -Skip:(-not $onWindows) {
         BeforeEach {
             $savedPython = $env:PREFECTWIN_PYTHON
@@ -643,5 +1007,31 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
             $call | Should -Throw -ErrorId 'PrefectWin.Timeout*'
             $clock.Elapsed.TotalSeconds | Should -BeLessThan 20
         }
+    }
+}
+
+Describe 'The sample DSC configuration' -Skip:(-not $onWindows -or $PSVersionTable.PSEdition -ne 'Desktop') {
+    It 'compiles to a MOF in which the worker depends on the server and no password appears' {
+        # Import-DscResource finds PrefectWin on PSModulePath, in a folder named like it.
+        $modules = Join-Path -Path $TestDrive -ChildPath 'Modules'
+        $copy = Join-Path -Path $modules -ChildPath 'PrefectWin'
+        $null = New-Item -Path $copy -ItemType Directory -Force
+        foreach ($item in @('PrefectWin.psd1', 'PrefectWin.psm1', 'PrefectWin.Format.ps1xml', 'Private', 'Public')) {
+            Copy-Item -LiteralPath (Join-Path -Path $moduleRoot -ChildPath $item) -Destination $copy -Recurse
+        }
+        $savedPath = $env:PSModulePath
+        $env:PSModulePath = $modules + [System.IO.Path]::PathSeparator + $env:PSModulePath
+        try {
+            $output = Join-Path -Path $TestDrive -ChildPath 'mof'
+            $sample = Join-Path -Path (Join-Path -Path $moduleRoot -ChildPath 'examples') -ChildPath 'ServerAndWorker.ps1'
+            $null = & $sample -DatabaseUrlVariable 'PREFECT_DATABASE_URL' -Pool 'etl' -OutputPath $output
+            $mof = Get-Content -LiteralPath (Join-Path -Path $output -ChildPath 'localhost.mof') -Raw
+        } finally {
+            $env:PSModulePath = $savedPath
+        }
+        $mof | Should -Match 'ResourceID = "\[PrefectService\]Worker"'
+        $mof | Should -Match 'DependsOn = \{\s*"\[PrefectService\]Server"'
+        $mof | Should -Match 'DatabaseUrlVariable = "PREFECT_DATABASE_URL"'
+        $mof | Should -Not -Match '(?i)password'
     }
 }

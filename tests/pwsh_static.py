@@ -9,10 +9,14 @@ Known grammar gaps (tree-sitter-powershell 0.26), all valid PowerShell that does
   - `[DscResource()]` before `class`, and several attributes stacked on one class property;
   - an empty script block, `{ }` or `{}`, as a value or argument (write `{ @() }`);
   - a comma list of bare words as a command argument, `Format-Table -Property a, b`
-    (quote them: `-Property 'a', 'b'`).
+    (quote them: `-Property 'a', 'b'`; the help examples do the same).
 `check_syntax` reports these with file and line like any other parse error. The code is
-restructured around them (with a comment saying so) rather than the check weakened; a later
-DSC file needs an explicit, commented decision in the test.
+restructured around them (with a comment saying so) rather than the check weakened, with ONE
+explicit exception: `parse()` blanks exactly the text `[DscResource()]` on a line of its own
+(spaces of the same length, so every position stays where it was) before the grammar sees it,
+and `check_dsc_file` separately requires that attribute on every class of a DSC file.
+`parse_raw()` parses without that step (the tests pin the gap with it). A DSC class property
+gets one `[DscProperty(...)]` and a type, nothing more.
 """
 from __future__ import annotations
 
@@ -40,6 +44,9 @@ ROOT_MODULE = "PrefectWin.psm1"
 MANIFEST = "PrefectWin.psd1"
 FORMAT_FILE = "PrefectWin.Format.ps1xml"
 BACKEND_HELPERS = ("Invoke-PrefectBackend", "Invoke-PrefectPlan")
+# What Start-, Stop- and Get-PrefectSession call instead: they manage the bridge's own process
+# and send no backend command of their own (a session's handshake is module.version, inside).
+SESSION_HELPERS = ("Open-PrefectBackendSession", "Close-PrefectBackendSession", "Get-PrefectBackendSession")
 MAX_PUBLIC_BODY_LINES = 30
 
 # `Get-Verb` on Windows PowerShell 5.1 and PowerShell 7.
@@ -120,6 +127,8 @@ class Source:
     data: bytes
     root: Node
     lines: list[str] = field(default_factory=list)
+    # 0-based lines where parse() blanked a `[DscResource()]` attribute (see the docstring).
+    dsc_resource_lines: tuple[int, ...] = ()
 
     def node_text(self, node: Node) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
@@ -128,11 +137,37 @@ class Source:
         return f"{self.label}:{node.start_point[0] + 1}"
 
 
+DSC_RESOURCE_ATTRIBUTE = "[DscResource()]"
+_DSC_RESOURCE_LINE = re.compile(r"^([ ]*)\[DscResource\(\)\][ ]*$", re.M)
+
+
+def blank_dsc_resource_attributes(text: str) -> tuple[str, tuple[int, ...]]:
+    """`text` with each `[DscResource()]` that stands on a line of its own replaced by as many
+    spaces, and the 0-based numbers of those lines. Nothing else is touched: an attribute with
+    arguments, or one sharing its line with code, still reaches the grammar (and fails)."""
+    lines: list[int] = []
+
+    def blank(match: re.Match[str]) -> str:
+        lines.append(text.count("\n", 0, match.start()))
+        return " " * len(match.group(0))
+
+    return _DSC_RESOURCE_LINE.sub(blank, text), tuple(lines)
+
+
+def parse_raw(text: str, label: str = "<snippet>") -> Source:
+    """Parse exactly `text`, grammar gaps included."""
+    data = text.encode("utf-8")
+    return Source(label, text, data, _parser().parse(data).root_node, text.splitlines())
+
+
 @functools.lru_cache(maxsize=256)
 def parse(text: str, label: str = "<snippet>") -> Source:
-    data = text.encode("utf-8")
+    """Parse `text` with its `[DscResource()]` attributes blanked (see the docstring). `text`
+    and `lines` stay the original, so layout rules see the file as it is."""
+    blanked, dsc_lines = blank_dsc_resource_attributes(text)
+    data = blanked.encode("utf-8")
     tree = _parser().parse(data)
-    return Source(label, text, data, tree.root_node, text.splitlines())
+    return Source(label, text, data, tree.root_node, text.splitlines(), dsc_lines)
 
 
 def walk(node: Node, skip: tuple[str, ...] = ()) -> Iterator[Node]:
@@ -631,6 +666,8 @@ def functions(src: Source) -> list[Function]:
             if name in BACKEND_HELPERS:
                 _, value = _argument_after(src, command, "Command")
                 calls.append(BackendCall(name, value, command.start_point[0] + 1))
+            elif name in SESSION_HELPERS:
+                calls.append(BackendCall(name, "session:" + name, command.start_point[0] + 1))
             elif name == "ConvertTo-PrefectObject":
                 _, value = _argument_after(src, command, "TypeName")
                 type_names.append(value or "<not a literal>")
@@ -856,6 +893,9 @@ def check_against_schema(
         return [Violation("schema", f"{src.label}:1", "expected exactly one function")]
     fn = defined[0]
     where = f"{src.label}:{fn.line}"
+    if fn.backend_calls and {call.helper for call in fn.backend_calls} <= set(SESSION_HELPERS):
+        # No backend command and so no params model: check_session_cmdlet holds these instead.
+        return []
     names = {call.command for call in fn.backend_calls if call.command}
     if len(names) != 1:
         return [Violation("schema", where, "cannot tell which backend command this cmdlet calls")]
@@ -1058,4 +1098,319 @@ def check_format_file(label: str, text: str, schema: dict[str, Any], producers: 
         items = list(view.iter("TableColumnItem"))
         if headers and len(headers) != len(items):
             found.append(Violation("format", label, f"view {name}: {len(headers)} headers for {len(items)} columns"))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# The session cmdlets, and files that must not depend on their own folder
+# --------------------------------------------------------------------------------------------
+def check_session_cmdlet(src: Source) -> list[Violation]:
+    """Start-, Stop- and Get-PrefectSession: one function that calls exactly one session helper
+    and no backend command, returns PrefectWin.Session, and asks ShouldProcess when it starts
+    or stops something (the session's process is state, if only the module's own)."""
+    defined = functions(src)
+    if len(defined) != 1:
+        return [Violation("session", f"{src.label}:1", "expected exactly one function")]
+    fn = defined[0]
+    where = f"{src.label}:{fn.line}"
+    found = []
+    helpers = [call.helper for call in fn.backend_calls]
+    if len(helpers) != 1 or helpers[0] not in SESSION_HELPERS:
+        found.append(Violation("session", where, f"calls {helpers}; a session cmdlet calls exactly one of {list(SESSION_HELPERS)}"))
+    if fn.output_types != ["PrefectWin.Session"]:
+        found.append(Violation("session", where, f"[OutputType] is {fn.output_types}, not 'PrefectWin.Session'"))
+    changes = fn.name.partition("-")[0] in ("Start", "Stop")
+    supports = (fn.cmdlet_binding or {}).get("SupportsShouldProcess", False) is True
+    asks = "$PSCmdlet.ShouldProcess(" in src.node_text(fn.node)
+    if changes and not (supports and asks):
+        found.append(Violation("session", where, "starts or stops the backend: declare SupportsShouldProcess and call $PSCmdlet.ShouldProcess"))
+    if not changes and (supports or asks):
+        found.append(Violation("session", where, "changes nothing, yet asks ShouldProcess"))
+    return found
+
+
+def check_no_psscriptroot(src: Source) -> list[Violation]:
+    """Public/ and Private/ files are inlined into one psm1 by './build.ps1 Build', where
+    $PSScriptRoot is the module folder instead of Public/ or Private/: use
+    $script:PrefectWinModuleRoot, which PrefectWin.psm1 sets in both layouts."""
+    found = []
+    for node in walk(src.root):
+        if node.type == "variable" and src.node_text(node).lower() in ("$psscriptroot", "${psscriptroot}"):
+            found.append(Violation("psscriptroot", src.where(node), "$PSScriptRoot changes meaning in the built module; use $script:PrefectWinModuleRoot"))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# DSC resource classes
+# --------------------------------------------------------------------------------------------
+# Properties every DSC resource block has already (OMI_BaseResource, and the configuration
+# keyword's meta-properties): a resource property of the same name would be shadowed by them.
+DSC_RESERVED_PROPERTIES = frozenset(
+    name.lower()
+    for name in ("DependsOn", "PsDscRunAsCredential", "ResourceId", "SourceInfo", "ModuleName", "ModuleVersion", "ConfigurationName")
+)
+SECRET_NAME = re.compile(r"(?i)pass(word|phrase)?|secret|token|api_?key|private_?key")
+CREDENTIAL_TYPES = frozenset({"pscredential", "system.management.automation.pscredential"})
+
+
+@dataclass
+class ClassProperty:
+    name: str
+    line: int
+    type: Optional[str]
+    attributes: list[str]
+    dsc_arguments: Optional[list[str]]  # None: no [DscProperty()]; else its argument names
+    hidden: bool
+
+
+@dataclass
+class ClassMethod:
+    name: str
+    line: int
+    return_type: Optional[str]
+    static: bool
+    parameters: int
+
+
+@dataclass
+class PsClass:
+    name: str
+    line: int
+    dsc_resource: bool  # a blanked [DscResource()] stands right above it
+    properties: list[ClassProperty]
+    methods: list[ClassMethod]
+
+
+def _type_text(src: Source, node: Optional[Node]) -> Optional[str]:
+    literal = first_child(node, "type_literal") if node is not None else None
+    spec = first_child(literal, "type_spec") if literal is not None else None
+    return src.node_text(spec).strip() if spec is not None else None
+
+
+def classes(src: Source) -> list[PsClass]:
+    found = []
+    for node in walk(src.root):
+        if node.type != "class_statement":
+            continue
+        name_node = first_child(node, "simple_name")
+        line = node.start_point[0]
+        above = line - 1
+        while above >= 0 and not src.lines[above].strip():
+            above -= 1
+        properties, methods = [], []
+        for member in node.children:
+            modifiers = [src.node_text(c).strip().lower() for c in children_of_type(member, "class_attribute")]
+            if member.type == "class_property_definition":
+                attributes = []
+                dsc_arguments = None
+                for attribute in children_of_type(member, "attribute"):
+                    attribute_name = first_child(attribute, "attribute_name")
+                    text = src.node_text(attribute_name).strip() if attribute_name is not None else "?"
+                    attributes.append(text)
+                    if text.lower() == "dscproperty":
+                        positional, named = attribute_arguments(src, attribute)
+                        dsc_arguments = [src.node_text(p) for p in positional] + list(named)
+                variable = first_child(member, "variable")
+                properties.append(
+                    ClassProperty(
+                        name=src.node_text(variable).lstrip("$") if variable is not None else "?",
+                        line=member.start_point[0] + 1,
+                        type=_type_text(src, member),
+                        attributes=attributes,
+                        dsc_arguments=dsc_arguments,
+                        hidden="hidden" in modifiers,
+                    )
+                )
+            elif member.type == "class_method_definition":
+                method_name = first_child(member, "simple_name")
+                parameter_list = first_child(member, "class_method_parameter_list")
+                methods.append(
+                    ClassMethod(
+                        name=src.node_text(method_name) if method_name is not None else "?",
+                        line=member.start_point[0] + 1,
+                        return_type=_type_text(src, member),
+                        static="static" in modifiers,
+                        parameters=len(children_of_type(parameter_list, "class_method_parameter")) if parameter_list is not None else 0,
+                    )
+                )
+        found.append(
+            PsClass(
+                name=src.node_text(name_node) if name_node is not None else "?",
+                line=line + 1,
+                dsc_resource=above in src.dsc_resource_lines,
+                properties=properties,
+                methods=methods,
+            )
+        )
+    return found
+
+
+def is_dsc_file(src: Source) -> bool:
+    """A file with a [DscResource()] attribute or a [DscProperty()] property."""
+    return bool(src.dsc_resource_lines) or any(p.dsc_arguments is not None for c in classes(src) for p in c.properties)
+
+
+def dsc_resources(src: Source) -> list[PsClass]:
+    return [c for c in classes(src) if c.dsc_resource]
+
+
+def check_dsc_file(src: Source) -> list[Violation]:
+    """Every class of a DSC file is a [DscResource()] with Key properties, one [DscProperty()]
+    and a type per property, no secret in a plain property, no name DSC reserves, and the
+    methods DSC calls: [T] Get(), [bool] Test(), [void] Set(), static [T[]] Export()."""
+    if not is_dsc_file(src):
+        return []
+    found: list[Violation] = []
+    defined = classes(src)
+    class_lines = {c.line - 1 for c in defined}
+    for line in src.dsc_resource_lines:
+        following = line + 1
+        while following < len(src.lines) and not src.lines[following].strip():
+            following += 1
+        if following not in class_lines:
+            found.append(Violation("dsc", f"{src.label}:{line + 1}", f"{DSC_RESOURCE_ATTRIBUTE} is not followed by a class"))
+    for cls in defined:
+        where = f"{src.label}:{cls.line}"
+        if not cls.dsc_resource:
+            found.append(Violation("dsc", where, f"class {cls.name} in a DSC file has no {DSC_RESOURCE_ATTRIBUTE} on the line above it"))
+            continue
+        keys = [p for p in cls.properties if p.dsc_arguments is not None and "Key" in p.dsc_arguments]
+        if not keys:
+            found.append(Violation("dsc", where, f"{cls.name} has no [DscProperty(Key)] property"))
+        for prop in cls.properties:
+            at = f"{src.label}:{prop.line}"
+            if prop.hidden:
+                continue
+            if prop.dsc_arguments is None:
+                found.append(Violation("dsc", at, f"{cls.name}.{prop.name} is not a [DscProperty()]; make it hidden if DSC must not see it"))
+            if len(prop.attributes) != 1:
+                found.append(Violation("dsc", at, f"{cls.name}.{prop.name} has {len(prop.attributes)} attributes; give it one [DscProperty(...)] and a type"))
+            if prop.type is None:
+                found.append(Violation("dsc", at, f"{cls.name}.{prop.name} has no type"))
+            unknown = set(prop.dsc_arguments or []) - {"Key", "Mandatory", "NotConfigurable"}
+            if unknown:
+                found.append(Violation("dsc", at, f"{cls.name}.{prop.name}: unknown DscProperty arguments {sorted(unknown)}"))
+            if prop.name.lower() in DSC_RESERVED_PROPERTIES:
+                found.append(Violation("dsc", at, f"{cls.name}.{prop.name}: every DSC resource block has {prop.name} already (a meta-property); rename it"))
+            if SECRET_NAME.search(prop.name) and (prop.type or "").lower() not in CREDENTIAL_TYPES:
+                found.append(Violation("dsc", at, f"{cls.name}.{prop.name} looks like a secret but is [{prop.type}]: a MOF keeps it in clear text; use a [PSCredential]"))
+        methods = {(m.name.lower(), m.static): m for m in cls.methods}
+        wanted = {
+            ("get", False): cls.name,
+            ("test", False): "bool",
+            ("set", False): "void",
+            ("export", True): cls.name + "[]",
+        }
+        for (method_name, static), return_type in wanted.items():
+            method = methods.get((method_name, static))
+            shown = f"{'static ' if static else ''}[{return_type}] {method_name.capitalize()}()"
+            if method is None:
+                found.append(Violation("dsc", where, f"{cls.name} has no {shown}"))
+            elif (method.return_type or "").lower() != return_type.lower() or method.parameters:
+                found.append(Violation("dsc", f"{src.label}:{method.line}", f"{cls.name}.{method.name} must be {shown}"))
+    return found
+
+
+def check_dsc_exports(manifest: Source, resources: list[str]) -> list[Violation]:
+    """DscResourcesToExport is exactly the [DscResource()] classes of the root module, sorted,
+    one per line."""
+    where = f"{manifest.label}:1"
+    try:
+        data = manifest_data(manifest)
+    except NotLiteral as exc:
+        return [Violation("manifest", where, f"not a constant hashtable: {exc}")]
+    exported = _as_list(data.get("DscResourcesToExport"))
+    found = []
+    if sorted(exported) != sorted(resources):
+        found.append(Violation("manifest", where, f"DscResourcesToExport {exported} must equal the [DscResource()] classes of {ROOT_MODULE} {sorted(resources)}"))
+    if exported != sorted(exported, key=str.lower):
+        found.append(Violation("manifest", where, "DscResourcesToExport is not sorted"))
+    return found
+
+
+def check_dsc_configuration(src: Source, resources: dict[str, set[str]]) -> list[Violation]:
+    """In a configuration script, each block of one of our resources (`PrefectService Name
+    { Property = value ... }`) sets only properties the class has, or DSC meta-properties."""
+    found = []
+    meta = {"dependson", "psdscrunascredential"}
+    for node, name, _ in _commands(src):
+        declared = {k.lower(): k for k in resources}.get(name.lower())
+        if declared is None:
+            continue
+        properties = {p.lower() for p in resources[declared]}
+        elements = node.child_by_field_name("command_elements")
+        blocks = [n for n in walk(elements) if n.type == "script_block_expression"] if elements is not None else []
+        if not blocks:
+            found.append(Violation("dsc-example", src.where(node), f"{name} block without {{ ... }}"))
+            continue
+        body = blocks[0]
+        for statement in walk(body):
+            if statement.type != "command":
+                continue
+            nearest = next((a for a in ancestors(statement) if a.type == "script_block_expression"), None)
+            if nearest is None or nearest.id != body.id:
+                continue
+            target = statement.child_by_field_name("command_name")
+            rest = statement.child_by_field_name("command_elements")
+            if target is None or rest is None or not src.node_text(rest).lstrip().startswith("="):
+                continue
+            key = src.node_text(target).strip()
+            if key.lower() not in properties | meta:
+                found.append(Violation("dsc-example", src.where(statement), f"{declared} has no property {key}"))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Examples in help: only parameters the cmdlet has
+# --------------------------------------------------------------------------------------------
+def example_code(text: str) -> str:
+    """The code of one .EXAMPLE: its first paragraph, as Get-Help shows it after 'PS C:\\>'."""
+    lines = []
+    for line in text.strip("\n").splitlines():
+        if not line.strip():
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def about_snippets(text: str) -> list[tuple[int, str]]:
+    """The commands of an about_*.help.txt, written as at a prompt: a line 'PS> code' starts a
+    snippet and each following line '>> code' continues it (PowerShell's own prompts). Returns
+    (1-based line, code) pairs."""
+    snippets: list[tuple[int, list[str]]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("PS> "):
+            snippets.append((number, [stripped[4:]]))
+        elif (stripped == ">>" or stripped.startswith(">> ")) and snippets and snippets[-1][0] + len(snippets[-1][1]) == number:
+            snippets[-1][1].append(line.split(">>", 1)[1][1:])
+    return [(number, "\n".join(lines)) for number, lines in snippets]
+
+
+def check_example(code: str, label: str, cmdlets: dict[str, set[str]], must_call: Optional[str] = None) -> list[Violation]:
+    """The example parses (bare-word lists are quoted, see the module docstring), each PrefectWin
+    cmdlet in it is given only parameters it has (or common ones), and, for a cmdlet's own
+    example, that cmdlet is called."""
+    src = parse(code + "\n", label)
+    found = [Violation("example", v.location, f"does not parse; quote bare-word lists ('a', 'b'): {v.message}") for v in check_syntax(src)]
+    by_name = {name.lower(): (name, parameters) for name, parameters in cmdlets.items()}
+    common = {p.lower() for p in COMMON_PARAMETERS}
+    called = set()
+    for node, name, _ in _commands(src):
+        entry = by_name.get(name.lower())
+        if entry is None:
+            continue
+        declared_name, parameters = entry
+        called.add(declared_name)
+        if name != declared_name:
+            found.append(Violation("example", src.where(node), f"'{name}' is spelled '{declared_name}'"))
+        elements = node.child_by_field_name("command_elements")
+        for item in elements.named_children if elements is not None else []:
+            if item.type != "command_parameter":
+                continue
+            parameter = src.node_text(item).lstrip("-").split(":")[0]
+            if parameter.lower() not in {p.lower() for p in parameters} | common:
+                found.append(Violation("example", src.where(item), f"{declared_name} has no parameter -{parameter}"))
+    if must_call is not None and must_call not in called:
+        found.append(Violation("example", f"{label}:1", f"the example does not call {must_call}"))
     return found

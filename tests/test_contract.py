@@ -29,15 +29,27 @@ Format:
 A cmdlet that calls the backend more than once (plan, then apply) lists the exchanges in
 "calls": [{"request", "response", "exitCode", "compare"}, ...] instead of the top-level four.
 
+The envelope's "cwd" (and a session request's "id") is NOT recorded. `request` is what the cmdlet
+hands to Invoke-PrefectBackend, the one seam Pester mocks; the bridge adds the prompt's location
+as cwd below that seam, and it differs per machine and per prompt. So a fixture's request has
+exactly protocol, command, params and whatIf (test_fixture_is_well_formed), Pester compares
+exactly that, and this file replays each request the way the bridge sends it: Python started in
+the module's folder (the repository root), with "cwd" added, set to a scratch folder that stands
+for the user's prompt (run_rpc). The Pester unit tests of ConvertTo-PrefectRequestJson cover the
+cwd and id fields themselves.
+
 Record or re-record responses (never write them by hand):
     .venv/bin/python tests/test_contract.py tests/contract/Test-PrefectEnvironment/<case>.json
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,7 +59,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pwsh_static  # noqa: E402
-from test_powershell_static import POWERSHELL_ONLY_PARAMETERS  # noqa: E402
+from test_powershell_static import POWERSHELL_ONLY_PARAMETERS, SESSION_CMDLETS  # noqa: E402
 
 CONTRACT = Path(__file__).resolve().parent / "contract"
 FIXTURES = sorted(CONTRACT.glob("*/*.json"))
@@ -67,13 +79,25 @@ def exchanges(fixture: dict[str, Any]) -> list[dict[str, Any]]:
     return list(fixture["calls"]) if "calls" in fixture else [fixture]
 
 
+# The "prompt" of the replayed requests: an empty folder, never the repository or the module.
+PROMPT = Path(tempfile.mkdtemp(prefix="prefectwin-prompt-"))
+atexit.register(shutil.rmtree, PROMPT, True)
+
+
+def sent(request: dict[str, Any]) -> dict[str, Any]:
+    """The fixture's request as the bridge sends it: with the prompt's location as cwd."""
+    return {**request, "cwd": str(PROMPT)}
+
+
 def run_rpc(request: dict[str, Any]) -> tuple[dict[str, Any], int, str]:
-    """One request through the real bridge, as PowerShell runs it: `python -X utf8 -m prefectwin rpc`."""
+    """One request through the real bridge, as PowerShell runs it: `python -X utf8 -m prefectwin rpc`
+    started in the module's folder, with the prompt's location in the request (see the docstring)."""
     completed = subprocess.run(
         [sys.executable, "-X", "utf8", "-m", "prefectwin", "rpc"],
-        input=json.dumps(request).encode("utf-8"),
+        input=json.dumps(sent(request)).encode("utf-8"),
         capture_output=True,
         timeout=TIMEOUT_SECONDS,
+        cwd=pwsh_static.REPO,
     )
     stdout = completed.stdout.decode("utf-8")
     assert stdout.count("\n") == 1 and stdout.endswith("\n"), f"stdout must be exactly one JSON line: {stdout!r}"
@@ -129,9 +153,21 @@ def live_responses() -> dict[tuple[str, int], tuple[dict[str, Any], int, str]]:
 
 
 def test_there_are_fixtures_for_every_public_cmdlet() -> None:
-    public = {path.stem for path in (pwsh_static.REPO / "Public").glob("*.ps1")}
+    """Except the session cmdlets, which send no request of their own (they manage the process
+    that serves the others; see test_powershell_static.SESSION_CMDLETS)."""
+    public = {path.stem for path in (pwsh_static.REPO / "Public").glob("*.ps1")} - SESSION_CMDLETS
     covered = {path.parent.name for path in FIXTURES}
     assert public <= covered, f"cmdlets without contract fixtures: {sorted(public - covered)}"
+    assert not covered & SESSION_CMDLETS
+
+
+def test_replayed_requests_carry_the_prompt_as_cwd() -> None:
+    """What run_rpc sends is what the bridge sends: the fixture's request plus cwd."""
+    request = {"protocol": 1, "command": "module.version", "params": {}, "whatIf": False}
+    assert sent(request) == {**request, "cwd": str(PROMPT)}
+    assert PROMPT.is_dir() and PROMPT.resolve() != pwsh_static.REPO.resolve()
+    response, exit_code, _ = run_rpc(request)
+    assert exit_code == 0 and response["ok"], response
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)
@@ -148,7 +184,9 @@ def test_fixture_is_well_formed(path: Path) -> None:
         assert isinstance(response, dict), (
             f"no recorded response: run '.venv/bin/python tests/test_contract.py {path.relative_to(pwsh_static.REPO).as_posix()}'"
         )
-        assert set(request) == {"protocol", "command", "params", "whatIf"}, "a request as Invoke-PrefectBackend builds it"
+        assert set(request) == {"protocol", "command", "params", "whatIf"}, (
+            "a request as the cmdlet hands it to Invoke-PrefectBackend: no cwd or id (see the module docstring)"
+        )
         assert request["protocol"] == 1 and isinstance(request["whatIf"], bool)
         assert response["protocol"] == 1 and isinstance(response["ok"], bool)
         assert exchange["exitCode"] in ((0,) if response["ok"] else (1, 2))

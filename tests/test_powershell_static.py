@@ -36,6 +36,11 @@ MODULE_FILES = [
 ]
 PUBLIC_FILES = sorted((ps.REPO / "Public").glob("*.ps1"))
 PRIVATE_FILES = sorted((ps.REPO / "Private").glob("*.ps1"))
+ABOUT_HELP = ps.REPO / "en-US" / "about_PrefectWin.help.txt"
+EXAMPLE_FILES = sorted((ps.REPO / "examples").glob("*.ps1"))
+# The cmdlets that manage the session's process instead of sending a backend command; the
+# static rules for them are check_session_cmdlet's (the schema rule has nothing to compare).
+SESSION_CMDLETS = {"Start-PrefectSession", "Stop-PrefectSession", "Get-PrefectSession"}
 
 
 def _ids(path: Path) -> str:
@@ -72,7 +77,7 @@ def test_parses_without_errors(path: Path) -> None:
     _assert_clean(ps.check_syntax(ps.load(path)))
 
 
-@pytest.mark.parametrize("path", ALL_FILES + [ps.REPO / ps.FORMAT_FILE], ids=_ids)
+@pytest.mark.parametrize("path", ALL_FILES + [ps.REPO / ps.FORMAT_FILE, ABOUT_HELP], ids=_ids)
 def test_ascii_only(path: Path) -> None:
     _assert_clean(ps.check_ascii(ps.relative(path), path.read_bytes()))
 
@@ -101,12 +106,20 @@ def test_only_the_bridge_starts_processes(path: Path) -> None:
 
 
 def test_the_bridge_really_starts_the_backend() -> None:
-    """The exemption above is for ProcessStartInfo with a constant argument list, nothing else."""
+    """The exemption above is for ProcessStartInfo with a constant argument list, nothing else:
+    'rpc' or 'serve', started in the module's folder (never the user's location, whose stray
+    pydantic.py or prefectwin/ would shadow the backend), with the location sent as cwd."""
     source = ps.load(ps.REPO / ps.BRIDGE)
     text = source.text
     assert "System.Diagnostics.ProcessStartInfo" in text
-    assert "'-X', 'utf8', '-m', 'prefectwin', 'rpc'" in text
+    assert text.count("New-Object -TypeName System.Diagnostics.ProcessStartInfo") == 1, "one process start"
+    assert "'-X', 'utf8', '-m', 'prefectwin', $Mode" in text
+    assert "[ValidateSet('rpc', 'serve')]" in text
+    assert "$startInfo.WorkingDirectory = $script:PrefectWinModuleRoot" in text
+    assert "CurrentFileSystemLocation" in text and "$request['cwd'] = $Location" in text
     assert "UseShellExecute = $false" in text
+    (process_start,) = [f for f in ps.functions(source) if f.name == "New-PrefectBackendProcess"]
+    assert [p.validate_set for p in process_start.parameters if p.name == "Mode"] == [["rpc", "serve"]]
     assert [v for v in ps.check_no_process_start(source) if "Start-Process" in v.message or "Invoke-Expression" in v.message] == []
     commands = [name for _, name, invoked in ps._commands(source) if invoked]
     assert commands == [], f"the bridge starts the backend through ProcessStartInfo only, not {commands}"
@@ -234,11 +247,30 @@ def test_syntax_rule_reports_file_and_line() -> None:
     assert ps.check_syntax(ps.parse("$a = $b ? 1 : 2\n", "ternary.ps1")), "PS 7 ternaries do not parse"
 
 
+DSC_SNIPPET = "# header\n[DscResource()]\nclass PrefectThing {\n    [DscProperty(Key)] [string] $Name\n}\n"
+
+
 def test_syntax_rule_reports_the_known_dsc_grammar_gap_with_its_line() -> None:
-    snippet = "# header\n[DscResource()]\nclass PrefectService {\n    [DscProperty(Key)] [string] $Name\n}\n"
-    found = ps.check_syntax(ps.parse(snippet, "PrefectWin.Dsc.psm1"))
-    assert found, "if this passes, the grammar learned [DscResource()]: drop the gap from the docstring"
+    found = ps.check_syntax(ps.parse_raw(DSC_SNIPPET, "PrefectWin.Dsc.psm1"))
+    assert found, "if this passes, the grammar learned [DscResource()]: drop the blanking from pwsh_static.parse"
     assert found[0].location.startswith("PrefectWin.Dsc.psm1:")
+
+
+def test_parse_blanks_exactly_a_lone_dsc_resource_attribute() -> None:
+    source = ps.parse(DSC_SNIPPET, "x.psm1")
+    assert ps.check_syntax(source) == [] and source.dsc_resource_lines == (1,)
+    assert source.data.decode().splitlines()[1] == " " * len("[DscResource()]"), "same length: positions stay"
+    assert source.lines[1] == "[DscResource()]", "layout rules see the file as it is"
+    assert ps.check_layout(source) == []
+    for other in ("[DscResource(RunAsCredential = 'Optional')]", "[DscResource()] class PrefectThing {"):
+        text = DSC_SNIPPET.replace("[DscResource()]\nclass PrefectThing {", other if other.endswith("{") else other + "\nclass PrefectThing {")
+        assert ps.check_syntax(ps.parse(text)), f"{other!r} is not blanked, so the grammar still refuses it"
+
+
+def test_syntax_rule_reports_stacked_attributes_on_a_class_property() -> None:
+    """The other DSC gap: no blanking for it; a DSC property gets one attribute and a type."""
+    stacked = "class PrefectThing {\n    [DscProperty(Mandatory)]\n    [ValidateSet('a', 'b')]\n    [string] $Role\n}\n"
+    assert ps.check_syntax(ps.parse(stacked)), "the grammar learned stacked attributes: update pwsh_static's docstring"
 
 
 @pytest.mark.parametrize("snippet", ["Mock -CommandName Get-Thing -MockWith { }\n", "Format-Table -Property Name, Status\n"])
@@ -446,3 +478,257 @@ def test_format_rule() -> None:
     assert ps.check_format_file("f", view.format(t="Thing", p="Speed"), FAKE_SCHEMA, producers)
     assert ps.check_format_file("f", view.format(t="Nothing", p="Mode"), FAKE_SCHEMA, producers)
     assert ps.check_format_file("f", "<Configuration>", FAKE_SCHEMA, producers)
+
+
+# ------------------------------------------------------------------------------------------
+# Sessions, DSC resources and help examples (the repository, then each rule failing)
+# ------------------------------------------------------------------------------------------
+def _cmdlet_parameters() -> dict[str, set[str]]:
+    table = {}
+    for path in PUBLIC_FILES:
+        (function,) = ps.functions(ps.load(path))
+        table[function.name] = {parameter.name for parameter in function.parameters}
+    return table
+
+
+def _dsc_properties(configurable_only: bool = True) -> dict[str, set[str]]:
+    root = ps.load(ps.REPO / ps.ROOT_MODULE)
+    return {
+        cls.name: {
+            prop.name
+            for prop in cls.properties
+            if prop.dsc_arguments is not None and not (configurable_only and "NotConfigurable" in prop.dsc_arguments)
+        }
+        for cls in ps.dsc_resources(root)
+    }
+
+
+def test_the_session_cmdlets_are_exactly_those_without_a_backend_command() -> None:
+    without = set()
+    for path in PUBLIC_FILES:
+        (function,) = ps.functions(ps.load(path))
+        if {call.helper for call in function.backend_calls} <= set(ps.SESSION_HELPERS):
+            without.add(function.name)
+    assert without == SESSION_CMDLETS
+
+
+@pytest.mark.parametrize("name", sorted(SESSION_CMDLETS))
+def test_session_cmdlet_shape(name: str) -> None:
+    _assert_clean(ps.check_session_cmdlet(ps.load(ps.REPO / "Public" / f"{name}.ps1")))
+
+
+@pytest.mark.parametrize("path", PUBLIC_FILES + PRIVATE_FILES, ids=_ids)
+def test_module_sources_do_not_use_psscriptroot(path: Path) -> None:
+    _assert_clean(ps.check_no_psscriptroot(ps.load(path)))
+
+
+def test_dsc_resources_are_declared_in_the_root_module_only() -> None:
+    """DSC finds class-based resources in the root module (or a nested module the manifest
+    lists); a class in a dot-sourced file would compile and never be found."""
+    elsewhere = [ps.relative(path) for path in ALL_FILES if ps.relative(path) != ps.ROOT_MODULE and ps.is_dsc_file(ps.load(path))]
+    assert elsewhere == []
+    assert sorted(_dsc_properties()) == ["PrefectService", "PrefectSetting"]
+
+
+def test_dsc_resource_classes() -> None:
+    _assert_clean(ps.check_dsc_file(ps.load(ps.REPO / ps.ROOT_MODULE)))
+
+
+def test_dsc_resources_have_the_properties_of_the_issue() -> None:
+    """The keys, and the one way a database secret may reach PrefectService."""
+    root = ps.load(ps.REPO / ps.ROOT_MODULE)
+    resources = {cls.name: cls for cls in ps.dsc_resources(root)}
+    for name in resources:
+        keys = [p.name for p in resources[name].properties if "Key" in (p.dsc_arguments or [])]
+        assert keys == ["Name"], name
+    service = {p.name: p for p in resources["PrefectService"].properties}
+    for wanted in ("Ensure", "Role", "Port", "BindAddress", "PrefectHome", "Pool", "WorkerType", "ApiUrl", "StartupType", "ServiceDependency"):
+        assert wanted in service, wanted
+    assert service["DatabaseCredential"].type == "System.Management.Automation.PSCredential"
+    assert service["DatabaseUrlVariable"].type == "string"
+    setting = {p.name for p in resources["PrefectSetting"].properties}
+    assert {"Name", "Scope", "Value", "Ensure"} <= setting
+
+
+def test_manifest_exports_the_dsc_resources() -> None:
+    root = ps.load(ps.REPO / ps.ROOT_MODULE)
+    names = [cls.name for cls in ps.dsc_resources(root)]
+    _assert_clean(ps.check_dsc_exports(ps.load(ps.REPO / ps.MANIFEST), names))
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=_ids)
+def test_sample_configurations_use_real_resource_properties(path: Path) -> None:
+    _assert_clean(ps.check_dsc_configuration(ps.load(path), _dsc_properties()))
+
+
+def test_the_sample_configuration_is_server_plus_worker_without_plain_passwords() -> None:
+    text = (ps.REPO / "examples" / "ServerAndWorker.ps1").read_text(encoding="utf-8")
+    assert "Import-DscResource -ModuleName 'PrefectWin'" in text
+    assert "PrefectService Server {" in text and "PrefectService Worker {" in text
+    worker = text[text.index("PrefectService Worker {") :]
+    assert "DependsOn = '[PrefectService]Server'" in worker[: worker.index("}")]
+    assert "DatabaseCredential = $ServerDatabaseCredential" in text and "DatabaseUrlVariable = $ServerDatabaseUrlVariable" in text
+    assert "CertificateFile" in text and "Thumbprint" in text, "the credential is encrypted with the node's certificate"
+    source = ps.parse(text, "examples/ServerAndWorker.ps1")
+    leaves = [source.node_text(node) for node in ps.walk(source.root, skip=("comment",)) if node.type != "comment" and not node.children]
+    assert not [leaf for leaf in leaves if "plaintextpassword" in leaf.lower()], "never allow plain-text passwords in the MOF"
+    assert "PsDscAllowPlainTextPassword" in text, "(the comment says why it is not used)"
+
+
+@pytest.mark.parametrize("path", PUBLIC_FILES, ids=_ids)
+def test_help_examples_use_only_parameters_the_cmdlets_have(path: Path) -> None:
+    (function,) = ps.functions(ps.load(path))
+    cmdlets = _cmdlet_parameters()
+    found = []
+    for index, (_, text) in enumerate(function.help.get("EXAMPLE", []), 1):
+        found += ps.check_example(ps.example_code(text), f"{ps.relative(path)} .EXAMPLE {index}", cmdlets, must_call=function.name)
+    _assert_clean(found)
+
+
+def test_about_help_examples_use_only_parameters_the_cmdlets_have() -> None:
+    snippets = ps.about_snippets(ABOUT_HELP.read_text(encoding="utf-8"))
+    cmdlets = _cmdlet_parameters()
+    found = []
+    for line, code in snippets:
+        found += ps.check_example(code, f"{ps.relative(ABOUT_HELP)} line {line}", cmdlets)
+    _assert_clean(found)
+    called = {name for _, code in snippets for _, name, _ in ps._commands(ps.parse(code + "\n")) if name in cmdlets}
+    assert len(snippets) >= 15 and {"Install-PrefectService", "Start-PrefectSession", "Get-PrefectService"} <= called
+
+
+def test_about_help_covers_the_topics_of_the_issue() -> None:
+    text = ABOUT_HELP.read_text(encoding="utf-8")
+    headings = {line.strip() for line in text.splitlines() if line and not line.startswith(" ")}
+    for heading in ("TOPIC", "ARCHITECTURE", "PYTHON RESOLUTION ORDER", "SESSIONS", "REMOTING TO MANY HOSTS", "DSC", "TROUBLESHOOTING", "SEE ALSO"):
+        assert heading in headings, heading
+    assert "Invoke-Command -ComputerName $hosts -ScriptBlock {" in text
+    assert "docs/protocol.md" in text
+    order = [text.index(marker) for marker in ("PREFECTWIN_PYTHON\n", "config.json\n", ".venv in the module", "py -3'", "WindowsApps")]
+    assert order == sorted(order), "the resolution order as Resolve-PrefectPython has it"
+
+
+# Each of these rules failing on a small bad input.
+GOOD_DSC = '''enum PrefectEnsure {
+    Present
+    Absent
+}
+
+[DscResource()]
+class PrefectThing {
+    [DscProperty(Key)]
+    [string] $Name
+
+    [DscProperty()]
+    [PrefectEnsure] $Ensure = [PrefectEnsure]::Present
+
+    [DscProperty()]
+    [System.Management.Automation.PSCredential] $Credential
+
+    hidden [string] $Cache
+
+    [PrefectThing] Get() {
+        return [PrefectThing]@{ Name = $this.Name }
+    }
+
+    [bool] Test() {
+        return $true
+    }
+
+    [void] Set() {
+        $null = $this.Name
+    }
+
+    static [PrefectThing[]] Export() {
+        return [PrefectThing[]]@()
+    }
+}
+'''
+
+
+def _dsc_problems(text: str) -> str:
+    source = ps.parse(text, "PrefectWin.psm1")
+    return "\n".join(str(v) for v in ps.check_syntax(source) + ps.check_dsc_file(source))
+
+
+def test_the_good_dsc_class_passes() -> None:
+    assert _dsc_problems(GOOD_DSC) == ""
+    assert [cls.name for cls in ps.dsc_resources(ps.parse(GOOD_DSC))] == ["PrefectThing"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("[DscResource()]\nclass", "class"), "no [DscResource()]"),
+        (("[DscResource()]\nclass PrefectThing {", "[DscResource()]\n\n# a comment\nclass PrefectThing {"), "no [DscResource()]"),
+        (("enum PrefectEnsure {", "[DscResource()]\nenum PrefectEnsure {"), "not followed by a class"),
+        (("[DscProperty(Key)]", "[DscProperty()]"), "no [DscProperty(Key)]"),
+        (("[DscProperty(Key)]", "[DscProperty(Key, Required)]"), "unknown DscProperty arguments"),
+        (("$Credential", "$DependsOn"), "meta-property"),
+        (("[System.Management.Automation.PSCredential] $Credential", "[string] $DatabasePassword"), "looks like a secret"),
+        (("[System.Management.Automation.PSCredential] $Credential", "[string] $ApiKey"), "looks like a secret"),
+        (("    hidden [string] $Cache", "    [string] $Cache"), "is not a [DscProperty()]"),
+        (("[bool] Test()", "[string] Test()"), "Test must be [bool] Test()"),
+        (("[void] Set() {", "[void] Set([bool] $force) {"), "Set must be [void] Set()"),
+        (("static [PrefectThing[]] Export()", "[PrefectThing[]] Export()"), "has no static [PrefectThing[]] Export()"),
+        (("[DscProperty()]\n    [PrefectEnsure]", "[DscProperty()]\n    [ValidateSet('a')]\n    [PrefectEnsure]"), "cannot parse"),
+    ],
+)
+def test_dsc_rule(change: tuple[str, str], expected: str) -> None:
+    old, new = change
+    assert old in GOOD_DSC
+    assert expected in _dsc_problems(GOOD_DSC.replace(old, new, 1))
+
+
+def test_dsc_export_rule() -> None:
+    manifest = "@{{\n    DscResourcesToExport = @({names})\n}}\n"
+    good = ps.parse(manifest.format(names="\n        'PrefectService',\n        'PrefectSetting'\n    "), "m.psd1")
+    assert ps.check_dsc_exports(good, ["PrefectSetting", "PrefectService"]) == []
+    assert ps.check_dsc_exports(good, ["PrefectService"])
+    assert ps.check_dsc_exports(ps.parse(manifest.format(names="'PrefectSetting', 'PrefectService'"), "m.psd1"), ["PrefectService", "PrefectSetting"])
+    assert ps.check_dsc_exports(ps.parse("@{\n}\n", "m.psd1"), ["PrefectService"])
+
+
+def test_dsc_configuration_rule() -> None:
+    resources = {"PrefectThing": {"Name", "Ensure"}}
+    block = "Configuration C {{\n    Node 'localhost' {{\n        PrefectThing One {{\n            {line}\n        }}\n    }}\n}}\n"
+    assert ps.check_dsc_configuration(ps.parse(block.format(line="Name = 'a'")), resources) == []
+    assert ps.check_dsc_configuration(ps.parse(block.format(line="DependsOn = '[File]x'")), resources) == []
+    assert "no property Nmae" in str(ps.check_dsc_configuration(ps.parse(block.format(line="Nmae = 'a'")), resources))
+
+
+def test_session_cmdlet_rule() -> None:
+    path = ps.REPO / "Public" / "Start-PrefectSession.ps1"
+    text = path.read_text(encoding="utf-8")
+    assert ps.check_session_cmdlet(ps.parse(text, "Start.ps1")) == []
+    no_question = text.replace("$PSCmdlet.ShouldProcess(", "$PSCmdlet.WriteVerbose(")
+    assert "ShouldProcess" in str(ps.check_session_cmdlet(ps.parse(no_question, "Start.ps1")))
+    backend = text.replace("Open-PrefectBackendSession -Cmdlet $PSCmdlet -TimeoutSec $TimeoutSec", "Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command 'module.version'")
+    assert "calls" in str(ps.check_session_cmdlet(ps.parse(backend, "Start.ps1")))
+    assert "OutputType" in str(ps.check_session_cmdlet(ps.parse(text.replace("'PrefectWin.Session'", "'PrefectWin.Other'"), "Start.ps1")))
+
+
+def test_psscriptroot_rule() -> None:
+    assert ps.check_no_psscriptroot(ps.parse("$root = Split-Path -Path $PSScriptRoot -Parent\n"))
+    assert ps.check_no_psscriptroot(ps.parse("$root = $script:PrefectWinModuleRoot\n")) == []
+
+
+def test_example_rule() -> None:
+    cmdlets = {"Get-PrefectThing": {"Name", "Mode"}}
+    assert ps.check_example("Get-PrefectThing -Name 'a' -Mode 'Fast' -Verbose -WhatIf:$false", "e", cmdlets, must_call="Get-PrefectThing") == []
+    assert "no parameter -Nmae" in str(ps.check_example("Get-PrefectThing -Nmae 'a'", "e", cmdlets))
+    nested = "Invoke-Command -ComputerName 'a', 'b' -ScriptBlock { Get-PrefectThing -Speed 3 }"
+    assert "no parameter -Speed" in str(ps.check_example(nested, "e", cmdlets)), "inside a script block too"
+    assert "does not parse" in str(ps.check_example("Get-PrefectThing -Name a, b", "e", cmdlets))
+    assert "does not call Get-PrefectThing" in str(ps.check_example("Get-Item -Path 'x'", "e", cmdlets, must_call="Get-PrefectThing"))
+    assert "spelled" in str(ps.check_example("get-prefectthing -Name 'a'", "e", cmdlets))
+
+
+def test_help_example_code_is_the_first_paragraph() -> None:
+    assert ps.example_code("Get-PrefectThing -Name 'a' |\n    Format-List\n\nShows the thing -Nmae.") == "Get-PrefectThing -Name 'a' |\n    Format-List"
+
+
+def test_about_snippets_rule() -> None:
+    text = "TOPIC\n    about_X\n\n        not code\n        PS> Get-PrefectThing -Name 'a'\n        PS> Invoke-Command -ScriptBlock {\n        >>     Get-PrefectThing -Nmae 'b'\n        >> }\n"
+    snippets = ps.about_snippets(text)
+    assert snippets == [(5, "Get-PrefectThing -Name 'a'"), (6, "Invoke-Command -ScriptBlock {\n    Get-PrefectThing -Nmae 'b'\n}")]
+    assert "no parameter -Nmae" in str(ps.check_example(snippets[1][1], "about", {"Get-PrefectThing": {"Name"}}))
