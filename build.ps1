@@ -9,8 +9,14 @@ Tasks:
   Test     Installs the backend with its test extras (editable), then runs pytest, Pester 5
            (NUnit XML results in out/) and PSScriptAnalyzer; fails when any of them fails.
   Analyze  Runs PSScriptAnalyzer alone, with PSScriptAnalyzerSettings.psd1.
-  Build    Not implemented yet (issue 6).
-  Publish  Not implemented yet (issue 6).
+  Build    Writes out/PrefectWin/<ModuleVersion>/: the manifest, the format file, the about
+           help, ONE PrefectWin.psm1 that holds every Private/ and Public/ function and the DSC
+           resource classes (faster to import than ~20 dot-sourced files), and python/ (the
+           backend package). The work is done by tools/build_module.py, so that pytest
+           (tests/test_build.py) runs the same code and checks its result without PowerShell.
+  Publish  Builds, then Publish-Module of that folder to -Repository (Register-PSRepository
+           first). An API key, if the repository needs one, comes from the environment variable
+           PREFECTWIN_NUGET_API_KEY, never from the command line. Refused in CI.
 
 .PARAMETER Task
 The task to run; Test by default.
@@ -18,11 +24,20 @@ The task to run; Test by default.
 .PARAMETER Python
 The interpreter to create .venv with, instead of 'py -3' or 'python'.
 
+.PARAMETER Repository
+Publish: the name of the PSRepository to publish to (Get-PSRepository lists them).
+
 .EXAMPLE
 ./build.ps1 Install
 
 .EXAMPLE
 ./build.ps1 Test
+
+.EXAMPLE
+./build.ps1 Build; Import-Module ./out/PrefectWin/0.1.0/PrefectWin.psd1
+
+.EXAMPLE
+./build.ps1 Publish -Repository 'InternalGallery'
 #>
 [CmdletBinding()]
 param(
@@ -31,7 +46,10 @@ param(
     [string] $Task = 'Test',
 
     [Parameter()]
-    [string] $Python
+    [string] $Python,
+
+    [Parameter()]
+    [string] $Repository
 )
 
 $ErrorActionPreference = 'Stop'
@@ -144,9 +162,11 @@ function Invoke-Analyzer {
     Import-Module -Name PSScriptAnalyzer -ErrorAction Stop
     $settings = Join-Path -Path $root -ChildPath 'PSScriptAnalyzerSettings.psd1'
     # The module, its manifest and settings, and this script. Not .venv (its activation
-    # scripts are not ours) and not tests/ (Pester's BeforeAll/It scoping defeats the
-    # assigned-but-unused rule; the static pytest checks cover the tests' style).
-    $skipped = '^[\\/](\.venv|\.git|out|tests)[\\/]'
+    # scripts are not ours), not tests/ (Pester's BeforeAll/It scoping defeats the
+    # assigned-but-unused rule; the static pytest checks cover the tests' style), and not
+    # examples/ (a DSC configuration's Import-DscResource is resolved while it is parsed, so it
+    # parses only where PrefectWin is installed; the Pester tests compile the sample instead).
+    $skipped = '^[\\/](\.venv|\.git|out|tests|examples)[\\/]'
     $files = @(Get-ChildItem -Path $root -Recurse -File -Include '*.ps1', '*.psm1', '*.psd1' | Where-Object { $_.FullName.Substring($root.Length) -notmatch $skipped })
     $findings = New-Object -TypeName 'System.Collections.Generic.List[object]'
     foreach ($file in $files) {
@@ -167,6 +187,58 @@ function Invoke-Analyzer {
     Write-Information -MessageData "PSScriptAnalyzer: no Error or Warning findings in $($files.Count) file(s)."
 }
 
+function Invoke-ModuleBuild {
+    # Runs tools/build_module.py and returns the versioned module folder it wrote.
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter()]
+        [string] $Bootstrap
+    )
+    if (Test-Path -LiteralPath $venvPython -PathType Leaf) {
+        $interpreter = @($venvPython)
+    } else {
+        $interpreter = @(Get-BootstrapPython -Requested $Bootstrap)
+    }
+    $builder = Join-Path -Path (Join-Path -Path $root -ChildPath 'tools') -ChildPath 'build_module.py'
+    $arguments = @($interpreter | Select-Object -Skip 1) + @($builder, '--out', $outFolder)
+    $lines = @(Invoke-NativeCommand -FilePath $interpreter[0] -ArgumentList $arguments)
+    $folder = [string]$lines[-1]
+    Write-Information -MessageData "Built $folder"
+    $folder
+}
+
+function Publish-PrefectWinModule {
+    # Builds, then publishes the versioned folder; never in CI.
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter()]
+        [string] $Bootstrap,
+
+        [Parameter()]
+        [string] $Target
+    )
+    if ($env:CI -eq 'true' -or $env:GITHUB_ACTIONS -eq 'true') {
+        throw 'Publish never runs in CI: publish from a release workstation with ./build.ps1 Publish -Repository NAME.'
+    }
+    if (-not $Target) {
+        throw "Publish needs -Repository NAME (Get-PSRepository lists them; Register-PSRepository adds one)."
+    }
+    $folder = Invoke-ModuleBuild -Bootstrap $Bootstrap
+    $publishParameters = @{
+        Path = $folder
+        Repository = $Target
+    }
+    $apiKey = [System.Environment]::GetEnvironmentVariable('PREFECTWIN_NUGET_API_KEY')
+    if ($apiKey) {
+        $publishParameters['NuGetApiKey'] = $apiKey
+    }
+    if ($PSCmdlet.ShouldProcess($Target, "Publish-Module $folder")) {
+        Publish-Module @publishParameters
+        Write-Information -MessageData "Published $folder to $Target."
+    }
+}
+
 switch ($Task) {
     'Install' {
         Install-BackendVenv -Bootstrap $Python
@@ -182,9 +254,9 @@ switch ($Task) {
         Invoke-Analyzer
     }
     'Build' {
-        throw 'Build: not implemented yet (issue 6).'
+        $null = Invoke-ModuleBuild -Bootstrap $Python
     }
     'Publish' {
-        throw 'Publish: not implemented yet (issue 6).'
+        Publish-PrefectWinModule -Bootstrap $Python -Target $Repository
     }
 }
