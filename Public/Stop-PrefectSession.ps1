@@ -48,7 +48,7 @@ function Stop-PrefectSession {
         return
     }
     $session = Close-PrefectBackendSession -TimeoutSec $TimeoutSec
-    if ($PassThru) {
+    if ($PassThru -and $null -ne $session) {
         $session
     }
 }
