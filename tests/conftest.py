@@ -66,6 +66,21 @@ DEFAULT_RPC_TIMEOUT_SEC = 120
 
 
 # --------------------------------------------------------------------------------------------
+# SIGTERM -> Ctrl-C
+# --------------------------------------------------------------------------------------------
+def _terminate_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `timeout`, CI runners and IDEs stop pytest with SIGTERM, which by default ends Python at
+    # once: session fixtures (PostgreSQL clusters, Prefect servers) would be orphaned. As a
+    # KeyboardInterrupt, pytest stops and tears them down.
+    if not IS_WINDOWS and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+
+
+# --------------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------------
 def in_ci() -> bool:
