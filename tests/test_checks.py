@@ -453,7 +453,8 @@ class TestDatabase:
 
 
 # ------------------------------------------------------------------------------------------
-# encoding: PYTHONIOENCODING > PYTHONUTF8 (or -X utf8) > console code page > locale
+# encoding of redirected output: PYTHONIOENCODING > PYTHONUTF8 (or -X utf8) > locale; the console
+# code page never decides (PEP 528: a console gets UTF-8 anyway)
 # ------------------------------------------------------------------------------------------
 class TestEncoding:
     @pytest.mark.parametrize(
@@ -464,8 +465,8 @@ class TestEncoding:
             ({"pythonioencoding": "", "pythonutf8": "1", "console_code_page": 1252}, {}, "utf-8", "PYTHONUTF8"),
             ({"pythonutf8": "1", "console_code_page": 437}, {"preferred_encoding": "cp1252"}, "utf-8", "PYTHONUTF8"),
             ({"console_code_page": 1252}, {"utf8_mode": True}, "utf-8", "PYTHONUTF8"),
-            ({"pythonutf8": "0", "console_code_page": 1252}, {"preferred_encoding": "UTF-8"}, "cp1252", "console code page"),
-            ({"console_code_page": 65001}, {"preferred_encoding": "cp1252"}, "utf-8", "console code page"),
+            ({"pythonutf8": "0", "console_code_page": 1252}, {"preferred_encoding": "UTF-8"}, "utf-8", "locale"),
+            ({"console_code_page": 65001}, {"preferred_encoding": "cp1252"}, "cp1252", "locale"),
             ({}, {"preferred_encoding": "cp1252"}, "cp1252", "locale"),
             ({}, {"preferred_encoding": "UTF-8"}, "utf-8", "locale"),
             ({"locale_encoding": "latin-1"}, {"preferred_encoding": None}, "iso8859-1", "locale"),
@@ -700,3 +701,9 @@ def test_every_check_has_tests():
     source = open(__file__, encoding="utf-8").read()
     untested = [name for name in CHECK_NAMES if f'run("{name}"' not in source]
     assert not untested, f"checks without a test here: {untested}"
+
+
+def test_database_bad_url_names_the_encoding_fix():
+    facts = make_facts(database={"kind": "postgresql", "url_masked": "postgresql+asyncpg://u:********@h/p", "host": "h", "port": 5432, "outcome": "bad-url", "error": "the user or password contains a raw '@'"})
+    r = run("database", facts)
+    assert r.status == "Fail" and "raw '@'" in r.message and "%40" in r.remediation

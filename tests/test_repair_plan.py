@@ -15,7 +15,7 @@ WIN = RepairContext(is_windows=True, is_admin=True, process_path=r"C:\Windows", 
 def broken_windows_facts(**windows):
     return make_facts(
         os_name="Windows",
-        python={"executable": WIN_PY + r"\python.exe", "base_prefix": WIN_PY, "prefix": WIN_PY, "scripts_dir": SCRIPTS, "platform": "win32"},
+        python={"executable": WIN_PY + r"\python.exe", "base_prefix": WIN_PY, "prefix": WIN_PY, "scripts_dir": SCRIPTS, "platform": "win32", "preferred_encoding": "cp1252"},
         prefect={"server_host": "0.0.0.0", "api_url": "http://127.0.0.1:4300/api", "home": r"C:\ProgramData\Prefect"},
         cli={"resolved": None, "scripts_dir_launcher": SCRIPTS + r"\prefect.exe"},
         encoding={"console_code_page": 437},

@@ -41,10 +41,14 @@ def broken_box(is_admin: bool) -> ConfigDotNet:
 @pytest.fixture
 def box(request, monkeypatch):
     """A broken Windows box as the adapter; PATH without the Scripts dir, no PYTHONIOENCODING
-    (both restored afterwards: the repair mirrors them into this process)."""
+    (both restored afterwards: the repair mirrors them into this process). The target's
+    redirected output is really not UTF-8: the C locale with coercion and UTF-8 mode off
+    gives Python an ASCII locale encoding, as cp1252 does on a Windows box."""
     net = broken_box(is_admin=getattr(request, "param", True))
     monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if os.path.normpath(p) != os.path.normpath(SCRIPTS)))
     monkeypatch.delenv("PYTHONIOENCODING", raising=False)
+    for name, value in {"LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}.items():
+        monkeypatch.setenv(name, value)
     previous = system._override
     system.use_adapter(WindowsAdapter(net=net))
     yield net

@@ -7,7 +7,6 @@ from typing import Optional
 from prefectwin.diagnosis.checks.base import check, passed, warn
 from prefectwin.diagnosis.facts import Facts
 
-UTF8_CODE_PAGE = 65001
 FIX = "Set PYTHONIOENCODING=utf-8 and PYTHONUTF8=1 for the user and for services (Repair-PrefectEnvironment does the first)."
 
 
@@ -21,14 +20,18 @@ def _normal(name: Optional[str]) -> Optional[str]:
 
 
 def effective_output_encoding(facts: Facts) -> tuple[Optional[str], str]:
-    """The encoding Prefect's stdout would use, and what decided it, in Python's own order."""
+    """The encoding Prefect's output gets when it is redirected, and what decided it.
+
+    Redirected output is what matters: a service's stdout goes to a log file. An interactive
+    console gets UTF-8 from Python whatever its code page (PEP 528), so the console code page
+    is reported but does not decide; for a file or pipe Python uses PYTHONIOENCODING, then
+    UTF-8 mode, then the locale encoding (the ANSI code page on Windows, cp1252 on most).
+    """
     enc = facts.encoding
     if _normal(enc.pythonioencoding):
         return _normal(enc.pythonioencoding), "PYTHONIOENCODING"
     if enc.pythonutf8 == "1" or facts.python.utf8_mode:
         return "utf-8", "PYTHONUTF8"
-    if enc.console_code_page is not None:
-        return ("utf-8" if enc.console_code_page == UTF8_CODE_PAGE else f"cp{enc.console_code_page}"), "console code page"
     return _normal(facts.python.preferred_encoding or enc.locale_encoding), "locale"
 
 
@@ -45,5 +48,9 @@ def encoding(facts: Facts):
         localeEncoding=facts.python.preferred_encoding or enc.locale_encoding,
     )
     if effective == "utf-8":
-        return passed(f"Output is UTF-8 (decided by {decided_by}).", **data)
-    return warn(f"Output would be {effective} (decided by {decided_by}), not UTF-8: Prefect's Rich spinners raise 'charmap' codec errors.", FIX, **data)
+        return passed(f"Redirected output (a service's log) is UTF-8 (decided by {decided_by}).", **data)
+    return warn(
+        f"Redirected output (a service's log) would be {effective} (decided by {decided_by}), not UTF-8: Prefect's Rich spinners raise 'charmap' codec errors.",
+        FIX,
+        **data,
+    )
