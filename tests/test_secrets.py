@@ -153,10 +153,11 @@ def test_raw_at_sign_in_password_is_never_shown(run_rpc, throwaway_postgres):
     password = "Raw@Secret-91"
     url = f"postgresql+asyncpg://postgres:{password}@127.0.0.1:{throwaway_postgres.port}/prefect"
     checks = scan_everything(run_rpc, url, password)
-    # (SQLAlchemy and asyncpg split at the FIRST '@', so the connection does not work; what
-    # matters here is that no part of what the user meant as the password is printed.)
+    # SQLAlchemy and asyncpg split at the FIRST '@', so the connection cannot work: the check
+    # says so and how to fix it, and no part of what the user meant as the password is printed.
     assert_nowhere("Secret-91", json.dumps(checks))
-    assert checks["database"]["status"] == "Fail"
+    assert checks["database"]["status"] == "Fail" and checks["database"]["data"]["outcome"] == "bad-url"
+    assert "%40" in checks["database"]["remediation"]
 
 
 def test_unreachable_database_error_is_never_shown(run_rpc, free_port):

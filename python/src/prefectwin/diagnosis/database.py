@@ -84,6 +84,10 @@ def postgres_facts(url: str, timeout: float = POSTGRES_TIMEOUT_SEC) -> DatabaseF
         port=parts.port or 5432,
         database=parts.path.lstrip("/") or None,
     )
+    if parts.netloc.count("@") > 1:
+        # Prefect's URL parser and asyncpg both split at the first '@', so such a password never
+        # works; connecting anyway would report a misleading "unreachable" for the password's tail.
+        return DatabaseFacts(**base, outcome="bad-url", error="the user or password contains a raw '@'")
     import asyncpg
 
     try:

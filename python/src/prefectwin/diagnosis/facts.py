@@ -112,7 +112,7 @@ class DatabaseFacts(_Facts):
     host: Optional[str] = None
     port: Optional[int] = None
     database: Optional[str] = None
-    outcome: Optional[Literal["connected", "auth-failed", "unreachable", "no-database", "error"]] = None
+    outcome: Optional[Literal["connected", "auth-failed", "unreachable", "no-database", "bad-url", "error"]] = None
     server_version: Optional[str] = None
     error: Optional[str] = None
 

@@ -47,6 +47,12 @@ def database(facts: Facts):
             )
         if db.outcome == "no-database":
             return fail(f"PostgreSQL at {where} has no database '{db.database}'.", f"Create it: CREATE DATABASE {db.database};", **data)
+        if db.outcome == "bad-url":
+            return fail(
+                f"The PostgreSQL URL cannot be used: {db.error}.",
+                "Percent-encode special characters in the user and password: '@' as %40, ':' as %3A, '/' as %2F.",
+                **data,
+            )
         if db.outcome == "unreachable":
             return fail(
                 f"PostgreSQL at {where} is unreachable: {db.error}.",
