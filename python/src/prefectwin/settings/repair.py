@@ -10,7 +10,7 @@ from typing import Callable, Literal, Optional
 
 from prefectwin.diagnosis.checks.base import CheckResult
 from prefectwin.models import Result
-from prefectwin.settings.plan import API_URL, Action, EnvironmentAssignment, suggested_host
+from prefectwin.settings.plan import API_URL, Action, EnvironmentAssignment
 
 NOT_WINDOWS = "not Windows"
 NOT_ADMIN = "not admin: run PowerShell as administrator"
@@ -183,11 +183,6 @@ def _long_paths(check: CheckResult, ctx: RepairContext) -> FixPlan:
     )
 
 
-def suggested_api_url(data: dict) -> str:
-    """The URL the settings.api-url check recommends, from the data it reports."""
-    return f"http://{suggested_host(data.get('serverHost'))}:{data.get('serverPort') or 4200}/api"
-
-
 def _api_url(check: CheckResult, ctx: RepairContext) -> FixPlan:
     if ctx.role == "Worker":
         return FixPlan(skip="no automatic fix: a worker's PREFECT_API_URL must name its server; Set-PrefectSetting PREFECT_API_URL http://<server>:4200/api")
@@ -195,7 +190,7 @@ def _api_url(check: CheckResult, ctx: RepairContext) -> FixPlan:
     if source not in (None, "profile", "defaults"):
         where = {".env file": "the .env file", "env": "an environment variable"}.get(source, source)
         return FixPlan(skip=f"no automatic fix: PREFECT_API_URL comes from {where}, which beats profiles; change it there (Set-PrefectSetting -Scope User/Machine/Process for variables)")
-    url = suggested_api_url(check.data)
+    url = check.data["suggestedUrl"]
     return FixPlan(
         actions=[
             Action(

@@ -94,7 +94,13 @@ def settings_api_url(facts: Facts):
     prefect = facts.prefect
     url = prefect.api_url
     suggested = _suggested_url(facts)
-    data = dict(apiUrl=url, serverHost=prefect.server_host, serverPort=_effective_port(facts), source=prefect.source_of("PREFECT_API_URL"))
+    data = dict(
+        apiUrl=url,
+        suggestedUrl=suggested,
+        serverHost=prefect.server_host,
+        serverPort=_effective_port(facts),
+        source=prefect.source_of("PREFECT_API_URL"),
+    )
     if not url:
         who = "this worker cannot find its server" if facts.role == "Worker" else "the CLI and workers on this machine will not find the server"
         return warn(f"PREFECT_API_URL is not set; {who}.", f"Set PREFECT_API_URL={suggested}.", **data)
