@@ -11,6 +11,17 @@ from prefectwin.diagnosis.facts import PrefectFacts, PythonFacts, SettingEntry
 
 PROBE_TIMEOUT_SEC = 60
 
+# `python -c` puts '' (the working directory) first on sys.path, so a stray json.py or
+# pydantic.py where the caller stands would be imported instead of the real module and the probe
+# would misreport the target. Drop it before anything is imported. Prefect still reads .env and
+# prefect.toml from the working directory: that goes by the cwd, not by sys.path.
+_ISOLATE_IMPORTS = "import sys\nif sys.path and sys.path[0] == '':\n    del sys.path[0]\n"
+
+
+def probe_source(source: str) -> str:
+    """Source to run with `python -c` in the target, safe from modules in its working directory."""
+    return _ISOLATE_IMPORTS + source
+
 
 def probe_environment(prefect_home: Optional[str]) -> dict[str, str]:
     """The environment the target will see: ours, with PREFECT_HOME pinned if one was asked for."""
@@ -22,11 +33,10 @@ def probe_environment(prefect_home: Optional[str]) -> dict[str, str]:
 
 def run_probe(python: str, *, env: dict[str, str], cwd: Optional[str]) -> tuple[PythonFacts, PrefectFacts]:
     source = resources.files("prefectwin.diagnosis").joinpath("probe_script.py").read_text(encoding="utf-8")
-    # `-c` rather than a script path: a script's folder would go first on sys.path, and the
-    # probe must see the same import path as `python -m prefect` does in that directory.
+    # `-c` rather than a script path, so no folder of ours goes on the target's sys.path.
     try:
         completed = subprocess.run(
-            [python, "-c", source],
+            [python, "-c", probe_source(source)],
             env=env,
             cwd=cwd,
             capture_output=True,

@@ -15,6 +15,7 @@ import threading
 from importlib import resources
 from typing import Any, Optional
 
+from prefectwin.diagnosis.probe import probe_source
 from prefectwin.errors import NotInstalled, OperationTimeout, ProbeFailed
 
 TIMEOUT_SEC = 60.0
@@ -25,7 +26,7 @@ MAX_SOURCE_CHARS = 30000
 def script_source() -> str:
     library = resources.files("prefectwin.diagnosis").joinpath("probe_script.py").read_text(encoding="utf-8")
     own = resources.files("prefectwin.settings").joinpath("probe_settings.py").read_text(encoding="utf-8")
-    return f"_PROBE_LIBRARY = {library!r}\n" + own
+    return probe_source(f"_PROBE_LIBRARY = {library!r}\n" + own)
 
 
 class TargetSession:
