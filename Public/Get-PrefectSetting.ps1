@@ -78,18 +78,7 @@ function Get-PrefectSetting {
         [Parameter()]
         [switch] $ShowSecret
     )
-    $wireNames = @{
-        Name = 'name'
-        PythonPath = 'pythonPath'
-        Profile = 'profile'
-        ShowSecret = 'showSecret'
-    }
-    $parameters = @{}
-    foreach ($key in $wireNames.Keys) {
-        if ($PSBoundParameters.ContainsKey($key)) {
-            $parameters[$wireNames[$key]] = $PSBoundParameters[$key]
-        }
-    }
+    $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
     Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command 'setting.get' -Parameters $parameters |
         ConvertTo-PrefectObject -TypeName 'Setting'
 }

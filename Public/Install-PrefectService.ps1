@@ -228,19 +228,7 @@ function Install-PrefectService {
         [Parameter()]
         [switch] $PassThru
     )
-    # Every bound parameter, camelCase, except the common ones (-Verbose, -WhatIf, ...).
-    $parameters = @{}
-    foreach ($key in $PSBoundParameters.Keys) {
-        if ([System.Management.Automation.Cmdlet]::CommonParameters.Contains($key) -or [System.Management.Automation.Cmdlet]::OptionalCommonParameters.Contains($key)) {
-            continue
-        }
-        $value = $PSBoundParameters[$key]
-        if ($value -is [System.Management.Automation.PSCredential]) {
-            # Inside the request only: it is written to the backend's stdin, never its command line.
-            $value = @{ userName = $value.UserName; password = $value.Password }
-        }
-        $parameters[$key.Substring(0, 1).ToLowerInvariant() + $key.Substring(1)] = $value
-    }
+    $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
     $bridgeTimeout = [System.Math]::Max(600, $TimeoutSec + 300)
     $result = Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'service.install' -Parameters $parameters -Target $Name -TimeoutSec $bridgeTimeout
     if ($PassThru -and $null -ne $result -and $null -ne $result.service) {

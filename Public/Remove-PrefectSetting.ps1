@@ -68,18 +68,7 @@ function Remove-PrefectSetting {
         [Parameter()]
         [string] $PythonPath
     )
-    $wireNames = @{
-        Name = 'name'
-        Scope = 'scope'
-        Profile = 'profile'
-        PythonPath = 'pythonPath'
-    }
-    $parameters = @{}
-    foreach ($key in $wireNames.Keys) {
-        if ($PSBoundParameters.ContainsKey($key)) {
-            $parameters[$wireNames[$key]] = $PSBoundParameters[$key]
-        }
-    }
+    $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
     $change = Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'setting.remove' -Parameters $parameters -Target $Name
     if ($null -eq $change) {
         return

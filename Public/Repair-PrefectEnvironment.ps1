@@ -90,19 +90,7 @@ function Repair-PrefectEnvironment {
         [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.defender', 'windows.long-paths', 'windows.nssm')]
         [string[]] $Check
     )
-    $wireNames = @{
-        PythonPath = 'pythonPath'
-        Port = 'port'
-        PrefectHome = 'prefectHome'
-        Role = 'role'
-        Check = 'check'
-    }
-    $parameters = @{}
-    foreach ($key in $wireNames.Keys) {
-        if ($PSBoundParameters.ContainsKey($key)) {
-            $parameters[$wireNames[$key]] = $PSBoundParameters[$key]
-        }
-    }
+    $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
     $report = Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'environment.repair' -Parameters $parameters -Target ([System.Environment]::MachineName)
     if ($null -eq $report) {
         return

@@ -98,20 +98,7 @@ function Set-PrefectSetting {
         [Parameter()]
         [switch] $SyncApiUrl
     )
-    $wireNames = @{
-        Name = 'name'
-        Value = 'value'
-        Scope = 'scope'
-        Profile = 'profile'
-        PythonPath = 'pythonPath'
-        SyncApiUrl = 'syncApiUrl'
-    }
-    $parameters = @{}
-    foreach ($key in $wireNames.Keys) {
-        if ($PSBoundParameters.ContainsKey($key)) {
-            $parameters[$wireNames[$key]] = $PSBoundParameters[$key]
-        }
-    }
+    $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
     $change = Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'setting.set' -Parameters $parameters -Target $Name
     if ($null -eq $change) {
         return

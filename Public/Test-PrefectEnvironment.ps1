@@ -85,19 +85,7 @@ function Test-PrefectEnvironment {
         [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.defender', 'windows.long-paths', 'windows.nssm')]
         [string[]] $Check
     )
-    $wireNames = @{
-        PythonPath = 'pythonPath'
-        Port = 'port'
-        PrefectHome = 'prefectHome'
-        Role = 'role'
-        Check = 'check'
-    }
-    $parameters = @{}
-    foreach ($name in $wireNames.Keys) {
-        if ($PSBoundParameters.ContainsKey($name)) {
-            $parameters[$wireNames[$name]] = $PSBoundParameters[$name]
-        }
-    }
+    $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
     Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command 'environment.test' -Parameters $parameters |
         ConvertTo-PrefectObject -TypeName 'CheckResult'
 }

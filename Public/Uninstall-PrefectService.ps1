@@ -88,20 +88,7 @@ function Uninstall-PrefectService {
         [switch] $Force
     )
     process {
-        $wireNames = @{
-            Name = 'name'
-            RemoveLogs = 'removeLogs'
-            RemoveDatabase = 'removeDatabase'
-            TimeoutSec = 'timeoutSec'
-            NssmPath = 'nssmPath'
-            Force = 'force'
-        }
-        $parameters = @{}
-        foreach ($key in $wireNames.Keys) {
-            if ($PSBoundParameters.ContainsKey($key)) {
-                $parameters[$wireNames[$key]] = $PSBoundParameters[$key]
-            }
-        }
+        $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
         if ($RemoveDatabase) {
             # Deleting a database is ConfirmImpact High: confirm every action unless -Confirm:$false.
             $ConfirmPreference = 'Low'

@@ -363,6 +363,28 @@ Describe 'ConvertTo-PrefectObject' {
     }
 }
 
+Describe 'ConvertTo-PrefectParameter' {
+    It 'camelCases bound parameters and leaves out the common ones' {
+        $bound = @{
+            PythonPath = 'C:\Python312\python.exe'
+            Port = 4200
+            Check = @('port.available')
+            Verbose = [System.Management.Automation.SwitchParameter]::Present
+            WhatIf = [System.Management.Automation.SwitchParameter]::Present
+            ErrorAction = 'Stop'
+        }
+        $parameters = & $prefectWin { param($value) ConvertTo-PrefectParameter -BoundParameters $value } $bound
+        (@($parameters.Keys | Sort-Object) -join ',') | Should -BeExactly 'check,port,pythonPath'
+        $parameters['pythonPath'] | Should -BeExactly 'C:\Python312\python.exe'
+        @($parameters['check']).Count | Should -Be 1
+    }
+
+    It 'returns an empty table when nothing was bound' {
+        $parameters = & $prefectWin { ConvertTo-PrefectParameter -BoundParameters @{} }
+        $parameters.Count | Should -Be 0
+    }
+}
+
 Describe 'ConvertTo-PrefectRequestJson' {
     It 'builds the protocol envelope, keeps a one-element list a list and drops $null' {
         $json = & $prefectWin {
