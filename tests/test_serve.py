@@ -41,6 +41,15 @@ def test_a_malformed_line_gets_a_structured_error_and_the_session_survives():
     assert out[2]["id"] == 7 and out[2]["ok"]
 
 
+def test_json_that_python_cannot_parse_gets_an_error_and_the_session_survives():
+    deep = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    long_int = b'{"id": 1, "n": ' + b"1" * 5000 + b"}\n"
+    code, out, _ = serve([deep, long_int, request(3)])
+    assert code == 0
+    assert [o["error"]["code"] for o in out[:2]] == ["InvalidRequest", "InvalidRequest"]
+    assert out[2]["id"] == 3 and out[2]["ok"]
+
+
 def test_an_oversized_line_is_discarded_with_an_error_and_the_session_survives():
     huge = b'{"id": 1, "protocol": 1, "command": "module.version", "params": {"x": "' + b"x" * (MAX_REQUEST_BYTES + 10) + b'"}}\n'
     code, out, _ = serve([huge, request(2)])

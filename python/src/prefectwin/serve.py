@@ -33,7 +33,8 @@ def _split_id(line: bytes) -> tuple[Any, bytes]:
     """Take the `id` off a request line; the rest is an ordinary rpc request."""
     try:
         document = json.loads(line.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and over-long integers; RecursionError deep nesting.
         return None, line  # let handle() produce its precise error
     if not isinstance(document, dict):
         return None, line
