@@ -160,6 +160,15 @@ def test_raw_at_sign_in_password_is_never_shown(run_rpc, throwaway_postgres):
     assert "%40" in checks["database"]["remediation"]
 
 
+def test_raw_slash_in_password_is_never_shown(run_rpc, free_port):
+    # An unencoded '/' ends the URL's authority early: what follows the user's ':' is read as a
+    # port, and urllib's ValueError quoted it (the start of the password) in a debug traceback.
+    password = "Slash77/Secret-tail"
+    url = f"postgresql+asyncpg://prefect:{password}@127.0.0.1:{free_port()}/prefect"
+    checks = scan_everything(run_rpc, url, "Slash77")  # no part of it, anywhere
+    assert checks["database"]["status"] == "Fail" and checks["database"]["data"]["outcome"] == "bad-url"
+
+
 def test_unreachable_database_error_is_never_shown(run_rpc, free_port):
     password = "Unreach-Pw-77"
     url = f"postgresql+asyncpg://prefect:{password}@127.0.0.1:{free_port()}/prefect"

@@ -77,11 +77,22 @@ async def _connect(dsn: str, timeout: float) -> str:
 def postgres_facts(url: str, timeout: float = POSTGRES_TIMEOUT_SEC) -> DatabaseFacts:
     dsn, parts = _postgres_dsn(url)
     password = urllib.parse.unquote(parts.password) if parts.password else None
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        # An unencoded '/', '?' or '#' in the password ends the authority early, so what follows
+        # the user's ':' is taken for a port. ValueError's message would quote that password text.
+        return DatabaseFacts(
+            kind="postgresql",
+            url_masked=mask_url(url) or "",
+            outcome="bad-url",
+            error="the host and port cannot be read (a raw '/', '?' or '#' in the user or password?)",
+        )
     base = dict(
         kind="postgresql",
         url_masked=mask_url(url) or "",
         host=parts.hostname,
-        port=parts.port or 5432,
+        port=port,
         database=parts.path.lstrip("/") or None,
     )
     if parts.netloc.count("@") > 1:
