@@ -154,7 +154,10 @@ def handle(raw: bytes, events: Optional[Events] = None) -> tuple[dict[str, Any],
     except PrefectWinError as exc:
         return {"protocol": PROTOCOL_VERSION, "ok": False, "error": exc.to_wire()}, exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the protocol promises no traceback on stdout
-        events.debug("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        from prefectwin.secrets import mask_url
+
+        # An exception's text may quote a connection URL; its password must not reach stderr.
+        events.debug(mask_url("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))) or "")
         error = InternalError(
             f"Unexpected {type(exc).__name__} in the PrefectWin backend.",
             remediation="Re-run with -Debug to see the traceback, and report it as a PrefectWin bug.",
