@@ -14,6 +14,10 @@ function ConvertTo-PrefectObject {
 
     .PARAMETER TypeName
     The type name without the 'PrefectWin.' prefix, for example CheckResult.
+
+    .PARAMETER ExcludeProperty
+    Wire (camelCase) names of top-level properties the cmdlet consumed itself and must not pass
+    on, for example the plain-text environment assignments of Set-PrefectSetting -Scope Process.
     #>
     [CmdletBinding()]
     [OutputType([System.Management.Automation.PSCustomObject])]
@@ -24,7 +28,10 @@ function ConvertTo-PrefectObject {
 
         [Parameter(Mandatory = $true)]
         [ValidatePattern('^[A-Z][A-Za-z0-9]*$')]
-        [string] $TypeName
+        [string] $TypeName,
+
+        [Parameter()]
+        [string[]] $ExcludeProperty = @()
     )
     process {
         if ($null -eq $InputObject) {
@@ -33,11 +40,15 @@ function ConvertTo-PrefectObject {
         $properties = [ordered]@{}
         if ($InputObject -is [System.Collections.IDictionary]) {
             foreach ($key in $InputObject.Keys) {
-                $properties[(ConvertTo-PrefectPascalCase -Name ([string]$key))] = $InputObject[$key]
+                if ($ExcludeProperty -notcontains [string]$key) {
+                    $properties[(ConvertTo-PrefectPascalCase -Name ([string]$key))] = $InputObject[$key]
+                }
             }
         } else {
             foreach ($property in $InputObject.PSObject.Properties) {
-                $properties[(ConvertTo-PrefectPascalCase -Name $property.Name)] = $property.Value
+                if ($ExcludeProperty -notcontains $property.Name) {
+                    $properties[(ConvertTo-PrefectPascalCase -Name $property.Name)] = $property.Value
+                }
             }
         }
         $object = [PSCustomObject]$properties

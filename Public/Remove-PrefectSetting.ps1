@@ -75,5 +75,6 @@ function Remove-PrefectSetting {
     }
     # -Scope Process: remove from this session what the backend returned; empty under -WhatIf.
     foreach ($assignment in $change.environment) { [System.Environment]::SetEnvironmentVariable($assignment.name, $assignment.value) }
-    $change | ConvertTo-PrefectObject -TypeName 'SettingChange'
+    # The assignments carry plain values (a secret setting's too): applied above, never output.
+    $change | ConvertTo-PrefectObject -TypeName 'SettingChange' -ExcludeProperty 'environment'
 }

@@ -105,5 +105,6 @@ function Set-PrefectSetting {
     }
     # -Scope Process: set (or remove) in this session what the backend returned; empty under -WhatIf.
     foreach ($assignment in $change.environment) { [System.Environment]::SetEnvironmentVariable($assignment.name, $assignment.value) }
-    $change | ConvertTo-PrefectObject -TypeName 'SettingChange'
+    # The assignments carry plain values (a secret setting's too): applied above, never output.
+    $change | ConvertTo-PrefectObject -TypeName 'SettingChange' -ExcludeProperty 'environment'
 }

@@ -287,10 +287,16 @@ Describe 'Contract fixture' {
                     continue
                 }
                 $actual.PSObject.TypeNames[0] | Should -BeExactly $typeName
-                $wantedNames = @($wanted.PSObject.Properties | ForEach-Object -Process { ConvertTo-TestPascalCase -Name $_.Name })
+                # 'withheld': response properties the cmdlet consumes itself and never outputs.
+                $withheld = @()
+                if ($null -ne $fixture.PSObject.Properties['withheld']) {
+                    $withheld = @($fixture.withheld)
+                }
+                $shown = @($wanted.PSObject.Properties | Where-Object -FilterScript { $withheld -notcontains $_.Name })
+                $wantedNames = @($shown | ForEach-Object -Process { ConvertTo-TestPascalCase -Name $_.Name })
                 $actualNames = @($actual.PSObject.Properties | ForEach-Object -Process { $_.Name })
                 ($actualNames -join ',') | Should -BeExactly ($wantedNames -join ',')
-                foreach ($property in $wanted.PSObject.Properties) {
+                foreach ($property in $shown) {
                     $name = ConvertTo-TestPascalCase -Name $property.Name
                     $value = $actual.PSObject.Properties[$name].Value
                     (ConvertTo-CanonicalJson -InputObject $value) | Should -BeExactly (ConvertTo-CanonicalJson -InputObject $property.Value) -Because "property $name of object $index"
@@ -352,6 +358,13 @@ Describe 'ConvertTo-PrefectObject' {
         $object.Port | Should -Be 4200
         @($object.Data.PSObject.Properties | ForEach-Object -Process { $_.Name }) -ccontains 'requestedPath' | Should -BeTrue
         @($object.Data.items).Count | Should -Be 2
+    }
+
+    It 'leaves out the properties named in -ExcludeProperty' {
+        $source = [PSCustomObject]@{ name = 'PREFECT_API_KEY'; value = '********'; environment = @(@{ name = 'PREFECT_API_KEY'; value = 'plain-secret' }) }
+        $object = & $prefectWin { param($value) ConvertTo-PrefectObject -InputObject $value -TypeName 'SettingChange' -ExcludeProperty 'environment' } $source
+        (@($object.PSObject.Properties | ForEach-Object -Process { $_.Name }) -join ',') | Should -BeExactly 'Name,Value'
+        ($object | Out-String) | Should -Not -Match 'plain-secret'
     }
 
     It 'converts each object from the pipeline and skips $null' {

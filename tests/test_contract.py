@@ -25,6 +25,9 @@ Format:
                                                    # sent with whatIf:false (pytest replays it!)
     "output": "/result/results"                    # optional: the part of the last response
                                                    # the cmdlet outputs; "/result" by default
+    "withheld": ["environment"]                    # optional: top-level properties of that
+                                                   # output the cmdlet consumes and never passes
+                                                   # on (plain-text assignments it applied)
   }
 A cmdlet that calls the backend more than once (plan, then apply) lists the exchanges in
 "calls": [{"request", "response", "exitCode", "compare"}, ...] instead of the top-level four.
@@ -62,6 +65,7 @@ import pwsh_static  # noqa: E402
 from test_powershell_static import POWERSHELL_ONLY_PARAMETERS, SESSION_CMDLETS  # noqa: E402
 
 CONTRACT = Path(__file__).resolve().parent / "contract"
+REPO = CONTRACT.parent.parent
 FIXTURES = sorted(CONTRACT.glob("*/*.json"))
 PLATFORMS = {"any", "posix", "windows"}
 TIMEOUT_SECONDS = 120
@@ -285,3 +289,31 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     for argument in sys.argv[1:]:
         record(Path(argument).resolve())
+
+
+def _output_objects(fixture: dict) -> list:
+    last = exchanges(fixture)[-1]["response"]
+    if not last["ok"]:
+        return []
+    selected = pointer(last, fixture.get("output", "/result"))
+    return [o for o in (selected if isinstance(selected, list) else [selected]) if isinstance(o, dict)]
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)
+def test_plain_text_assignments_are_withheld_from_output(path: Path) -> None:
+    """`environment` assignments carry plain values, a secret setting's too: the cmdlet applies
+    them to the caller's session and must not put them on the pipeline. Pester checks the object
+    the cmdlet outputs lacks every `withheld` name; here every fixture whose output carries
+    assignments must say so, and the cmdlet must pass those names to -ExcludeProperty."""
+    fixture = load(path)
+    withheld = fixture.get("withheld", [])
+    outputs = _output_objects(fixture)
+    for obj in outputs:
+        if "environment" in obj:
+            assert "environment" in withheld, f"{path.name}: output carries 'environment' assignments; withhold them"
+        for name in withheld:
+            assert name in obj, f"{path.name}: withheld '{name}' is not in the output object"
+    if withheld:
+        source = (REPO / "Public" / f"{fixture['cmdlet']}.ps1").read_text(encoding="utf-8")
+        for name in withheld:
+            assert f"-ExcludeProperty '{name}'" in source, f"{fixture['cmdlet']} does not exclude '{name}' from its output"
