@@ -191,3 +191,9 @@ def test_posix_flavor_for_the_linux_payload(tmp_path):
     assert spec.log_directory == str(tmp_path / "logs")
     with pytest.raises(InvalidArgument):
         build_spec(install_params(prefect_home="C:\\x"), python="/usr/bin/python3", default_home="/x", host="h", flavor="posix")
+
+
+def test_a_refused_api_url_is_named_without_its_password():
+    with pytest.raises(InvalidArgument) as raised:
+        windows_spec(role="Worker", pool="p", api_url="ftp://bot:Api-Url-Pw-5@srv/api")
+    assert raised.value.target == "ApiUrl" and "Api-Url-Pw-5" not in raised.value.message

@@ -22,6 +22,7 @@ from prefectwin.diagnosis.network import health_facts
 from prefectwin.errors import NotFound, OperationTimeout
 from prefectwin.events import Events
 from prefectwin.models import Result
+from prefectwin.secrets import mask_url
 from prefectwin.services.state import ServiceRecord
 
 Health = Literal["Healthy", "Unhealthy", "Stopped", "Unknown"]
@@ -77,11 +78,12 @@ def _parse_time(text: Optional[str]) -> Optional[float]:
 
 def server_health(api_url: str) -> tuple[Health, str]:
     facts = health_facts(api_url, timeout=HTTP_TIMEOUT_SEC)
+    shown = mask_url(api_url)
     if facts.health.ok and facts.ready.ok:
-        return "Healthy", f"{api_url}: /health and /ready answer"
+        return "Healthy", f"{shown}: /health and /ready answer"
     if facts.health.ok:
-        return "Unhealthy", f"{api_url}: up but not ready ({facts.ready.error or facts.ready.status})"
-    return "Unhealthy", f"{api_url}: {facts.health.error or facts.health.status}"
+        return "Unhealthy", f"{shown}: up but not ready ({facts.ready.error or facts.ready.status})"
+    return "Unhealthy", f"{shown}: {facts.health.error or facts.health.status}"
 
 
 def worker_health(api_url: str, pool: str, worker_name: str, started_at: Optional[float]) -> tuple[Health, str, Optional[str]]:
@@ -89,9 +91,9 @@ def worker_health(api_url: str, pool: str, worker_name: str, started_at: Optiona
     try:
         workers = post_json(url, {})
     except urllib.error.HTTPError as exc:
-        return "Unhealthy", f"{url}: HTTP {exc.code} {exc.reason}", None
+        return "Unhealthy", f"{mask_url(url)}: HTTP {exc.code} {exc.reason}", None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        return "Unhealthy", f"{url}: {getattr(exc, 'reason', exc)}", None
+        return "Unhealthy", f"{mask_url(url)}: {getattr(exc, 'reason', exc)}", None
     mine = next((w for w in workers or [] if w.get("name") == worker_name), None)
     if mine is None:
         return "Unhealthy", f"worker '{worker_name}' has not sent a heartbeat to pool '{pool}'", None

@@ -23,6 +23,7 @@ from prefectwin.diagnosis.database import database_kind, sqlite_path
 from prefectwin.diagnosis.network import connect_host
 from prefectwin.errors import InvalidArgument
 from prefectwin.models import Params
+from prefectwin.secrets import mask_url
 
 Role = Literal["Server", "Worker"]
 StartupType = Literal["Automatic", "AutomaticDelayed", "Manual"]
@@ -464,7 +465,7 @@ def _check_role_params(params: Any, server: bool) -> None:
     if params.api_url:
         parts = urllib.parse.urlsplit(params.api_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise _bad(f"-ApiUrl '{params.api_url}' is not an http(s) URL.", "ApiUrl", "Use e.g. http://prefect-server:4200/api.")
+            raise _bad(f"-ApiUrl '{mask_url(params.api_url)}' is not an http(s) URL.", "ApiUrl", "Use e.g. http://prefect-server:4200/api.")
 
 
 def _account(params: Any) -> tuple[str, str, bool]:

@@ -29,6 +29,8 @@ def run_steps(steps: Sequence[Step], *, scrub: Callable[[str], str] = lambda s: 
                 except Exception as undo_exc:  # noqa: BLE001
                     details.append({"action": earlier, "rolledBack": False, "error": scrub(str(undo_exc))})
             if isinstance(exc, PrefectWinError) and not done:
+                exc.message = scrub(exc.message)
+                exc.args = (exc.message,)
                 raise
             reason = exc.message if isinstance(exc, PrefectWinError) else f"{type(exc).__name__}: {exc}"
             raise ApplyFailed(
