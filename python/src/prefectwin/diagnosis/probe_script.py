@@ -58,6 +58,18 @@ def _config_view():
     return json.loads(buffer.getvalue())
 
 
+def _summary(settings, context):
+    """Where Prefect stands in this interpreter; the settings probe reports the same keys."""
+    return {
+        "profile": context.profile.name,
+        "profilesPath": str(settings.profiles_path),
+        "home": str(settings.home),
+        "apiUrl": settings.api.url,
+        "serverHost": settings.server.api.host,
+        "serverPort": settings.server.api.port,
+    }
+
+
 def _settings():
     import prefect.context
     from prefect.settings import get_current_settings
@@ -68,18 +80,12 @@ def _settings():
     database_url = url.get_secret_value() if url is not None else None
     if database_url is None:
         database_url = "sqlite+aiosqlite:///" + str(settings.home) + "/prefect.db"
-    view = _config_view()
-    return {
-        "profile": context.profile.name,
-        "profilesPath": str(settings.profiles_path),
-        "home": str(settings.home),
-        "apiUrl": settings.api.url,
-        "serverHost": settings.server.api.host,
-        "serverPort": settings.server.api.port,
-        "ephemeralEnabled": bool(settings.server.ephemeral.enabled),
-        "databaseUrl": database_url,
-        "entries": view.get("settings", []),
-    }
+    return dict(
+        _summary(settings, context),
+        ephemeralEnabled=bool(settings.server.ephemeral.enabled),
+        databaseUrl=database_url,
+        entries=_config_view().get("settings", []),
+    )
 
 
 def main():

@@ -93,16 +93,7 @@ def describe(request):
                 "envName": next((n for n in names if os.environ.get(n) is not None), None) if source == "env" else None,
             }
         )
-    return {
-        "profile": context.profile.name,
-        "profiles": sorted(load_profiles().names),
-        "profilesPath": str(settings.profiles_path),
-        "home": str(settings.home),
-        "apiUrl": settings.api.url,
-        "serverHost": settings.server.api.host,
-        "serverPort": settings.server.api.port,
-        "entries": entries,
-    }
+    return dict(_library._summary(settings, context), profiles=sorted(load_profiles().names), entries=entries)
 
 
 def validate(request):
