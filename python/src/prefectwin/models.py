@@ -10,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 
+def not_blank(value: Any) -> Any:
+    """For optional text params: an empty string is a mistake, not a request for the default."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty; omit it to use the default")
+    return value
+
+
 class Params(BaseModel):
     """A command's parameters. Unknown names are an error, never silently dropped."""
 

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator
 
 from prefectwin.diagnosis.checks import CHECK_NAMES, CheckResult, needs_of, run_checks, select
-from prefectwin.models import Params
+from prefectwin.models import Params, not_blank
 from prefectwin.registry import Context, command
 
 CheckName = Literal[CHECK_NAMES]  # type: ignore[valid-type]
@@ -23,9 +23,7 @@ class EnvironmentTestParams(Params):
     @field_validator("python_path", "prefect_home")
     @classmethod
     def _not_blank(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not value.strip():
-            raise ValueError("must not be empty; omit it to use the default")
-        return value
+        return not_blank(value)
 
 
 def diagnose(params: EnvironmentTestParams, ctx: Context) -> list[CheckResult]:

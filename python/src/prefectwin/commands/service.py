@@ -21,19 +21,13 @@ from typing import Any, Literal, Optional
 from pydantic import Field, SecretStr, field_validator
 
 from prefectwin.errors import InvalidArgument, NotFound
-from prefectwin.models import Params, Result
+from prefectwin.models import Params, Result, not_blank
 from prefectwin.registry import Context, command
 from prefectwin.services.health import ServiceInfo
 from prefectwin.services.plan import Action
 from prefectwin.services.spec import SERVICE_NAME_PATTERN, Credential, StartupType
 
 ServiceName = Field(pattern=SERVICE_NAME_PATTERN, description="The Windows service name (letters, digits, '.', '_', '-').")
-
-
-def _not_blank(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("must not be empty; omit it to use the default")
-    return value
 
 
 class ServiceInstallParams(Params):
@@ -67,7 +61,7 @@ class ServiceInstallParams(Params):
     @field_validator("python_path", "prefect_home", "bind_address", "api_url", "account", "log_directory", "nssm_path")
     @classmethod
     def _blank(cls, value: Optional[str]) -> Optional[str]:
-        return _not_blank(value)
+        return not_blank(value)
 
 
 class ServiceGetParams(Params):

@@ -17,18 +17,12 @@ from typing import Any, Literal, Optional
 from pydantic import Field, SecretStr, field_validator
 
 from prefectwin.errors import InvalidArgument, NotFound, PrefectWinError
-from prefectwin.models import Params, Result
+from prefectwin.models import Params, Result, not_blank
 from prefectwin.registry import Context, command
 from prefectwin.secrets import scrub
 from prefectwin.settings.plan import Action, EnvironmentAssignment, Scope
 
 Name = Field(min_length=1, description="A PREFECT_* setting name; legacy aliases are accepted.")
-
-
-def not_blank(value: Optional[str]) -> Optional[str]:
-    if value is not None and not value.strip():
-        raise ValueError("must not be empty; omit it to use the default")
-    return value
 
 
 class SettingGetParams(Params):
