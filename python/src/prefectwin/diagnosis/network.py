@@ -10,7 +10,6 @@ from typing import Optional
 from prefectwin.diagnosis.facts import HealthFacts, HttpProbe, Listener, PortFacts
 
 NEXT_FREE_SEARCH = 100
-_WILDCARDS = {"0.0.0.0", "::", ""}
 
 
 def can_bind(host: str, port: int) -> Optional[str]:
@@ -82,10 +81,3 @@ def health_facts(api_url: str, timeout: float = 3.0) -> HealthFacts:
         health=http_get(f"{base}/health", timeout),
         ready=http_get(f"{base}/ready", timeout),
     )
-
-
-def connect_host(host: Optional[str]) -> str:
-    """The address a local client uses to reach a server bound to `host`."""
-    if host is None or host in _WILDCARDS:
-        return "127.0.0.1"
-    return host

@@ -20,8 +20,8 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from prefectwin.diagnosis.database import database_kind, sqlite_path
-from prefectwin.diagnosis.network import connect_host
 from prefectwin.errors import InvalidArgument
+from prefectwin.hosts import client_host
 from prefectwin.models import Params
 from prefectwin.secrets import mask_url
 
@@ -263,7 +263,7 @@ def normalize_account(account: Optional[str]) -> tuple[str, str, bool]:
 
 
 def _api_url(host: str, port: int) -> str:
-    connect = connect_host(host)
+    connect = client_host(host)
     if ":" in connect:
         connect = f"[{connect}]"
     return f"http://{connect}:{port}/api"

@@ -9,6 +9,7 @@ from typing import Literal, Optional
 from pydantic import Field, SecretStr
 
 from prefectwin.errors import InvalidArgument
+from prefectwin.hosts import client_host
 from prefectwin.models import Result
 from prefectwin.secrets import MASK, mask_url
 from prefectwin.settings.catalog import Catalog, SettingInfo
@@ -19,7 +20,6 @@ API_URL = "PREFECT_API_URL"
 SERVER_PORT = "PREFECT_SERVER_API_PORT"
 # Prefect's own rule (`prefect config set` refuses them): they decide where profiles live.
 NOT_IN_PROFILE = frozenset({"PREFECT_HOME", "PREFECT_PROFILES_PATH"})
-WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 # Sources that beat a profile value in Prefect's resolution order.
 ABOVE_PROFILE = ("env", ".env file", "prefect.toml", "pyproject.toml")
 
@@ -135,11 +135,7 @@ def url_with_port(url: Optional[str], port: int, host: Optional[str]) -> str:
         if parts.username:
             netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
         return urllib.parse.urlunsplit((parts.scheme, f"{netloc}:{port}", parts.path, parts.query, parts.fragment))
-    return f"http://{suggested_host(host)}:{port}/api"
-
-
-def suggested_host(host: Optional[str]) -> str:
-    return "127.0.0.1" if not host or host in WILDCARD_HOSTS else host
+    return f"http://{client_host(host)}:{port}/api"
 
 
 def url_port(url: str) -> Optional[int]:

@@ -5,9 +5,8 @@ import urllib.parse
 
 from prefectwin.diagnosis.checks.base import check, fail, passed, skipped, warn
 from prefectwin.diagnosis.facts import Facts
+from prefectwin.hosts import LOOPBACK_HOSTS, WILDCARD_HOSTS, client_host
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-WILDCARD = {"0.0.0.0", "::", ""}
 
 
 def _no_settings(facts: Facts):
@@ -81,9 +80,7 @@ def _effective_port(facts: Facts) -> int:
 
 
 def _suggested_url(facts: Facts) -> str:
-    host = facts.prefect.server_host or "127.0.0.1"
-    host = "127.0.0.1" if host in WILDCARD else host
-    return f"http://{host}:{_effective_port(facts)}/api"
+    return f"http://{client_host(facts.prefect.server_host)}:{_effective_port(facts)}/api"
 
 
 @check("settings.api-url", "probe")
@@ -117,7 +114,7 @@ def settings_api_url(facts: Facts):
             problems.append(f"it uses port {url_port} but the server port is {_effective_port(facts)}")
         bound = prefect.server_host or "127.0.0.1"
         host = (parts.hostname or "").lower()
-        if facts.role == "Server" and bound not in WILDCARD and host != bound.lower() and not (bound in LOOPBACK and host in LOOPBACK):
+        if facts.role == "Server" and bound not in WILDCARD_HOSTS and host != bound.lower() and not (bound in LOOPBACK_HOSTS and host in LOOPBACK_HOSTS):
             problems.append(f"it names host {host} but the server binds {bound}")
     if problems:
         return warn(f"PREFECT_API_URL '{url}' does not agree with the server: {'; '.join(problems)}.", f"Set PREFECT_API_URL={suggested}.", **data)

@@ -7,13 +7,13 @@ from typing import Optional
 
 from prefectwin.diagnosis.checks.base import check, passed, skipped, warn
 from prefectwin.diagnosis.facts import Facts, FirewallRule
+from prefectwin.hosts import LOOPBACK_HOSTS
 
 GOOD_POLICIES = {"RemoteSigned", "Unrestricted", "Bypass"}
 POLICY_PRECEDENCE = ("MachinePolicy", "UserPolicy", "Process", "CurrentUser", "LocalMachine")
 # 2.24 leaves services 'paused' on Windows 10 and later; the 2.24-101 prerelease fixes it.
 NSSM_FIXED = (2, 24, 101)
 NSSM_INSTALL = "Install NSSM 2.24-101 or later: 'winget install NSSM.NSSM' or 'choco install nssm', then make sure nssm.exe is on PATH."
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _not_windows(facts: Facts):
@@ -87,7 +87,7 @@ def windows_firewall(facts: Facts):
         return skipped("Workers only make outbound connections; no inbound rule is needed.")
     port = facts.requested_port or facts.prefect.server_port or 4200
     host = facts.prefect.server_host or "127.0.0.1"
-    if host in LOOPBACK:
+    if host in LOOPBACK_HOSTS:
         return passed(f"The server binds {host} only, so no inbound firewall rule is needed.", port=port, host=host)
     win = facts.windows
     if win.firewall_rules is None:
