@@ -22,7 +22,7 @@ import shutil
 import socket
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from pydantic import Field, SecretStr, field_validator
 

@@ -8,7 +8,6 @@ sources; nothing here re-derives them.
 import io
 import json
 import locale
-import os
 import sys
 import sysconfig
 
