@@ -1085,8 +1085,9 @@ function Find-FileFunctionViolation {
     <#
     .SYNOPSIS
     A Public/ file defines exactly one function, named like the file, and no code that runs at
-    import. A Private/ file's first function is named like the file (its helpers follow it);
-    every function is advanced, has a .SYNOPSIS and an approved verb.
+    import. A Private/ file's first function is named like the file (its helpers follow it), and
+    it may set the module's own $script: state; every function is advanced, has a .SYNOPSIS and
+    an approved verb.
     #>
     [CmdletBinding()]
     param(
@@ -1105,7 +1106,10 @@ function Find-FileFunctionViolation {
     $top = @($Source.Ast.EndBlock.Statements)
     $functions = @($top | Where-Object { $_ -is [System.Management.Automation.Language.FunctionDefinitionAst] })
     foreach ($statement in $top) {
-        if ($statement -isnot [System.Management.Automation.Language.FunctionDefinitionAst]) {
+        # A Private/ file may initialise the module's own state ($script:Name = constant).
+        $isState = $Folder -eq 'Private' -and $statement -is [System.Management.Automation.Language.AssignmentStatementAst] -and
+            $statement.Left -is [System.Management.Automation.Language.VariableExpressionAst] -and $statement.Left.VariablePath.IsScript
+        if ($statement -isnot [System.Management.Automation.Language.FunctionDefinitionAst] -and -not $isState) {
             New-RuleViolation -Rule $rule -Source $Source -Line $statement.Extent.StartLineNumber -Message 'code outside a function runs at import; move it into a function'
         }
     }
