@@ -164,11 +164,13 @@ Describe 'Module' {
     }
 
     It 'gives every exported cmdlet comment-based help that PowerShell itself reads' {
-        # PowerShell's own help parser (not Get-Help, which may offer Update-Help on a new box)
-        # cross-checks the tree-sitter reading of the help in tests/pwsh_static.py.
+        # PowerShell's own help parser (not Get-Help, which may offer Update-Help on a new box).
+        # A function's ScriptBlock.Ast is its FunctionDefinitionAst, which holds the help.
         foreach ($name in $prefectWin.ExportedFunctions.Keys) {
             $command = Get-Command -Name $name
-            $help = $command.ScriptBlock.Ast.Parent.GetHelpContent()
+            $definition = $command.ScriptBlock.Ast
+            $definition | Should -BeOfType ([System.Management.Automation.Language.FunctionDefinitionAst])
+            $help = $definition.GetHelpContent()
             $help | Should -Not -BeNullOrEmpty -Because "$name has comment-based help"
             $help.Synopsis | Should -Not -BeNullOrEmpty -Because $name
             $help.Description | Should -Not -BeNullOrEmpty -Because $name
@@ -178,6 +180,13 @@ Describe 'Module' {
                     continue
                 }
                 @($help.Parameters.Keys) -contains $parameter | Should -BeTrue -Because "$name documents -$parameter"
+                $help.Parameters[$parameter.ToUpperInvariant()] | Should -Not -BeNullOrEmpty -Because "$name says what -$parameter is"
+            }
+            foreach ($documented in @($help.Parameters.Keys)) {
+                $command.Parameters.ContainsKey($documented) | Should -BeTrue -Because "$name's help documents -$documented, which it does not have"
+            }
+            foreach ($outputType in @($command.OutputType | ForEach-Object -Process { $_.Name })) {
+                ($help.Outputs -join ' ') | Should -BeLike "*$outputType*" -Because "$name's .OUTPUTS names $outputType"
             }
         }
     }
@@ -185,8 +194,8 @@ Describe 'Module' {
 
 Describe 'Sources' {
     It 'parses <File> with this PowerShell''s own parser' -ForEach $sourceCases {
-        # The tree-sitter checks in pytest run without PowerShell; this is the real parser, once
-        # under Windows PowerShell 5.1 and once under PowerShell 7 in CI.
+        # The real parser: under PowerShell 7 in CI, and under Windows PowerShell 5.1 on Windows
+        # (7-only syntax that 7 accepts is tests/Compat51.Tests.ps1's to catch).
         $tokens = $null
         $errors = $null
         $null = [System.Management.Automation.Language.Parser]::ParseFile($Path, [ref]$tokens, [ref]$errors)
