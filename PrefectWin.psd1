@@ -13,12 +13,14 @@
     # One name per line, sorted; tests/test_powershell_static.py requires this list to equal
     # the files in Public/ exactly.
     FunctionsToExport = @(
+        'Backup-PrefectDatabase',
         'Get-PrefectService',
         'Get-PrefectSession',
         'Get-PrefectSetting',
         'Install-PrefectService',
         'Remove-PrefectSetting',
         'Repair-PrefectEnvironment',
+        'Restore-PrefectDatabase',
         'Set-PrefectSetting',
         'Start-PrefectSession',
         'Stop-PrefectSession',

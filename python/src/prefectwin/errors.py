@@ -65,6 +65,13 @@ class PortInUse(PrefectWinError):
     category = "ResourceBusy"
 
 
+class ResourceBusy(PrefectWinError):
+    """Something else holds what the command must change (a database a server has open)."""
+
+    code = "ResourceBusy"
+    category = "ResourceBusy"
+
+
 class PermissionDenied(PrefectWinError):
     code = "PermissionDenied"
     category = "PermissionDenied"

@@ -1,0 +1,1 @@
+"""Backing up and restoring the SQLite database of a Prefect server."""

@@ -1,0 +1,137 @@
+"""`database.*`: back up and restore a Prefect server's SQLite database (Backup-PrefectDatabase,
+Restore-PrefectDatabase). The same pieces serve an upgrade's backup and its way back."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+from typing import Optional
+
+from pydantic import Field, field_validator
+
+from prefectwin.backup.plan import DatabaseBackup
+from prefectwin.models import Params, not_blank
+from prefectwin.registry import Context, command
+
+ACTIVITY = "Backing up the Prefect database"
+
+
+class DatabaseLocation(Params):
+    """Which database: a SQLite file, or else the effective database of the target's settings."""
+
+    path: Optional[str] = Field(None, description="The SQLite database file; default: the one the target's Prefect settings name.")
+    prefect_home: Optional[str] = Field(None, description="PREFECT_HOME whose settings name the database (with no path).")
+    python_path: Optional[str] = Field(None, description="The interpreter Prefect runs under; default: the backend's own.")
+
+    @field_validator("path", "prefect_home", "python_path")
+    @classmethod
+    def _not_blank(cls, value: Optional[str]) -> Optional[str]:
+        return not_blank(value)
+
+
+class DatabaseBackupParams(DatabaseLocation):
+    destination: Optional[str] = Field(
+        None, description="The backup file, or an existing folder for it; default: backups/ beside the database, named with the UTC time."
+    )
+
+    @field_validator("destination")
+    @classmethod
+    def _destination_not_blank(cls, value: Optional[str]) -> Optional[str]:
+        return not_blank(value)
+
+
+class DatabaseRestoreParams(DatabaseLocation):
+    backup_path: str = Field(min_length=1, description="The backup file to restore (one that Backup-PrefectDatabase wrote).")
+
+
+def _database_path(params: DatabaseLocation, ctx: Context) -> str:
+    """The SQLite file to work on: `path`, or the target's effective database URL."""
+    from prefectwin.backup.plan import sqlite_file_of
+
+    if params.path:
+        return os.path.abspath(params.path)
+    from prefectwin.diagnosis import probe
+
+    home = os.path.abspath(params.prefect_home) if params.prefect_home else None
+    target = os.path.abspath(params.python_path) if params.python_path else None
+    ctx.events.progress(ACTIVITY, "Asking the target interpreter which database Prefect uses", 10)
+    python_facts, prefect_facts = probe.run_probe(
+        target or sys.executable,
+        env=probe.probe_environment(home),
+        cwd=home if home and os.path.isdir(home) else None,
+    )
+    if not prefect_facts.installed or prefect_facts.database_url is None:
+        from prefectwin.errors import ProbeFailed
+
+        raise ProbeFailed(
+            f"Cannot tell which database Prefect uses: Prefect is not installed in {python_facts.executable or target}.",
+            target="pythonPath",
+            remediation="Pass -Path with the SQLite file, or -PythonPath with the interpreter that runs the server.",
+        )
+    return os.path.abspath(sqlite_file_of(prefect_facts.database_url.get_secret_value(), parameter="path"))
+
+
+@command("database.backup", params=DatabaseBackupParams, result=DatabaseBackup, changes_state=True)
+def database_backup(params: DatabaseBackupParams, ctx: Context) -> DatabaseBackup:
+    """Back up a Prefect server's SQLite database with SQLite's online backup API, safe while the server runs."""
+    from prefectwin.backup import sqlite
+    from prefectwin.backup.plan import plan_backup
+    from prefectwin.settings.apply import run_steps
+
+    database = _database_path(params, ctx)
+    destination = os.path.abspath(params.destination) if params.destination else None
+    plan = plan_backup(
+        sqlite.inspect(database),
+        destination,
+        _dt.datetime.now(_dt.timezone.utc),
+        destination_is_folder=bool(destination and os.path.isdir(destination)),
+    )
+    if ctx.what_if:
+        return plan
+    if os.path.exists(plan.backup):
+        from prefectwin.errors import InvalidArgument
+
+        raise InvalidArgument(
+            f"The backup file '{plan.backup}' exists already; a backup never overwrites one.",
+            target="destination",
+            remediation="Choose another -Destination, or a folder.",
+        )
+    [action] = plan.actions
+    ctx.events.progress(ACTIVITY, action.description, 30)
+    ctx.events.verbose(action.description)
+    run_steps([(action.description, lambda: _backup_step(sqlite, action.data["source"], action.data["destination"]))])
+    written = sqlite.inspect(plan.backup, with_hash=True)
+    ctx.events.progress(ACTIVITY, "Done", 100)
+    return plan.model_copy(update={"changed": True, "size_bytes": written.size, "sha256": written.sha256, "flow_runs": written.flow_runs, "revision": written.revision})
+
+
+def _backup_step(sqlite, source: str, destination: str):
+    sqlite.backup_online(source, destination)
+    return lambda: sqlite.remove_file(destination)
+
+
+@command("database.restore", params=DatabaseRestoreParams, result=DatabaseBackup, changes_state=True)
+def database_restore(params: DatabaseRestoreParams, ctx: Context) -> DatabaseBackup:
+    """Replace a stopped server's SQLite database with a backup, keeping the current file as a backup first."""
+    from prefectwin.backup import sqlite
+    from prefectwin.backup.plan import plan_restore
+    from prefectwin.settings.apply import run_steps
+
+    database = _database_path(params, ctx)
+    backup = os.path.abspath(params.backup_path)
+    plan = plan_restore(sqlite.inspect(backup), sqlite.inspect(database), sqlite.in_use(database), _dt.datetime.now(_dt.timezone.utc))
+    if ctx.what_if:
+        return plan
+    steps = []
+    for action in plan.actions:
+        if action.kind == "backup-database":
+            steps.append((action.description, lambda a=action: _backup_step(sqlite, a.data["source"], a.data["destination"])))
+        else:
+            steps.append((action.description, lambda a=action: sqlite.restore_copy(a.data["backup"], a.data["database"])))
+    for description, _ in steps:
+        ctx.events.verbose(description)
+    ctx.events.progress("Restoring the Prefect database", plan.actions[-1].description, 50)
+    run_steps(steps)
+    restored = sqlite.inspect(database, with_hash=True)
+    ctx.events.progress("Restoring the Prefect database", "Done", 100)
+    return plan.model_copy(update={"changed": True, "sha256": restored.sha256, "size_bytes": restored.size})
