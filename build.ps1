@@ -6,8 +6,9 @@ Installs, tests and analyzes PrefectWin.
 Tasks:
   Install  Creates .venv in this folder (with 'py -3', or else 'python' on PATH) and installs
            the backend (./python) into it. Resolve-PrefectPython finds this venv by itself.
-  Test     Installs the backend with its test extras (editable), then runs pytest, Pester 5
-           (NUnit XML results in out/) and PSScriptAnalyzer; fails when any of them fails.
+  Test     Installs the backend with its test extras (editable), then runs pytest (which runs
+           every Pester 5 file under pwsh and, on Windows, Windows PowerShell: tests/test_pester.py),
+           then PSScriptAnalyzer; fails when either fails. JUnit XML of pytest goes to out/.
   Analyze  Runs PSScriptAnalyzer alone, with PSScriptAnalyzerSettings.psd1.
   Build    Writes out/PrefectWin/<ModuleVersion>/: the manifest, the format file, the about
            help, ONE PrefectWin.psm1 that holds every Private/ and Public/ function and the DSC
@@ -139,23 +140,6 @@ function Invoke-Pytest {
     Invoke-NativeCommand -FilePath $venvPython -ArgumentList @('-m', 'pytest', (Join-Path -Path $root -ChildPath 'tests'), '-q', "--junitxml=$junit")
 }
 
-function Invoke-PesterTest {
-    [CmdletBinding()]
-    param()
-    Import-Module -Name Pester -MinimumVersion 5.3.0 -ErrorAction Stop
-    $configuration = New-PesterConfiguration
-    $configuration.Run.Path = Join-Path -Path $root -ChildPath 'tests'
-    $configuration.Run.PassThru = $true
-    $configuration.Output.Verbosity = 'Detailed'
-    $configuration.TestResult.Enabled = $true
-    $configuration.TestResult.OutputFormat = 'NUnitXml'
-    $configuration.TestResult.OutputPath = Join-Path -Path $outFolder -ChildPath ('pester-{0}.xml' -f $PSVersionTable.PSEdition)
-    $result = Invoke-Pester -Configuration $configuration
-    if ($result.Result -ne 'Passed') {
-        throw "Pester: $($result.FailedCount) test(s) failed, $($result.FailedBlocksCount) block(s) and $($result.FailedContainersCount) file(s) could not run."
-    }
-}
-
 function Invoke-Analyzer {
     [CmdletBinding()]
     param()
@@ -247,7 +231,6 @@ switch ($Task) {
         Install-BackendVenv -Bootstrap $Python -ForTest
         $null = New-Item -Path $outFolder -ItemType Directory -Force
         Invoke-Pytest
-        Invoke-PesterTest
         Invoke-Analyzer
     }
     'Analyze' {
