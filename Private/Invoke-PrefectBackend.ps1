@@ -2,6 +2,12 @@
 # It lives in the module's scope, so each runspace that imports PrefectWin has its own.
 $script:PrefectWinSession = $null
 
+# The Write-Progress Id of a request's first activity; the next ones count up from it. Callers
+# number their own bars from 0 (Write-Progress's default Id), and a record with the same Id
+# would overwrite, and on completion close, the caller's bar. 0x50570000 ('PW') is far from
+# anything a script numbers by hand.
+$script:PrefectWinProgressBaseId = 0x50570000
+
 function Invoke-PrefectBackend {
     <#
     .SYNOPSIS
@@ -354,14 +360,17 @@ function Write-PrefectBackendEvent {
     .DESCRIPTION
     {"level":"verbose|warning|information|debug","message":...} goes to Write-Verbose,
     Write-Warning, Write-Information or Write-Debug; {"progress":{"activity","status","percent"}}
-    goes to Write-Progress (one progress bar per activity); any other line goes to Write-Debug.
+    goes to Write-Progress (one progress bar per activity, with an Id of the module's own range,
+    $script:PrefectWinProgressBaseId and up, so the caller's bars are left alone); any other line
+    goes to Write-Debug.
     Returns the line as text for the stderr tail that bridge failures quote.
 
     .PARAMETER Line
     One line of the backend's stderr.
 
     .PARAMETER Activity
-    The progress activities seen so far; their index is the Write-Progress Id.
+    The progress activities seen so far; their index, added to $script:PrefectWinProgressBaseId,
+    is the Write-Progress Id.
     #>
     [CmdletBinding()]
     [OutputType([string])]
@@ -400,7 +409,7 @@ function Write-PrefectBackendEvent {
         $progressParameters = @{
             Activity = $name
             Status = $status
-            Id = $Activity.IndexOf($name)
+            Id = $script:PrefectWinProgressBaseId + $Activity.IndexOf($name)
         }
         if ($null -ne $percent) {
             $progressParameters['PercentComplete'] = [System.Math]::Max(0, [System.Math]::Min(100, [int]$percent))
@@ -721,7 +730,7 @@ function Get-PrefectRootCause {
 function Complete-PrefectProgress {
     <#
     .SYNOPSIS
-    Closes the progress bars of one request (their Id is their index, see Write-PrefectBackendEvent).
+    Closes the progress bars of one request (their Ids: see Write-PrefectBackendEvent).
     #>
     [CmdletBinding()]
     param(
@@ -730,7 +739,7 @@ function Complete-PrefectProgress {
         [System.Collections.Generic.List[string]] $Activity
     )
     foreach ($name in $Activity) {
-        Write-Progress -Activity $name -Id $Activity.IndexOf($name) -Completed
+        Write-Progress -Activity $name -Id ($script:PrefectWinProgressBaseId + $Activity.IndexOf($name)) -Completed
     }
 }
 
