@@ -149,8 +149,14 @@ function Invoke-PrefectBackend {
         }
     } catch [System.Management.Automation.ActionPreferenceStopException], [System.Management.Automation.PipelineStoppedException] {
         throw
-    } catch {
+    } catch [System.ComponentModel.Win32Exception], [System.IO.IOException], [System.ObjectDisposedException] {
+        # The process could not be started, or its pipes broke: the bridge itself failed.
         $failure = New-PrefectBridgeFailure -Command $Command -Problem "it could not be run: $(Get-PrefectRootCause -ErrorRecord $_)" -Python $python -StderrTail $tail
+    } catch {
+        # PowerShell's own error (relaying an event: a host that cannot prompt for
+        # -WarningAction Inquire, or a bug in this module): the cmdlet fails with it as it is,
+        # never disguised as a backend that needs './build.ps1 Install'.
+        $failure = $_
     } finally {
         if ($null -ne $process) {
             Stop-PrefectBackendProcess -Process $process
@@ -1039,6 +1045,7 @@ function Invoke-PrefectSessionRequest {
     $answer = $null
     $exitCode = -1
     $lost = $null
+    $powerShellError = $null
     $timedOut = $false
     $Session.Busy = $true
     try {
@@ -1098,8 +1105,12 @@ function Invoke-PrefectSessionRequest {
         }
     } catch [System.Management.Automation.ActionPreferenceStopException], [System.Management.Automation.PipelineStoppedException] {
         throw
-    } catch {
+    } catch [System.IO.IOException], [System.ObjectDisposedException] {
         $lost = "broke the connection ($(Get-PrefectRootCause -ErrorRecord $_))"
+    } catch {
+        # PowerShell's own error (see Invoke-PrefectBackend): the cmdlet fails with it as it is.
+        # The process is discarded below all the same, as its answer may be half read.
+        $powerShellError = $_
     } finally {
         $Session.Busy = $false
         if ($null -eq $answer) {
@@ -1119,6 +1130,9 @@ function Invoke-PrefectSessionRequest {
             Remove-PrefectSessionProcess -Session $Session
         }
         Complete-PrefectProgress -Activity $activities
+    }
+    if ($null -ne $powerShellError) {
+        $Cmdlet.ThrowTerminatingError($powerShellError)
     }
     if ($timedOut) {
         $Cmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
