@@ -75,6 +75,8 @@ function Invoke-PrefectBackend {
         [ValidateRange(1, 86400)]
         [int] $TimeoutSec = 600
     )
+    # The caller's $ErrorActionPreference and the like, which a module function does not see.
+    Import-PrefectCallerPreference -Cmdlet $Cmdlet
     # Windows PowerShell's -Debug means 'Inquire', which would prompt once per backend line.
     if ($DebugPreference -eq 'Inquire') {
         $DebugPreference = 'Continue'
