@@ -808,19 +808,72 @@ function Open-PrefectBackendSession {
     }
     $location = $Cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath
     $version = $null
+    $answerErrors = $null
     try {
-        $version = Invoke-PrefectSessionRequest -Cmdlet $Cmdlet -Session $session -Command 'module.version' -Location $location -TimeoutSec $TimeoutSec
+        # Through a command of its own: the caller's terminating errors (thrown with
+        # $Cmdlet.ThrowTerminatingError) are not caught by a try in the caller itself, and
+        # then the failed session would stay open.
+        $version = Request-PrefectSessionHandshake -Session $session -Location $location -TimeoutSec $TimeoutSec -ErrorAction SilentlyContinue -ErrorVariable answerErrors
     } catch {
+        $failure = $_
         $null = Close-PrefectBackendSession -TimeoutSec 5
-        $Cmdlet.ThrowTerminatingError($_)
+        # A backend that dies before its first answer cannot serve at all (an interpreter
+        # without prefectwin, say): that is a bridge failure, not a lost session whose last
+        # command may or may not have taken effect.
+        if ([string]$failure.FullyQualifiedErrorId -like 'PrefectWin.SessionLost*') {
+            $marker = 'Its stderr ended with:'
+            $lostMessage = [string]$failure.Exception.Message
+            $tail = @()
+            if ($lostMessage.Contains($marker)) {
+                $tail = @($lostMessage.Substring($lostMessage.IndexOf($marker) + $marker.Length) -split '\r?\n' | Where-Object -FilterScript { $_ })
+            }
+            $failure = New-PrefectBridgeFailure -Command 'module.version' -Problem 'its session process ended before it answered the first request' -Python $session.Python -StderrTail $tail
+        }
+        $Cmdlet.ThrowTerminatingError($failure)
     }
     if ($null -eq $version) {
-        # module.version answered ok:false, and that error has been written.
+        # module.version answered ok:false: pass its error on, then fail the start.
+        foreach ($answerError in @($answerErrors | Where-Object -FilterScript { $null -ne $_ })) {
+            $Cmdlet.WriteError($answerError)
+        }
         $null = Close-PrefectBackendSession -TimeoutSec 5
         $Cmdlet.ThrowTerminatingError((New-PrefectBridgeFailure -Command 'module.version' -Problem 'its session did not answer module.version' -Python $session.Python))
     }
     $session.Version = [string](Get-PrefectField -InputObject $version -Name 'version')
     ConvertTo-PrefectSessionInfo -Session $session
+}
+
+function Request-PrefectSessionHandshake {
+    <#
+    .SYNOPSIS
+    The first request of a new session (module.version), as a command of its own, so that
+    Open-PrefectBackendSession can catch its terminating errors.
+
+    .PARAMETER Session
+    The new session.
+
+    .PARAMETER Location
+    The request's cwd.
+
+    .PARAMETER TimeoutSec
+    How long the first answer may take.
+    #>
+    [CmdletBinding()]
+    [OutputType([object])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [object] $Session,
+
+        [Parameter()]
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string] $Location,
+
+        [Parameter()]
+        [ValidateRange(1, 86400)]
+        [int] $TimeoutSec = 60
+    )
+    Invoke-PrefectSessionRequest -Cmdlet $PSCmdlet -Session $Session -Command 'module.version' -Location $Location -TimeoutSec $TimeoutSec
 }
 
 function Close-PrefectBackendSession {
