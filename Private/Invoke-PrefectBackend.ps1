@@ -797,6 +797,8 @@ function Open-PrefectBackendSession {
             Stdout = $null
             Stderr = $null
             StderrOpen = $false
+            # The environment the process started with (Get-PrefectEnvironmentStamp).
+            Environment = $null
             Busy = $false
             NextId = 0
             Requests = 0
@@ -1077,6 +1079,14 @@ function Invoke-PrefectSessionRequest {
         Write-Warning -Message ("The PrefectWin session's backend (process {0}) exited with code {1} between requests; starting a new one." -f $process.Id, $process.ExitCode)
         Remove-PrefectSessionProcess -Session $Session
     }
+    # The backend inherited this process's environment when it started, and Prefect's settings
+    # come from it: after the caller changed a variable ($env:PREFECT_API_URL = ...), only a
+    # new backend answers what a one-shot call would.
+    $environment = Get-PrefectEnvironmentStamp
+    if ($null -ne $Session.Process -and $Session.Environment -cne $environment) {
+        Write-Verbose -Message ("The environment changed since the PrefectWin session's backend (process {0}) started; starting a new one that sees it." -f $Session.Process.Id)
+        Remove-PrefectSessionProcess -Session $Session
+    }
     if ($null -eq $Session.Process) {
         try {
             $Session.Process = New-PrefectBackendProcess -Python $Session.Python -Mode 'serve'
@@ -1084,6 +1094,7 @@ function Invoke-PrefectSessionRequest {
             $Cmdlet.ThrowTerminatingError((New-PrefectBridgeFailure -Command $Command -Problem "its session process could not be started: $(Get-PrefectRootCause -ErrorRecord $_)" -Python $Session.Python))
         }
         $Session.StderrOpen = $true
+        $Session.Environment = $environment
         $Session.Starts++
         $Session.StartTime = [System.DateTime]::Now
         Write-Verbose -Message ("PrefectWin session backend started (process {0})." -f $Session.Process.Id)
@@ -1209,6 +1220,32 @@ function Invoke-PrefectSessionRequest {
                 }))
     }
     ConvertFrom-PrefectResponse -Cmdlet $Cmdlet -Command $Command -Stdout $answer -ExitCode $exitCode -Python $Session.Python -StderrTail $tail
+}
+
+function Get-PrefectEnvironmentStamp {
+    <#
+    .SYNOPSIS
+    This process's environment variables as one text, in a stable order, so that a session can
+    tell whether they changed since its backend started.
+
+    .DESCRIPTION
+    Names in ordinal order, each with its value. The text stays in this process's memory (the
+    session object), where the same values are anyway, and is never written anywhere.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param()
+    $variables = [System.Environment]::GetEnvironmentVariables()
+    $names = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($name in $variables.Keys) {
+        $names.Add([string]$name)
+    }
+    $names.Sort([System.StringComparer]::Ordinal)
+    $builder = New-Object -TypeName System.Text.StringBuilder
+    foreach ($name in $names) {
+        $null = $builder.Append($name).Append([char]0).Append([string]$variables[$name]).Append([char]0)
+    }
+    $builder.ToString()
 }
 
 function Receive-PrefectSessionEvent {
