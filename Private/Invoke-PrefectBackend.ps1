@@ -546,6 +546,9 @@ function New-PrefectBridgeFailure {
     <#
     .SYNOPSIS
     The PrefectWin.BridgeFailed ErrorRecord: the backend could not be run or did not answer.
+
+    .DESCRIPTION
+    Also forgets the cached backend interpreter, so that the next command resolves it again.
     #>
     [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Creates an object in memory; changes no system state.')]
     [CmdletBinding()]
@@ -570,6 +573,10 @@ function New-PrefectBridgeFailure {
     if (-not $interpreter) {
         $interpreter = 'the backend interpreter'
     }
+    # An interpreter that does not answer is not remembered (Resolve-PrefectPython caches the
+    # one it found): the remedy below is to point PREFECTWIN_PYTHON elsewhere or to run
+    # './build.ps1 Install', and the next command must look again to see that.
+    $script:PrefectWinBackendPython = $null
     New-PrefectErrorRecord -ErrorObject @{
         code = 'BridgeFailed'
         category = 'InvalidResult'
