@@ -2,6 +2,12 @@
 # It lives in the module's scope, so each runspace that imports PrefectWin has its own.
 $script:PrefectWinSession = $null
 
+# The Write-Progress Id of a request's first activity; the next ones count up from it. Callers
+# number their own bars from 0 (Write-Progress's default Id), and a record with the same Id
+# would overwrite, and on completion close, the caller's bar. 0x50570000 ('PW') is far from
+# anything a script numbers by hand.
+$script:PrefectWinProgressBaseId = 0x50570000
+
 function Invoke-PrefectBackend {
     <#
     .SYNOPSIS
@@ -69,6 +75,8 @@ function Invoke-PrefectBackend {
         [ValidateRange(1, 86400)]
         [int] $TimeoutSec = 600
     )
+    # The caller's $ErrorActionPreference and the like, which a module function does not see.
+    Import-PrefectCallerPreference -Cmdlet $Cmdlet
     # Windows PowerShell's -Debug means 'Inquire', which would prompt once per backend line.
     if ($DebugPreference -eq 'Inquire') {
         $DebugPreference = 'Continue'
@@ -143,8 +151,14 @@ function Invoke-PrefectBackend {
         }
     } catch [System.Management.Automation.ActionPreferenceStopException], [System.Management.Automation.PipelineStoppedException] {
         throw
-    } catch {
+    } catch [System.ComponentModel.Win32Exception], [System.IO.IOException], [System.ObjectDisposedException] {
+        # The process could not be started, or its pipes broke: the bridge itself failed.
         $failure = New-PrefectBridgeFailure -Command $Command -Problem "it could not be run: $(Get-PrefectRootCause -ErrorRecord $_)" -Python $python -StderrTail $tail
+    } catch {
+        # PowerShell's own error (relaying an event: a host that cannot prompt for
+        # -WarningAction Inquire, or a bug in this module): the cmdlet fails with it as it is,
+        # never disguised as a backend that needs './build.ps1 Install'.
+        $failure = $_
     } finally {
         if ($null -ne $process) {
             Stop-PrefectBackendProcess -Process $process
@@ -354,14 +368,17 @@ function Write-PrefectBackendEvent {
     .DESCRIPTION
     {"level":"verbose|warning|information|debug","message":...} goes to Write-Verbose,
     Write-Warning, Write-Information or Write-Debug; {"progress":{"activity","status","percent"}}
-    goes to Write-Progress (one progress bar per activity); any other line goes to Write-Debug.
+    goes to Write-Progress (one progress bar per activity, with an Id of the module's own range,
+    $script:PrefectWinProgressBaseId and up, so the caller's bars are left alone); any other line
+    goes to Write-Debug.
     Returns the line as text for the stderr tail that bridge failures quote.
 
     .PARAMETER Line
     One line of the backend's stderr.
 
     .PARAMETER Activity
-    The progress activities seen so far; their index is the Write-Progress Id.
+    The progress activities seen so far; their index, added to $script:PrefectWinProgressBaseId,
+    is the Write-Progress Id.
     #>
     [CmdletBinding()]
     [OutputType([string])]
@@ -400,7 +417,7 @@ function Write-PrefectBackendEvent {
         $progressParameters = @{
             Activity = $name
             Status = $status
-            Id = $Activity.IndexOf($name)
+            Id = $script:PrefectWinProgressBaseId + $Activity.IndexOf($name)
         }
         if ($null -ne $percent) {
             $progressParameters['PercentComplete'] = [System.Math]::Max(0, [System.Math]::Min(100, [int]$percent))
@@ -529,6 +546,9 @@ function New-PrefectBridgeFailure {
     <#
     .SYNOPSIS
     The PrefectWin.BridgeFailed ErrorRecord: the backend could not be run or did not answer.
+
+    .DESCRIPTION
+    Also forgets the cached backend interpreter, so that the next command resolves it again.
     #>
     [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Creates an object in memory; changes no system state.')]
     [CmdletBinding()]
@@ -553,6 +573,10 @@ function New-PrefectBridgeFailure {
     if (-not $interpreter) {
         $interpreter = 'the backend interpreter'
     }
+    # An interpreter that does not answer is not remembered (Resolve-PrefectPython caches the
+    # one it found): the remedy below is to point PREFECTWIN_PYTHON elsewhere or to run
+    # './build.ps1 Install', and the next command must look again to see that.
+    $script:PrefectWinBackendPython = $null
     New-PrefectErrorRecord -ErrorObject @{
         code = 'BridgeFailed'
         category = 'InvalidResult'
@@ -721,7 +745,7 @@ function Get-PrefectRootCause {
 function Complete-PrefectProgress {
     <#
     .SYNOPSIS
-    Closes the progress bars of one request (their Id is their index, see Write-PrefectBackendEvent).
+    Closes the progress bars of one request (their Ids: see Write-PrefectBackendEvent).
     #>
     [CmdletBinding()]
     param(
@@ -730,7 +754,7 @@ function Complete-PrefectProgress {
         [System.Collections.Generic.List[string]] $Activity
     )
     foreach ($name in $Activity) {
-        Write-Progress -Activity $name -Id $Activity.IndexOf($name) -Completed
+        Write-Progress -Activity $name -Id ($script:PrefectWinProgressBaseId + $Activity.IndexOf($name)) -Completed
     }
 }
 
@@ -780,6 +804,8 @@ function Open-PrefectBackendSession {
             Stdout = $null
             Stderr = $null
             StderrOpen = $false
+            # The environment the process started with (Get-PrefectEnvironmentStamp).
+            Environment = $null
             Busy = $false
             NextId = 0
             Requests = 0
@@ -791,19 +817,72 @@ function Open-PrefectBackendSession {
     }
     $location = $Cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath
     $version = $null
+    $answerErrors = $null
     try {
-        $version = Invoke-PrefectSessionRequest -Cmdlet $Cmdlet -Session $session -Command 'module.version' -Location $location -TimeoutSec $TimeoutSec
+        # Through a command of its own: the caller's terminating errors (thrown with
+        # $Cmdlet.ThrowTerminatingError) are not caught by a try in the caller itself, and
+        # then the failed session would stay open.
+        $version = Request-PrefectSessionHandshake -Session $session -Location $location -TimeoutSec $TimeoutSec -ErrorAction SilentlyContinue -ErrorVariable answerErrors
     } catch {
+        $failure = $_
         $null = Close-PrefectBackendSession -TimeoutSec 5
-        $Cmdlet.ThrowTerminatingError($_)
+        # A backend that dies before its first answer cannot serve at all (an interpreter
+        # without prefectwin, say): that is a bridge failure, not a lost session whose last
+        # command may or may not have taken effect.
+        if ([string]$failure.FullyQualifiedErrorId -like 'PrefectWin.SessionLost*') {
+            $marker = 'Its stderr ended with:'
+            $lostMessage = [string]$failure.Exception.Message
+            $tail = @()
+            if ($lostMessage.Contains($marker)) {
+                $tail = @($lostMessage.Substring($lostMessage.IndexOf($marker) + $marker.Length) -split '\r?\n' | Where-Object -FilterScript { $_ })
+            }
+            $failure = New-PrefectBridgeFailure -Command 'module.version' -Problem 'its session process ended before it answered the first request' -Python $session.Python -StderrTail $tail
+        }
+        $Cmdlet.ThrowTerminatingError($failure)
     }
     if ($null -eq $version) {
-        # module.version answered ok:false, and that error has been written.
+        # module.version answered ok:false: pass its error on, then fail the start.
+        foreach ($answerError in @($answerErrors | Where-Object -FilterScript { $null -ne $_ })) {
+            $Cmdlet.WriteError($answerError)
+        }
         $null = Close-PrefectBackendSession -TimeoutSec 5
         $Cmdlet.ThrowTerminatingError((New-PrefectBridgeFailure -Command 'module.version' -Problem 'its session did not answer module.version' -Python $session.Python))
     }
     $session.Version = [string](Get-PrefectField -InputObject $version -Name 'version')
     ConvertTo-PrefectSessionInfo -Session $session
+}
+
+function Request-PrefectSessionHandshake {
+    <#
+    .SYNOPSIS
+    The first request of a new session (module.version), as a command of its own, so that
+    Open-PrefectBackendSession can catch its terminating errors.
+
+    .PARAMETER Session
+    The new session.
+
+    .PARAMETER Location
+    The request's cwd.
+
+    .PARAMETER TimeoutSec
+    How long the first answer may take.
+    #>
+    [CmdletBinding()]
+    [OutputType([object])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [object] $Session,
+
+        [Parameter()]
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string] $Location,
+
+        [Parameter()]
+        [ValidateRange(1, 86400)]
+        [int] $TimeoutSec = 60
+    )
+    Invoke-PrefectSessionRequest -Cmdlet $PSCmdlet -Session $Session -Command 'module.version' -Location $Location -TimeoutSec $TimeoutSec
 }
 
 function Close-PrefectBackendSession {
@@ -1007,6 +1086,14 @@ function Invoke-PrefectSessionRequest {
         Write-Warning -Message ("The PrefectWin session's backend (process {0}) exited with code {1} between requests; starting a new one." -f $process.Id, $process.ExitCode)
         Remove-PrefectSessionProcess -Session $Session
     }
+    # The backend inherited this process's environment when it started, and Prefect's settings
+    # come from it: after the caller changed a variable ($env:PREFECT_API_URL = ...), only a
+    # new backend answers what a one-shot call would.
+    $environment = Get-PrefectEnvironmentStamp
+    if ($null -ne $Session.Process -and $Session.Environment -cne $environment) {
+        Write-Verbose -Message ("The environment changed since the PrefectWin session's backend (process {0}) started; starting a new one that sees it." -f $Session.Process.Id)
+        Remove-PrefectSessionProcess -Session $Session
+    }
     if ($null -eq $Session.Process) {
         try {
             $Session.Process = New-PrefectBackendProcess -Python $Session.Python -Mode 'serve'
@@ -1014,6 +1101,7 @@ function Invoke-PrefectSessionRequest {
             $Cmdlet.ThrowTerminatingError((New-PrefectBridgeFailure -Command $Command -Problem "its session process could not be started: $(Get-PrefectRootCause -ErrorRecord $_)" -Python $Session.Python))
         }
         $Session.StderrOpen = $true
+        $Session.Environment = $environment
         $Session.Starts++
         $Session.StartTime = [System.DateTime]::Now
         Write-Verbose -Message ("PrefectWin session backend started (process {0})." -f $Session.Process.Id)
@@ -1030,6 +1118,7 @@ function Invoke-PrefectSessionRequest {
     $answer = $null
     $exitCode = -1
     $lost = $null
+    $powerShellError = $null
     $timedOut = $false
     $Session.Busy = $true
     try {
@@ -1089,8 +1178,12 @@ function Invoke-PrefectSessionRequest {
         }
     } catch [System.Management.Automation.ActionPreferenceStopException], [System.Management.Automation.PipelineStoppedException] {
         throw
-    } catch {
+    } catch [System.IO.IOException], [System.ObjectDisposedException] {
         $lost = "broke the connection ($(Get-PrefectRootCause -ErrorRecord $_))"
+    } catch {
+        # PowerShell's own error (see Invoke-PrefectBackend): the cmdlet fails with it as it is.
+        # The process is discarded below all the same, as its answer may be half read.
+        $powerShellError = $_
     } finally {
         $Session.Busy = $false
         if ($null -eq $answer) {
@@ -1110,6 +1203,9 @@ function Invoke-PrefectSessionRequest {
             Remove-PrefectSessionProcess -Session $Session
         }
         Complete-PrefectProgress -Activity $activities
+    }
+    if ($null -ne $powerShellError) {
+        $Cmdlet.ThrowTerminatingError($powerShellError)
     }
     if ($timedOut) {
         $Cmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
@@ -1131,6 +1227,32 @@ function Invoke-PrefectSessionRequest {
                 }))
     }
     ConvertFrom-PrefectResponse -Cmdlet $Cmdlet -Command $Command -Stdout $answer -ExitCode $exitCode -Python $Session.Python -StderrTail $tail
+}
+
+function Get-PrefectEnvironmentStamp {
+    <#
+    .SYNOPSIS
+    This process's environment variables as one text, in a stable order, so that a session can
+    tell whether they changed since its backend started.
+
+    .DESCRIPTION
+    Names in ordinal order, each with its value. The text stays in this process's memory (the
+    session object), where the same values are anyway, and is never written anywhere.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param()
+    $variables = [System.Environment]::GetEnvironmentVariables()
+    $names = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($name in $variables.Keys) {
+        $names.Add([string]$name)
+    }
+    $names.Sort([System.StringComparer]::Ordinal)
+    $builder = New-Object -TypeName System.Text.StringBuilder
+    foreach ($name in $names) {
+        $null = $builder.Append($name).Append([char]0).Append([string]$variables[$name]).Append([char]0)
+    }
+    $builder.ToString()
 }
 
 function Receive-PrefectSessionEvent {

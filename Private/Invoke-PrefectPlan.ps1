@@ -50,6 +50,8 @@ function Invoke-PrefectPlan {
         [ValidateRange(1, 86400)]
         [int] $TimeoutSec = 600
     )
+    # ShouldProcess below reads $WhatIfPreference and $ConfirmPreference here, not in the caller.
+    Import-PrefectCallerPreference -Cmdlet $Cmdlet -Name 'WhatIfPreference', 'ConfirmPreference'
     $plan = Invoke-PrefectBackend -Cmdlet $Cmdlet -Command $Command -Parameters $Parameters -WhatIf -TimeoutSec $TimeoutSec
     if ($null -eq $plan) {
         # The backend reported an error, which Invoke-PrefectBackend has written.

@@ -74,7 +74,7 @@ function Remove-PrefectSetting {
         return
     }
     # -Scope Process: remove from this session what the backend returned; empty under -WhatIf.
-    foreach ($assignment in $change.environment) { [System.Environment]::SetEnvironmentVariable($assignment.name, $assignment.value) }
+    Set-PrefectSessionEnvironment -Assignment $change.environment
     # The assignments carry plain values (a secret setting's too): applied above, never output.
     $change | ConvertTo-PrefectObject -TypeName 'SettingChange' -ExcludeProperty 'environment'
 }

@@ -96,6 +96,6 @@ function Repair-PrefectEnvironment {
         return
     }
     # User-level variables the fixes set (PATH, PYTHONIOENCODING), mirrored into this session.
-    foreach ($assignment in $report.environment) { [System.Environment]::SetEnvironmentVariable($assignment.name, $assignment.value) }
+    Set-PrefectSessionEnvironment -Assignment $report.environment
     $report.results | ConvertTo-PrefectObject -TypeName 'RepairResult'
 }

@@ -104,7 +104,7 @@ function Set-PrefectSetting {
         return
     }
     # -Scope Process: set (or remove) in this session what the backend returned; empty under -WhatIf.
-    foreach ($assignment in $change.environment) { [System.Environment]::SetEnvironmentVariable($assignment.name, $assignment.value) }
+    Set-PrefectSessionEnvironment -Assignment $change.environment
     # The assignments carry plain values (a secret setting's too): applied above, never output.
     $change | ConvertTo-PrefectObject -TypeName 'SettingChange' -ExcludeProperty 'environment'
 }

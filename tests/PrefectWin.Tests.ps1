@@ -10,9 +10,9 @@
       ConvertFrom-PrefectResponse, so objects and errors come out of the same code as real ones.
     - Unit tests of the private helpers.
     - The bridge against the real backend: run when a backend interpreter is found, and always
-      in CI (CI=true), where a missing backend is a failure. With and without a session; on
-      Windows also against tests/fakes/serve_fake.py, a session backend that crashes, hangs
-      or answers out of turn on request.
+      in CI (CI=true), where a missing backend is a failure. With and without a session, and
+      against tests/fakes/serve_fake.py, a session backend that crashes, hangs or answers out
+      of turn on request (started through a .cmd on Windows, an sh script elsewhere).
     - The DSC resources (their methods, with Invoke-PrefectBackend mocked) and, under Windows
       PowerShell 5.1, the sample configuration compiled to a MOF.
 
@@ -461,6 +461,13 @@ Describe 'Get-PrefectSessionExitCode' {
 
 Describe 'DSC resource PrefectService' {
     BeforeAll {
+        function New-TestErrorRecord {
+            # A mock's body runs in this file's scope, where the module's private functions are
+            # not visible: build the record with the module's own New-PrefectErrorRecord.
+            param([hashtable] $ErrorObject)
+            & $prefectWin { param($values) New-PrefectErrorRecord -ErrorObject $values } $ErrorObject
+        }
+
         function Invoke-TestResource {
             # Runs a script block against a new PrefectService inside the module, where the class is.
             param([hashtable] $Property, [scriptblock] $Action)
@@ -516,7 +523,7 @@ Describe 'DSC resource PrefectService' {
 
     It 'Test() of Ensure Absent is true when the service does not exist' {
         Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
-            $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'PrefectServer' does not exist." }))
+            $Cmdlet.WriteError((New-TestErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'PrefectServer' does not exist." }))
         }
         $inState = Invoke-TestResource -Property @{ Name = 'PrefectServer'; Ensure = 'Absent' } -Action { param($r) $r.Test() }
         $inState | Should -BeTrue
@@ -524,7 +531,7 @@ Describe 'DSC resource PrefectService' {
 
     It 'Test() throws any other backend error' {
         Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
-            $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject @{ code = 'NotInstalled'; category = 'NotInstalled'; message = 'NSSM was not found.' }))
+            $Cmdlet.WriteError((New-TestErrorRecord -ErrorObject @{ code = 'NotInstalled'; category = 'NotInstalled'; message = 'NSSM was not found.' }))
         }
         { Invoke-TestResource -Property @{ Name = 'PrefectServer'; Role = 'Server' } -Action { param($r) $r.Test() } } | Should -Throw -ExpectedMessage '*NSSM was not found*'
     }
@@ -551,7 +558,7 @@ Describe 'DSC resource PrefectService' {
             [PSCustomObject]@{ name = 'PrefectServer'; role = 'Server'; status = 'Running'; startType = 'Automatic'; port = 4200; prefectHome = 'C:\ProgramData\Prefect'; health = 'Healthy' }
         }
         Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -ParameterFilter { @($Parameters['name']) -contains 'Missing' } -MockWith {
-            $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'Missing' not found." }))
+            $Cmdlet.WriteError((New-TestErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'Missing' not found." }))
         }
         $found = Invoke-TestResource -Property @{ Name = 'PrefectServer' } -Action { param($r) $r.Get() }
         $found.Ensure | Should -Be 'Present'
@@ -821,6 +828,21 @@ Describe 'Resolve-PrefectPython' {
 Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
     BeforeAll {
         Clear-BackendCache
+
+        function New-TestProgram {
+            # A program PREFECTWIN_PYTHON can name: a .cmd on Windows, an executable sh script
+            # elsewhere (ProcessStartInfo runs either directly).
+            param([string] $Name, [string[]] $Windows, [string[]] $Posix)
+            if ([System.Environment]::OSVersion.Platform -eq [System.PlatformID]::Win32NT) {
+                $path = Join-Path -Path $TestDrive -ChildPath "$Name.cmd"
+                Set-Content -LiteralPath $path -Value $Windows -Encoding Ascii
+                return $path
+            }
+            $path = Join-Path -Path $TestDrive -ChildPath "$Name.sh"
+            Set-Content -LiteralPath $path -Value (@('#!/bin/sh') + $Posix) -Encoding Ascii
+            & chmod +x $path
+            $path
+        }
     }
 
     It 'answers module.version over the protocol' {
@@ -945,14 +967,13 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
         }
     }
 
-    Context 'with a fake session backend (tests/fakes/serve_fake.py)' -Skip:(-not $onWindows) {
+    Context 'with a fake session backend (tests/fakes/serve_fake.py)' {
         BeforeAll {
             Clear-BackendCache
             $real = & $prefectWin { Resolve-PrefectPython -Force }
-            $fake = Join-Path -Path $TestDrive -ChildPath 'fake-serve.cmd'
             $fakeScript = Join-Path -Path (Join-Path -Path $PSScriptRoot -ChildPath 'fakes') -ChildPath 'serve_fake.py'
-            $line = '@"{0}" {1} "{2}" %*' -f $real.Path, (@($real.PrefixArgs) -join ' '), $fakeScript
-            Set-Content -LiteralPath $fake -Value @($line) -Encoding Ascii
+            # PREFECTWIN_PYTHON names a program; the fake is a script run by the real interpreter.
+            $fake = New-TestProgram -Name 'fake-serve' -Windows @(('@"{0}" {1} "{2}" %*' -f $real.Path, (@($real.PrefixArgs) -join ' '), $fakeScript)) -Posix @(('exec "{0}" {1} "{2}" "$@"' -f $real.Path, (@($real.PrefixArgs) -join ' '), $fakeScript))
 
             function Invoke-TestCommand {
                 # One request through the bridge, as a cmdlet of the module makes it; -Loud is
@@ -1015,7 +1036,7 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
         }
     }
 
-    Context 'with an interpreter that is not a PrefectWin backend' -Skip:(-not $onWindows) {
+    Context 'with an interpreter that is not a PrefectWin backend' {
         BeforeEach {
             $savedPython = $env:PREFECTWIN_PYTHON
             Clear-BackendCache
@@ -1027,16 +1048,14 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
         }
 
         It 'throws PrefectWin.BridgeFailed and quotes its stderr' {
-            $fake = Join-Path -Path $TestDrive -ChildPath 'not-a-backend.cmd'
-            Set-Content -LiteralPath $fake -Value @('@echo off', 'echo No module named prefectwin 1>&2', 'exit /b 1') -Encoding Ascii
+            $fake = New-TestProgram -Name 'not-a-backend' -Windows @('@echo off', 'echo No module named prefectwin 1>&2', 'exit /b 1') -Posix @('echo "No module named prefectwin" >&2', 'exit 1')
             $env:PREFECTWIN_PYTHON = $fake
             $thrown = { Test-PrefectEnvironment -Check 'encoding' } | Should -Throw -ErrorId 'PrefectWin.BridgeFailed*' -PassThru
             $thrown.Exception.Message | Should -BeLike '*No module named prefectwin*'
         }
 
         It 'stops a backend that does not answer in time: PrefectWin.Timeout' {
-            $fake = Join-Path -Path $TestDrive -ChildPath 'slow.cmd'
-            Set-Content -LiteralPath $fake -Value @('@echo off', 'ping -n 30 127.0.0.1 > nul') -Encoding Ascii
+            $fake = New-TestProgram -Name 'slow' -Windows @('@echo off', 'ping -n 30 127.0.0.1 > nul') -Posix @('sleep 30')
             $env:PREFECTWIN_PYTHON = $fake
             $clock = [System.Diagnostics.Stopwatch]::StartNew()
             $call = {

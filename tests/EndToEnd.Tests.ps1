@@ -1,0 +1,339 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.3.0' }
+<#
+    End-to-end tests of the PrefectWin cmdlets: no mocks. The real module, the real backend
+    ('python -m prefectwin rpc', the interpreter the module resolves: PREFECTWIN_PYTHON or the
+    module's .venv) and one real 'prefect server start' that this file starts in BeforeAll (a
+    free loopback port, its own PREFECT_HOME, analytics and UI off) and stops with SIGINT in
+    AfterAll. Prefect's own CLI ('prefect config view') is the oracle for settings.
+
+    Every test runs with a fresh client PREFECT_HOME and gets the process environment back
+    afterwards. Where a backend interpreter is missing the file is skipped, except in CI
+    (CI=true), where that is a failure.
+#>
+
+BeforeDiscovery {
+    $onWindows = [System.Environment]::OSVersion.Platform -eq [System.PlatformID]::Win32NT
+    $discovered = Import-Module -Name (Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'PrefectWin.psd1') -Force -PassThru
+    $backendFound = $true
+    try {
+        $null = & $discovered { Resolve-PrefectPython -Force }
+    } catch {
+        $backendFound = $false
+    }
+    $skipRealBackend = -not ($backendFound -or $env:CI -eq 'true')
+    # Off Windows every service cmdlet, and the User and Machine setting scopes, are NotSupported.
+    $notSupportedCases = @(
+        @{ Cmdlet = 'Get-PrefectService'; Arguments = @{}; Target = 'Service' }
+        @{ Cmdlet = 'Install-PrefectService'; Arguments = @{ Name = 'PrefectE2E'; Role = 'Server'; Port = 4242; Confirm = $false }; Target = 'Service' }
+        @{ Cmdlet = 'Wait-PrefectService'; Arguments = @{ Name = 'PrefectE2E'; TimeoutSec = 5 }; Target = 'Service' }
+        @{ Cmdlet = 'Uninstall-PrefectService'; Arguments = @{ Name = 'PrefectE2E'; Confirm = $false }; Target = 'Service' }
+        @{ Cmdlet = 'Set-PrefectSetting'; Arguments = @{ Name = 'PREFECT_API_URL'; Value = 'http://127.0.0.1:4242/api'; Scope = 'User'; Confirm = $false }; Target = 'params.scope' }
+        @{ Cmdlet = 'Remove-PrefectSetting'; Arguments = @{ Name = 'PREFECT_API_URL'; Scope = 'Machine'; Confirm = $false }; Target = 'params.scope' }
+    )
+}
+
+Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealBackend {
+    BeforeAll {
+        $moduleRoot = Split-Path -Path $PSScriptRoot -Parent
+        $manifest = Join-Path -Path $moduleRoot -ChildPath 'PrefectWin.psd1'
+        $prefectWin = Import-Module -Name $manifest -Force -PassThru
+        . (Join-Path -Path $PSScriptRoot -ChildPath 'EndToEnd.Helpers.ps1')
+        $python = Get-TestBackendPython -Module $prefectWin
+        $fileEnvironment = Save-TestEnvironment
+        $server = Start-TestPrefectServer -Python $python -HomePath (Join-Path -Path $TestDrive -ChildPath 'server-home')
+    }
+
+    AfterAll {
+        if ($null -ne $server) {
+            Stop-TestPrefectServer -Server $server
+            $server.Process.HasExited | Should -BeTrue -Because 'the test server is never left running'
+        }
+        Restore-TestEnvironment -Saved $fileEnvironment
+    }
+
+    BeforeEach {
+        $testEnvironment = Save-TestEnvironment
+        $clientHome = Set-TestPrefectHome -Path (Join-Path -Path $TestDrive -ChildPath ('client-' + [guid]::NewGuid().ToString('N')))
+    }
+
+    AfterEach {
+        Restore-TestEnvironment -Saved $testEnvironment
+    }
+
+    Context 'Test-PrefectEnvironment' {
+        It 'names the server''s own PID as the port''s owner, finds it healthy, and outputs typed objects' {
+            $env:PREFECT_API_URL = $server.ApiUrl
+            $results = @(Test-PrefectEnvironment -Port $server.Port)
+            $names = @($results | ForEach-Object -Process { $_.Check })
+            ($names -join ',') | Should -BeExactly 'python.found,python.version,python.path-spaces,prefect.installed,prefect.cli-on-path,settings.home,settings.profile,settings.api-url,port.available,database,encoding,server.health,windows.admin,windows.execution-policy,windows.firewall,windows.defender,windows.long-paths,windows.nssm'
+            foreach ($result in $results) {
+                $result.PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.CheckResult'
+                $result.Status | Should -BeIn @('Pass', 'Warning', 'Fail', 'Skipped')
+                $result.Message | Should -Not -BeNullOrEmpty
+            }
+            $byName = @{}
+            foreach ($result in $results) {
+                $byName[$result.Check] = $result
+            }
+            $port = $byName['port.available']
+            $port.Status | Should -BeExactly 'Warning' -Because 'a Prefect server holds the port'
+            $port.Message | Should -BeLike "*PID $($server.Process.Id) *"
+            @($port.Data.owners | ForEach-Object -Process { $_.pid }) | Should -Contain $server.Process.Id
+            @($port.Data.owners | Where-Object -FilterScript { $_.pid -eq $server.Process.Id })[0].isPrefectServer | Should -BeTrue
+            $byName['server.health'].Status | Should -BeExactly 'Pass'
+            $byName['server.health'].Message | Should -BeLike "*$($server.ApiUrl)*"
+            $byName['settings.api-url'].Status | Should -BeExactly 'Pass'
+            $byName['settings.home'].Message | Should -BeLike "*$clientHome*"
+            $byName['python.found'].Message | Should -BeLike "*$python*"
+        }
+
+        It 'finds a free port available, and warns that a server that is not there does not answer' {
+            $free = Get-TestFreePort
+            $env:PREFECT_API_URL = "http://127.0.0.1:$free/api"
+            $results = @(Test-PrefectEnvironment -Port $free -Check 'port.available', 'server.health')
+            ($results | ForEach-Object -Process { '{0}={1}' -f $_.Check, $_.Status }) -join ',' | Should -BeExactly 'port.available=Pass,server.health=Warning'
+            $results[1].Message | Should -BeLike "*127.0.0.1:$free/api does not answer*"
+        }
+    }
+
+    Context 'settings, with prefect config view as the oracle' {
+        It 'sets, reads and removes a setting at Profile scope' {
+            $change = Set-PrefectSetting -Name 'PREFECT_SERVER_API_PORT' -Value '4317' -Confirm:$false
+            $change.PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.SettingChange'
+            $change.Changed | Should -BeTrue
+            $change.Scope | Should -BeExactly 'Profile'
+            $oracle = Get-TestPrefectConfig -Python $python
+            $oracle['PREFECT_SERVER_API_PORT'].Value | Should -BeExactly '4317'
+            $oracle['PREFECT_SERVER_API_PORT'].Source | Should -BeExactly 'profile'
+
+            $read = @(Get-PrefectSetting -Name 'PREFECT_SERVER_API_PORT')
+            $read.Count | Should -Be 1
+            $read[0].PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.Setting'
+            $read[0].Value | Should -Be 4317
+            $read[0].Source | Should -BeExactly ('profile:{0}' -f $oracle['PREFECT_PROFILE'].Value)
+            # Without a name: exactly what config view lists (PREFECT_PROFILE is not a setting).
+            $listed = @(Get-PrefectSetting | ForEach-Object -Process { $_.Name } | Sort-Object)
+            $expected = @($oracle.Keys | Where-Object -FilterScript { $_ -ne 'PREFECT_PROFILE' } | Sort-Object)
+            ($listed -join ',') | Should -BeExactly ($expected -join ',')
+
+            (Set-PrefectSetting -Name 'PREFECT_SERVER_API_PORT' -Value '4317' -Confirm:$false).Changed | Should -BeFalse -Because 'the same value twice changes nothing'
+
+            $removed = Remove-PrefectSetting -Name 'PREFECT_SERVER_API_PORT' -Confirm:$false
+            $removed.Changed | Should -BeTrue
+            (Get-TestPrefectConfig -Python $python).ContainsKey('PREFECT_SERVER_API_PORT') | Should -BeFalse
+            (Get-PrefectSetting -Name 'PREFECT_SERVER_API_PORT').Source | Should -BeExactly 'default'
+        }
+
+        It 'sets and removes a setting at Process scope, in this session, by its legacy alias too' {
+            $change = Set-PrefectSetting -Name 'PREFECT_API_DATABASE_TIMEOUT' -Value '31' -Scope Process -Confirm:$false
+            $change.Name | Should -BeExactly 'PREFECT_SERVER_DATABASE_TIMEOUT'
+            $change.PSObject.Properties['Environment'] | Should -BeNullOrEmpty -Because 'the plain-text assignments are applied, never output'
+            $env:PREFECT_SERVER_DATABASE_TIMEOUT | Should -BeExactly '31'
+            Test-Path -LiteralPath $env:PREFECT_PROFILES_PATH | Should -BeFalse -Because 'Process scope writes no profile'
+            $oracle = Get-TestPrefectConfig -Python $python
+            $oracle['PREFECT_SERVER_DATABASE_TIMEOUT'].Value | Should -BeIn @('31', '31.0')
+            $oracle['PREFECT_SERVER_DATABASE_TIMEOUT'].Source | Should -BeExactly 'env'
+            $read = Get-PrefectSetting -Name 'PREFECT_API_DATABASE_TIMEOUT'
+            $read.Name | Should -BeExactly 'PREFECT_SERVER_DATABASE_TIMEOUT'
+            [double]$read.Value | Should -Be 31
+            $read.Source | Should -BeExactly 'env:PREFECT_SERVER_DATABASE_TIMEOUT'
+
+            $null = Remove-PrefectSetting -Name 'PREFECT_SERVER_DATABASE_TIMEOUT' -Scope Process -Confirm:$false
+            Test-Path -LiteralPath 'env:PREFECT_SERVER_DATABASE_TIMEOUT' | Should -BeFalse
+            (Get-TestPrefectConfig -Python $python).ContainsKey('PREFECT_SERVER_DATABASE_TIMEOUT') | Should -BeFalse
+        }
+
+        It 'refuses a value Prefect refuses, names the closest setting for a typo, and writes nothing' {
+            $refused = $null
+            $null = Set-PrefectSetting -Name 'PREFECT_SERVER_API_PORT' -Value 'not-a-port' -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable refused
+            @($refused).Count | Should -Be 1
+            $refused[0].FullyQualifiedErrorId | Should -BeExactly 'PrefectWin.InvalidArgument,Set-PrefectSetting'
+            $typo = $null
+            $null = Get-PrefectSetting -Name 'PREFECT_SERVER_API_PROT' -ErrorAction SilentlyContinue -ErrorVariable typo
+            $typo[0].FullyQualifiedErrorId | Should -BeExactly 'PrefectWin.InvalidArgument,Get-PrefectSetting'
+            $typo[0].Exception.Message | Should -BeLike '*PREFECT_SERVER_API_PORT*'
+            Test-Path -LiteralPath $env:PREFECT_PROFILES_PATH | Should -BeFalse
+        }
+    }
+
+    Context 'Repair-PrefectEnvironment' {
+        It '-WhatIf lists its fixes and changes nothing' {
+            $results = @(Repair-PrefectEnvironment -Port $server.Port -WhatIf)
+            $results | ForEach-Object -Process { $_.PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.RepairResult' }
+            $apiUrl = @($results | Where-Object -FilterScript { $_.Check -eq 'settings.api-url' })
+            $apiUrl.Count | Should -Be 1
+            $apiUrl[0].Status | Should -BeExactly 'Planned'
+            @($apiUrl[0].Actions)[0].kind | Should -BeExactly 'profile.set'
+            @($apiUrl[0].Actions)[0].description | Should -BeLike "*'$($server.ApiUrl)'*"
+            @($results | Where-Object -FilterScript { $_.Status -eq 'Changed' }).Count | Should -Be 0
+            Test-Path -LiteralPath $env:PREFECT_PROFILES_PATH | Should -BeFalse -Because 'no profile was written'
+
+            # What -WhatIf shows the administrator: the host's "What if:" line per fix.
+            $script = "Import-Module -Name '$manifest'; Repair-PrefectEnvironment -Port $($server.Port) -Check 'settings.api-url' -WhatIf | Out-Null"
+            $shown = @(& (Get-TestPowerShellPath) -NoProfile -NonInteractive -Command $script 2>&1)
+            $shown -join "`n" | Should -BeLike "*What if: Performing the operation `"Set PREFECT_API_URL to '$($server.ApiUrl)' in the active profile`"*"
+            Test-Path -LiteralPath $env:PREFECT_PROFILES_PATH | Should -BeFalse
+            (Get-TestPrefectConfig -Python $python).ContainsKey('PREFECT_API_URL') | Should -BeFalse -Because 'Prefect itself sees no PREFECT_API_URL'
+        }
+
+        It 'repairs PREFECT_API_URL for real: the profile points at the server, which is then healthy' {
+            $before = @(Test-PrefectEnvironment -Port $server.Port -Check 'server.health')
+            $before[0].Status | Should -BeExactly 'Skipped' -Because 'no PREFECT_API_URL is set yet'
+            $results = @(Repair-PrefectEnvironment -Port $server.Port -Check 'settings.api-url' -Confirm:$false)
+            $results.Count | Should -Be 1
+            $results[0].Status | Should -BeExactly 'Changed'
+            $results[0].After | Should -BeExactly 'Pass'
+            $oracle = Get-TestPrefectConfig -Python $python
+            $oracle['PREFECT_API_URL'].Value | Should -BeExactly $server.ApiUrl
+            $oracle['PREFECT_API_URL'].Source | Should -BeExactly 'profile'
+            @(Test-PrefectEnvironment -Port $server.Port -Check 'server.health')[0].Status | Should -BeExactly 'Pass'
+            @(Repair-PrefectEnvironment -Port $server.Port -Check 'settings.api-url' -Confirm:$false)[0].Status | Should -BeExactly 'Skipped' -Because 'a repaired check has nothing left to do'
+        }
+    }
+
+    # Windows PowerShell 5.1 and the service control manager are not here: on Windows these
+    # cmdlets do their real work, which tests/Service.Tests.ps1 and the pytest Windows suites cover.
+    Context 'Windows-only cmdlets off Windows' -Skip:$onWindows {
+        It '<Cmdlet> writes a PrefectWin.NotSupported error and changes nothing' -ForEach $notSupportedCases {
+            $arguments = @{} + $Arguments
+            if ($Cmdlet -eq 'Install-PrefectService') {
+                $arguments['PrefectHome'] = Join-Path -Path $TestDrive -ChildPath 'service-home'
+            }
+            $before = Save-TestEnvironment
+            $children = @(Get-TestChildProcessId -ProcessId $PID | Sort-Object)
+            $failures = $null
+            $output = @(& $Cmdlet @arguments -ErrorAction SilentlyContinue -ErrorVariable failures)
+            $output.Count | Should -Be 0
+            @($failures).Count | Should -Be 1
+            $failures[0].FullyQualifiedErrorId | Should -BeExactly "PrefectWin.NotSupported,$Cmdlet"
+            $failures[0].CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::NotImplemented)
+            $failures[0].TargetObject | Should -BeExactly $Target
+            $failures[0].Exception.Message | Should -BeLike '*Windows*'
+            $failures[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+            Test-Path -LiteralPath (Join-Path -Path $TestDrive -ChildPath 'service-home') | Should -BeFalse
+            Test-Path -LiteralPath $env:PREFECT_PROFILES_PATH | Should -BeFalse
+            $after = Save-TestEnvironment
+            (@($after.Keys | Sort-Object) -join ',') | Should -BeExactly (@($before.Keys | Sort-Object) -join ',')
+            (@(Get-TestChildProcessId -ProcessId $PID | Sort-Object) -join ',') | Should -BeExactly ($children -join ',') -Because 'no process is left behind'
+        }
+    }
+
+    Context 'errors and preferences' {
+        It '-ErrorAction Stop throws the PrefectWin error; SilentlyContinue with -ErrorVariable collects it' {
+            $thrown = { Test-PrefectEnvironment -PrefectHome '' -ErrorAction Stop } | Should -Throw -ErrorId 'PrefectWin.InvalidRequest,Test-PrefectEnvironment' -PassThru
+            $thrown.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::InvalidArgument)
+            $thrown.TargetObject | Should -BeExactly 'params.prefectHome'
+            $collected = $null
+            $output = @(Test-PrefectEnvironment -PrefectHome '' -ErrorAction SilentlyContinue -ErrorVariable collected)
+            $output.Count | Should -Be 0
+            @($collected).Count | Should -Be 1
+            $collected[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+        }
+
+        It 'honours $ErrorActionPreference set in the calling function, and -ErrorAction over it' {
+            function Invoke-TestStrict {
+                $ErrorActionPreference = 'Stop'
+                try {
+                    $null = Test-PrefectEnvironment -PrefectHome ''
+                    'continued'
+                } catch {
+                    'stopped: ' + $_.FullyQualifiedErrorId
+                }
+                $null = Test-PrefectEnvironment -PrefectHome '' -ErrorAction SilentlyContinue
+                'continued with -ErrorAction SilentlyContinue'
+            }
+            function Invoke-TestQuiet {
+                $ErrorActionPreference = 'SilentlyContinue'
+                $errorCount = $Error.Count
+                $null = Test-PrefectEnvironment -PrefectHome ''
+                'recorded {0}' -f ($Error.Count - $errorCount)
+            }
+            (Invoke-TestStrict) -join '|' | Should -BeExactly 'stopped: PrefectWin.InvalidRequest,Test-PrefectEnvironment|continued with -ErrorAction SilentlyContinue'
+            Invoke-TestQuiet 2>&1 | Should -BeExactly 'recorded 1'
+        }
+
+        It 'reports a PowerShell-side failure as itself, never as BridgeFailed' {
+            # A real one: -WarningAction Inquire in a host that cannot prompt, while the backend's
+            # warning (an environment variable overrides the profile value) is relayed.
+            $env:PREFECT_API_URL = $server.ApiUrl
+            $child = [System.Management.Automation.PowerShell]::Create()
+            try {
+                $null = $child.AddScript("Import-Module -Name '$manifest'; Set-PrefectSetting -Name 'PREFECT_API_URL' -Value 'http://127.0.0.1:1/api' -WarningAction Inquire -Confirm:`$false")
+                $caught = $null
+                try {
+                    $null = $child.Invoke()
+                } catch {
+                    $caught = $_
+                }
+                $records = @($child.Streams.Error) + @($caught | Where-Object -FilterScript { $null -ne $_ })
+                $records.Count | Should -BeGreaterThan 0
+                foreach ($record in $records) {
+                    [string]$record.FullyQualifiedErrorId | Should -Not -BeLike 'PrefectWin.BridgeFailed*'
+                    [string]$record.Exception.Message | Should -Not -BeLike '*build.ps1 Install*'
+                }
+                ([string]$records[0].Exception.Message) | Should -BeLike '*prompt*'
+            } finally {
+                $child.Dispose()
+            }
+        }
+    }
+
+    Context 'common parameters carry what the backend sends' {
+        It '-WhatIf plans, -Confirm:$false applies, and $WhatIfPreference of the caller counts too' {
+            $planned = Set-PrefectSetting -Name 'PREFECT_SERVER_API_PORT' -Value '4318' -WhatIf
+            $planned.Changed | Should -BeFalse
+            @($planned.Actions)[0].kind | Should -BeExactly 'profile.set'
+            Test-Path -LiteralPath $env:PREFECT_PROFILES_PATH | Should -BeFalse
+            $inScope = & {
+                $WhatIfPreference = $true
+                Set-PrefectSetting -Name 'PREFECT_SERVER_API_PORT' -Value '4318'
+            }
+            $inScope.Changed | Should -BeFalse
+            Test-Path -LiteralPath $env:PREFECT_PROFILES_PATH | Should -BeFalse
+            (Set-PrefectSetting -Name 'PREFECT_SERVER_API_PORT' -Value '4318' -Confirm:$false).Changed | Should -BeTrue
+            (Get-TestPrefectConfig -Python $python)['PREFECT_SERVER_API_PORT'].Value | Should -BeExactly '4318'
+        }
+
+        It '-Verbose relays the backend''s verbose lines' {
+            $records = @(Get-PrefectSetting -Name 'PREFECT_HOME' -Verbose 4>&1)
+            $verbose = @($records | Where-Object -FilterScript { $_ -is [System.Management.Automation.VerboseRecord] })
+            @($verbose | Where-Object -FilterScript { $_.Message -like "*$python*" }).Count | Should -BeGreaterThan 0 -Because 'the backend names the target interpreter'
+            @($records | Where-Object -FilterScript { $_ -isnot [System.Management.Automation.VerboseRecord] })[0].Value | Should -BeExactly $clientHome
+            @(Get-PrefectSetting -Name 'PREFECT_HOME' 4>&1 | Where-Object -FilterScript { $_ -is [System.Management.Automation.VerboseRecord] }).Count | Should -Be 0
+        }
+
+        It '-WarningVariable collects the backend''s warning, and -WarningAction SilentlyContinue hides it' {
+            $env:PREFECT_API_URL = $server.ApiUrl
+            $warnings = $null
+            $records = @(Set-PrefectSetting -Name 'PREFECT_API_URL' -Value 'http://127.0.0.1:4319/api' -Confirm:$false -WarningVariable warnings -WarningAction SilentlyContinue 3>&1)
+            @($records | Where-Object -FilterScript { $_ -is [System.Management.Automation.WarningRecord] }).Count | Should -Be 0
+            @($warnings).Count | Should -Be 1
+            [string]$warnings[0] | Should -BeLike '*env:PREFECT_API_URL*overrides*'
+            $env:PREFECT_API_URL | Should -BeExactly $server.ApiUrl -Because 'Profile scope leaves the environment alone'
+        }
+
+        It 'Write-Progress carries the backend''s progress without touching the caller''s own bar' {
+            $child = [System.Management.Automation.PowerShell]::Create()
+            try {
+                $null = $child.AddScript("Import-Module -Name '$manifest'; Write-Progress -Activity 'Caller' -Status 'before' -PercentComplete 5; `$null = Test-PrefectEnvironment -Check 'encoding'; Write-Progress -Activity 'Caller' -Status 'after' -PercentComplete 50")
+                $null = $child.Invoke()
+                $child.Streams.Error.Count | Should -Be 0
+                $progress = @($child.Streams.Progress)
+            } finally {
+                $child.Dispose()
+            }
+            $callers = @($progress | Where-Object -FilterScript { $_.Activity -eq 'Caller' })
+            ($callers | ForEach-Object -Process { $_.StatusDescription }) -join ',' | Should -BeExactly 'before,after'
+            $callerId = $callers[0].ActivityId
+            $module = @($progress | Where-Object -FilterScript { $_.Activity -ne 'Caller' })
+            $module.Count | Should -BeGreaterThan 1
+            foreach ($record in $module) {
+                $record.ActivityId | Should -Not -Be $callerId -Because 'a record with the caller''s Id would overwrite its bar'
+                $record.Activity | Should -BeExactly 'Diagnosing the Prefect environment'
+            }
+            $module[0].StatusDescription | Should -BeLike "Asking*$python*"
+            @($module | ForEach-Object -Process { $_.PercentComplete }) | Should -Contain 100
+            $module[-1].RecordType | Should -Be ([System.Management.Automation.ProgressRecordType]::Completed)
+        }
+    }
+}
