@@ -1018,11 +1018,12 @@ function Invoke-PrefectSessionRequest {
     blocking on either: each stream has at most one pending ReadLineAsync task (a StreamReader
     allows no more), kept in the session object from call to call so that no line is lost, and
     Task.WaitAny wakes up for whichever line comes first.
-      - stderr lines are relayed as they arrive (Write-PrefectBackendEvent). They carry the id
-        of their request, which the relay does not need: one request is in flight at a time.
-        Once the answer is in, the lines already in the pipe are relayed before returning (the
-        backend flushes its events before it writes the answer); a line that is later still
-        is relayed by the next request.
+      - the request's events (verbose, warning, information, debug, progress) are stdout lines
+        with its id and no 'ok', which the backend writes before the answer: they are relayed
+        in order as they arrive (Write-PrefectBackendEvent), so all of them are relayed before
+        the cmdlet returns.
+      - stderr is for crash output; its lines are relayed to Write-Debug as they arrive and
+        kept for the error message when the backend dies.
       - the stdout line with this request's id is the answer, and so is one with id null (the
         backend could not read the id of an oversized or malformed line, and only this request
         is in flight); any other line is skipped with Write-Debug.
@@ -1156,6 +1157,11 @@ function Invoke-PrefectSessionRequest {
             $Session.Stdout = $null
             if ($null -eq $text) {
                 $lost = 'closed its stdout'
+                continue
+            }
+            if (Test-PrefectSessionEvent -Line $text -RequestId $requestId) {
+                # Events come on stdout before their answer, so none is left behind for the next request.
+                Add-PrefectTailLine -Tail $tail -Line (Write-PrefectBackendEvent -Line $text -Activity $activities)
                 continue
             }
             $code = Get-PrefectSessionExitCode -Line $text -RequestId $requestId
@@ -1314,6 +1320,44 @@ function Receive-PrefectSessionEvent {
         $count++
     }
     $count
+}
+
+function Test-PrefectSessionEvent {
+    <#
+    .SYNOPSIS
+    Whether a session stdout line is an event ({"id", "level"|"progress", ...}, no "ok") of
+    request -RequestId.
+
+    .PARAMETER Line
+    One stdout line of the session's backend.
+
+    .PARAMETER RequestId
+    The id of the request in flight.
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyString()]
+        [string] $Line,
+
+        [Parameter(Mandatory = $true)]
+        [int] $RequestId
+    )
+    if (-not $Line.TrimStart().StartsWith('{')) {
+        return $false
+    }
+    try {
+        $record = ConvertFrom-Json -InputObject $Line -ErrorAction Stop
+    } catch {
+        return $false
+    }
+    if ($null -ne (Get-PrefectField -InputObject $record -Name 'ok')) {
+        return $false
+    }
+    $eventId = Get-PrefectField -InputObject $record -Name 'id'
+    $isEvent = $null -ne (Get-PrefectField -InputObject $record -Name 'level') -or $null -ne (Get-PrefectField -InputObject $record -Name 'progress')
+    $isEvent -and [string]$eventId -eq [string]$RequestId
 }
 
 function Get-PrefectSessionExitCode {

@@ -36,6 +36,8 @@ def session(calls: int) -> float:
         proc.stdin.write(json.dumps({"id": i, **REQUEST}).encode() + b"\n")
         proc.stdin.flush()
         answer = json.loads(proc.stdout.readline())
+        while "ok" not in answer:  # the request's events come first, on the same stdout
+            answer = json.loads(proc.stdout.readline())
         assert answer["id"] == i and answer["ok"], answer
     proc.stdin.close()
     proc.wait(timeout=30)

@@ -10,16 +10,21 @@ import pytest
 from prefectwin.rpc import MAX_REQUEST_BYTES
 
 
-def serve(lines: list[bytes], timeout: float = 60) -> tuple[int, list[dict], list[dict]]:
+def serve_lines(lines: list[bytes], timeout: float = 60) -> tuple[int, list[dict], str]:
+    """Every stdout line (events and answers, in order) and the raw stderr."""
     proc = subprocess.run(
         [sys.executable, "-X", "utf8", "-m", "prefectwin", "serve"],
         input=b"".join(lines),
         capture_output=True,
         timeout=timeout,
     )
-    out = [json.loads(line) for line in proc.stdout.splitlines()]
-    err = [json.loads(line) for line in proc.stderr.splitlines()]
-    return proc.returncode, out, err
+    return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr.decode("utf-8", "replace")
+
+
+def serve(lines: list[bytes], timeout: float = 60) -> tuple[int, list[dict], list[dict]]:
+    """The answers, and the events, of a session fed `lines`."""
+    code, out, _ = serve_lines(lines, timeout)
+    return code, [o for o in out if "ok" in o], [o for o in out if "ok" not in o]
 
 
 def request(request_id, command="module.version", **params) -> bytes:
@@ -66,11 +71,15 @@ def test_errors_keep_their_id_and_exit_code():
     assert out[1]["id"] == 6 and out[1]["error"]["target"] == "params.port" and out[1]["exitCode"] == 2
 
 
-def test_stderr_events_carry_the_id_of_their_request():
-    code, out, err = serve([request(1), request("diag", "environment.test", check=["python.found"])])
-    assert code == 0 and out[1]["ok"]
-    progress = [e for e in err if "progress" in e]
-    assert progress and all(e["id"] == "diag" for e in progress)
+def test_events_travel_on_stdout_with_their_id_before_their_answer():
+    code, out, stderr = serve_lines([request(1), request("diag", "environment.test", check=["python.found"])])
+    assert code == 0 and stderr == "", "stderr is for crash output only"
+    answers = [index for index, line in enumerate(out) if "ok" in line]
+    assert [out[i]["id"] for i in answers] == [1, "diag"]
+    events = [(index, line) for index, line in enumerate(out) if "ok" not in line]
+    assert events, "environment.test reports progress"
+    assert all(line["id"] == "diag" and answers[0] < index < answers[1] for index, line in events)
+    assert any("progress" in line for _, line in events) and all("progress" in line or "level" in line for _, line in events)
 
 
 def test_a_bom_and_blank_lines_are_accepted():

@@ -2,7 +2,7 @@
 through a .cmd that PREFECTWIN_PYTHON names; tests/test_session_fake.py runs it here).
 
 It speaks the session protocol (docs/protocol.md, Sessions) and misbehaves on request:
-  - any command: a verbose event with the request's id on stderr, then the answer, whose result
+  - any command: a verbose event with the request's id on stdout, then the answer, whose result
     echoes the command, the request's id and its cwd;
   - fake.crash: one line on stderr, then exit code 3 without an answer;
   - fake.hang: no answer for a minute;
@@ -33,7 +33,7 @@ def main() -> int:
             return 3
         if command == "fake.hang":
             time.sleep(60)
-        _line(sys.stderr, {"id": request_id, "level": "verbose", "message": f"fake serves {command}"})
+        _line(sys.stdout, {"id": request_id, "level": "verbose", "message": f"fake serves {command}"})
         if command == "fake.stale":
             _line(sys.stdout, {"id": -1, "protocol": 1, "ok": True, "result": {"stale": True}, "exitCode": 0})
         result = {"version": "fake", "protocol": 1, "command": command, "id": request_id, "cwd": request.get("cwd")}

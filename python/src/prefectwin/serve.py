@@ -1,8 +1,11 @@
 """`python -m prefectwin serve`: many requests over one process, as JSON Lines.
 
-Each stdin line is a request envelope plus an `id`; each stdout line is the response plus the
-same `id` and the `exitCode` the one-shot `rpc` would have exited with. stderr events carry
-the id of the request they belong to. The session ends when stdin closes. A bad line gets a
+Each stdin line is a request envelope plus an `id`; the stdout lines for it are its events
+(verbose, warning, progress, ...), then the response, all with the same `id`; the response also
+carries the `exitCode` the one-shot `rpc` would have exited with. Events travel on stdout, in
+order before their answer, so a reader never has to guess whether a late stderr line belonged
+to the request it just finished; stderr is left for crash output. The session ends when stdin
+closes. A bad line gets a
 structured error and the session carries on: one broken caller must not cost the others their
 warm interpreter.
 """
@@ -10,7 +13,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Any, Optional
+import threading
+from typing import IO, Any, Callable
 
 from prefectwin import PROTOCOL_VERSION
 from prefectwin.errors import InvalidRequest
@@ -19,14 +23,15 @@ from prefectwin.rpc import MAX_REQUEST_BYTES, handle
 
 
 class RequestEvents(Events):
-    """Events tagged with the id of the request being served."""
+    """Events tagged with the id of the request being served, written as stdout lines."""
 
-    def __init__(self, request_id: Any, stream: Optional[IO[str]] = None) -> None:
-        super().__init__(stream)
+    def __init__(self, request_id: Any, write: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__()
         self._id = request_id
+        self._write_line = write
 
     def _emit(self, record: dict) -> None:
-        super()._emit({"id": self._id, **record})
+        self._write_line({"id": self._id, **record})
 
 
 def _split_id(line: bytes) -> tuple[Any, bytes]:
@@ -42,9 +47,15 @@ def _split_id(line: bytes) -> tuple[Any, bytes]:
     return request_id, json.dumps(document).encode("utf-8")
 
 
+_STDOUT_LOCK = threading.Lock()
+
+
 def _write(stream: IO[bytes], response: dict[str, Any]) -> None:
-    stream.write(json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
-    stream.flush()
+    # Events may come from the gathering threads while the answer is being written.
+    line = json.dumps(response, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8") + b"\n"
+    with _STDOUT_LOCK:
+        stream.write(line)
+        stream.flush()
 
 
 def _too_large(size: int) -> dict[str, Any]:
@@ -56,7 +67,7 @@ def _too_large(size: int) -> dict[str, Any]:
     return {"id": None, "protocol": PROTOCOL_VERSION, "ok": False, "error": error.to_wire(), "exitCode": error.exit_code}
 
 
-def serve(stdin: IO[bytes], stdout: IO[bytes], stderr: Optional[IO[str]] = None) -> int:
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     while True:
         line = stdin.readline(MAX_REQUEST_BYTES + 1)
         if not line:
@@ -71,7 +82,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes], stderr: Optional[IO[str]] = None)
         if not line.strip():
             continue
         request_id, raw = _split_id(line)
-        response, code = handle(raw, RequestEvents(request_id, stderr))
+        response, code = handle(raw, RequestEvents(request_id, lambda record: _write(stdout, record)))
         _write(stdout, {"id": request_id, **response, "exitCode": code})
 
 
