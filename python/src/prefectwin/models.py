@@ -18,10 +18,13 @@ def not_blank(value: Any) -> Any:
 
 
 class Params(BaseModel):
-    """A command's parameters. Unknown names are an error, never silently dropped."""
+    """A command's parameters. Unknown names are an error, never silently dropped, and types
+    are checked, never coerced: `true` is no port and `"yes"` no boolean (the PowerShell side
+    sends ints, booleans and enum names as such)."""
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,

@@ -12,10 +12,10 @@ import json
 import sys
 from typing import IO, Any, Optional
 
-from prefectwin import PROTOCOL_VERSION
-from prefectwin.errors import InvalidRequest
+from prefectwin import PROTOCOL_VERSION, wire
+from prefectwin.errors import InvalidRequest, PrefectWinError
 from prefectwin.events import Events
-from prefectwin.rpc import MAX_REQUEST_BYTES, handle
+from prefectwin.rpc import MAX_REQUEST_BYTES, _decode, handle_document
 
 
 class RequestEvents(Events):
@@ -29,53 +29,93 @@ class RequestEvents(Events):
         super()._emit({"id": self._id, **record})
 
 
-def _split_id(line: bytes) -> tuple[Any, bytes]:
-    """Take the `id` off a request line; the rest is an ordinary rpc request."""
-    try:
-        document = json.loads(line.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        # ValueError covers JSONDecodeError and over-long integers; RecursionError deep nesting.
-        return None, line  # let handle() produce its precise error
-    if not isinstance(document, dict):
-        return None, line
-    request_id = document.pop("id", None)
-    return request_id, json.dumps(document).encode("utf-8")
+def _refusal(error: PrefectWinError, request_id: Any = None) -> dict[str, Any]:
+    return {"id": request_id, "protocol": PROTOCOL_VERSION, "ok": False, "error": error.to_wire(), "exitCode": error.exit_code}
 
 
 def _write(stream: IO[bytes], response: dict[str, Any]) -> None:
-    stream.write(json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
-    stream.flush()
+    from prefectwin import interrupts
+
+    with interrupts.deferred():  # a signal must not cut an answer line in half
+        stream.write(wire.dumps_line(response))
+        stream.flush()
 
 
-def _too_large(size: int) -> dict[str, Any]:
-    error = InvalidRequest(
-        f"The request line is longer than {MAX_REQUEST_BYTES} bytes and was discarded.",
-        target="request",
-        remediation="Send parameters, not file contents, in the request.",
+def _too_large() -> dict[str, Any]:
+    return _refusal(
+        InvalidRequest(
+            f"The request line is longer than {MAX_REQUEST_BYTES} bytes and was discarded.",
+            target="request",
+            remediation="Send parameters, not file contents, in the request.",
+        )
     )
-    return {"id": None, "protocol": PROTOCOL_VERSION, "ok": False, "error": error.to_wire(), "exitCode": error.exit_code}
+
+
+def answer(line: bytes, stderr: Optional[IO[str]] = None) -> dict[str, Any]:
+    """The response line for one request line: always exactly one, whatever the line holds."""
+    try:
+        document = _decode(line)
+    except PrefectWinError as exc:
+        return _refusal(exc)  # its id could not be read
+    request_id = document.pop("id", None)
+    problem = wire.text_problem(request_id, "id")
+    if problem is not None:
+        # An id that cannot be echoed as text is no id: answer as for an unreadable one.
+        return _refusal(
+            InvalidRequest(
+                f"The request's id {problem[1]}.",
+                target="id",
+                remediation="Use a number or a plain string as the id.",
+            )
+        )
+    response, code = handle_document(document, RequestEvents(request_id, stderr))
+    return {"id": request_id, **response, "exitCode": code}
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes], stderr: Optional[IO[str]] = None) -> int:
+    """Answer lines until stdin closes (exit 0) or a stop signal comes (128 + its number; a
+    request in flight is answered first, with an Interrupted error)."""
+    from prefectwin import interrupts
+
+    try:
+        return _serve(stdin, stdout, stderr)
+    except interrupts.Interrupted as exc:  # while waiting for a line, or writing an answer
+        return interrupts.exit_code(exc)
+    finally:
+        from prefectwin.system import processes
+
+        processes.end_all()
+
+
+def _serve(stdin: IO[bytes], stdout: IO[bytes], stderr: Optional[IO[str]]) -> int:
+    from prefectwin import interrupts
+
     while True:
         line = stdin.readline(MAX_REQUEST_BYTES + 1)
         if not line:
             return 0
         if len(line) > MAX_REQUEST_BYTES and not line.endswith(b"\n"):
             # Skip to the end of the oversized line without holding it in memory.
-            size = len(line)
             while (chunk := stdin.readline(1 << 20)) and not chunk.endswith(b"\n"):
-                size += len(chunk)
-            _write(stdout, _too_large(size + len(chunk)))
+                pass
+            _write(stdout, _too_large())
             continue
         if not line.strip():
             continue
-        request_id, raw = _split_id(line)
-        response, code = handle(raw, RequestEvents(request_id, stderr))
-        _write(stdout, {"id": request_id, **response, "exitCode": code})
+        _write(stdout, answer(line, stderr))
+        if interrupts.pending() is not None:
+            # The signal came during that request, which has now been answered: stop.
+            return interrupts.exit_code(interrupts.Interrupted(interrupts.pending()))
 
 
 def main(argv: list[str]) -> int:
     if argv:
         sys.stderr.write(json.dumps({"level": "warning", "message": f"serve takes no arguments; ignored: {' '.join(argv)}"}) + "\n")
-    return serve(sys.stdin.buffer, sys.stdout.buffer)
+    from prefectwin import interrupts
+
+    interrupts.install()
+    interrupts.watch_parent()
+    try:
+        return serve(sys.stdin.buffer, sys.stdout.buffer)
+    except BrokenPipeError:
+        return 1  # the caller closed our stdout: nobody is left to answer
