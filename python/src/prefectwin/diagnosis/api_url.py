@@ -41,18 +41,22 @@ def parse_api_url(text: str) -> ApiUrl:
     shown = _shown(text)
     if any(not char.isprintable() or char.isspace() for char in text):
         return ApiUrl(text, shown, "it contains whitespace or a control character (a line break copied along?)")
+    bad_port = "it has an invalid port (a number from 1 to 65535)"
     try:
         parts = urllib.parse.urlsplit(text)
-        port = parts.port
         host = parts.hostname or ""
     except ValueError:
-        return ApiUrl(text, shown, "its host or port cannot be read (the port must be a number from 1 to 65535)")
+        return ApiUrl(text, shown, "its host cannot be read (an unclosed '['?)")
+    try:
+        port = parts.port
+    except ValueError:
+        return ApiUrl(text, shown, bad_port)
     if parts.scheme not in ("http", "https"):
         return ApiUrl(text, shown, "it is not an http:// or https:// URL")
     if not host:
         return ApiUrl(text, shown, "it names no host")
     if port == 0:
-        return ApiUrl(text, shown, "its port must be a number from 1 to 65535")
+        return ApiUrl(text, shown, bad_port)
     has_userinfo = "@" in parts.netloc
     authorization = None
     hostport = parts.netloc.rpartition("@")[2]
