@@ -103,23 +103,44 @@ def live() -> list[subprocess.Popen]:
 
 def run(argv: list[str], *, timeout: float, input: Optional[bytes] = None, **popen: Any) -> subprocess.CompletedProcess:
     """subprocess.run with output captured, that ends the child's whole tree on time-out, on
-    interruption, and after it exits (whatever it left behind in its group)."""
+    interruption, and once it exits: what it left in its group would otherwise keep the pipes
+    open (and the call waiting) long after the child itself is done."""
     popen.setdefault("stdout", subprocess.PIPE)
     popen.setdefault("stderr", subprocess.PIPE)
-    if input is None:
-        popen.setdefault("stdin", subprocess.DEVNULL)
-    else:
-        popen["stdin"] = subprocess.PIPE
+    popen["stdin"] = subprocess.PIPE if input is not None else popen.get("stdin", subprocess.DEVNULL)
     proc = start(argv, **popen)
+    output: dict[str, bytes] = {}
+
+    def drain(name: str, stream: Any) -> None:
+        output[name] = stream.read()
+        stream.close()
+
+    readers = [
+        threading.Thread(target=drain, args=(name, stream), daemon=True)
+        for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr))
+        if stream is not None
+    ]
+    for reader in readers:
+        reader.start()
     try:
+        if input is not None and proc.stdin is not None:
+            try:
+                proc.stdin.write(input)
+                proc.stdin.close()
+            except OSError:
+                pass  # it exited without reading; its exit code says why
         try:
-            stdout, stderr = proc.communicate(input, timeout=timeout)
-        except subprocess.TimeoutExpired as expired:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
             end_tree(proc)
-            proc.communicate()
-            raise subprocess.TimeoutExpired(argv, timeout, output=expired.output, stderr=expired.stderr) from None
+            proc.wait()
+            for reader in readers:
+                reader.join()
+            raise subprocess.TimeoutExpired(argv, timeout, output=output.get("stdout"), stderr=output.get("stderr")) from None
     except BaseException:
         end_tree(proc)
         raise
     end_tree(proc)
-    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+    for reader in readers:
+        reader.join()
+    return subprocess.CompletedProcess(argv, proc.returncode, output.get("stdout"), output.get("stderr"))
