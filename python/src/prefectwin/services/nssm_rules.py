@@ -4,8 +4,9 @@ NSSM has no escape for any of these, so a value it would alter is refused with a
 names the parameter it came from (pure: no OS calls):
 - it runs ExpandEnvironmentStrings on the application, its directory, its arguments and every
   environment value, so `%USERNAME%` in a path or a pool name becomes someone else's text at
-  service start. A URL's percent-escapes (`%40`, two hex digits) are left alone: they are how
-  a URL carries `@`, and `merge_database_credential` writes every `%` of a password as `%25`;
+  service start. In a URL (and a secret or environment value, which may be one) `%` and two
+  hex digits is an escape, how a URL carries `@` (`%40`); `merge_database_credential` writes
+  every `%` of a password as `%25`;
 - it stores multi-strings (AppEnvironmentExtra, DependOnService) split at line breaks, so a
   value with CR or LF smuggles in a variable of its own (`x\\nPREFECT_API_URL=...`);
 - an AppEnvironmentExtra entry that starts with `+`, `-` or `:` is an operator (append,
@@ -25,27 +26,31 @@ from typing import Iterable, Literal, Optional
 
 from prefectwin.errors import InvalidArgument
 
-Rule = Literal["path", "text", "secret", "argument", "host", "service", "env-name"]
+# "url" and "secret" values may be URLs, whose %XX escapes NSSM leaves alone.
+Rule = Literal["path", "text", "url", "secret", "argument", "host", "service", "env-name"]
 
 MAX_PATH_CHARS = 259
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 # Windows allows more in a service name than PrefectWin's own names, e.g. MSSQL$SQLEXPRESS.
 _DEPENDENCY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$@\-]{0,255}$")
-_URL_ESCAPE = re.compile(r"[0-9A-Fa-f]{2}")
+_URL_ESCAPE = re.compile(r"[0-9A-Fa-f]{2}")  # fullmatch on the two characters after '%'
 _OPERATORS = ("+", "-", ":")
 
 
-def expanded_variable(value: str) -> Optional[str]:
-    """The first `%NAME%` that ExpandEnvironmentStrings could replace; None if there is none."""
-    start = value.find("%")
-    while start != -1:
-        end = value.find("%", start + 1)
+def expanded_variable(value: str, url: bool = False) -> Optional[str]:
+    """The first `%NAME%` that ExpandEnvironmentStrings could replace; None if there is none.
+    In a URL (`url`), `%` and two hex digits is an escape, not the start of a name."""
+    index = value.find("%")
+    while index != -1:
+        if url and _URL_ESCAPE.fullmatch(value[index + 1 : index + 3]):
+            index = value.find("%", index + 3)
+            continue
+        end = value.find("%", index + 1)
         if end == -1:
             return None
-        name = value[start + 1 : end]
-        if name and not _URL_ESCAPE.match(name):
-            return value[start : end + 1]
-        start = end if name else value.find("%", end + 1)
+        if end > index + 1:
+            return value[index : end + 1]
+        index = value.find("%", end + 1)  # '%%' names nothing
     return None
 
 
@@ -82,7 +87,7 @@ def problem(value: str, rule: Rule) -> Optional[str]:
     control = _control(value)
     if control:
         return f"contains {control}"
-    variable = expanded_variable(value)
+    variable = expanded_variable(value, url=rule in ("url", "secret"))
     if variable:
         shown = "an environment variable reference" if rule == "secret" else f"'{variable}'"
         return f"contains {shown}, which NSSM would replace (ExpandEnvironmentStrings has no escape)"

@@ -462,7 +462,7 @@ def _nssm_values(spec: ServiceSpec, params: Any, extra: dict[str, str]) -> list[
         ("LogDirectory", spec.stdout_log, "path"),
         ("LogDirectory", spec.stderr_log, "path"),
         ("BindAddress", spec.bind_address, "host"),
-        ("ApiUrl", spec.api_url, "text"),
+        ("ApiUrl", spec.api_url, "url"),
         ("DatabaseUrl", database.get_secret_value() if database else None, "secret"),
         ("Pool", spec.pool, "argument"),
         ("WorkerType", spec.worker_type, "argument"),
