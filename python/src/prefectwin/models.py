@@ -48,7 +48,7 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     protocol: Literal[1]
-    command: str = Field(min_length=1)
+    command: str = Field(min_length=1, max_length=100)
     params: Optional[dict[str, Any]] = None
     what_if: bool = Field(False, alias="whatIf")
     # The caller's current directory. The bridge starts Python in a fixed folder, because with

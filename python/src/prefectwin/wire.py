@@ -25,7 +25,7 @@ class DuplicateKey(ValueError):
 
 class NotJson(ValueError):
     def __init__(self, constant: str) -> None:
-        super().__init__(f"{constant} is not a JSON value")
+        super().__init__(f"{constant} is not a JSON value a float can hold")
 
 
 def _shown(key: str, limit: int = 40) -> str:
@@ -47,9 +47,17 @@ def _refuse_constant(name: str) -> Any:
     raise NotJson(name)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid JSON, but no float can hold it or echo it
+        raise NotJson(f"the number {text[:24]}{'...' if len(text) > 24 else ''}")
+    return value
+
+
 def loads(text: str) -> Any:
-    """json.loads, refusing duplicate keys and NaN/Infinity (ValueError subclasses)."""
-    return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_refuse_constant)
+    """json.loads, refusing duplicate keys, NaN/Infinity and numbers too large for a float
+    (ValueError subclasses)."""
+    return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def _string_problem(text: str) -> Optional[str]:

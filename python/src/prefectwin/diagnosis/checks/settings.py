@@ -115,12 +115,13 @@ def settings_api_url(facts: Facts):
         host = parsed.host.lower()
         if facts.role == "Server" and bound not in WILDCARD_HOSTS and host != bound.lower() and not (bound in LOOPBACK_HOSTS and host in LOOPBACK_HOSTS):
             problems.append(f"it names host {host} but the server binds {bound}")
+    findings, remedies = [], []
     if problems:
-        return warn(f"PREFECT_API_URL '{shown}' does not agree with the server: {'; '.join(problems)}.", f"Set PREFECT_API_URL={suggested}.", **data)
+        findings.append(f"does not agree with the server: {'; '.join(problems)}")
+        remedies.append(f"Set PREFECT_API_URL={suggested}.")
     if parsed.has_userinfo:
-        return warn(
-            f"PREFECT_API_URL '{shown}' carries a user name and password, which every process and log that sees the setting can read.",
-            "Remove them from the URL; give the server's credentials with PREFECT_API_AUTH_STRING instead.",
-            **data,
-        )
+        findings.append("carries a user name and password, which every process and log that sees the setting can read")
+        remedies.append("Remove the credentials from the URL; give them with PREFECT_API_AUTH_STRING instead.")
+    if findings:
+        return warn(f"PREFECT_API_URL '{shown}' {', and '.join(findings)}.", " ".join(remedies), **data)
     return passed(f"PREFECT_API_URL is {shown}.", **data)
