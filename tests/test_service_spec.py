@@ -157,7 +157,9 @@ QUOTING_PATHS = [
     "C:\\Users\\José\\prefect",
     "D:\\数据\\prefect",
     'C:\\odd "quoted" dir\\x',
-    "C:\\a & b\\%PATH%\\$(whoami)\\x",
+    # Shell metacharacters pass through untouched; '%PATH%' would not (NSSM expands it), so
+    # tests/test_nssm_rules.py expects it refused.
+    "C:\\a & b\\$(whoami)\\x",
     "C:\\trailing backslash\\",
     "\\\\fs01\\share with space\\prefect",
 ]

@@ -100,8 +100,8 @@ def test_listing_managed_services_costs_the_same_however_many_there_are(adapter,
     assert queries[-1].endswith("WHERE Name='Prefect\\'Server'")
 
 
-# -- NSSM argument lists ------------------------------------------------------------------
-QUOTING = ["C:\\Program Files\\Python 3.12\\python.exe", "C:\\Users\\José\\prefect", "D:\\数据\\prefect", 'C:\\a "b" & %PATH% $(x)\\y']
+# -- NSSM argument lists (a %NAME% would be expanded, so tests/test_nssm_rules.py expects it refused) --
+QUOTING = ["C:\\Program Files\\Python 3.12\\python.exe", "C:\\Users\\José\\prefect", "D:\\数据\\prefect", 'C:\\a "b" & 100% $(x)\\y']
 
 
 def test_a_whole_plan_reaches_nssm_as_argument_lists_with_values_unchanged(adapter, net):

@@ -106,6 +106,32 @@ class ApplyFailed(PrefectWinError):
     category = "InvalidOperation"
 
 
+class Stopped(PrefectWinError):
+    """A stop signal (Ctrl-C, SIGTERM, the caller going away) ended the command."""
+
+    code = "Interrupted"
+    category = "OperationStopped"
+
+
+def stopped(exc: "BaseException") -> Stopped:
+    """The answer for an interrupts.Interrupted: what was stopped, and in which state."""
+    name = getattr(exc, "signal_name", "a signal")
+    if getattr(exc, "forced", False):
+        return Stopped(
+            f"Stopped by a second {name} in the middle of a change; the step in progress may be half done.",
+            target="request",
+            remediation="Run the same command again to finish the change, or check the state it reports.",
+        )
+    details = getattr(exc, "details", None)
+    if getattr(exc, "completed", False):
+        message = f"Stopped by {name} once the change in progress was complete; nothing after it was started."
+    elif details:
+        message = f"Stopped by {name} in the middle of a change; the steps already done were undone (see details)."
+    else:
+        message = f"Stopped by {name} before any change was made."
+    return Stopped(message, target="request", remediation="Run the command again to redo it.", details=details)
+
+
 class InternalError(PrefectWinError):
     code = "InternalError"
     category = "NotSpecified"

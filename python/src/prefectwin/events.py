@@ -17,7 +17,12 @@ class Events:
 
     def _emit(self, record: dict) -> None:
         stream = self._stream or sys.stderr
-        line = json.dumps(record, ensure_ascii=True, default=str)
+        try:
+            line = json.dumps(record, ensure_ascii=True, allow_nan=False, default=str)
+        except ValueError:  # a NaN in a message's data: still one line of strict JSON
+            from prefectwin.wire import dumps_line
+
+            line = dumps_line(record).decode("utf-8").rstrip("\n")
         with self._lock:
             stream.write(line + "\n")
             stream.flush()

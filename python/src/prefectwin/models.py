@@ -18,10 +18,13 @@ def not_blank(value: Any) -> Any:
 
 
 class Params(BaseModel):
-    """A command's parameters. Unknown names are an error, never silently dropped."""
+    """A command's parameters. Unknown names are an error, never silently dropped, and types
+    are checked, never coerced: `true` is no port and `"yes"` no boolean (the PowerShell side
+    sends ints, booleans and enum names as such)."""
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
@@ -45,7 +48,7 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     protocol: Literal[1]
-    command: str = Field(min_length=1)
+    command: str = Field(min_length=1, max_length=100)
     params: Optional[dict[str, Any]] = None
     what_if: bool = Field(False, alias="whatIf")
     # The caller's current directory. The bridge starts Python in a fixed folder, because with

@@ -11,8 +11,9 @@ import sys
 import traceback
 from typing import Any, Optional
 
-from prefectwin import PROTOCOL_VERSION
-from prefectwin.errors import InternalError, InvalidRequest, PrefectWinError
+from prefectwin import PROTOCOL_VERSION, wire
+from prefectwin.errors import InternalError, InvalidRequest, PrefectWinError, stopped
+from prefectwin.interrupts import Interrupted
 from prefectwin.events import Events
 
 # PowerShell sends parameters, never payloads: anything this large is a mistake or an attack,
@@ -42,12 +43,18 @@ def _decode(raw: bytes) -> dict[str, Any]:
             remediation="Write one JSON request object to stdin, then close it.",
         )
     try:
-        document = json.loads(text)
+        document = wire.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidRequest(
             f"The request is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
             target="request",
             remediation="Send exactly one JSON object.",
+        ) from None
+    except (wire.DuplicateKey, wire.NotJson) as exc:
+        raise InvalidRequest(
+            f"The request is not valid JSON: {exc}.",
+            target="request",
+            remediation="Send each name once per object, and numbers as finite JSON numbers.",
         ) from None
     except (RecursionError, ValueError) as exc:
         # Valid JSON that Python's parser refuses: nesting deeper than the recursion limit, or
@@ -138,19 +145,42 @@ def _serialize(cmd: Any, value: Any) -> Any:
     return TypeAdapter(cmd.result).dump_python(value, mode="json", by_alias=True)
 
 
+def _check_text(document: dict[str, Any]) -> None:
+    found = wire.text_problem(document, "")
+    if found is not None:
+        where, problem = found
+        raise InvalidRequest(
+            f"The request's {where} {problem}.",
+            target=where,
+            remediation="Send text only: no NUL characters, and no unpaired UTF-16 surrogates (\\ud800-\\udfff escapes).",
+        )
+
+
 def handle(raw: bytes, events: Optional[Events] = None) -> tuple[dict[str, Any], int]:
     """Serve one request. Returns (response object, process exit code)."""
+    try:
+        document = _decode(raw)
+    except PrefectWinError as exc:
+        return {"protocol": PROTOCOL_VERSION, "ok": False, "error": exc.to_wire()}, exc.exit_code
+    return handle_document(document, events)
+
+
+def handle_document(document: dict[str, Any], events: Optional[Events] = None) -> tuple[dict[str, Any], int]:
+    """Serve one request that is already a JSON object (serve.py parses its lines itself)."""
     from prefectwin.registry import Context, lookup
 
     events = events or Events()
     try:
-        document = _decode(raw)
+        _check_text(document)
         request = _check_envelope(document)
         cmd = lookup(request.command)
         validated = _validate_params(cmd, request.params or {})
         _enter(request.cwd)
         result = cmd.handler(validated, Context(what_if=request.what_if, events=events))
         return {"protocol": PROTOCOL_VERSION, "ok": True, "result": _serialize(cmd, result)}, 0
+    except Interrupted as exc:
+        error = stopped(exc)
+        return {"protocol": PROTOCOL_VERSION, "ok": False, "error": error.to_wire()}, error.exit_code
     except PrefectWinError as exc:
         return {"protocol": PROTOCOL_VERSION, "ok": False, "error": exc.to_wire()}, exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the protocol promises no traceback on stdout
@@ -166,9 +196,16 @@ def handle(raw: bytes, events: Optional[Events] = None) -> tuple[dict[str, Any],
 
 
 def write_response(response: dict[str, Any]) -> None:
-    data = json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    sys.stdout.buffer.write(data + b"\n")
-    sys.stdout.buffer.flush()
+    try:
+        sys.stdout.buffer.write(wire.dumps_line(response))
+        sys.stdout.buffer.flush()
+    except (BrokenPipeError, ValueError):
+        # The caller went away (or closed our stdout): there is no one left to answer. Point
+        # stdout at the null device so that the interpreter's final flush has nothing to say.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 def main(argv: list[str]) -> int:
@@ -190,12 +227,27 @@ def main(argv: list[str]) -> int:
             }
         )
         return 2
-    # One byte more than the limit is enough to know the request is too large.
-    raw = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
-    if len(raw) > MAX_REQUEST_BYTES:
-        # Drain the rest so the writer never blocks on a full pipe, without keeping it.
-        while sys.stdin.buffer.read(1 << 20):
-            pass
-    response, code = handle(raw)
-    write_response(response)
+    from prefectwin import interrupts
+    from prefectwin.system import processes
+
+    interrupts.install()
+    interrupts.watch_parent()
+    try:
+        # One byte more than the limit is enough to know the request is too large.
+        raw = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
+        if len(raw) > MAX_REQUEST_BYTES:
+            # Drain the rest so the writer never blocks on a full pipe, without keeping it.
+            while sys.stdin.buffer.read(1 << 20):
+                pass
+        response, code = handle(raw)
+    except Interrupted as exc:  # while reading the request, or between handle() and here
+        error = stopped(exc)
+        response, code = {"protocol": PROTOCOL_VERSION, "ok": False, "error": error.to_wire()}, error.exit_code
+    finally:
+        processes.end_all()
+    try:
+        with interrupts.deferred():  # a signal must not cut the answer line in half
+            write_response(response)
+    except Interrupted:
+        pass
     return code

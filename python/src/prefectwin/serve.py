@@ -5,9 +5,8 @@ Each stdin line is a request envelope plus an `id`; the stdout lines for it are 
 carries the `exitCode` the one-shot `rpc` would have exited with. Events travel on stdout, in
 order before their answer, so a reader never has to guess whether a late stderr line belonged
 to the request it just finished; stderr is left for crash output. The session ends when stdin
-closes. A bad line gets a
-structured error and the session carries on: one broken caller must not cost the others their
-warm interpreter.
+closes. A bad line gets a structured error and the session carries on: one broken caller must
+not cost the others their warm interpreter.
 """
 from __future__ import annotations
 
@@ -16,16 +15,19 @@ import sys
 import threading
 from typing import IO, Any, Callable
 
-from prefectwin import PROTOCOL_VERSION
-from prefectwin.errors import InvalidRequest
+from prefectwin import PROTOCOL_VERSION, wire
+from prefectwin.errors import InvalidRequest, PrefectWinError
 from prefectwin.events import Events
-from prefectwin.rpc import MAX_REQUEST_BYTES, handle
+from prefectwin.rpc import MAX_REQUEST_BYTES, _decode, handle_document
+
+
+Writer = Callable[[dict[str, Any]], None]
 
 
 class RequestEvents(Events):
     """Events tagged with the id of the request being served, written as stdout lines."""
 
-    def __init__(self, request_id: Any, write: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, request_id: Any, write: Writer) -> None:
         super().__init__()
         self._id = request_id
         self._write_line = write
@@ -34,59 +36,106 @@ class RequestEvents(Events):
         self._write_line({"id": self._id, **record})
 
 
-def _split_id(line: bytes) -> tuple[Any, bytes]:
-    """Take the `id` off a request line; the rest is an ordinary rpc request."""
-    try:
-        document = json.loads(line.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        # ValueError covers JSONDecodeError and over-long integers; RecursionError deep nesting.
-        return None, line  # let handle() produce its precise error
-    if not isinstance(document, dict):
-        return None, line
-    request_id = document.pop("id", None)
-    return request_id, json.dumps(document).encode("utf-8")
+def _refusal(error: PrefectWinError, request_id: Any = None) -> dict[str, Any]:
+    return {"id": request_id, "protocol": PROTOCOL_VERSION, "ok": False, "error": error.to_wire(), "exitCode": error.exit_code}
 
 
 _STDOUT_LOCK = threading.Lock()
 
 
-def _write(stream: IO[bytes], response: dict[str, Any]) -> None:
-    # Events may come from the gathering threads while the answer is being written.
-    line = json.dumps(response, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8") + b"\n"
+def _write_line(stream: IO[bytes], record: dict[str, Any]) -> None:
+    line = wire.dumps_line(record)
+    # The gathering threads' events must not interleave with each other or with the answer.
+    # One write() of a whole line is one C call, which a signal handler cannot split.
     with _STDOUT_LOCK:
         stream.write(line)
         stream.flush()
 
 
-def _too_large(size: int) -> dict[str, Any]:
-    error = InvalidRequest(
-        f"The request line is longer than {MAX_REQUEST_BYTES} bytes and was discarded.",
-        target="request",
-        remediation="Send parameters, not file contents, in the request.",
+def _write(stream: IO[bytes], response: dict[str, Any]) -> None:
+    from prefectwin import interrupts
+
+    with interrupts.deferred():  # a signal must not cut an answer line in half
+        _write_line(stream, response)
+
+
+def _too_large() -> dict[str, Any]:
+    return _refusal(
+        InvalidRequest(
+            f"The request line is longer than {MAX_REQUEST_BYTES} bytes and was discarded.",
+            target="request",
+            remediation="Send parameters, not file contents, in the request.",
+        )
     )
-    return {"id": None, "protocol": PROTOCOL_VERSION, "ok": False, "error": error.to_wire(), "exitCode": error.exit_code}
+
+
+def answer(line: bytes, write_event: Writer) -> dict[str, Any]:
+    """The response line for one request line: always exactly one, whatever the line holds."""
+    try:
+        document = _decode(line)
+    except PrefectWinError as exc:
+        return _refusal(exc)  # its id could not be read
+    request_id = document.pop("id", None)
+    problem = wire.text_problem(request_id, "id")
+    if problem is not None:
+        # An id that cannot be echoed as text is no id: answer as for an unreadable one.
+        return _refusal(
+            InvalidRequest(
+                f"The request's id {problem[1]}.",
+                target="id",
+                remediation="Use a number or a plain string as the id.",
+            )
+        )
+    response, code = handle_document(document, RequestEvents(request_id, write_event))
+    return {"id": request_id, **response, "exitCode": code}
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    """Answer lines until stdin closes (exit 0) or a stop signal comes (128 + its number; a
+    request in flight is answered first, with an Interrupted error)."""
+    from prefectwin import interrupts
+
+    try:
+        return _serve(stdin, stdout)
+    except interrupts.Interrupted as exc:  # while waiting for a line, or writing an answer
+        return interrupts.exit_code(exc)
+    finally:
+        from prefectwin.system import processes
+
+        processes.end_all()
+
+
+def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    from prefectwin import interrupts
+
     while True:
         line = stdin.readline(MAX_REQUEST_BYTES + 1)
         if not line:
             return 0
         if len(line) > MAX_REQUEST_BYTES and not line.endswith(b"\n"):
             # Skip to the end of the oversized line without holding it in memory.
-            size = len(line)
             while (chunk := stdin.readline(1 << 20)) and not chunk.endswith(b"\n"):
-                size += len(chunk)
-            _write(stdout, _too_large(size + len(chunk)))
+                pass
+            _write(stdout, _too_large())
             continue
         if not line.strip():
             continue
-        request_id, raw = _split_id(line)
-        response, code = handle(raw, RequestEvents(request_id, lambda record: _write(stdout, record)))
-        _write(stdout, {"id": request_id, **response, "exitCode": code})
+        # Events are not deferred: deferral ends by raising a pending signal, which must come
+        # from the answer's write, not from the middle of the command.
+        _write(stdout, answer(line, lambda record: _write_line(stdout, record)))
+        if interrupts.pending() is not None:
+            # The signal came during that request, which has now been answered: stop.
+            return interrupts.exit_code(interrupts.Interrupted(interrupts.pending()))
 
 
 def main(argv: list[str]) -> int:
     if argv:
         sys.stderr.write(json.dumps({"level": "warning", "message": f"serve takes no arguments; ignored: {' '.join(argv)}"}) + "\n")
-    return serve(sys.stdin.buffer, sys.stdout.buffer)
+    from prefectwin import interrupts
+
+    interrupts.install()
+    interrupts.watch_parent()
+    try:
+        return serve(sys.stdin.buffer, sys.stdout.buffer)
+    except BrokenPipeError:
+        return 1  # the caller closed our stdout: nobody is left to answer

@@ -190,9 +190,12 @@ def apply_environment(actions: list[Action], adapter, secret: str) -> None:
 def apply_profile(session, actions: list[Action], profile: str) -> None:
     """All profile changes in one write, through Prefect's profile API. A failure's message
     never carries a value that was being written."""
+    from prefectwin import interrupts
+
     values = {a.name: a.value.get_secret_value() for a in actions if a.kind == "profile.set"}
     try:
-        session.ask("profile-update", profile=profile, set=values, unset=[a.name for a in actions if a.kind == "profile.unset"])
+        with interrupts.deferred():
+            session.ask("profile-update", profile=profile, set=values, unset=[a.name for a in actions if a.kind == "profile.unset"])
     except PrefectWinError as exc:
         exc.message = scrub(exc.message, *values.values())
         exc.args = (exc.message,)

@@ -33,6 +33,14 @@ def sqlite_facts(url: str, drive_kind: Callable[[str], tuple[str, Optional[str]]
     path = sqlite_path(url)
     if path is None:
         return DatabaseFacts(kind="sqlite", url_masked=url, memory=True, opens=True)
+    if any(not char.isprintable() for char in path):
+        shown = path.encode("unicode_escape").decode("ascii")
+        return DatabaseFacts(
+            kind="sqlite",
+            url_masked=url.encode("unicode_escape").decode("ascii"),
+            path=shown,
+            path_problem="the file name contains a control character (a line break or NUL copied along?)",
+        )
     parent = os.path.dirname(os.path.abspath(path))
     kind, _ = drive_kind(parent)
     facts = dict(
@@ -40,10 +48,14 @@ def sqlite_facts(url: str, drive_kind: Callable[[str], tuple[str, Optional[str]]
         url_masked=url,
         path=path,
         exists=os.path.isfile(path),
+        is_dir=os.path.isdir(path),
         parent_writable=os.path.isdir(parent) and os.access(parent, os.W_OK),
         on_network_share=kind in ("unc", "mapped"),
     )
     if facts["exists"]:
+        # Prefect writes on every run: a file it can only read is as broken as a missing one.
+        # (Access rights only: a write test would take a lock a running server may hold.)
+        facts["writable"] = os.access(path, os.W_OK) and facts["parent_writable"]
         try:
             # Read-only: a diagnosis must never create or migrate the database.
             conn = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True, timeout=2)
@@ -75,10 +87,11 @@ async def _connect(dsn: str, timeout: float) -> str:
 
 
 def postgres_facts(url: str, timeout: float = POSTGRES_TIMEOUT_SEC) -> DatabaseFacts:
-    dsn, parts = _postgres_dsn(url)
-    password = urllib.parse.unquote(parts.password) if parts.password else None
     try:
+        dsn, parts = _postgres_dsn(url)
+        password = urllib.parse.unquote(parts.password) if parts.password else None
         port = parts.port or 5432
+        parts.hostname  # noqa: B018 - raises on a malformed [IPv6] host
     except ValueError:
         # An unencoded '/', '?' or '#' in the password ends the authority early, so what follows
         # the user's ':' is taken for a port. ValueError's message would quote that password text.
@@ -86,7 +99,7 @@ def postgres_facts(url: str, timeout: float = POSTGRES_TIMEOUT_SEC) -> DatabaseF
             kind="postgresql",
             url_masked=mask_url(url) or "",
             outcome="bad-url",
-            error="the host and port cannot be read (a raw '/', '?' or '#' in the user or password?)",
+            error="the host and port cannot be read (a raw '/', '?' or '#' in the user or password, an unclosed '[', or a port that is not a number from 0 to 65535?)",
         )
     base = dict(
         kind="postgresql",

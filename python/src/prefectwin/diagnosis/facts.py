@@ -107,6 +107,12 @@ class DatabaseFacts(_Facts):
     parent_writable: bool = False
     opens: Optional[bool] = None
     open_error: Optional[str] = None
+    #: the path is there but is a directory, not a database file
+    is_dir: bool = False
+    #: this account may write the file (and its folder, where SQLite keeps its journal)
+    writable: Optional[bool] = None
+    #: why the file name itself cannot be used (a NUL, a line break), before touching the disk
+    path_problem: Optional[str] = None
     on_network_share: bool = False
     # PostgreSQL
     host: Optional[str] = None

@@ -59,25 +59,45 @@ def port_facts(host: str, port: int) -> PortFacts:
     return PortFacts(host=host, port=port, bindable=False, bind_error=reason, owners=listeners(port), next_free=next_free)
 
 
-def http_get(url: str, timeout: float) -> HttpProbe:
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+def http_get(url: str, timeout: float, authorization: Optional[str] = None, shown: Optional[str] = None) -> HttpProbe:
+    """GET `url`; `shown` is how the URL may appear in the facts (its password masked)."""
+    import http.client
+
+    shown = shown or url
+    headers = {"Accept": "application/json"}
+    if authorization:
+        headers["Authorization"] = authorization
+    try:
+        request = urllib.request.Request(url, headers=headers)
+    except ValueError as exc:
+        return HttpProbe(url=shown, ok=False, error=f"not a usable URL ({type(exc).__name__})")
     # The API is local or on the LAN: a corporate proxy from the environment must not intercept it.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(request, timeout=timeout) as response:
             body = response.read(4096).decode("utf-8", "replace")
-            return HttpProbe(url=url, status=response.status, ok=200 <= response.status < 300, body=body)
+            return HttpProbe(url=shown, status=response.status, ok=200 <= response.status < 300, body=body)
     except urllib.error.HTTPError as exc:
-        return HttpProbe(url=url, status=exc.code, ok=False, error=f"HTTP {exc.code} {exc.reason}")
+        return HttpProbe(url=shown, status=exc.code, ok=False, error=f"HTTP {exc.code} {exc.reason}")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return HttpProbe(url=url, ok=False, error=str(reason))
+        return HttpProbe(url=shown, ok=False, error=str(reason))
+    except (ValueError, http.client.HTTPException) as exc:
+        # http.client refuses what urllib let through (a bad port, a control character).
+        return HttpProbe(url=shown, ok=False, error=f"not a usable URL ({type(exc).__name__})")
 
 
-def health_facts(api_url: str, timeout: float = 3.0) -> HealthFacts:
-    base = api_url.rstrip("/")
+def health_facts(api_url: str, timeout: float = 3.0) -> Optional[HealthFacts]:
+    """/health and /ready of the API; None when the URL is not one a client could use
+    (settings.api-url reports why)."""
+    from prefectwin.diagnosis.api_url import parse_api_url
+
+    parsed = parse_api_url(api_url)
+    if parsed.problem:
+        return None
+    base, shown = parsed.request_url.rstrip("/"), parsed.shown.rstrip("/")
     return HealthFacts(
-        api_url=api_url,
-        health=http_get(f"{base}/health", timeout),
-        ready=http_get(f"{base}/ready", timeout),
+        api_url=parsed.shown,
+        health=http_get(f"{base}/health", timeout, parsed.authorization, f"{shown}/health"),
+        ready=http_get(f"{base}/ready", timeout, parsed.authorization, f"{shown}/ready"),
     )

@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Optional
 
 from prefectwin.diagnosis.facts import PrefectFacts, PythonFacts, SettingEntry
+from prefectwin.system import processes
 
 PROBE_TIMEOUT_SEC = 60
 
@@ -35,14 +36,9 @@ def run_probe(python: str, *, env: dict[str, str], cwd: Optional[str]) -> tuple[
     source = resources.files("prefectwin.diagnosis").joinpath("probe_script.py").read_text(encoding="utf-8")
     # `-c` rather than a script path, so no folder of ours goes on the target's sys.path.
     try:
-        completed = subprocess.run(
-            [python, "-c", probe_source(source)],
-            env=env,
-            cwd=cwd,
-            capture_output=True,
-            timeout=PROBE_TIMEOUT_SEC,
-            stdin=subprocess.DEVNULL,
-        )
+        # Its own process group (a Job Object on Windows): a time-out or a stop signal ends
+        # whatever the target started too, not just the interpreter.
+        completed = processes.run([python, "-c", probe_source(source)], env=env, cwd=cwd, timeout=PROBE_TIMEOUT_SEC)
     except FileNotFoundError:
         return PythonFacts(requested_path=python, error=f"{python} does not exist"), PrefectFacts()
     except PermissionError:

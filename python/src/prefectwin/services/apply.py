@@ -137,12 +137,27 @@ def apply_plan(
     secrets: tuple[str, ...] = (),
 ) -> None:
     """Perform `actions` in order. On failure, roll back and raise ApplyFailed naming the
-    failed step, its original error, and what was and was not rolled back."""
+    failed step, its original error, and what was and was not rolled back. A stop signal
+    lets the step in progress finish, then rolls back the same way (interrupts.py)."""
+    from prefectwin import interrupts
+
+    with interrupts.deferred():
+        _apply(actions, adapter, nssm=nssm, events=events, secrets=secrets)
+
+
+def _apply(actions: list[Action], adapter: Any, *, nssm: Optional[str], events: Events, secrets: tuple[str, ...]) -> None:
+    from prefectwin.interrupts import Interrupted, check
+
     done: list[Action] = []
     total = len(actions)
     for index, action in enumerate(actions):
         events.progress(ACTIVITY, action.description, int(100 * index / max(total, 1)))
         events.verbose(action.description)
+        try:
+            check()
+        except Interrupted as stop:
+            stop.details = rollback(done, adapter, nssm, events, secrets) or None
+            raise
         try:
             perform(action, adapter, nssm)
         except Exception as exc:  # noqa: BLE001 - whatever failed, the machine is restored

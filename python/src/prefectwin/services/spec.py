@@ -24,6 +24,7 @@ from prefectwin.errors import InvalidArgument
 from prefectwin.hosts import client_host
 from prefectwin.models import Params
 from prefectwin.secrets import mask_url
+from prefectwin.services import nssm_rules
 
 Role = Literal["Server", "Worker"]
 StartupType = Literal["Automatic", "AutomaticDelayed", "Manual"]
@@ -414,7 +415,7 @@ def build_spec(
         raise _bad(f"Service '{params.name}' cannot depend on itself.", "DependsOn")
 
     name = params.name
-    return ServiceSpec(
+    spec = ServiceSpec(
         name=name,
         role=role,
         display_name=f"Prefect {role.lower()} ({name})",
@@ -446,6 +447,34 @@ def build_spec(
         sqlite_path=sqlite_file,
         firewall_rule=firewall_rule_name(name) if (server and params.open_firewall) else None,
     )
+    nssm_rules.check(_nssm_values(spec, params, extra))
+    return spec
+
+
+def _nssm_values(spec: ServiceSpec, params: Any, extra: dict[str, str]) -> list[tuple[str, Optional[str], "nssm_rules.Rule"]]:
+    """Every value that reaches NSSM, with the parameter it came from."""
+    database = spec.secret_environment.get(DATABASE_URL_KEY)
+    credential = params.credential
+    values: list[tuple[str, Optional[str], nssm_rules.Rule]] = [
+        ("PythonPath", spec.application, "path"),
+        ("PrefectHome", spec.prefect_home, "path"),
+        ("LogDirectory", spec.log_directory, "path"),
+        ("LogDirectory", spec.stdout_log, "path"),
+        ("LogDirectory", spec.stderr_log, "path"),
+        ("BindAddress", spec.bind_address, "host"),
+        ("ApiUrl", spec.api_url, "url"),
+        ("DatabaseUrl", database.get_secret_value() if database else None, "secret"),
+        ("Pool", spec.pool, "argument"),
+        ("WorkerType", spec.worker_type, "argument"),
+        *(("WorkQueue", queue, "argument") for queue in spec.work_queues),
+        *(("DependsOn", dependency, "service") for dependency in spec.dependencies),
+        ("Account", spec.account, "text"),
+        ("Credential", credential.user_name if credential else None, "text"),
+    ]
+    for key, value in extra.items():
+        values.append(("Environment", key, "env-name"))
+        values.append((f"Environment[{key}]", value, "secret"))
+    return values
 
 
 _SERVER_ONLY = (("port", "Port"), ("bind_address", "BindAddress"), ("database_url", "DatabaseUrl"), ("database_credential", "DatabaseCredential"))

@@ -14,11 +14,21 @@ Step = tuple[str, Callable[[], Optional[Callable[[], None]]]]
 def run_steps(steps: Sequence[Step], *, scrub: Callable[[str], str] = lambda s: s) -> list[str]:
     """Run `(description, do)` steps; returns the descriptions done. `scrub` masks secrets in
     the messages of a failure."""
+    from prefectwin import interrupts
+
+    with interrupts.deferred():
+        return _run(steps, scrub)
+
+
+def _run(steps: Sequence[Step], scrub: Callable[[str], str]) -> list[str]:
+    from prefectwin.interrupts import Interrupted, check
+
     done: list[tuple[str, Optional[Callable[[], None]]]] = []
     for description, do in steps:
         try:
+            check()  # a stop signal during the last step: undo, as for a failure
             done.append((description, do()))
-        except Exception as exc:  # noqa: BLE001 - every failure is rolled back and reported
+        except (Exception, Interrupted) as exc:  # noqa: BLE001 - every failure is rolled back and reported
             details = []
             for earlier, undo in reversed(done):
                 if undo is None:
@@ -28,6 +38,9 @@ def run_steps(steps: Sequence[Step], *, scrub: Callable[[str], str] = lambda s: 
                     details.append({"action": earlier, "rolledBack": True})
                 except Exception as undo_exc:  # noqa: BLE001
                     details.append({"action": earlier, "rolledBack": False, "error": scrub(str(undo_exc))})
+            if isinstance(exc, Interrupted):
+                exc.details = details or None
+                raise
             if isinstance(exc, PrefectWinError) and not done:
                 exc.message = scrub(exc.message)
                 exc.args = (exc.message,)

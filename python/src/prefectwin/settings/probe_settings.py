@@ -124,9 +124,54 @@ def profile_get(request):
     return {"exists": True, "settings": {s.name: None if v is None else str(v) for s, v in stored.items()}}
 
 
+def _save_profiles(profiles):
+    """What Prefect's save_profiles writes (the non-default profiles, as toml.dumps renders
+    them), but checked before the file is touched and then swapped in whole: the text must
+    encode as UTF-8 and read back as exactly what was meant, and it goes to a temp file in the
+    same folder that replaces the old one. A refused or interrupted write leaves the old file."""
+    import stat
+    import tempfile
+
+    import toml
+    from prefect.settings import get_current_settings
+    from prefect.settings.constants import DEFAULT_PROFILES_PATH
+
+    path = get_current_settings().profiles_path
+    document = profiles.without_profile_source(DEFAULT_PROFILES_PATH).to_dict()
+    text = toml.dumps(document)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a value is not Unicode text (an unpaired surrogate); nothing was written") from None
+    try:
+        import tomllib
+
+        read_back = tomllib.loads(text)
+    except ImportError:  # Python < 3.11: Prefect reads profiles with toml there
+        read_back = toml.loads(text)
+    except ValueError:
+        read_back = None
+    if read_back != {k: v for k, v in document.items() if v is not None}:
+        raise ValueError("the profiles file would not read back as written; nothing was written")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".profiles-", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(temp, stat.S_IMODE(os.stat(str(path)).st_mode))
+        os.replace(temp, str(path))
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
 def profile_update(request):
     """Set and unset settings of one profile through Prefect's profile API, validated first."""
-    from prefect.settings import load_profiles, save_profiles
+    from prefect.settings import load_profiles
 
     import prefect.context
 
@@ -138,7 +183,7 @@ def profile_update(request):
     changes.update({n: None for n in request.get("unset") or []})
     profiles.update_profile(name, changes)
     profiles[name].validate_settings()
-    save_profiles(profiles)
+    _save_profiles(profiles)
     from prefect.settings import get_current_settings
 
     return {"profile": name, "path": str(get_current_settings().profiles_path)}

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from prefectwin.diagnosis.probe import probe_source
 from prefectwin.errors import NotInstalled, OperationTimeout, ProbeFailed
+from prefectwin.system import processes
 
 TIMEOUT_SEC = 60.0
 # CreateProcess limits a command line to 32767 characters; the -c source must stay well below.
@@ -44,7 +45,8 @@ class TargetSession:
 
     def __enter__(self) -> "TargetSession":
         try:
-            self._proc = subprocess.Popen(
+            # Its own process group (a Job Object on Windows), ended as a whole on close.
+            self._proc = processes.start(
                 [self.python, "-c", script_source()],
                 env=self.env,
                 cwd=self.cwd,
@@ -87,7 +89,7 @@ class TargetSession:
         try:
             line = self._lines.get(timeout=self.timeout)
         except queue.Empty:
-            self.close()
+            self.close(wait=False)
             raise OperationTimeout(
                 f"{self.python} did not answer within {self.timeout:.0f} s.",
                 target="params.pythonPath",
@@ -120,7 +122,8 @@ class TargetSession:
             )
         return answer["result"]
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """End the dialog: closed stdin lets the target exit; then its whole tree is ended."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -130,10 +133,11 @@ class TargetSession:
         except OSError:
             pass
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=10 if wait else 0)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            pass
+        processes.end_tree(proc)
+        proc.wait()
 
 
 def open_session(

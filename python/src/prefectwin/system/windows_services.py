@@ -18,7 +18,6 @@ process runs through `_run`, which tests replace with a recorder.
 from __future__ import annotations
 
 import os
-import subprocess
 from types import SimpleNamespace
 from typing import Any, Optional, Sequence
 
@@ -115,13 +114,9 @@ class WindowsServices(LocalPaths):
         return cached
 
     def _run(self, argv: list[str]) -> tuple[int, str]:  # pragma: no cover - replaced in tests
-        completed = subprocess.run(
-            argv,
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            timeout=NSSM_TIMEOUT_SEC,
-            creationflags=CREATE_NO_WINDOW,
-        )
+        from prefectwin.system import processes
+
+        completed = processes.run(argv, timeout=NSSM_TIMEOUT_SEC, creationflags=CREATE_NO_WINDOW)
         return completed.returncode, (decode_output(completed.stdout) + decode_output(completed.stderr)).strip()
 
     def _nssm(self, nssm: Optional[str], *args: Any, tolerate: tuple[int, ...] = ()) -> str:

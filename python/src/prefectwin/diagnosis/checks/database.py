@@ -16,6 +16,12 @@ def database(facts: Facts):
         return skipped("The database URL is not known; see prefect.installed and settings.profile.")
     if db.kind == "sqlite":
         data = dict(kind="sqlite", url=db.url_masked, path=db.path, exists=db.exists)
+        if db.path_problem:
+            return fail(
+                f"The SQLite database URL cannot be used: {db.path_problem}.",
+                "Set PREFECT_SERVER_DATABASE_CONNECTION_URL to sqlite+aiosqlite:///<path> on one line, or remove it to use PREFECT_HOME\\prefect.db.",
+                **data,
+            )
         if db.memory:
             return warn("The database is in memory: everything is lost when the server stops.", POSTGRES_HINT, **data)
         if db.on_network_share:
@@ -24,8 +30,20 @@ def database(facts: Facts):
                 POSTGRES_HINT,
                 **data,
             )
+        if db.is_dir:
+            return fail(
+                f"SQLite database {db.path} is a directory, not a database file; the server cannot create its database there.",
+                "Move the directory away, or point the database URL at a file.",
+                **data,
+            )
         if db.exists and not db.opens:
             return fail(f"SQLite database {db.path} cannot be opened: {db.open_error}.", "Check the file's permissions, or restore it from a backup.", **data)
+        if db.exists and db.writable is False:
+            return fail(
+                f"SQLite database {db.path} opens, but this account cannot write to it{'' if db.parent_writable else ' or to its folder (where SQLite keeps its journal)'}; Prefect writes on every run.",
+                "Grant the account (and the service account) Modify rights on the file and its folder, or clear its read-only attribute.",
+                **data,
+            )
         if not db.exists and not db.parent_writable:
             return fail(
                 f"SQLite database {db.path} does not exist and its folder is not writable, so the server cannot create it.",

@@ -9,6 +9,8 @@ from prefectwin.diagnosis.facts import Facts
 def server_health(facts: Facts):
     health = facts.health
     if health is None:
+        if facts.prefect.api_url:
+            return skipped("PREFECT_API_URL is not a URL a client could use; see settings.api-url.")
         return skipped("PREFECT_API_URL is not set, so there is no server to ask.")
     data = dict(
         apiUrl=health.api_url,

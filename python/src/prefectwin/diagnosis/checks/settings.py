@@ -1,12 +1,10 @@
 """PREFECT_HOME, the active profile, and PREFECT_API_URL."""
 from __future__ import annotations
 
-import urllib.parse
-
+from prefectwin.diagnosis.api_url import parse_api_url
 from prefectwin.diagnosis.checks.base import check, fail, passed, skipped, warn
 from prefectwin.diagnosis.facts import Facts
 from prefectwin.hosts import LOOPBACK_HOSTS, WILDCARD_HOSTS, client_host
-
 
 
 def _no_settings(facts: Facts):
@@ -91,8 +89,9 @@ def settings_api_url(facts: Facts):
     prefect = facts.prefect
     url = prefect.api_url
     suggested = _suggested_url(facts)
+    parsed = parse_api_url(url) if url else None
     data = dict(
-        apiUrl=url,
+        apiUrl=parsed.shown if parsed else None,
         suggestedUrl=suggested,
         serverHost=prefect.server_host,
         serverPort=_effective_port(facts),
@@ -101,21 +100,28 @@ def settings_api_url(facts: Facts):
     if not url:
         who = "this worker cannot find its server" if facts.role == "Worker" else "the CLI and workers on this machine will not find the server"
         return warn(f"PREFECT_API_URL is not set; {who}.", f"Set PREFECT_API_URL={suggested}.", **data)
-    parts = urllib.parse.urlsplit(url)
-    try:
-        url_port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return fail(f"PREFECT_API_URL '{url}' has an invalid port.", f"Set PREFECT_API_URL={suggested}.", **data)
+    assert parsed is not None
+    shown = parsed.shown
+    if parsed.problem:
+        return fail(f"PREFECT_API_URL '{shown}' cannot be used: {parsed.problem}.", f"Set PREFECT_API_URL={suggested}.", **data)
+    url_port = parsed.port
     problems = []
-    if not parts.path.rstrip("/").endswith("/api"):
+    if not parsed.path.rstrip("/").endswith("/api"):
         problems.append("its path does not end in /api")
     if facts.role == "Server" or facts.requested_port:
         if url_port != _effective_port(facts):
             problems.append(f"it uses port {url_port} but the server port is {_effective_port(facts)}")
         bound = prefect.server_host or "127.0.0.1"
-        host = (parts.hostname or "").lower()
+        host = parsed.host.lower()
         if facts.role == "Server" and bound not in WILDCARD_HOSTS and host != bound.lower() and not (bound in LOOPBACK_HOSTS and host in LOOPBACK_HOSTS):
             problems.append(f"it names host {host} but the server binds {bound}")
+    findings, remedies = [], []
     if problems:
-        return warn(f"PREFECT_API_URL '{url}' does not agree with the server: {'; '.join(problems)}.", f"Set PREFECT_API_URL={suggested}.", **data)
-    return passed(f"PREFECT_API_URL is {url}.", **data)
+        findings.append(f"does not agree with the server: {'; '.join(problems)}")
+        remedies.append(f"Set PREFECT_API_URL={suggested}.")
+    if parsed.has_userinfo:
+        findings.append("carries a user name and password, which every process and log that sees the setting can read")
+        remedies.append("Remove the credentials from the URL; give them with PREFECT_API_AUTH_STRING instead.")
+    if findings:
+        return warn(f"PREFECT_API_URL '{shown}' {', and '.join(findings)}.", " ".join(remedies), **data)
+    return passed(f"PREFECT_API_URL is {shown}.", **data)
