@@ -234,7 +234,7 @@ Describe 'The source module and the built module' {
         }
     }
 
-    It 'keeps the house style and Windows PowerShell 5.1 compatibility in the built psm1' {
+    It 'keeps the house style, Windows PowerShell 5.1 compatibility and the DSC rules in the built psm1' {
         # The build adds text of its own (file headers, Export-ModuleMember) to sources that
         # tests/HouseStyle.Tests.ps1 and tests/Compat51.Tests.ps1 judge one by one.
         if ($PSVersionTable.PSVersion.Major -lt 7) {
@@ -243,7 +243,7 @@ Describe 'The source module and the built module' {
         }
         Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'rules/PowerShellRules.psm1') -Force
         $source = Read-RuleSource -Path (Join-Path -Path $built -ChildPath 'PrefectWin.psm1') -Label 'out/PrefectWin.psm1'
-        $found = foreach ($rule in @('Find-AsciiViolation', 'Find-LayoutViolation', 'Find-WriteHostViolation', 'Find-AliasViolation', 'Find-StringVariableViolation', 'Find-ParameterShadowingViolation', 'Find-Ps51SyntaxViolation', 'Find-Ps51VariableViolation', 'Find-Ps51CommandViolation', 'Find-Ps51DotNetTrapViolation')) {
+        $found = foreach ($rule in @('Find-AsciiViolation', 'Find-LayoutViolation', 'Find-WriteHostViolation', 'Find-AliasViolation', 'Find-StringVariableViolation', 'Find-ParameterShadowingViolation', 'Find-Ps51SyntaxViolation', 'Find-Ps51VariableViolation', 'Find-Ps51CommandViolation', 'Find-Ps51DotNetTrapViolation', 'Find-DscResourceViolation')) {
             & $rule -Source $source
         }
         (@($found) | ForEach-Object -Process { '{0} [{1}] {2}' -f $_.Location, $_.Rule, $_.Message }) -join "`n" | Should -BeNullOrEmpty
