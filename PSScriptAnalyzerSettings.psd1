@@ -6,8 +6,9 @@
 
     ExcludeRules = @(
         # State-changing cmdlets call ShouldProcess through Private/Invoke-PrefectPlan.ps1, which
-        # this rule cannot follow from one file into another. tests/test_powershell_static.py
-        # requires the pair instead: SupportsShouldProcess together with Invoke-PrefectPlan.
+        # this rule cannot follow from one file into another. tests/Module.Tests.ps1 requires the
+        # pair instead: SupportsShouldProcess exactly on the state-changing commands, together
+        # with Invoke-PrefectPlan.
         'PSShouldProcess'
     )
 

@@ -10,8 +10,8 @@
     CompatiblePSEditions = @('Desktop', 'Core')
     FormatsToProcess = @('PrefectWin.Format.ps1xml')
 
-    # One name per line, sorted; tests/test_powershell_static.py requires this list to equal
-    # the files in Public/ exactly.
+    # One name per line (parallel additions merge cleanly), sorted; tests/Module.Tests.ps1
+    # requires this list to equal the files in Public/ exactly.
     FunctionsToExport = @(
         'Backup-PrefectDatabase',
         'Get-PrefectService',
@@ -28,8 +28,8 @@
         'Uninstall-PrefectService',
         'Wait-PrefectService'
     )
-    # The [DscResource()] classes of PrefectWin.psm1, sorted; tests/test_powershell_static.py
-    # requires this list to equal them exactly.
+    # The [DscResource()] classes of PrefectWin.psm1, sorted; tests/DscShape.Tests.ps1 requires
+    # this list to equal them exactly.
     DscResourcesToExport = @(
         'PrefectService',
         'PrefectSetting'

@@ -36,12 +36,11 @@ $ExecutionContext.SessionState.Module.OnRemove = {
 # --------------------------------------------------------------------------------------------
 # DSC resources (thin: Get -> *.get, Test -> the plan with whatIf, Set -> apply)
 #
-# tree-sitter-powershell, which tests/test_powershell_static.py parses this file with, cannot
-# parse '[DscResource()]' before 'class' nor a class property with more than one attribute.
-# The checker blanks exactly '[DscResource()]' (and requires it on every class here); each
-# property has one [DscProperty(...)] and a type, and the backend validates the values (Role,
-# StartupType, Scope), so no [ValidateSet()] is needed. Enums are prefixed with the module's
-# name: two modules with a class or enum of the same name break each other's configurations.
+# The backend validates the values (Role, StartupType, Scope) and says what is wrong, so the
+# properties carry no [ValidateSet()] that could drift from it. tests/DscShape.Tests.ps1 checks
+# these classes (by reflection and by Find-DscResourceViolation). Enums are prefixed with the
+# module's name: two modules with a class or enum of the same name break each other's
+# configurations.
 # --------------------------------------------------------------------------------------------
 enum PrefectEnsure {
     Present

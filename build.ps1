@@ -147,7 +147,8 @@ function Invoke-Analyzer {
     $settings = Join-Path -Path $root -ChildPath 'PSScriptAnalyzerSettings.psd1'
     # The module, its manifest and settings, and this script. Not .venv (its activation
     # scripts are not ours), not tests/ (Pester's BeforeAll/It scoping defeats the
-    # assigned-but-unused rule; the static pytest checks cover the tests' style), and not
+    # assigned-but-unused rule; tests/HouseStyle.Tests.ps1 and tests/Compat51.Tests.ps1 hold the
+    # tests to the house and 5.1 rules), and not
     # examples/ (a DSC configuration's Import-DscResource is resolved while it is parsed, so it
     # parses only where PrefectWin is installed; the Pester tests compile the sample instead).
     $skipped = '^[\\/](\.venv|\.git|out|tests|examples)[\\/]'
@@ -159,8 +160,6 @@ function Invoke-Analyzer {
         }
     }
     if ($findings.Count -gt 0) {
-        # Quoted names: tree-sitter-powershell cannot parse a comma list of bare words as an
-        # argument (valid PowerShell), and tests/test_powershell_static.py parses this file.
         $columns = @('Severity', 'RuleName', 'ScriptName', 'Line', 'Message')
         Write-Information -MessageData ($findings | Format-Table -Property $columns -AutoSize -Wrap | Out-String)
     }

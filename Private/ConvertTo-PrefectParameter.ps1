@@ -4,8 +4,8 @@ function ConvertTo-PrefectParameter {
     A cmdlet's bound parameters as its backend command's params: camelCase, common ones left out.
 
     .DESCRIPTION
-    The static checks (tests/test_powershell_static.py) hold every public cmdlet's parameters
-    equal to its command's params model, PascalCase here and camelCase on the wire. So the wire
+    tests/Module.Tests.ps1 holds every public cmdlet's parameters (read with Get-Command) equal
+    to its command's params model, PascalCase here and camelCase on the wire. So the wire
     names are derived here once instead of being listed again in every cmdlet. The common
     parameters (-Verbose, -ErrorAction, -WhatIf, -Confirm and the rest) belong to PowerShell and
     are never sent. Values are passed as they are; Invoke-PrefectBackend turns them into JSON

@@ -16,9 +16,10 @@
 
 BeforeDiscovery {
     $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
-    # The rule tooling itself runs on PowerShell 7 only (MetadataLoadContext); everything else,
-    # the module, build.ps1 and the other tests, must run on 5.1 as well.
-    $sevenOnly = '^(tests[\\/]rules[\\/]|tests[\\/]Compat51\.Tests\.ps1$|tests[\\/]HouseStyle\.Tests\.ps1$)'
+    # The rule tooling itself runs on PowerShell 7 only (MetadataLoadContext), and so do the
+    # files that use it; everything else, the module, build.ps1 and the other tests, must run on
+    # 5.1 as well.
+    $sevenOnly = '^(tests[\\/]rules[\\/]|tests[\\/](Compat51|HouseStyle|DscShape)\.Tests\.ps1$)'
     $fileCases = @(
         Get-ChildItem -Path $repositoryRoot -Recurse -File -Include '*.ps1', '*.psm1', '*.psd1' |
             ForEach-Object -Process { @{ File = $_.FullName.Substring($repositoryRoot.Length + 1); Path = $_.FullName } } |

@@ -24,15 +24,19 @@ BeforeAll {
     $schemaText = & $python.Path @($python.PrefixArgs) -X utf8 -m prefectwin rpc --schema
     $schema = ($schemaText -join "`n") | ConvertFrom-Json
     $manifestData = Import-PowerShellDataFile -LiteralPath $manifestPath
-    # Parameters that exist on the PowerShell side only, each with its reason.
-    $powerShellOnly = @{
-        'Install-PrefectService' = @{
-            DatabaseCredential = 'a [PSCredential]; sent as the object {userName, password} of its params field'
-            Credential = 'a [PSCredential]; sent as the object {userName, password} of its params field'
+    # The public cmdlets set apart, each with its reason (also read by tests/test_contract.py).
+    $exceptions = Get-Content -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath 'public-cmdlets.json') -Raw | ConvertFrom-Json
+    $sessionCmdlets = @($exceptions.sessionCmdlets.PSObject.Properties | ForEach-Object -Process { $_.Name })
+    $powerShellOnly = @{}
+    foreach ($entry in @($exceptions.powerShellOnlyParameters.PSObject.Properties)) {
+        $reasons = @{}
+        foreach ($parameter in @($entry.Value.PSObject.Properties)) {
+            $reasons[$parameter.Name] = [string]$parameter.Value
         }
+        $powerShellOnly[$entry.Name] = $reasons
     }
-    # The cmdlets that manage the session's process and send no backend command of their own.
-    $sessionCmdlets = @('Get-PrefectSession', 'Start-PrefectSession', 'Stop-PrefectSession')
+    # What a session cmdlet calls instead of a backend command: the bridge's own process.
+    $sessionHelpers = @('Close-PrefectBackendSession', 'Get-PrefectBackendSession', 'Open-PrefectBackendSession')
     $common = @([System.Management.Automation.Cmdlet]::CommonParameters) + @([System.Management.Automation.Cmdlet]::OptionalCommonParameters)
 
     function Get-BackendCommandName {
@@ -132,6 +136,25 @@ Describe 'The source module and the built module' {
         Test-Path -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'out' | Join-Path -ChildPath 'PrefectWin' | Join-Path -ChildPath 'never') | Should -BeFalse
     }
 
+    It 'has the files the module and its build need' {
+        foreach ($name in @('PrefectWin.psd1', 'PrefectWin.psm1', 'PrefectWin.Format.ps1xml', 'Private/Invoke-PrefectBackend.ps1', 'build.ps1', 'PSScriptAnalyzerSettings.psd1', 'en-US/about_PrefectWin.help.txt')) {
+            Test-Path -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath $name) -PathType Leaf | Should -BeTrue -Because "$name is part of the module"
+        }
+    }
+
+    It 'names the module for the gallery: a GUID of its own, a major.minor.patch version, explicit export lists' {
+        $guid = [guid]::Empty
+        [guid]::TryParseExact([string]$manifestData.GUID, 'D', [ref]$guid) | Should -BeTrue -Because "the GUID '$($manifestData.GUID)' is 8-4-4-4-12 hex digits"
+        $guid | Should -Not -Be ([guid]::Empty)
+        $manifestData.ModuleVersion | Should -Match '^\d+\.\d+\.\d+$'
+        foreach ($key in @('FunctionsToExport', 'DscResourcesToExport')) {
+            $names = @($manifestData[$key])
+            @($names | Where-Object { $_ -match '[*?\[]' }).Count | Should -Be 0 -Because "$key lists names, no wildcards"
+            @($names | Sort-Object -Unique).Count | Should -Be $names.Count -Because "$key lists each name once"
+        }
+        @($manifestData.FormatsToProcess) | Should -Be @('PrefectWin.Format.ps1xml')
+    }
+
     It 'passes Test-ModuleManifest: <Layout>' -ForEach @(@{ Layout = 'source' }, @{ Layout = 'built' }) {
         $path = if ($Layout -eq 'source') { $manifestPath } else { $builtManifest }
         $manifest = Test-ModuleManifest -Path $path -ErrorAction Stop
@@ -186,9 +209,46 @@ Describe 'The source module and the built module' {
             }
         }
         ($defined | Sort-Object) -join ',' | Should -BeExactly (($expected | Sort-Object) -join ',')
-        @($ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $node.InvocationOperator.ToString() -eq 'Dot' }, $true)).Count | Should -Be 0
+        # Nothing is dot-sourced or run with '&': the module is this one file.
+        @($ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $node.InvocationOperator.ToString() -ne 'Unknown' }, $true)).Count | Should -Be 0
+        # One literal Export-ModuleMember, which is the manifest's list (and so Public/).
+        $exports = @($ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $node.GetCommandName() -eq 'Export-ModuleMember' }, $true))
+        $exports.Count | Should -Be 1
+        $exported = [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($exports[0], $false).BoundParameters['Function'].Value.SafeGetValue()
+        @($exported) -join ',' | Should -BeExactly ($manifestData.FunctionsToExport -join ',')
         $classes = @($ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.TypeDefinitionAst] -and $node.IsClass }, $true) | ForEach-Object -Process { $_.Name })
         ($classes | Sort-Object) -join ',' | Should -BeExactly ($manifestData.DscResourcesToExport -join ',')
+    }
+
+    It 'sets apart only real cmdlets and parameters, each with its reason (tests/public-cmdlets.json)' {
+        foreach ($name in $sessionCmdlets) {
+            $prefectWin.ExportedFunctions.Keys | Should -Contain $name
+            ([string]$exceptions.sessionCmdlets.$name).Trim() | Should -Not -BeNullOrEmpty -Because "$name needs its reason"
+        }
+        foreach ($name in $powerShellOnly.Keys) {
+            $prefectWin.ExportedFunctions.Keys | Should -Contain $name
+            foreach ($parameter in $powerShellOnly[$name].Keys) {
+                (Get-Command -Name $name -Module PrefectWin).Parameters.Keys | Should -Contain $parameter
+                $powerShellOnly[$name][$parameter].Trim() | Should -Not -BeNullOrEmpty -Because "$name -$parameter needs its reason"
+            }
+        }
+    }
+
+    It 'keeps the house style, Windows PowerShell 5.1 compatibility and the DSC rules in the built psm1' {
+        # The build adds text of its own (file headers, Export-ModuleMember) to sources that
+        # tests/HouseStyle.Tests.ps1 and tests/Compat51.Tests.ps1 judge one by one.
+        if ($PSVersionTable.PSVersion.Major -lt 7) {
+            Set-ItResult -Skipped -Because 'the rules (tests/rules/PowerShellRules.psm1) run under PowerShell 7'
+            return
+        }
+        Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'rules/PowerShellRules.psm1') -Force
+        $source = Read-RuleSource -Path (Join-Path -Path $built -ChildPath 'PrefectWin.psm1') -Label 'out/PrefectWin.psm1'
+        $found = foreach ($rule in @('Find-AsciiViolation', 'Find-LayoutViolation', 'Find-WriteHostViolation', 'Find-AliasViolation', 'Find-StringVariableViolation', 'Find-ParameterShadowingViolation', 'Find-Ps51SyntaxViolation', 'Find-Ps51VariableViolation', 'Find-Ps51CommandViolation', 'Find-Ps51DotNetTrapViolation', 'Find-DscResourceViolation')) {
+            & $rule -Source $source
+        }
+        (@($found) | ForEach-Object -Process { '{0} [{1}] {2}' -f $_.Location, $_.Rule, $_.Message }) -join "`n" | Should -BeNullOrEmpty
+        $text = Get-Content -LiteralPath (Join-Path -Path $built -ChildPath 'PrefectWin.psm1') -Raw
+        $text.IndexOf('function Invoke-PrefectServiceResource') | Should -BeLessThan $text.IndexOf('class PrefectService') -Because 'the classes follow the functions they call, as in the root module'
     }
 }
 
@@ -288,6 +348,21 @@ Describe 'Public cmdlet <Name>' -ForEach $publicCases {
         $helpers | Should -Be @($(if ($changes) { 'Invoke-PrefectPlan' } else { 'Invoke-PrefectBackend' }))
     }
 
+    It 'as a session cmdlet, calls exactly one session helper, returns PrefectWin.Session and asks ShouldProcess before it starts or stops' {
+        $helpers = @($command.ScriptBlock.Ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $sessionHelpers -contains $node.GetCommandName() }, $true) | ForEach-Object -Process { $_.GetCommandName() })
+        if (-not $isSession) {
+            $helpers.Count | Should -Be 0 -Because 'only the session cmdlets manage the session''s process'
+            return
+        }
+        $helpers.Count | Should -Be 1
+        @($command.OutputType | ForEach-Object -Process { $_.Name }) | Should -Be @('PrefectWin.Session')
+        $asks = @($command.ScriptBlock.Ast.FindAll({
+                    param($node)
+                    $node -is [System.Management.Automation.Language.InvokeMemberExpressionAst] -and $node.Member.Extent.Text -eq 'ShouldProcess' -and $node.Expression.Extent.Text -eq '$PSCmdlet'
+                }, $true)).Count -gt 0
+        $asks | Should -Be ($command.Verb -in @('Start', 'Stop')) -Because 'starting or stopping the backend is state; reporting it is not'
+    }
+
     It 'has help that Get-Help shows: a synopsis, a description, every parameter and at least two examples' {
         $help = Get-Help -Name $Name -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
@@ -301,6 +376,7 @@ Describe 'Public cmdlet <Name>' -ForEach $publicCases {
             $errors = $null
             $exampleAst = [System.Management.Automation.Language.Parser]::ParseInput($example.code, [ref]$tokens, [ref]$errors)
             @($errors).Count | Should -Be 0 -Because "the example parses: $($example.code)"
+            @($exampleAst.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] }, $true) | ForEach-Object -Process { $_.GetCommandName() }) | Should -Contain $Name -Because "the example calls ${Name}: $($example.code)"
             foreach ($call in @($exampleAst.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $node.GetCommandName() -like '*-Prefect*' }, $true))) {
                 $called = Get-Command -Name $call.GetCommandName() -Module PrefectWin
                 $call.GetCommandName() | Should -BeExactly $called.Name
@@ -326,6 +402,23 @@ Describe 'Help topics and format views' {
         }
     }
 
+    It 'the about topic covers the topics of the issue, with the resolution order as Resolve-PrefectPython has it' {
+        $text = Get-Content -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'en-US/about_PrefectWin.help.txt') -Raw
+        $headings = @($text -split '\r?\n' | Where-Object { $_ -and $_ -notmatch '^\s' } | ForEach-Object -Process { $_.Trim() })
+        foreach ($heading in @('TOPIC', 'ARCHITECTURE', 'PYTHON RESOLUTION ORDER', 'SESSIONS', 'REMOTING TO MANY HOSTS', 'DSC', 'TROUBLESHOOTING', 'SEE ALSO')) {
+            $headings | Should -Contain $heading
+        }
+        $text | Should -Match ([regex]::Escape('Invoke-Command -ComputerName $hosts -ScriptBlock {'))
+        $text | Should -Match ([regex]::Escape('docs/protocol.md'))
+        # The numbered list: each step's marker at the end of its line or in it, in this order.
+        $positions = @(foreach ($marker in @('PREFECTWIN_PYTHON\r?$', 'config\.json\r?$', '\.venv in the module', "py -3'", 'WindowsApps')) {
+                $match = [regex]::Match($text, $marker, [System.Text.RegularExpressions.RegexOptions]::Multiline)
+                $match.Success | Should -BeTrue -Because "the resolution order names $marker"
+                $match.Index
+            })
+        ($positions -join ',') | Should -BeExactly (($positions | Sort-Object) -join ',')
+    }
+
     It 'the about topic''s PS> examples call only parameters the cmdlets have' {
         $text = Get-Content -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'en-US/about_PrefectWin.help.txt') -Raw
         $snippets = New-Object -TypeName 'System.Collections.Generic.List[string]'
@@ -338,16 +431,22 @@ Describe 'Help topics and format views' {
             }
         }
         $snippets.Count | Should -BeGreaterOrEqual 15
+        $called = @{}
         foreach ($snippet in $snippets) {
             $errors = $null
             $snippetAst = [System.Management.Automation.Language.Parser]::ParseInput($snippet, [ref]$null, [ref]$errors)
             @($errors).Count | Should -Be 0 -Because "it parses: $snippet"
             foreach ($call in @($snippetAst.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $prefectWin.ExportedFunctions.ContainsKey([string]$node.GetCommandName()) }, $true))) {
-                $called = Get-Command -Name $call.GetCommandName() -Module PrefectWin
+                $target = Get-Command -Name $call.GetCommandName() -Module PrefectWin
+                $call.GetCommandName() | Should -BeExactly $target.Name -Because "$snippet spells it so"
+                $called[$target.Name] = $true
                 foreach ($parameterAst in @($call.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.CommandParameterAst] })) {
-                    @($called.Parameters.Keys) | Should -Contain $parameterAst.ParameterName -Because "$snippet"
+                    @($target.Parameters.Keys) | Should -Contain $parameterAst.ParameterName -Because "$snippet"
                 }
             }
+        }
+        foreach ($name in @('Install-PrefectService', 'Start-PrefectSession', 'Get-PrefectService')) {
+            $called.Keys | Should -Contain $name -Because 'the topic shows it'
         }
     }
 
@@ -358,6 +457,15 @@ Describe 'Help topics and format views' {
             $command = Get-Command -Name $name -Module PrefectWin
             foreach ($outputType in @($command.OutputType | ForEach-Object -Process { $_.Name })) {
                 $producers[$outputType] = @($producers[$outputType]) + @(Get-BackendCommandName -Command $command | ForEach-Object -Process { $_.Command }) | Where-Object { $_ }
+            }
+        }
+        # Every type a cmdlet converts its results to has a default view.
+        $viewed = @($views.Configuration.ViewDefinitions.View | ForEach-Object -Process { $_.ViewSelectedBy.TypeName })
+        foreach ($name in $prefectWin.ExportedFunctions.Keys) {
+            $command = Get-Command -Name $name -Module PrefectWin
+            foreach ($conversion in @($command.ScriptBlock.Ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $node.GetCommandName() -eq 'ConvertTo-PrefectObject' }, $true))) {
+                $typeName = [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($conversion, $false).BoundParameters['TypeName'].ConstantValue
+                $viewed | Should -Contain "PrefectWin.$typeName" -Because "$name returns PrefectWin.$typeName"
             }
         }
         foreach ($view in @($views.Configuration.ViewDefinitions.View)) {

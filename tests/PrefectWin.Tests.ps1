@@ -16,8 +16,9 @@
     - The DSC resources (their methods, with Invoke-PrefectBackend mocked) and, under Windows
       PowerShell 5.1, the sample configuration compiled to a MOF.
 
-    None of this has run on the machine where the session, DSC and cwd parts were written
-    (it has no PowerShell); tests/test_powershell_static.py checks these files statically there.
+    The module's shape without mocks (manifest, Get-Command against the schema, help, views) is
+    tests/Module.Tests.ps1's; the house, 5.1 and DSC rules are tests/HouseStyle.Tests.ps1's,
+    tests/Compat51.Tests.ps1's and tests/DscShape.Tests.ps1's.
 #>
 
 BeforeDiscovery {
@@ -799,8 +800,6 @@ Describe 'Resolve-PrefectPython' {
         @($found.PrefixArgs) -join ' ' | Should -BeExactly '-3'
     }
 
-    # '{ @() }' rather than '{ }': a mock that finds nothing. tree-sitter-powershell cannot parse
-    # an empty script block (valid PowerShell), and tests/test_powershell_static.py parses this file.
     It 'skips the Store stub and the active venv on PATH' {
         $env:PREFECTWIN_PYTHON = $null
         $env:VIRTUAL_ENV = 'C:\work\venv'

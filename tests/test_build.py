@@ -1,9 +1,11 @@
-"""'./build.ps1 Build' checked without PowerShell.
+"""'./build.ps1 Build', the Python side of it.
 
 build.ps1 Build runs `python tools/build_module.py --out out`; these tests run that same script
-and check what it writes: the versioned folder, the one combined psm1 (parsed with
-tree-sitter-powershell, [DscResource()] handled as in pwsh_static), the exports, and the
-backend package inside, which is run for real.
+and check what it writes as files and text: the versioned folder, the files copied unchanged,
+the combined psm1's one use of $PSScriptRoot, and the backend package inside, which is run for
+real. PowerShell judges the built module itself in tests/Module.Tests.ps1: Import-Module and
+Test-ModuleManifest on it, its parse, every function once, no dot-sourcing, Export-ModuleMember
+against the manifest, the DSC classes, and the house and 5.1 rules over the combined psm1.
 """
 from __future__ import annotations
 
@@ -15,13 +17,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools"))
 
 import build_module  # noqa: E402
-import pwsh_static as ps  # noqa: E402
 
-BUILDER = ps.REPO / "tools" / "build_module.py"
+BUILDER = REPO / "tools" / "build_module.py"
 
 
 @pytest.fixture(scope="module")
@@ -35,78 +36,25 @@ def built(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def manifest() -> dict:
-    return ps.manifest_data(ps.load(ps.REPO / ps.MANIFEST))
+def combined(built: Path) -> str:
+    return (built / "PrefectWin.psm1").read_text(encoding="ascii")
 
 
-@pytest.fixture(scope="module")
-def combined(built: Path) -> ps.Source:
-    return ps.parse((built / "PrefectWin.psm1").read_text(encoding="ascii"), "out/PrefectWin.psm1")
-
-
-def _source_functions(folder: str) -> list[str]:
-    return [function.name for path in sorted((ps.REPO / folder).glob("*.ps1")) for function in ps.functions(ps.load(path))]
-
-
-def test_the_folder_is_out_prefectwin_version(built: Path, manifest: dict) -> None:
-    assert built.name == manifest["ModuleVersion"]
+def test_the_folder_is_out_prefectwin_version(built: Path) -> None:
+    assert built.name == build_module.module_version((REPO / "PrefectWin.psd1").read_text(encoding="ascii"))
     assert built.parent.name == "PrefectWin"
     names = sorted(path.relative_to(built).as_posix() for path in built.iterdir())
     assert names == ["PrefectWin.Format.ps1xml", "PrefectWin.psd1", "PrefectWin.psm1", "en-US", "python"]
     for name in ("PrefectWin.psd1", "PrefectWin.Format.ps1xml", "en-US/about_PrefectWin.help.txt"):
-        assert (built / name).read_bytes() == (ps.REPO / name).read_bytes(), name
+        assert (built / name).read_bytes() == (REPO / name).read_bytes(), name
 
 
-def test_the_combined_psm1_parses_and_keeps_the_house_style(combined: ps.Source) -> None:
-    found = (
-        ps.check_syntax(combined)
-        + ps.check_layout(combined)
-        + ps.check_no_write_host(combined)
-        + ps.check_no_aliases(combined)
-        + ps.check_ps51_syntax(combined)
-        + ps.check_string_variables(combined)
-        + ps.check_parameter_shadowing(combined)
-        + ps.check_ascii(combined.label, combined.data)
-    )
-    assert not found, "\n".join(map(str, found))
-
-
-def test_the_combined_psm1_holds_every_private_and_public_function_once(combined: ps.Source) -> None:
-    defined = [function.name for function in ps.functions(combined)]
-    expected = _source_functions("Private") + _source_functions("Public")
-    assert sorted(defined) == sorted(expected)
-    assert len(defined) == len(set(defined))
-
-
-def test_the_combined_psm1_loads_nothing_from_disk(combined: ps.Source) -> None:
-    """No dot-sourcing left, and $PSScriptRoot only where the root module records its folder."""
-    assert [name for _, name, invoked in ps._commands(combined) if invoked] == []
-    uses = [line.strip() for line in combined.lines if "$PSScriptRoot" in line and not line.lstrip().startswith("#")]
+def test_the_combined_psm1_uses_psscriptroot_only_to_record_its_folder(combined: str) -> None:
+    """The sources' own $PSScriptRoot (their folder) is gone; the root module records the module's."""
+    uses = [line.strip() for line in combined.splitlines() if "$PSScriptRoot" in line and not line.lstrip().startswith("#")]
     assert uses == ["$script:PrefectWinModuleRoot = $PSScriptRoot"]
-    assert combined.text.count("System.Diagnostics.ProcessStartInfo") == 1, "the bridge, once"
-
-
-def test_the_exports_match_the_manifest(combined: ps.Source, manifest: dict) -> None:
-    exports = [
-        node
-        for node, name, _ in ps._commands(combined)
-        if name == "Export-ModuleMember"
-    ]
-    assert len(exports) == 1
-    elements = exports[0].child_by_field_name("command_elements")
-    value = [child for child in elements.named_children if child.type not in ("command_argument_sep", "command_parameter")][0]
-    exported = ps.evaluate(combined, value)
-    assert exported == manifest["FunctionsToExport"] == sorted(path.stem for path in (ps.REPO / "Public").glob("*.ps1"))
-    assert set(exported) <= {function.name for function in ps.functions(combined)}
-
-
-def test_the_combined_psm1_declares_the_dsc_resources(combined: ps.Source, manifest: dict) -> None:
-    assert ps.check_dsc_file(combined) == []
-    names = [cls.name for cls in ps.dsc_resources(combined)]
-    assert names == manifest["DscResourcesToExport"]
-    assert ps.check_dsc_exports(ps.load(ps.REPO / ps.MANIFEST), names) == []
-    # The classes come after the functions they call, as in the root module.
-    assert combined.text.index("function Invoke-PrefectServiceResource") < combined.text.index("class PrefectService")
+    assert combined.count("New-Object -TypeName System.Diagnostics.ProcessStartInfo") == 1, "the bridge, once"
+    assert "#region PrefectWin.Sources" in combined and ". $file.FullName" not in combined
 
 
 def test_python_is_inside_without_caches(built: Path) -> None:
@@ -114,7 +62,7 @@ def test_python_is_inside_without_caches(built: Path) -> None:
     assert (built / "python" / "pyproject.toml").is_file()
     for name in ("__init__.py", "__main__.py", "rpc.py", "serve.py", "diagnosis/probe_script.py"):
         assert (package / name).is_file(), name
-    source = {path.relative_to(ps.REPO / "python" / "src" / "prefectwin").as_posix() for path in (ps.REPO / "python" / "src" / "prefectwin").rglob("*.py")}
+    source = {path.relative_to(REPO / "python" / "src" / "prefectwin").as_posix() for path in (REPO / "python" / "src" / "prefectwin").rglob("*.py")}
     copied = {path.relative_to(package).as_posix() for path in package.rglob("*.py")}
     assert copied == source
     assert not [path for path in built.rglob("*") if path.name == "__pycache__" or path.name.endswith((".pyc", ".egg-info"))]
@@ -176,13 +124,13 @@ def test_the_build_refuses_sources_it_cannot_combine(tmp_path: Path, psm1: str, 
 
 
 def test_build_ps1_builds_with_this_script_and_never_publishes_in_ci() -> None:
-    text = (ps.REPO / "build.ps1").read_text(encoding="utf-8")
+    text = (REPO / "build.ps1").read_text(encoding="utf-8")
     build_task = text[text.index("'Build' {") : text.index("'Publish' {")]
     assert "-ChildPath 'build_module.py'" in text and "Invoke-ModuleBuild" in build_task
     publish_task = text[text.index("'Publish' {") :]
     assert "Publish-PrefectWinModule" in publish_task and "-Target $Repository" in publish_task
     assert "Publish-Module @publishParameters" in text and "Repository = $Target" in text
     assert "$env:CI" in text and "GITHUB_ACTIONS" in text
-    workflow = (ps.REPO / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    workflow = (REPO / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
     assert "build.ps1 Publish" not in workflow and "Publish-Module" not in workflow
     assert "./build.ps1 Build" in workflow

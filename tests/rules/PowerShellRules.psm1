@@ -23,6 +23,12 @@
       Find-AsciiViolation, Find-LayoutViolation, Find-WriteHostViolation, Find-AliasViolation,
       Find-ProcessStartViolation, Find-StringVariableViolation, Find-ParameterShadowingViolation,
       Find-PSScriptRootViolation, Find-FileFunctionViolation
+    DSC (tests/DscShape.Tests.ps1):
+      Find-DscResourceViolation       the resource classes, beyond the parser's own DSC
+                                      checks: [DscResource()] on each, typed [DscProperty()]s,
+                                      no reserved or clear-text secret names, static Export()
+      Find-DscConfigurationViolation  a configuration's resource blocks set only real
+                                      properties; no plain-text passwords
 #>
 #Requires -Version 7.2
 # Test tooling, PowerShell 7 only (MetadataLoadContext); the module it judges stays 5.1-compatible.
@@ -1146,9 +1152,154 @@ function Find-FileFunctionViolation {
     }
 }
 
+# --------------------------------------------------------------------------------------------
+# DSC: the resource classes and the configurations that use them
+# --------------------------------------------------------------------------------------------
+# Properties every DSC resource block has already (OMI_BaseResource and the configuration
+# keyword's meta-properties): a resource property of the same name would be shadowed by them.
+$script:DscReservedProperties = @('DependsOn', 'PsDscRunAsCredential', 'ResourceId', 'SourceInfo', 'ModuleName', 'ModuleVersion', 'ConfigurationName')
+# The meta-properties a resource block in a configuration may set besides the class's own.
+$script:DscMetaProperties = @('DependsOn', 'PsDscRunAsCredential')
+$script:SecretNamePattern = '(?i)pass(word|phrase)?|secret|token|api_?key|private_?key'
+
+function Get-DscAttributeAst {
+    # The attributes of a type or member named -Name, as written: [DscProperty()] or [DscPropertyAttribute()].
+    [CmdletBinding()]
+    param([object] $Node, [string] $Name)
+    @($Node.Attributes | Where-Object { $_ -is [System.Management.Automation.Language.AttributeAst] -and @($Name, "${Name}Attribute") -contains $_.TypeName.Name })
+}
+
+function Find-DscResourceViolation {
+    <#
+    .SYNOPSIS
+    Class-based DSC resources as DSC needs them, beyond what PowerShell's parser enforces
+    itself (a Key property, the DscProperty arguments, [DscResource()] on classes only, and
+    [T] Get(), [bool] Test(), [void] Set(): tests/DscShape.Tests.ps1 pins those errors). In a
+    file that uses [DscResource()] or [DscProperty()], every class is a [DscResource()]; each
+    property DSC sees is a typed [DscProperty()] (or is hidden); no property takes a name DSC
+    reserves; one whose name looks like a secret is a [PSCredential] (a MOF keeps anything else
+    in clear text); and each resource has static [T[]] Export().
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory = $true)] [object] $Source)
+    $types = @(Find-RuleAst -Root $Source.Ast -Predicate { param($node) $node -is [System.Management.Automation.Language.TypeDefinitionAst] -and $node.IsClass })
+    $usesDsc = @($types | Where-Object {
+            @(Get-DscAttributeAst -Node $_ -Name 'DscResource').Count -gt 0 -or
+            @($_.Members | Where-Object { @(Get-DscAttributeAst -Node $_ -Name 'DscProperty').Count -gt 0 }).Count -gt 0
+        }).Count -gt 0
+    if (-not $usesDsc) {
+        return
+    }
+    $credentialTypes = @('PSCredential', 'System.Management.Automation.PSCredential')
+    foreach ($type in $types) {
+        $line = $type.Extent.StartLineNumber
+        if (@(Get-DscAttributeAst -Node $type -Name 'DscResource').Count -eq 0) {
+            New-RuleViolation -Rule 'dsc' -Source $Source -Line $line -Message "class $($type.Name) in a DSC file has no [DscResource()]"
+            continue
+        }
+        foreach ($property in @($type.Members | Where-Object { $_ -is [System.Management.Automation.Language.PropertyMemberAst] -and -not $_.IsHidden })) {
+            $at = $property.Extent.StartLineNumber
+            $label = '{0}.{1}' -f $type.Name, $property.Name
+            if (@(Get-DscAttributeAst -Node $property -Name 'DscProperty').Count -eq 0) {
+                New-RuleViolation -Rule 'dsc' -Source $Source -Line $at -Message "$label is not a [DscProperty()]; make it hidden if DSC must not see it"
+                continue
+            }
+            if ($null -eq $property.PropertyType) {
+                New-RuleViolation -Rule 'dsc' -Source $Source -Line $at -Message "$label has no type"
+            }
+            if ($script:DscReservedProperties -contains $property.Name) {
+                New-RuleViolation -Rule 'dsc' -Source $Source -Line $at -Message "${label}: every DSC resource block has $($property.Name) already (a meta-property); rename it"
+            }
+            $typeName = if ($null -ne $property.PropertyType) { $property.PropertyType.TypeName.FullName } else { '' }
+            if ($property.Name -match $script:SecretNamePattern -and $credentialTypes -notcontains $typeName) {
+                New-RuleViolation -Rule 'dsc' -Source $Source -Line $at -Message "$label looks like a secret but is [$typeName]: a MOF keeps it in clear text; use a [PSCredential]"
+            }
+        }
+        $export = @($type.Members | Where-Object { $_ -is [System.Management.Automation.Language.FunctionMemberAst] -and $_.Name -eq 'Export' -and $_.IsStatic })
+        $returns = if ($export.Count -eq 1 -and $null -ne $export[0].ReturnType) { $export[0].ReturnType.TypeName.FullName } else { '' }
+        if ($export.Count -ne 1 -or $returns -ne "$($type.Name)[]" -or @($export[0].Parameters).Count -ne 0) {
+            New-RuleViolation -Rule 'dsc' -Source $Source -Line $line -Message "$($type.Name) has no static [$($type.Name)[]] Export()"
+        }
+    }
+}
+
+function Find-DscConfigurationViolation {
+    <#
+    .SYNOPSIS
+    In a configuration script, each block of one of the -Resource resources ('PrefectService
+    Name { Property = value ... }') sets only properties the resource has (-Resource maps a
+    resource name to its configurable properties) or DSC's meta-properties, and nothing outside a
+    comment allows plain-text passwords in the MOF.
+    .DESCRIPTION
+    PowerShell parses a Configuration only where DSC's schema store exists (Windows, or PS DSC
+    for Linux), so the caller hands the script with 'Configuration Name {' read as 'function Name
+    {' (ConvertTo-DscConfigurationSource): a resource block is then a command with a script
+    block argument, and 'Property = value' a command named like the property.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [object] $Source,
+
+        [Parameter(Mandatory = $true)]
+        [hashtable] $Resource
+    )
+    foreach ($token in @($Source.Tokens | Where-Object { $_.Kind -ne 'Comment' -and $_.Text -match 'PlainTextPassword' })) {
+        New-RuleViolation -Rule 'dsc-configuration' -Source $Source -Line $token.Extent.StartLineNumber -Message "$($token.Text): never allow plain-text passwords in a MOF; encrypt credentials with the node's certificate"
+    }
+    $blocks = Find-RuleAst -Root $Source.Ast -Predicate {
+        param($node)
+        $node -is [System.Management.Automation.Language.CommandAst] -and $null -ne $node.GetCommandName() -and $Resource.ContainsKey($node.GetCommandName())
+    }
+    foreach ($block in $blocks) {
+        $name = @($Resource.Keys | Where-Object { $_ -eq $block.GetCommandName() })[0]
+        $body = @($block.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.ScriptBlockExpressionAst] })
+        if ($body.Count -ne 1) {
+            New-RuleViolation -Rule 'dsc-configuration' -Source $Source -Line $block.Extent.StartLineNumber -Message "$name block without { ... }"
+            continue
+        }
+        foreach ($statement in @($body[0].ScriptBlock.EndBlock.Statements)) {
+            $command = $null
+            if ($statement -is [System.Management.Automation.Language.PipelineAst] -and $statement.PipelineElements.Count -eq 1) {
+                $command = $statement.PipelineElements[0]
+            }
+            if ($command -isnot [System.Management.Automation.Language.CommandAst] -or $command.CommandElements.Count -lt 2 -or $command.CommandElements[1].Extent.Text -ne '=') {
+                New-RuleViolation -Rule 'dsc-configuration' -Source $Source -Line $statement.Extent.StartLineNumber -Message "$name block: '$($statement.Extent.Text)' is not 'Property = value'"
+                continue
+            }
+            $property = $command.GetCommandName()
+            if (@($Resource[$name]) + $script:DscMetaProperties -notcontains $property) {
+                New-RuleViolation -Rule 'dsc-configuration' -Source $Source -Line $statement.Extent.StartLineNumber -Message "$name has no property $property"
+            }
+        }
+    }
+}
+
+function ConvertTo-DscConfigurationSource {
+    <#
+    .SYNOPSIS
+    A configuration script as Find-DscConfigurationViolation reads it: each 'Configuration Name {'
+    read as 'function Name {' (see that rule), parsed with Read-RuleSource.
+    #>
+    [CmdletBinding()]
+    [OutputType('PrefectWin.RuleSource')]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string] $Text,
+
+        [Parameter()]
+        [string] $Label = '<configuration>'
+    )
+    $asFunction = [regex]::Replace($Text, '(?im)^([ \t]*)Configuration([ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]*\{)', '${1}function$2')
+    Read-RuleSource -Text $asFunction -Label $Label
+}
+
 Export-ModuleMember -Function @(
+    'ConvertTo-DscConfigurationSource',
     'Find-AliasViolation',
     'Find-AsciiViolation',
+    'Find-DscConfigurationViolation',
+    'Find-DscResourceViolation',
     'Find-FileFunctionViolation',
     'Find-LayoutViolation',
     'Find-NetFrameworkViolation',
