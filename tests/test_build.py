@@ -112,7 +112,7 @@ def test_the_combined_psm1_declares_the_dsc_resources(combined: ps.Source, manif
 def test_python_is_inside_without_caches(built: Path) -> None:
     package = built / "python" / "src" / "prefectwin"
     assert (built / "python" / "pyproject.toml").is_file()
-    for name in ("__init__.py", "__main__.py", "rpc.py", "serve.py", "diagnosis/probe_script.py"):
+    for name in ("__init__.py", "__main__.py", "rpc.py", "serve.py", "target/agent.py"):
         assert (package / name).is_file(), name
     source = {path.relative_to(ps.REPO / "python" / "src" / "prefectwin").as_posix() for path in (ps.REPO / "python" / "src" / "prefectwin").rglob("*.py")}
     copied = {path.relative_to(package).as_posix() for path in package.rglob("*.py")}

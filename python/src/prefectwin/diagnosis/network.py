@@ -80,4 +80,5 @@ def health_facts(api_url: str, timeout: float = 3.0) -> HealthFacts:
         api_url=api_url,
         health=http_get(f"{base}/health", timeout),
         ready=http_get(f"{base}/ready", timeout),
+        version=http_get(f"{base}/admin/version", timeout),
     )

@@ -1,16 +1,103 @@
-"""Prefect in the target interpreter, and the `prefect` launcher on PATH."""
+"""Prefect in the target interpreter, and the `prefect` launcher on PATH.
+
+Installed is not enough: a Prefect whose CLI dies at import (every service runs that CLI) is
+broken, and the remediation names the cause: the module to install into that interpreter, or
+the pins for a resolution known to be bad.
+"""
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
+from typing import Mapping, Optional
 
 from prefectwin.diagnosis.checks.base import check, fail, passed, skipped, warn
 from prefectwin.diagnosis.facts import Facts
 
-SUPPORTED_MAJOR = "3"
+SUPPORTED_MAJOR = 3
+# The lowest release PrefectWin supports (README, python/pyproject.toml); tests/test_target_*.py
+# run 3.1.15 as the oldest. 3.0.x is refused: it has no `python -m prefect` (no
+# prefect/__main__.py), which is how every service starts Prefect, and it needs pydantic 2.9.
+LOWEST_SUPPORTED = (3, 1, 0)
+LOWEST_SUPPORTED_TEXT = "3.1"
+# Pins that every release needs today: any Prefect 3 server before 3.9 dies at import with a
+# fastapi that dropped Body(min_items=...).
+BASE_PINS = ('"fastapi<0.155"',)
+# A missing module's distribution, where the two names differ.
+DISTRIBUTION_OF_MODULE = {"yaml": "PyYAML", "dateutil": "python-dateutil", "dotenv": "python-dotenv", "jwt": "PyJWT", "pkg_resources": "setuptools"}
 
 
-def _pip_install(python: str) -> str:
-    return f'"{python}" -m pip install "prefect>=3,<4" "fastapi<0.155"'
+def version_tuple(version: Optional[str]) -> Optional[tuple[int, int, int]]:
+    """'3.4.25' -> (3, 4, 25); '3.1.0rc1' -> (3, 1, 0); None or junk -> None."""
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version or "")
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def pip_install(python: str, *requirements: str) -> str:
+    wanted = requirements or (f'"prefect>={LOWEST_SUPPORTED_TEXT},<4"', *BASE_PINS)
+    return f'"{python}" -m pip install {" ".join(wanted)}'
+
+
+@dataclass(frozen=True)
+class BadResolution:
+    """A Prefect release range that breaks with a range of one dependency, and the fix."""
+
+    prefect_below: tuple[int, int, int]
+    prefect_from: tuple[int, int, int]
+    dependency: str
+    bad_from: tuple[int, int, int]
+    effect: str
+    pins: tuple[str, ...]
+    server_only: bool = False
+
+
+# Today's resolutions that are known to break a release (../shared/wheelhouse/README.md).
+KNOWN_BAD = (
+    BadResolution((3, 9, 0), LOWEST_SUPPORTED, "fastapi", (0, 155, 0), "'prefect server start' fails at import (fastapi dropped Body(min_items=...))", BASE_PINS, server_only=True),
+)
+
+
+def known_bad(version: Optional[str], dependencies: Mapping[str, Optional[str]], *, server: bool = True) -> Optional[BadResolution]:
+    release = version_tuple(version)
+    if release is None:
+        return None
+    for rule in KNOWN_BAD:
+        installed = version_tuple(dependencies.get(rule.dependency))
+        if rule.server_only and not server:
+            continue
+        if rule.prefect_from <= release < rule.prefect_below and installed is not None and installed >= rule.bad_from:
+            return rule
+    return None
+
+
+def pinned_install(python: str, version: str, rule: BadResolution) -> str:
+    return pip_install(python, f'"prefect=={version}"', *rule.pins)
+
+
+def supported_release_problem(version: Optional[str], python: str) -> Optional[tuple[str, str]]:
+    """(message, remediation) when `version` is not a release PrefectWin supports, else None."""
+    release = version_tuple(version)
+    if release is not None and release[0] == SUPPORTED_MAJOR and release >= LOWEST_SUPPORTED:
+        return None
+    if release is not None and release[0] == SUPPORTED_MAJOR:
+        message = f"Prefect {version} in {python} is older than {LOWEST_SUPPORTED_TEXT}, the lowest release PrefectWin supports."
+    else:
+        message = f"Prefect {version} is installed in {python}; PrefectWin manages Prefect 3 from {LOWEST_SUPPORTED_TEXT} on."
+    return message, f"Upgrade it: {pip_install(python)}"
+
+
+def broken_install_remediation(python: str, version: Optional[str], dependencies: Mapping[str, Optional[str]], missing_module: Optional[str]) -> str:
+    """How to repair a Prefect that fails at import, by its cause."""
+    rule = known_bad(version, dependencies)
+    if rule is not None and version:
+        return f"Install the pins that make Prefect {version} work: {pinned_install(python, version, rule)}"
+    if missing_module:
+        top = missing_module.split(".")[0]
+        return f"Install the missing module into that interpreter: {pip_install(python, DISTRIBUTION_OF_MODULE.get(top, top))}"
+    release = f'"prefect=={version}"' if version else f'"prefect>={LOWEST_SUPPORTED_TEXT},<4"'
+    return f"Reinstall Prefect into that interpreter: {pip_install(python, '--force-reinstall', release, *BASE_PINS)}"
 
 
 def _same_dir(a: str, b: str) -> bool:
@@ -22,15 +109,35 @@ def prefect_installed(facts: Facts):
     py, prefect = facts.python, facts.prefect
     if not py.found:
         return skipped("No interpreter to check; see python.found.")
+    python = py.executable or "python"
+    data = dict(version=prefect.version, executable=py.executable)
     if not prefect.installed:
-        return fail(f"Prefect is not installed in {py.executable}.", _pip_install(py.executable or "python"), executable=py.executable)
-    if not (prefect.version or "").startswith(SUPPORTED_MAJOR + "."):
+        return fail(f"Prefect is not installed in {python}.", pip_install(python), executable=py.executable)
+    unsupported = supported_release_problem(prefect.version, python)
+    if unsupported is not None:
+        return fail(*unsupported, lowestSupported=LOWEST_SUPPORTED_TEXT, **data)
+    broken = prefect.cli_error or (prefect.settings_error if prefect.settings_error_kind != "settings" else None)
+    if broken:
+        what = "its 'prefect' command dies at import" if prefect.cli_error else "it fails at import"
+        missing = prefect.cli_missing_module if prefect.cli_error else prefect.missing_module
         return fail(
-            f"Prefect {prefect.version} is installed; PrefectWin manages Prefect 3.",
-            _pip_install(py.executable or "python"),
-            version=prefect.version,
+            f"Prefect {prefect.version} is installed in {python}, but {what}: {broken}",
+            broken_install_remediation(python, prefect.version, prefect.dependencies, missing),
+            error=broken,
+            missingModule=missing,
+            **data,
         )
-    return passed(f"Prefect {prefect.version} is installed in {py.executable}.", version=prefect.version, executable=py.executable)
+    rule = known_bad(prefect.version, prefect.dependencies, server=facts.role == "Server")
+    if rule is not None and prefect.version:
+        installed = prefect.dependencies.get(rule.dependency)
+        return fail(
+            f"Prefect {prefect.version} in {python} has {rule.dependency} {installed}, with which {rule.effect}.",
+            f"Install the pins that make Prefect {prefect.version} work: {pinned_install(python, prefect.version, rule)}",
+            dependency=rule.dependency,
+            dependencyVersion=installed,
+            **data,
+        )
+    return passed(f"Prefect {prefect.version} is installed in {python}, and its CLI loads.", **data)
 
 
 @check("prefect.cli-on-path", "probe", "cli")
