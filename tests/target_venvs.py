@@ -35,8 +35,10 @@ NEWEST = "3.9.1"
 # The target venvs, by name: the requirements that make each release install and run.
 PINS: dict[str, tuple[str, ...]] = {
     "3.0.11": ("prefect==3.0.11", "pydantic==2.9.2", "fastapi<0.116", "importlib_metadata"),
-    # (the wheelhouse README leaves importlib_metadata out for 3.1.15; its CLI dies without it)
-    "3.1.15": ("prefect==3.1.15", "fastapi<0.155", "importlib_metadata"),
+    # Not the wheelhouse README's pins: without importlib_metadata its CLI dies at import, and
+    # with fastapi 0.150 its server starts but answers every request with a 500
+    # ('PrefectRouter' object has no attribute 'routes').
+    "3.1.15": ("prefect==3.1.15", "fastapi<0.116", "importlib_metadata"),
     "3.4.25": ("prefect==3.4.25", "fastapi<0.155", "importlib_metadata"),
     "3.9.1": ("prefect==3.9.1",),
     # A broken install on purpose: 3.4.25 as a fresh `pip install prefect==3.4.25` gives it.

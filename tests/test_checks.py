@@ -191,6 +191,12 @@ class TestPrefect:
         expect(run("prefect.installed", make_facts(role="Worker", prefect=bad)), "Pass", "3.6.29")
         expect(run("prefect.installed", make_facts(prefect={"version": "3.9.1", "dependencies": {"fastapi": "0.165.0"}})), "Pass", "3.9.1")
 
+    def test_a_3_1_server_with_a_newer_fastapi_gets_the_3_1_pins(self):
+        bad = {"version": "3.1.15", "dependencies": {"fastapi": "0.150.0", "importlib_metadata": "10.2.0"}}
+        expect(run("prefect.installed", make_facts(prefect=bad)), "Fail", "fastapi 0.150.0", remediation=('"prefect==3.1.15" "fastapi<0.116" importlib_metadata',))
+        fine = {"version": "3.1.15", "dependencies": {"fastapi": "0.115.14"}}
+        expect(run("prefect.installed", make_facts(prefect=fine)), "Pass", "3.1.15")
+
     @pytest.mark.parametrize("text, parsed", [("3.4.25", (3, 4, 25)), ("3.1.0rc1", (3, 1, 0)), ("3.10", (3, 10, 0)), ("junk", None), (None, None)])
     def test_version_tuple(self, text, parsed):
         assert version_tuple(text) == parsed

@@ -68,6 +68,8 @@ class PrefectFacts(_Facts):
     ephemeral_enabled: bool = False
     database_url: Optional[SecretStr] = None
     entries: tuple[SettingEntry, ...] = ()
+    # PREFECT_* variables in the probed environment that this release has no setting for.
+    unknown_env: tuple[str, ...] = ()
 
     def source_of(self, name: str) -> Optional[str]:
         return next((e.source for e in self.entries if e.name == name), None)

@@ -102,4 +102,5 @@ def _prefect_facts(dist: dict, answer: dict) -> PrefectFacts:
         ephemeral_enabled=settings.get("ephemeralEnabled", False),
         database_url=settings.get("databaseUrl"),
         entries=tuple(SettingEntry(**entry) for entry in settings.get("entries", [])),
+        unknown_env=tuple(settings.get("unknownEnv", [])),
     )

@@ -189,8 +189,12 @@ def diagnose(request):
         database_url = url.get_secret_value() if url is not None else None
         if database_url is None:
             database_url = "sqlite+aiosqlite:///" + str(settings.home) + "/prefect.db"
+        known = _fields()
         out["settings"] = dict(
             _summary(settings, context),
+            # PREFECT_* variables of this environment that this release has no setting for:
+            # it ignores them, so a service spec that sets one would not do what it says.
+            unknownEnv=sorted(n for n in os.environ if n.upper().startswith("PREFECT_") and n.upper() not in known),
             ephemeralEnabled=bool(settings.server.ephemeral.enabled),
             databaseUrl=database_url,
             entries=_config_view(),

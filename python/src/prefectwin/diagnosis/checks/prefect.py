@@ -55,6 +55,9 @@ class BadResolution:
 
 # Today's resolutions that are known to break a release (../shared/wheelhouse/README.md).
 KNOWN_BAD = (
+    # Measured with 3.1.15: fastapi 0.115.14 works; with 0.150 the server starts and then
+    # answers every request with a 500 ('PrefectRouter' object has no attribute 'routes').
+    BadResolution((3, 2, 0), LOWEST_SUPPORTED, "fastapi", (0, 116, 0), "'prefect server start' answers every request with an error", ('"fastapi<0.116"', "importlib_metadata"), server_only=True),
     BadResolution((3, 9, 0), LOWEST_SUPPORTED, "fastapi", (0, 155, 0), "'prefect server start' fails at import (fastapi dropped Body(min_items=...))", BASE_PINS, server_only=True),
 )
 
