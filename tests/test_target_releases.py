@@ -215,3 +215,10 @@ def test_prefect_3_0_gets_the_too_old_error_naming_both_versions(run_rpc, prefec
         refused = run_rpc(request(command, {"pythonPath": python, **params}))
         assert refused.code == 1 and refused.error["code"] == "NotSupported", refused.response
         assert "3.0.11" in refused.error["message"] and LOWEST_SUPPORTED_TEXT in refused.error["message"]
+
+
+def test_the_agent_fits_a_windows_command_line():
+    """CreateProcess refuses a command line over 32767 characters; the agent goes in `-c`."""
+    from prefectwin.target.channel import MAX_SOURCE_CHARS, agent_source, new_frame
+
+    assert len(agent_source(new_frame())) < MAX_SOURCE_CHARS
