@@ -9,8 +9,12 @@ a user's fresh `pip install` would be). They live OUTSIDE the work tree, under
 so a later run reuses them. A venv counts as built only once its `.complete` mark exists, which
 is written after `pip install` succeeded; a folder without it (a killed build) is deleted and
 built again. (It is built in place rather than renamed from a temporary folder: a venv's
-launcher scripts, `prefect` among them, hard-code the folder they were installed in.) Packages come from ../shared/wheelhouse next
-to the repository when it exists (no index), else from the index pip is configured with.
+launcher scripts, `prefect` among them, hard-code the folder they were installed in.)
+
+Packages come from ../shared/wheelhouse next to the repository when it exists (then with no
+index), followed by any folders the machine's own PIP_FIND_LINKS names; without a wheelhouse,
+from the index pip is configured with. A build whose Prefect is not the pinned release (pip can
+fall back to an older one when a dependency is missing) fails instead of being cached.
 
     python = target_python("3.4.25")     # the venv's interpreter, built if needed
 """
@@ -67,10 +71,27 @@ def _python(venv: Path) -> Path:
     return _bin(venv) / ("python.exe" if sys.platform == "win32" else "python")
 
 
+# pip settings that would put the packages somewhere other than the venv being built.
+_MISPLACING_PIP_SETTINGS = ("PIP_TARGET", "PIP_PREFIX", "PIP_ROOT", "PIP_USER", "PIP_SRC", "PIP_REQUIRE_VIRTUALENV", "PIP_CONSTRAINT", "PIP_REQUIREMENT")
+
+
+def find_links(environment: dict[str, str]) -> list[str]:
+    """Where pip looks for wheels: the wheelhouse first, then whatever the machine already adds
+    (e.g. a folder of wheels a platform needs that the wheelhouse lacks), each once."""
+    links = [str(WHEELHOUSE)] if WHEELHOUSE.is_dir() else []
+    for link in environment.get("PIP_FIND_LINKS", "").split():
+        if link not in links:
+            links.append(link)
+    return links
+
+
 def _pip_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PIP_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") and k not in _MISPLACING_PIP_SETTINGS}
+    links = find_links(os.environ)
+    if links:
+        env["PIP_FIND_LINKS"] = " ".join(links)
     if WHEELHOUSE.is_dir():
-        env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(WHEELHOUSE))
+        env["PIP_NO_INDEX"] = "1"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
 
@@ -96,8 +117,20 @@ def build(name: str) -> Path:
         env = _pip_env()
         _run([sys.executable, "-m", "venv", str(venv)], env, f"python -m venv {venv}")
         _run([str(_python(venv)), "-m", "pip", "install", "-q", *PINS[name]], env, f"pip install {' '.join(PINS[name])}")
+        _check_release(venv, name, env)
         complete.write_text("\n".join(PINS[name]) + "\n", encoding="utf-8")
     return _python(venv)
+
+
+def _check_release(venv: Path, name: str, env: dict[str, str]) -> None:
+    wanted = next(pin.partition("==")[2] for pin in PINS[name] if pin.startswith("prefect=="))
+    done = subprocess.run(
+        [str(_python(venv)), "-c", "import importlib.metadata as m; print(m.version('prefect'))"],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    installed = done.stdout.strip()
+    if installed != wanted:
+        raise RuntimeError(f"{venv} got Prefect {installed or '(none)'} instead of {wanted}:\n{done.stderr[-3000:]}")
 
 
 @contextlib.contextmanager
