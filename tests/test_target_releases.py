@@ -152,7 +152,13 @@ def chatty_python(tmp_path: Path) -> str:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = str(venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
     site = Path(_site_packages(python))
-    (site / "sitecustomize.py").write_text(CHATTY_SITECUSTOMIZE, encoding="utf-8")
+    # Debian's Python ships a sitecustomize in its standard library, which comes before any
+    # site-packages on sys.path; a .pth (run before sitecustomize is imported) puts the folder
+    # holding this one first, as a PYTHONPATH entry would, but for this interpreter only.
+    startup = venv / "startup"
+    startup.mkdir()
+    (startup / "sitecustomize.py").write_text(CHATTY_SITECUSTOMIZE, encoding="utf-8")
+    (site / "aaa-startup.pth").write_text(f"import sys; sys.path.insert(0, {str(startup)!r})\n", encoding="utf-8")
     (site / "prefect-release.pth").write_text(_site_packages(target_python(NEWEST)) + "\n", encoding="utf-8")
     return python
 
