@@ -168,7 +168,13 @@ Describe 'Module' {
         # cross-checks the tree-sitter reading of the help in tests/pwsh_static.py.
         foreach ($name in $prefectWin.ExportedFunctions.Keys) {
             $command = Get-Command -Name $name
-            $help = $command.ScriptBlock.Ast.Parent.GetHelpContent()
+            # Depending on the PowerShell release, ScriptBlock.Ast is the function's definition
+            # or its body; the help belongs to the definition.
+            $definition = $command.ScriptBlock.Ast
+            while ($null -ne $definition -and $definition -isnot [System.Management.Automation.Language.FunctionDefinitionAst]) {
+                $definition = $definition.Parent
+            }
+            $help = $definition.GetHelpContent()
             $help | Should -Not -BeNullOrEmpty -Because "$name has comment-based help"
             $help.Synopsis | Should -Not -BeNullOrEmpty -Because $name
             $help.Description | Should -Not -BeNullOrEmpty -Because $name
@@ -464,6 +470,13 @@ Describe 'DSC resource PrefectService' {
                 & $body $resource
             } $Property $Action
         }
+
+        function New-BackendErrorRecord {
+            # A mock's body runs in this file's scope, where the module's private functions are
+            # not visible, so the record is made inside the module.
+            param([hashtable] $ErrorObject)
+            & (Get-Module -Name 'PrefectWin') { param($value) New-PrefectErrorRecord -ErrorObject $value } $ErrorObject
+        }
     }
 
     BeforeEach {
@@ -507,7 +520,7 @@ Describe 'DSC resource PrefectService' {
 
     It 'Test() of Ensure Absent is true when the service does not exist' {
         Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
-            $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'PrefectServer' does not exist." }))
+            $Cmdlet.WriteError((New-BackendErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'PrefectServer' does not exist." }))
         }
         $inState = Invoke-TestResource -Property @{ Name = 'PrefectServer'; Ensure = 'Absent' } -Action { param($r) $r.Test() }
         $inState | Should -BeTrue
@@ -515,7 +528,7 @@ Describe 'DSC resource PrefectService' {
 
     It 'Test() throws any other backend error' {
         Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith {
-            $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject @{ code = 'NotInstalled'; category = 'NotInstalled'; message = 'NSSM was not found.' }))
+            $Cmdlet.WriteError((New-BackendErrorRecord -ErrorObject @{ code = 'NotInstalled'; category = 'NotInstalled'; message = 'NSSM was not found.' }))
         }
         { Invoke-TestResource -Property @{ Name = 'PrefectServer'; Role = 'Server' } -Action { param($r) $r.Test() } } | Should -Throw -ExpectedMessage '*NSSM was not found*'
     }
@@ -542,7 +555,7 @@ Describe 'DSC resource PrefectService' {
             [PSCustomObject]@{ name = 'PrefectServer'; role = 'Server'; status = 'Running'; startType = 'Automatic'; port = 4200; prefectHome = 'C:\ProgramData\Prefect'; health = 'Healthy' }
         }
         Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -ParameterFilter { @($Parameters['name']) -contains 'Missing' } -MockWith {
-            $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'Missing' not found." }))
+            $Cmdlet.WriteError((New-BackendErrorRecord -ErrorObject @{ code = 'NotFound'; category = 'ObjectNotFound'; message = "Service 'Missing' not found." }))
         }
         $found = Invoke-TestResource -Property @{ Name = 'PrefectServer' } -Action { param($r) $r.Get() }
         $found.Ensure | Should -Be 'Present'
