@@ -39,14 +39,17 @@ NEWEST = "3.9.1"
 # The target venvs, by name: the requirements that make each release install and run.
 PINS: dict[str, tuple[str, ...]] = {
     "3.0.11": ("prefect==3.0.11", "pydantic==2.9.2", "fastapi<0.116", "importlib_metadata"),
-    # Not the wheelhouse README's pins: without importlib_metadata its CLI dies at import, and
-    # with fastapi 0.150 its server starts but answers every request with a 500
-    # ('PrefectRouter' object has no attribute 'routes').
+    # Not the wheelhouse README's pins (they were checked with an import, not a request):
+    # without importlib_metadata its CLI dies at import, and with fastapi 0.150 its server
+    # starts but answers every request with a 500 ('PrefectRouter' object has no attribute
+    # 'routes'). These are release_pins() in diagnosis/checks/prefect.py.
     "3.1.15": ("prefect==3.1.15", "fastapi<0.116", "importlib_metadata"),
-    "3.4.25": ("prefect==3.4.25", "fastapi<0.155", "importlib_metadata"),
+    # Not the README's either: with fastapi 0.150 its server answers 500 as 3.1.15's does.
+    "3.4.25": ("prefect==3.4.25", "fastapi<0.116", "importlib_metadata"),
     "3.9.1": ("prefect==3.9.1",),
-    # A broken install on purpose: 3.4.25 as a fresh `pip install prefect==3.4.25` gives it.
-    "3.4.25-broken": ("prefect==3.4.25", "fastapi<0.155"),
+    # A broken install on purpose: 3.4.25 without importlib_metadata, which no dependency of
+    # today's resolution brings in; its one problem is that missing module.
+    "3.4.25-broken": ("prefect==3.4.25", "fastapi<0.116"),
 }
 BUILD_TIMEOUT_SEC = 900
 COMPLETE_MARK = ".complete"

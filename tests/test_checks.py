@@ -11,7 +11,7 @@ from prefectwin.diagnosis.checks import CHECK_NAMES, CHECKS, needs_of, run_check
 from prefectwin.diagnosis.checks.base import CheckResult
 from prefectwin.diagnosis.checks.encoding import effective_output_encoding
 from prefectwin.diagnosis.checks.port import is_prefect_server
-from prefectwin.diagnosis.checks.prefect import LOWEST_SUPPORTED_TEXT, version_tuple
+from prefectwin.diagnosis.checks.prefect import LOWEST_SUPPORTED_TEXT, release_pins, version_tuple
 from prefectwin.diagnosis.checks.server import version_skew
 from prefectwin.diagnosis.checks.windows import (
     effective_policy,
@@ -186,10 +186,16 @@ class TestPrefect:
 
     def test_a_server_with_a_fastapi_it_cannot_import_gets_the_pin_but_a_worker_does_not(self):
         bad = {"version": "3.6.29", "dependencies": {"fastapi": "0.165.0"}}
-        r = expect(run("prefect.installed", make_facts(prefect=bad)), "Fail", "fastapi 0.165.0", "prefect server start", remediation=('"prefect==3.6.29" "fastapi<0.155"',))
+        r = expect(run("prefect.installed", make_facts(prefect=bad)), "Fail", "fastapi 0.165.0", "prefect server start", remediation=('"prefect==3.6.29" "fastapi<0.116"',))
         assert r.data["dependency"] == "fastapi"
         expect(run("prefect.installed", make_facts(role="Worker", prefect=bad)), "Pass", "3.6.29")
         expect(run("prefect.installed", make_facts(prefect={"version": "3.9.1", "dependencies": {"fastapi": "0.165.0"}})), "Pass", "3.9.1")
+
+    @pytest.mark.parametrize("version, pins", [("3.4.25", '"fastapi<0.116" importlib_metadata'), ("3.6.29", '"fastapi<0.116"')])
+    def test_a_server_whose_fastapi_breaks_its_routes_gets_every_pin_of_its_release(self, version, pins):
+        bad = {"version": version, "dependencies": {"fastapi": "0.150.0", "importlib_metadata": "10.2.0"}}
+        r = expect(run("prefect.installed", make_facts(prefect=bad)), "Fail", "fastapi 0.150.0", "answers every request with an error")
+        assert r.remediation.endswith(f'-m pip install "prefect=={version}" {pins}'), r.remediation
 
     def test_a_3_1_server_with_a_newer_fastapi_gets_the_3_1_pins(self):
         bad = {"version": "3.1.15", "dependencies": {"fastapi": "0.150.0", "importlib_metadata": "10.2.0"}}
@@ -591,7 +597,7 @@ class TestServerVersion:
     def test_a_worker_newer_than_its_server_warns_naming_both_versions(self):
         r = expect(
             run("server.version", _versioned('"3.1.15"', client="3.9.1", role="Worker")), "Warning", "3.9.1", "this worker's", "3.1.15", "newer",
-            remediation=('"prefect==3.1.15"', "Upgrade the server to 3.9.1"),
+            remediation=('-m pip install "prefect==3.1.15" "fastapi<0.116" importlib_metadata', "Upgrade the server to 3.9.1"),
         )
         assert (r.data["clientVersion"], r.data["serverVersion"]) == ("3.9.1", "3.1.15")
 
@@ -604,6 +610,21 @@ class TestServerVersion:
 
     def test_no_api_url_is_skipped(self):
         expect(run("server.version", make_facts(health=None)), "Skipped", "PREFECT_API_URL")
+
+    @pytest.mark.parametrize(
+        "version, pins",
+        [
+            ("3.1.15", ('"fastapi<0.116"', "importlib_metadata")),
+            ("3.4.25", ('"fastapi<0.116"', "importlib_metadata")),
+            ("3.6.29", ('"fastapi<0.116"',)),
+            ("3.8.0", ('"fastapi<0.155"',)),
+            ("3.9.1", ()),
+            ("2.20.3", ()),
+            ("junk", ()),
+        ],
+    )
+    def test_the_pins_that_make_a_release_work_today(self, version, pins):
+        assert release_pins(version) == pins
 
     @pytest.mark.parametrize(
         "client, server, skew",

@@ -18,9 +18,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from target_venvs import NEWEST, OLDEST, target_python
+from target_venvs import NEWEST, OLDEST, PINS, target_python
 
-from prefectwin.diagnosis.checks.prefect import LOWEST_SUPPORTED, LOWEST_SUPPORTED_TEXT, version_tuple
+from prefectwin.diagnosis.checks.prefect import LOWEST_SUPPORTED, LOWEST_SUPPORTED_TEXT, release_pins, version_tuple
 
 RELEASES = (OLDEST, "3.4.25", NEWEST)
 SETTINGS_CHECKS = ("prefect.installed", "settings.home", "settings.profile", "settings.api-url")
@@ -201,6 +201,13 @@ def test_a_target_that_prints_and_never_answers_is_a_probe_failure_not_an_intern
     assert 'it printed only: {"python": 1}' in got.error["message"]
     diagnosis = run_rpc(request("environment.test", {"pythonPath": str(impostor), "check": ["python.found", "prefect.installed"]}))
     assert diagnosis.checks["python.found"]["status"] == "Fail" and "not a working Python" in diagnosis.checks["python.found"]["message"]
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_each_target_venv_has_exactly_the_pins_the_diagnosis_names_for_its_release(version):
+    """The pins a remediation offers are the ones these venvs were built (and work) with."""
+    named = {pin.replace('"', "") for pin in release_pins(version)}
+    assert set(PINS[version]) == {f"prefect=={version}", *named}
 
 
 def test_the_oldest_tested_release_is_of_the_lowest_supported_minor():

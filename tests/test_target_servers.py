@@ -1,11 +1,11 @@
-"""Service specs that the target release understands, proven with real servers: the oldest and
-the newest supported release (tests/target_venvs.py), each started ONCE for this module as its
+"""Service specs that the target release understands, proven with real servers: the oldest
+supported release, 3.4.25 and the newest (tests/target_venvs.py), each started ONCE for this module as its
 spec's payload with a PostgreSQL URL (password merged from a credential, as build_spec does),
 against a new, empty database of its own.
 
 Each server must have migrated that database and use it, not a SQLite file in its
-PREFECT_HOME; a worker-side diagnosis of the newer release against the older server must warn
-about the version skew, naming both versions.
+PREFECT_HOME; a worker-side diagnosis of the newest release against an older server must warn
+about the version skew, naming both versions, and one of the server's own release must pass.
 """
 from __future__ import annotations
 
@@ -20,14 +20,15 @@ import pytest
 from pydantic import SecretStr
 from service_helpers import install_params
 from service_payload import Payload, http, server_ready, wait_for
-from target_venvs import NEWEST, OLDEST, target_python
+from target_venvs import NEWEST, OLDEST, PINS, target_python
 
 from prefectwin.errors import InvalidArgument
 from prefectwin.events import Events
 from prefectwin.services.spec import DATABASE_URL_KEY, build_spec
 from prefectwin.services.validate import validate_install
 
-RELEASES = (OLDEST, NEWEST)
+# 3.4.25 too: its pins differ from the wheelhouse README's, and only a server proves them.
+RELEASES = (OLDEST, "3.4.25", NEWEST)
 
 
 async def _fetch(url: str, sql: str) -> list[Any]:
@@ -134,18 +135,32 @@ def test_every_setting_name_the_spec_writes_is_one_the_release_reads(servers, ve
     assert f"Prefect {version}" in refused.value.message and "PREFECT_SERVER_API_KEEPALIVE_TIMEOUTT" in refused.value.message
 
 
-def test_a_worker_newer_than_its_server_warns_naming_both_versions(servers, run_rpc):
-    old_server = servers[OLDEST][0].api_url
+@pytest.mark.parametrize("server_version", RELEASES[:-1])
+def test_a_worker_newer_than_its_server_warns_naming_both_versions(servers, run_rpc, server_version):
+    old_server = servers[server_version][0].api_url
     newer = run_rpc(
         {"protocol": 1, "command": "environment.test", "params": {"role": "Worker", "pythonPath": target_python(NEWEST), "check": ["server.health", "server.version"]}},
         env={"PREFECT_API_URL": old_server},
     ).checks
     assert newer["server.health"]["status"] == "Pass", newer
     skew = newer["server.version"]
-    assert skew["status"] == "Warning" and f"Prefect {NEWEST} (this worker's) is newer than the server's Prefect {OLDEST}" in skew["message"], skew
-    assert (skew["data"]["clientVersion"], skew["data"]["serverVersion"]) == (NEWEST, OLDEST)
+    assert skew["status"] == "Warning" and f"Prefect {NEWEST} (this worker's) is newer than the server's Prefect {server_version}" in skew["message"], skew
+    assert (skew["data"]["clientVersion"], skew["data"]["serverVersion"]) == (NEWEST, server_version)
+    # The fix it offers installs the server's release with the pins of the venv that server runs from.
+    offered = skew["remediation"].partition(" -m pip install ")[2].replace('"', "").split()
+    assert sorted(offered) == sorted(PINS[server_version]), skew["remediation"]
     older = run_rpc(
-        {"protocol": 1, "command": "environment.test", "params": {"role": "Worker", "pythonPath": target_python(OLDEST), "check": ["server.version"]}},
+        {"protocol": 1, "command": "environment.test", "params": {"role": "Worker", "pythonPath": target_python(server_version), "check": ["server.version"]}},
         env={"PREFECT_API_URL": servers[NEWEST][0].api_url},
     ).checks["server.version"]
     assert older["status"] == "Pass", older
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_a_worker_of_the_server_s_own_release_passes(servers, run_rpc, version):
+    spec = servers[version][0]
+    same = run_rpc(
+        {"protocol": 1, "command": "environment.test", "params": {"role": "Worker", "pythonPath": target_python(version), "check": ["server.version"]}},
+        env={"PREFECT_API_URL": spec.api_url},
+    ).checks["server.version"]
+    assert same["status"] == "Pass" and f"Prefect {version} here and {version} on the server" in same["message"], same

@@ -53,30 +53,61 @@ class BadResolution:
     server_only: bool = False
 
 
-# Today's resolutions that are known to break a release (../shared/wheelhouse/README.md).
+# Today's resolutions that are known to break a release, by ascending bad_from: the first rule
+# of a dependency holds its most restrictive pin.
 KNOWN_BAD = (
-    # Measured with 3.1.15: fastapi 0.115.14 works; with 0.150 the server starts and then
-    # answers every request with a 500 ('PrefectRouter' object has no attribute 'routes').
-    BadResolution((3, 2, 0), LOWEST_SUPPORTED, "fastapi", (0, 116, 0), "'prefect server start' answers every request with an error", ('"fastapi<0.116"', "importlib_metadata"), server_only=True),
+    # Measured with 3.1.15, 3.4.25 and 3.6.29: with fastapi 0.150.0 (starlette 1.10.0) the server
+    # starts and answers /api/health, then every routed request with a 500 ('PrefectRouter'
+    # object has no attribute 'routes'); with fastapi 0.115.14 (starlette 0.46.2) they work.
+    # 3.7 and 3.8 are not measured; 3.9.1 requires fastapi>=0.139 and works with 0.150.
+    BadResolution((3, 7, 0), LOWEST_SUPPORTED, "fastapi", (0, 116, 0), "'prefect server start' answers every request with an error", ('"fastapi<0.116"',), server_only=True),
     BadResolution((3, 9, 0), LOWEST_SUPPORTED, "fastapi", (0, 155, 0), "'prefect server start' fails at import (fastapi dropped Body(min_items=...))", BASE_PINS, server_only=True),
 )
 
 
+# Releases whose import needs importlib_metadata, which today's resolution no longer brings in
+# (measured: 3.1.15 and 3.4.25 need it, 3.6.29 and 3.9.1 do not; installing it is harmless).
+NEEDS_IMPORTLIB_METADATA_BELOW = (3, 5, 0)
+
+
+def release_pins(version: Optional[str]) -> tuple[str, ...]:
+    """The extra requirements that give a working install of `version` today, server included:
+    the pins of each known-bad resolution of that release (the first, most restrictive rule per
+    dependency), and importlib_metadata where the release needs it. None for another major."""
+    release = version_tuple(version)
+    if release is None or release[0] != SUPPORTED_MAJOR:
+        return ()
+    pins: list[str] = []
+    pinned: set[str] = set()
+    for rule in KNOWN_BAD:
+        if rule.prefect_from <= release < rule.prefect_below and rule.dependency not in pinned:
+            pinned.add(rule.dependency)
+            pins.extend(rule.pins)
+    if release < NEEDS_IMPORTLIB_METADATA_BELOW:
+        pins.append("importlib_metadata")
+    return tuple(dict.fromkeys(pins))
+
+
 def known_bad(version: Optional[str], dependencies: Mapping[str, Optional[str]], *, server: bool = True) -> Optional[BadResolution]:
+    """The rule `dependencies` break `version` by; of several, the one with the highest bad_from,
+    whose effect is the one that installed version has."""
     release = version_tuple(version)
     if release is None:
         return None
+    found = None
     for rule in KNOWN_BAD:
         installed = version_tuple(dependencies.get(rule.dependency))
         if rule.server_only and not server:
             continue
         if rule.prefect_from <= release < rule.prefect_below and installed is not None and installed >= rule.bad_from:
-            return rule
-    return None
+            found = rule
+    return found
 
 
-def pinned_install(python: str, version: str, rule: BadResolution) -> str:
-    return pip_install(python, f'"prefect=={version}"', *rule.pins)
+def pinned_install(python: str, version: str) -> str:
+    """Every pin the release needs today, not only the broken one's: a fix that leaves the next
+    known breakage in place is no fix."""
+    return pip_install(python, f'"prefect=={version}"', *release_pins(version))
 
 
 def supported_release_problem(version: Optional[str], python: str) -> Optional[tuple[str, str]]:
@@ -95,7 +126,7 @@ def broken_install_remediation(python: str, version: Optional[str], dependencies
     """How to repair a Prefect that fails at import, by its cause."""
     rule = known_bad(version, dependencies)
     if rule is not None and version:
-        return f"Install the pins that make Prefect {version} work: {pinned_install(python, version, rule)}"
+        return f"Install the pins that make Prefect {version} work: {pinned_install(python, version)}"
     if missing_module:
         top = missing_module.split(".")[0]
         return f"Install the missing module into that interpreter: {pip_install(python, DISTRIBUTION_OF_MODULE.get(top, top))}"
@@ -135,7 +166,7 @@ def prefect_installed(facts: Facts):
         installed = prefect.dependencies.get(rule.dependency)
         return fail(
             f"Prefect {prefect.version} in {python} has {rule.dependency} {installed}, with which {rule.effect}.",
-            f"Install the pins that make Prefect {prefect.version} work: {pinned_install(python, prefect.version, rule)}",
+            f"Install the pins that make Prefect {prefect.version} work: {pinned_install(python, prefect.version)}",
             dependency=rule.dependency,
             dependencyVersion=installed,
             **data,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from prefectwin.diagnosis.checks.base import check, fail, passed, skipped, warn
-from prefectwin.diagnosis.checks.prefect import BASE_PINS, pip_install, version_tuple
+from prefectwin.diagnosis.checks.prefect import pip_install, release_pins, version_tuple
 from prefectwin.diagnosis.facts import Facts
 
 
@@ -57,7 +57,7 @@ def server_version(facts: Facts):
     data = dict(apiUrl=health.api_url, clientVersion=client, serverVersion=server)
     who = "this worker's" if facts.role == "Worker" else "this interpreter's"
     skew = version_skew(client, server)
-    same_as_server = pip_install(facts.python.executable or "python", '"prefect==%s"' % server, *BASE_PINS)
+    same_as_server = pip_install(facts.python.executable or "python", f'"prefect=={server}"', *release_pins(server))
     if skew == "major":
         return fail(
             f"Prefect {client} ({who}) and the server's Prefect {server} at {health.api_url} differ in their major version; Prefect refuses to talk across it.",
