@@ -12,9 +12,9 @@ function Test-PrefectEnvironment {
     interpreter, the one Prefect runs under, in one probe process; the backend never imports
     Prefect itself. The checks are: python.found, python.version, python.path-spaces,
     prefect.installed, prefect.cli-on-path, settings.home, settings.profile, settings.api-url,
-    port.available, database, encoding, server.health, and the Windows-only windows.admin,
-    windows.execution-policy, windows.firewall, windows.defender, windows.long-paths and
-    windows.nssm (Skipped elsewhere, with the reason).
+    port.available, database, encoding, server.health, server.version, and the Windows-only
+    windows.admin, windows.execution-policy, windows.firewall, windows.defender,
+    windows.long-paths and windows.nssm (Skipped elsewhere, with the reason).
 
     Nothing is changed. A check that fails is an object with Status Fail, not an error; errors
     are written only when the diagnosis itself cannot run.
@@ -82,7 +82,7 @@ function Test-PrefectEnvironment {
         [string] $Role = 'Server',
 
         [Parameter()]
-        [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.defender', 'windows.long-paths', 'windows.nssm')]
+        [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'server.version', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.defender', 'windows.long-paths', 'windows.nssm')]
         [string[]] $Check
     )
     $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters

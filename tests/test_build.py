@@ -60,7 +60,7 @@ def test_the_combined_psm1_uses_psscriptroot_only_to_record_its_folder(combined:
 def test_python_is_inside_without_caches(built: Path) -> None:
     package = built / "python" / "src" / "prefectwin"
     assert (built / "python" / "pyproject.toml").is_file()
-    for name in ("__init__.py", "__main__.py", "rpc.py", "serve.py", "diagnosis/probe_script.py"):
+    for name in ("__init__.py", "__main__.py", "rpc.py", "serve.py", "target/agent.py"):
         assert (package / name).is_file(), name
     source = {path.relative_to(REPO / "python" / "src" / "prefectwin").as_posix() for path in (REPO / "python" / "src" / "prefectwin").rglob("*.py")}
     copied = {path.relative_to(package).as_posix() for path in package.rglob("*.py")}

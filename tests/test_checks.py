@@ -11,6 +11,8 @@ from prefectwin.diagnosis.checks import CHECK_NAMES, CHECKS, needs_of, run_check
 from prefectwin.diagnosis.checks.base import CheckResult
 from prefectwin.diagnosis.checks.encoding import effective_output_encoding
 from prefectwin.diagnosis.checks.port import is_prefect_server
+from prefectwin.diagnosis.checks.prefect import LOWEST_SUPPORTED_TEXT, release_pins, version_tuple
+from prefectwin.diagnosis.checks.server import version_skew
 from prefectwin.diagnosis.checks.windows import (
     effective_policy,
     is_excluded,
@@ -56,7 +58,7 @@ def test_check_order_is_the_documented_one():
     assert CHECK_NAMES == (
         "python.found", "python.version", "python.path-spaces", "prefect.installed", "prefect.cli-on-path",
         "settings.home", "settings.profile", "settings.api-url", "port.available", "database", "encoding",
-        "server.health", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.defender",
+        "server.health", "server.version", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.defender",
         "windows.long-paths", "windows.nssm",
     )
 
@@ -152,10 +154,58 @@ class TestPrefect:
     def test_not_installed_gives_the_pinned_pip_command_for_that_interpreter(self):
         facts = make_facts(prefect={"installed": False, "version": None})
         r = expect(run("prefect.installed", facts), "Fail", "not installed", remediation=('"/opt/prefect/venv/bin/python" -m pip install',))
-        assert '"fastapi<0.155"' in r.remediation and '"prefect>=3,<4"' in r.remediation
+        assert '"fastapi<0.155"' in r.remediation and f'"prefect>={LOWEST_SUPPORTED_TEXT},<4"' in r.remediation
 
     def test_prefect_2_is_not_managed(self):
         expect(run("prefect.installed", make_facts(prefect={"version": "2.20.3"})), "Fail", "Prefect 2.20.3", "Prefect 3")
+
+    def test_a_release_older_than_the_lowest_supported_names_both_versions(self):
+        r = expect(run("prefect.installed", make_facts(prefect={"version": "3.0.11"})), "Fail", "3.0.11", "older than 3.1,", remediation=('-m pip install "prefect>=3.1,<4"',))
+        assert r.data["lowestSupported"] == LOWEST_SUPPORTED_TEXT == "3.1"
+        expect(run("prefect.installed", make_facts(prefect={"version": "3.1.0"})), "Pass", "3.1.0")
+
+    def test_a_cli_that_dies_for_a_missing_module_fails_with_the_exception_and_its_pip_install(self):
+        facts = make_facts(prefect={"version": "3.4.25", "cli_error": "ModuleNotFoundError: No module named 'importlib_metadata'", "cli_missing_module": "importlib_metadata"})
+        r = expect(
+            run("prefect.installed", facts), "Fail", "3.4.25", "'prefect' command dies at import", "No module named 'importlib_metadata'",
+            remediation=('"/opt/prefect/venv/bin/python" -m pip install importlib_metadata',),
+        )
+        assert r.data["missingModule"] == "importlib_metadata"
+
+    def test_a_missing_module_is_installed_under_its_distribution_name(self):
+        facts = make_facts(prefect={"cli_error": "ModuleNotFoundError: No module named 'yaml'", "cli_missing_module": "yaml"})
+        expect(run("prefect.installed", facts), "Fail", "yaml", remediation=("-m pip install PyYAML",))
+
+    def test_an_import_that_breaks_otherwise_gets_a_reinstall(self):
+        facts = make_facts(prefect={"settings_error": "AttributeError: module 'x' has no attribute 'y'", "settings_error_kind": "broken"})
+        expect(run("prefect.installed", facts), "Fail", "fails at import", "AttributeError", remediation=('--force-reinstall "prefect==3.8.8"',))
+
+    def test_a_setting_error_is_not_an_install_error(self):
+        facts = make_facts(prefect={"settings_error": "ValidationError: bad", "settings_error_kind": "settings"})
+        expect(run("prefect.installed", facts), "Pass", "3.8.8")
+
+    def test_a_server_with_a_fastapi_it_cannot_import_gets_the_pin_but_a_worker_does_not(self):
+        bad = {"version": "3.6.29", "dependencies": {"fastapi": "0.165.0"}}
+        r = expect(run("prefect.installed", make_facts(prefect=bad)), "Fail", "fastapi 0.165.0", "prefect server start", remediation=('"prefect==3.6.29" "fastapi<0.116"',))
+        assert r.data["dependency"] == "fastapi"
+        expect(run("prefect.installed", make_facts(role="Worker", prefect=bad)), "Pass", "3.6.29")
+        expect(run("prefect.installed", make_facts(prefect={"version": "3.9.1", "dependencies": {"fastapi": "0.165.0"}})), "Pass", "3.9.1")
+
+    @pytest.mark.parametrize("version, pins", [("3.4.25", '"fastapi<0.116" importlib_metadata'), ("3.6.29", '"fastapi<0.116"')])
+    def test_a_server_whose_fastapi_breaks_its_routes_gets_every_pin_of_its_release(self, version, pins):
+        bad = {"version": version, "dependencies": {"fastapi": "0.150.0", "importlib_metadata": "10.2.0"}}
+        r = expect(run("prefect.installed", make_facts(prefect=bad)), "Fail", "fastapi 0.150.0", "answers every request with an error")
+        assert r.remediation.endswith(f'-m pip install "prefect=={version}" {pins}'), r.remediation
+
+    def test_a_3_1_server_with_a_newer_fastapi_gets_the_3_1_pins(self):
+        bad = {"version": "3.1.15", "dependencies": {"fastapi": "0.150.0", "importlib_metadata": "10.2.0"}}
+        expect(run("prefect.installed", make_facts(prefect=bad)), "Fail", "fastapi 0.150.0", remediation=('"prefect==3.1.15" "fastapi<0.116" importlib_metadata',))
+        fine = {"version": "3.1.15", "dependencies": {"fastapi": "0.115.14"}}
+        expect(run("prefect.installed", make_facts(prefect=fine)), "Pass", "3.1.15")
+
+    @pytest.mark.parametrize("text, parsed", [("3.4.25", (3, 4, 25)), ("3.1.0rc1", (3, 1, 0)), ("3.10", (3, 10, 0)), ("junk", None), (None, None)])
+    def test_version_tuple(self, text, parsed):
+        assert version_tuple(text) == parsed
 
     def test_skipped_without_interpreter(self):
         expect(run("prefect.installed", make_facts(python={"executable": None})), "Skipped", "python.found")
@@ -240,8 +290,21 @@ class TestSettingsHome:
         expect(run("settings.home", make_facts(home=None, prefect={"installed": False})), "Skipped", "prefect.installed")
 
     def test_unknown_home_because_settings_broke(self):
-        facts = make_facts(home=None, prefect={"settings_error": "ValidationError: PREFECT_API_URL bad"})
-        expect(run("settings.home", facts), "Fail", "could not load its settings", "PREFECT_API_URL bad")
+        facts = make_facts(home=None, prefect={"settings_error": "ValidationError: PREFECT_API_URL bad", "settings_error_kind": "settings"})
+        expect(run("settings.home", facts), "Fail", "could not load its settings", "PREFECT_API_URL bad", remediation=("invalid setting",))
+
+    def test_a_broken_install_is_not_blamed_on_a_setting(self):
+        facts = make_facts(
+            home=None,
+            prefect={"settings_error": "ModuleNotFoundError: No module named 'importlib_metadata'", "settings_error_kind": "missing-module", "missing_module": "importlib_metadata"},
+        )
+        r = expect(run("settings.home", facts), "Fail", "could not be asked", "importlib_metadata", remediation=('"/opt/prefect/venv/bin/python" -m pip install importlib_metadata',))
+        assert "setting" not in r.remediation
+
+    def test_an_unsupported_release_is_left_to_prefect_installed(self):
+        facts = make_facts(home=None, prefect={"version": "3.0.2", "settings_error": "NameError: x", "settings_error_kind": "broken"})
+        for name in ("settings.home", "settings.profile", "settings.api-url"):
+            expect(run(name, facts), "Skipped", "3.0.2", "prefect.installed")
 
 
 class TestSettingsProfile:
@@ -496,6 +559,7 @@ def _health(health_ok: bool, ready_ok: bool, **extra) -> HealthFacts:
         api_url=url,
         health=HttpProbe(url=url + "/health", ok=health_ok, status=200 if health_ok else None, error=None if health_ok else "[Errno 111] Connection refused"),
         ready=HttpProbe(url=url + "/ready", ok=ready_ok, status=200 if ready_ok else (503 if health_ok else None), error=None if ready_ok else "HTTP 503 Service Unavailable"),
+        **extra,
     )
 
 
@@ -515,6 +579,59 @@ class TestServerHealth:
 
     def test_no_api_url(self):
         expect(run("server.health", make_facts(health=None)), "Skipped", "PREFECT_API_URL")
+
+
+def _versioned(server_body, client="3.8.8", role="Server", ok=True):
+    health = _health(True, True, version=HttpProbe(url="http://127.0.0.1:4200/api/admin/version", status=200 if ok else 401, ok=ok, body=server_body))
+    return make_facts(role=role, health=health, prefect={"version": client})
+
+
+class TestServerVersion:
+    def test_same_release_passes(self):
+        r = expect(run("server.version", _versioned('"3.8.8"')), "Pass", "3.8.8")
+        assert (r.data["clientVersion"], r.data["serverVersion"]) == ("3.8.8", "3.8.8")
+
+    def test_an_older_client_passes(self):
+        expect(run("server.version", _versioned('"3.9.1"', client="3.4.25", role="Worker")), "Pass", "3.4.25", "3.9.1")
+
+    def test_a_worker_newer_than_its_server_warns_naming_both_versions(self):
+        r = expect(
+            run("server.version", _versioned('"3.1.15"', client="3.9.1", role="Worker")), "Warning", "3.9.1", "this worker's", "3.1.15", "newer",
+            remediation=('-m pip install "prefect==3.1.15" "fastapi<0.116" importlib_metadata', "Upgrade the server to 3.9.1"),
+        )
+        assert (r.data["clientVersion"], r.data["serverVersion"]) == ("3.9.1", "3.1.15")
+
+    def test_another_major_version_fails(self):
+        expect(run("server.version", _versioned('"2.20.3"', client="3.9.1")), "Fail", "2.20.3", "3.9.1", "major")
+
+    @pytest.mark.parametrize("body, ok", [(None, False), ("not json", True), ("{\"a\": 1}", True)])
+    def test_an_unknown_server_version_is_skipped(self, body, ok):
+        expect(run("server.version", _versioned(body, ok=ok)), "Skipped", "not known")
+
+    def test_no_api_url_is_skipped(self):
+        expect(run("server.version", make_facts(health=None)), "Skipped", "PREFECT_API_URL")
+
+    @pytest.mark.parametrize(
+        "version, pins",
+        [
+            ("3.1.15", ('"fastapi<0.116"', "importlib_metadata")),
+            ("3.4.25", ('"fastapi<0.116"', "importlib_metadata")),
+            ("3.6.29", ('"fastapi<0.116"',)),
+            ("3.8.0", ('"fastapi<0.155"',)),
+            ("3.9.1", ()),
+            ("2.20.3", ()),
+            ("junk", ()),
+        ],
+    )
+    def test_the_pins_that_make_a_release_work_today(self, version, pins):
+        assert release_pins(version) == pins
+
+    @pytest.mark.parametrize(
+        "client, server, skew",
+        [("3.9.1", "3.1.15", "newer"), ("3.1.15", "3.9.1", None), ("3.4.25", "3.4.25", None), ("3.4.26", "3.4.25", "newer"), ("3.0.0", "2.20.0", "major"), (None, "3.1.15", None), ("3.9.1", "x", None)],
+    )
+    def test_version_skew(self, client, server, skew):
+        assert version_skew(client, server) == skew
 
 
 # ------------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_full_report_on_this_machine(run_rpc, prefect_home, free_port):
         "python.found": "Pass", "python.version": "Pass", "python.path-spaces": "Pass" if " " not in sys.executable else "Warning",
         "prefect.installed": "Pass", "prefect.cli-on-path": "Pass", "settings.home": "Pass", "settings.profile": "Pass",
         "settings.api-url": "Warning",  # no PREFECT_API_URL in the isolated environment
-        "port.available": "Pass", "database": "Pass", "encoding": "Pass", "server.health": "Skipped",
+        "port.available": "Pass", "database": "Pass", "encoding": "Pass", "server.health": "Skipped", "server.version": "Skipped",
     }
     windows = {r["status"] for name, r in checks.items() if name.startswith("windows.")}
     if sys.platform == "win32":
@@ -440,3 +440,10 @@ def test_prefect_home_not_writable(run_rpc, tmp_path):
 def test_encoding_from_the_environment(run_rpc, env, status, decided_by):
     r = environment_test(run_rpc, "encoding", env=env)["encoding"]
     assert (r["status"], r["data"]["decidedBy"]) == (status, decided_by), r
+
+
+def test_server_version_of_the_same_release_passes(run_rpc, prefect_server):
+    """GET /api/admin/version of a real server: its Prefect version, here the same as ours."""
+    r = environment_test(run_rpc, "server.version", role="Worker", env={"PREFECT_API_URL": prefect_server.api_url})["server.version"]
+    assert r["status"] == "Pass", r
+    assert (r["data"]["clientVersion"], r["data"]["serverVersion"]) == (PREFECT_VERSION, PREFECT_VERSION)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import socket
+import subprocess
 import sys
 import urllib.parse
 from typing import Any, Optional
@@ -171,11 +171,11 @@ def test_a_missing_interpreter_is_refused(adapter, tmp_path, free_port):
     assert "does not exist" in error["message"]
 
 
-@pytest.mark.skipif(not shutil.which("python3") or sys.platform == "win32", reason="needs a system python3 without prefect")
 def test_an_interpreter_without_prefect_is_refused(adapter, tmp_path, free_port):
-    python = os.path.realpath(shutil.which("python3"))
-    if os.path.realpath(sys.executable) == python:
-        pytest.skip("the system python3 is this venv's")
+    # A venv of its own rather than the system python3, which can be this venv's own base.
+    venv = tmp_path / "no-prefect"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = str(venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
     error = _refused(adapter, call("service.install", server_params(tmp_path, free_port, pythonPath=python)), "NotInstalled", "PythonPath")
     assert "pip install" in error["remediation"]
 

@@ -72,6 +72,7 @@ def _defaults() -> dict[str, Any]:
             api_url="http://127.0.0.1:4200/api",
             health=HttpProbe(url="http://127.0.0.1:4200/api/health", status=200, ok=True, body="true"),
             ready=HttpProbe(url="http://127.0.0.1:4200/api/ready", status=200, ok=True, body='{"message":"OK"}'),
+            version=HttpProbe(url="http://127.0.0.1:4200/api/admin/version", status=200, ok=True, body='"3.8.8"'),
         ),
         "windows": None,
     }

@@ -6,7 +6,7 @@
   setting.set, so each cmdlet's parameters are exactly its command's params)
 
 Everything Prefect knows is asked of the target interpreter through one `TargetSession`
-(settings/probe_settings.py): values, sources, names, validation, and profile writes.
+(prefectwin/target/agent.py): values, sources, names, validation, and profile writes.
 """
 from __future__ import annotations
 

@@ -48,7 +48,17 @@ class PrefectFacts(_Facts):
     installed: bool = False
     version: Optional[str] = None
     requires_python: Optional[str] = None
+    # Installed versions of the distributions that decide whether a release works (None: absent).
+    dependencies: dict[str, Optional[str]] = Field(default_factory=dict)
+    # Why Prefect's settings could not be read: the exception, and whether a setting is to blame
+    # ("settings"), a module is missing ("missing-module", with its name), or the install is
+    # otherwise broken ("broken").
     settings_error: Optional[str] = None
+    settings_error_kind: Optional[Literal["settings", "missing-module", "broken"]] = None
+    missing_module: Optional[str] = None
+    # What the `prefect` console script dies of at import, if it does.
+    cli_error: Optional[str] = None
+    cli_missing_module: Optional[str] = None
     profile: Optional[str] = None
     profiles_path: Optional[str] = None
     home: Optional[str] = None
@@ -58,6 +68,8 @@ class PrefectFacts(_Facts):
     ephemeral_enabled: bool = False
     database_url: Optional[SecretStr] = None
     entries: tuple[SettingEntry, ...] = ()
+    # PREFECT_* variables in the probed environment that this release has no setting for.
+    unknown_env: tuple[str, ...] = ()
 
     def source_of(self, name: str) -> Optional[str]:
         return next((e.source for e in self.entries if e.name == name), None)
@@ -142,6 +154,21 @@ class HealthFacts(_Facts):
     api_url: str
     health: HttpProbe
     ready: HttpProbe
+    # GET /api/admin/version: the server's Prefect version (a JSON string), what Prefect's own
+    # client compares with its version.
+    version: Optional[HttpProbe] = None
+
+    @property
+    def server_version(self) -> Optional[str]:
+        import json
+
+        if self.version is None or not self.version.ok or not self.version.body:
+            return None
+        try:
+            value = json.loads(self.version.body)
+        except ValueError:
+            return None
+        return value if isinstance(value, str) else None
 
 
 class FirewallRule(_Facts):

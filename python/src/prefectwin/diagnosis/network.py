@@ -100,4 +100,5 @@ def health_facts(api_url: str, timeout: float = 3.0) -> Optional[HealthFacts]:
         api_url=parsed.shown,
         health=http_get(f"{base}/health", timeout, parsed.authorization, f"{shown}/health"),
         ready=http_get(f"{base}/ready", timeout, parsed.authorization, f"{shown}/ready"),
+        version=http_get(f"{base}/admin/version", timeout, parsed.authorization, f"{shown}/admin/version"),
     )

@@ -1,27 +1,16 @@
-"""Ask the target interpreter about itself and about Prefect, in one subprocess."""
+"""Ask the target interpreter about itself and about Prefect: one run of the agent."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-from importlib import resources
 from typing import Optional
 
 from prefectwin.diagnosis.facts import PrefectFacts, PythonFacts, SettingEntry
 from prefectwin.system import processes
+from prefectwin.target.channel import agent_source, new_frame, noise_tail, parse_frame
 
 PROBE_TIMEOUT_SEC = 60
-
-# `python -c` puts '' (the working directory) first on sys.path, so a stray json.py or
-# pydantic.py where the caller stands would be imported instead of the real module and the probe
-# would misreport the target. Drop it before anything is imported. Prefect still reads .env and
-# prefect.toml from the working directory: that goes by the cwd, not by sys.path.
-_ISOLATE_IMPORTS = "import sys\nif sys.path and sys.path[0] == '':\n    del sys.path[0]\n"
-
-
-def probe_source(source: str) -> str:
-    """Source to run with `python -c` in the target, safe from modules in its working directory."""
-    return _ISOLATE_IMPORTS + source
 
 
 def probe_environment(prefect_home: Optional[str]) -> dict[str, str]:
@@ -33,12 +22,18 @@ def probe_environment(prefect_home: Optional[str]) -> dict[str, str]:
 
 
 def run_probe(python: str, *, env: dict[str, str], cwd: Optional[str]) -> tuple[PythonFacts, PrefectFacts]:
-    source = resources.files("prefectwin.diagnosis").joinpath("probe_script.py").read_text(encoding="utf-8")
+    frame = new_frame()
     # `-c` rather than a script path, so no folder of ours goes on the target's sys.path.
     try:
         # Its own process group (a Job Object on Windows): a time-out or a stop signal ends
         # whatever the target started too, not just the interpreter.
-        completed = processes.run([python, "-c", probe_source(source)], env=env, cwd=cwd, timeout=PROBE_TIMEOUT_SEC)
+        completed = processes.run(
+            [python, "-c", agent_source(frame)],
+            input=(json.dumps({"op": "diagnose"}) + "\n").encode("ascii"),
+            env=env,
+            cwd=cwd,
+            timeout=PROBE_TIMEOUT_SEC,
+        )
     except FileNotFoundError:
         return PythonFacts(requested_path=python, error=f"{python} does not exist"), PrefectFacts()
     except PermissionError:
@@ -50,15 +45,27 @@ def run_probe(python: str, *, env: dict[str, str], cwd: Optional[str]) -> tuple[
             PythonFacts(requested_path=python, error=f"{python} did not answer within {PROBE_TIMEOUT_SEC} s"),
             PrefectFacts(),
         )
-    try:
-        data = json.loads(completed.stdout.decode("ascii"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-        return (
-            PythonFacts(requested_path=python, error=f"{python} is not a working Python interpreter ({tail[0][:200]})"),
-            PrefectFacts(),
-        )
-    return _python_facts(python, data["python"]), _prefect_facts(data)
+    lines = completed.stdout.decode("utf-8", "replace").split("\n")
+    frames = [m for m in (parse_frame(line, frame) for line in lines) if isinstance(m, dict)]
+    hello = frames[0] if frames else None
+    answer = frames[1] if len(frames) > 1 else None
+    if hello is None or "python" not in hello:
+        return PythonFacts(requested_path=python, error=f"{python} is not a working Python interpreter ({_why(completed, lines)})"), PrefectFacts()
+    python_facts = _python_facts(python, hello["python"])
+    if answer is None or not answer.get("ok"):
+        # The interpreter works, but the agent died while asking Prefect (a crash in a C
+        # extension, or os._exit in an import hook): Prefect is there, its answer is not.
+        reason = (answer or {}).get("error") or _why(completed, lines)
+        return python_facts, _prefect_facts(hello["prefect"], {"error": reason, "errorKind": "broken"})
+    return python_facts, _prefect_facts(hello["prefect"], answer["result"])
+
+
+def _why(completed: subprocess.CompletedProcess, stdout_lines: list[str]) -> str:
+    stderr = completed.stderr.decode("utf-8", "replace").strip().splitlines()
+    if stderr:
+        return stderr[-1][:200]
+    noise = noise_tail(stdout_lines)
+    return f"exit code {completed.returncode}" + (f"; it printed: {noise}" if noise else ", no output")
 
 
 def _python_facts(requested: str, raw: dict) -> PythonFacts:
@@ -75,14 +82,19 @@ def _python_facts(requested: str, raw: dict) -> PythonFacts:
     )
 
 
-def _prefect_facts(data: dict) -> PrefectFacts:
-    dist = data["prefect"]
-    settings = data.get("settings") or {}
+def _prefect_facts(dist: dict, answer: dict) -> PrefectFacts:
+    settings = answer.get("settings") or {}
+    cli = answer.get("cli") or {}
     return PrefectFacts(
         installed=dist["installed"],
         version=dist["version"],
         requires_python=dist["requiresPython"],
-        settings_error=data.get("error"),
+        dependencies=dist.get("dependencies") or {},
+        settings_error=answer.get("error"),
+        settings_error_kind=answer.get("errorKind"),
+        missing_module=answer.get("missingModule"),
+        cli_error=cli.get("error"),
+        cli_missing_module=cli.get("missingModule"),
         profile=settings.get("profile"),
         profiles_path=settings.get("profilesPath"),
         home=settings.get("home"),
@@ -92,4 +104,5 @@ def _prefect_facts(data: dict) -> PrefectFacts:
         ephemeral_enabled=settings.get("ephemeralEnabled", False),
         database_url=settings.get("databaseUrl"),
         entries=tuple(SettingEntry(**entry) for entry in settings.get("entries", [])),
+        unknown_env=tuple(settings.get("unknownEnv", [])),
     )

@@ -18,7 +18,7 @@ from prefectwin.diagnosis.checks.windows import NSSM_FIXED, NSSM_INSTALL, nssm_v
 from prefectwin.diagnosis.facts import CliFacts, DatabaseFacts, EncodingFacts, Facts, PortFacts
 from prefectwin.errors import InvalidArgument, NotFound, NotInstalled, PermissionDenied, PortInUse, PrefectWinError
 from prefectwin.events import Events
-from prefectwin.services.spec import ServiceSpec
+from prefectwin.services.spec import RESERVED_KEYS, ServiceSpec
 from prefectwin.services.state import ServiceRecord
 
 CHECKS = ("python.found", "python.version", "prefect.installed", "settings.home", "port.available")
@@ -31,6 +31,8 @@ _ERRORS: dict[str, tuple[type[PrefectWinError], str]] = {
     "port.available": (PortInUse, "Port"),
 }
 NETWORK_KINDS = ("unc", "mapped")
+# The PREFECT_* names a spec sets of its own accord; any other comes from -Environment.
+OWN_KEYS = frozenset({*RESERVED_KEYS, "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_CLI_COLORS", "PREFECT_LOGGING_COLORS"})
 
 
 def service_environment(spec: ServiceSpec) -> dict[str, str]:
@@ -113,6 +115,13 @@ def validate_install(spec: ServiceSpec, record: Optional[ServiceRecord], adapter
                 continue
             error, target = _ERRORS[check.name]
             raise error(result.message, target=target, remediation=result.remediation)
+    ignored = sorted(set(prefect_facts.unknown_env) & {k.upper() for k in spec.process_environment()})
+    if ignored and prefect_facts.installed:
+        raise InvalidArgument(
+            f"Prefect {prefect_facts.version} in {spec.application} has no setting named {', '.join(ignored)}, which the service would set; it would ignore {'them' if len(ignored) > 1 else 'it'}.",
+            target="PythonPath" if set(ignored) & OWN_KEYS else "Environment",
+            remediation="Remove or correct the name in -Environment, or upgrade Prefect in that interpreter (Get-PrefectSetting -PythonPath ... lists the names it reads).",
+        )
     if log_drive == "mapped":
         raise InvalidArgument(
             f"-LogDirectory {spec.log_directory} is on a mapped drive, which services cannot see.",

@@ -1,6 +1,6 @@
 """Setting names as the target's Prefect defines them: canonical names, legacy aliases,
 closest-name suggestions, and where each effective value comes from. Pure: built from what
-`probe_settings.py` reported."""
+the target agent (prefectwin/target/agent.py) reported."""
 from __future__ import annotations
 
 import difflib

@@ -1,4 +1,4 @@
-"""A dialog with the target interpreter about its settings (runs `probe_settings.py` there).
+"""A dialog with the target interpreter about its settings (runs prefectwin/target/agent.py there).
 
 This is the one module in `prefectwin.settings` that starts a process; everything else in the
 package is pure. Requests and answers are JSON Lines over the child's stdin/stdout, so values
@@ -12,22 +12,13 @@ import queue
 import subprocess
 import sys
 import threading
-from importlib import resources
 from typing import Any, Optional
 
-from prefectwin.diagnosis.probe import probe_source
-from prefectwin.errors import NotInstalled, OperationTimeout, ProbeFailed
+from prefectwin.errors import NotInstalled, NotSupported, OperationTimeout, ProbeFailed
 from prefectwin.system import processes
+from prefectwin.target.channel import agent_source, new_frame, noise_tail, parse_frame
 
 TIMEOUT_SEC = 60.0
-# CreateProcess limits a command line to 32767 characters; the -c source must stay well below.
-MAX_SOURCE_CHARS = 30000
-
-
-def script_source() -> str:
-    library = resources.files("prefectwin.diagnosis").joinpath("probe_script.py").read_text(encoding="utf-8")
-    own = resources.files("prefectwin.settings").joinpath("probe_settings.py").read_text(encoding="utf-8")
-    return probe_source(f"_PROBE_LIBRARY = {library!r}\n" + own)
 
 
 class TargetSession:
@@ -40,14 +31,16 @@ class TargetSession:
         self.timeout = timeout
         self.hello: dict[str, Any] = {}
         self._proc: Optional[subprocess.Popen] = None
-        self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._frames: "queue.Queue[Optional[Any]]" = queue.Queue()
         self._stderr: list[str] = []
+        self._noise: list[str] = []
+        self._frame = new_frame()
 
     def __enter__(self) -> "TargetSession":
         try:
             # Its own process group (a Job Object on Windows), ended as a whole on close.
             self._proc = processes.start(
-                [self.python, "-c", script_source()],
+                [self.python, "-c", agent_source(self._frame)],
                 env=self.env,
                 cwd=self.cwd,
                 stdin=subprocess.PIPE,
@@ -63,31 +56,37 @@ class TargetSession:
                 target="params.pythonPath",
                 remediation="Pass the python.exe Prefect runs under with -PythonPath.",
             ) from None
-        threading.Thread(target=self._pump, args=(self._proc.stdout, self._lines.put, True), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self._proc.stderr, self._stderr.append, False), daemon=True).start()
+        threading.Thread(target=self._pump_frames, args=(self._proc.stdout,), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self._proc.stderr, self._stderr.append), daemon=True).start()
         self.hello = self._read()
-        if not self.hello.get("prefect", {}).get("installed"):
+        problem = release_problem(self.hello)
+        if problem is not None:
             self.close()
-            raise NotInstalled(
-                f"Prefect is not installed in {self.hello.get('python', {}).get('executable') or self.python}.",
-                target="params.pythonPath",
-                remediation="Install it there ('python -m pip install \"prefect>=3,<4\" \"fastapi<0.155\"'), or pass another -PythonPath.",
-            )
+            raise problem
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
     @staticmethod
-    def _pump(stream: Any, sink: Any, mark_end: bool) -> None:
+    def _pump(stream: Any, sink: Any) -> None:
         for line in stream:
             sink(line)
-        if mark_end:
-            sink(None)
+
+    def _pump_frames(self, stream: Any) -> None:
+        """Framed answers to the queue; other stdout lines (a banner, a sitecustomize that
+        prints) are kept aside, to explain a failure."""
+        for line in stream:
+            message = parse_frame(line, self._frame)
+            if message is None:
+                self._noise.append(line)
+            else:
+                self._frames.put(message)
+        self._frames.put(None)
 
     def _read(self) -> dict[str, Any]:
         try:
-            line = self._lines.get(timeout=self.timeout)
+            message = self._frames.get(timeout=self.timeout)
         except queue.Empty:
             self.close(wait=False)
             raise OperationTimeout(
@@ -95,15 +94,17 @@ class TargetSession:
                 target="params.pythonPath",
                 remediation="Check that the interpreter starts (python -c \"import prefect\").",
             ) from None
-        if line is None:
+        if not isinstance(message, dict):
             self.close()
-            tail = "".join(self._stderr).strip().splitlines()[-1:] or ["no output"]
+            tail = "".join(self._stderr).strip().splitlines()[-1:]
+            noise = noise_tail(self._noise)
+            why = tail[0][:300] if tail else (f"it printed only: {noise}" if noise else "no output")
             raise ProbeFailed(
-                f"{self.python} stopped before answering: {tail[0][:300]}",
+                f"{self.python} stopped before answering: {why}",
                 target="params.pythonPath",
                 remediation="Run the interpreter by hand to see the error; pass another one with -PythonPath.",
             )
-        return json.loads(line)
+        return message
 
     def ask(self, op: str, **request: Any) -> dict[str, Any]:
         """Send one request; the answer's result, or ProbeFailed with the target's message."""
@@ -118,7 +119,7 @@ class TargetSession:
             raise ProbeFailed(
                 f"Prefect in {self.python} could not {op.replace('-', ' ')}: {answer.get('error')}",
                 target="params.pythonPath",
-                remediation="Fix the error Prefect reports (see 'prefect config view'), then try again.",
+                remediation=failure_remediation(self.hello, answer),
             )
         return answer["result"]
 
@@ -138,6 +139,36 @@ class TargetSession:
             pass
         processes.end_tree(proc)
         proc.wait()
+
+
+def release_problem(hello: dict[str, Any]) -> Optional[Exception]:
+    """Why the hello's interpreter cannot be asked about settings: no Prefect, or a release
+    PrefectWin does not support. Decided by the diagnosis's own rules (checks/prefect.py)."""
+    from prefectwin.diagnosis.checks.prefect import pip_install, supported_release_problem
+
+    executable = (hello.get("python") or {}).get("executable") or "python"
+    prefect = hello.get("prefect") or {}
+    if not prefect.get("installed"):
+        return NotInstalled(
+            f"Prefect is not installed in {executable}.",
+            target="params.pythonPath",
+            remediation=f"Install it there ({pip_install(executable)}), or pass another -PythonPath.",
+        )
+    unsupported = supported_release_problem(prefect.get("version"), executable)
+    if unsupported is not None:
+        message, remediation = unsupported
+        return NotSupported(message, target="params.pythonPath", remediation=remediation)
+    return None
+
+
+def failure_remediation(hello: dict[str, Any], answer: dict[str, Any]) -> str:
+    from prefectwin.diagnosis.checks.prefect import broken_install_remediation
+
+    executable = (hello.get("python") or {}).get("executable") or "python"
+    prefect = hello.get("prefect") or {}
+    if answer.get("errorKind") == "settings":
+        return "Fix or remove the invalid setting Prefect names (see 'prefect config view'), then try again."
+    return broken_install_remediation(executable, prefect.get("version"), prefect.get("dependencies") or {}, answer.get("missingModule"))
 
 
 def open_session(

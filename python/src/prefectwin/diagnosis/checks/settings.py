@@ -3,17 +3,28 @@ from __future__ import annotations
 
 from prefectwin.diagnosis.api_url import parse_api_url
 from prefectwin.diagnosis.checks.base import check, fail, passed, skipped, warn
+from prefectwin.diagnosis.checks.prefect import broken_install_remediation, supported_release_problem
 from prefectwin.diagnosis.facts import Facts
 from prefectwin.hosts import LOOPBACK_HOSTS, WILDCARD_HOSTS, client_host
 
 
 def _no_settings(facts: Facts):
-    if not facts.prefect.installed:
+    prefect = facts.prefect
+    if not prefect.installed:
         return skipped("Prefect is not installed in this interpreter; see prefect.installed.")
-    if facts.prefect.settings_error:
+    if supported_release_problem(prefect.version, facts.python.executable or "python") is not None:
+        return skipped(f"Prefect {prefect.version} is not a release PrefectWin supports; see prefect.installed.")
+    if prefect.settings_error and prefect.settings_error_kind == "settings":
         return fail(
-            f"Prefect could not load its settings: {facts.prefect.settings_error}",
+            f"Prefect could not load its settings: {prefect.settings_error}",
             "Fix or remove the invalid setting (see Get-PrefectSetting / 'prefect config view').",
+        )
+    if prefect.settings_error:
+        # Not a setting's fault: the install is broken, and the fix is the install's.
+        python = facts.python.executable or "python"
+        return fail(
+            f"Prefect in {python} could not be asked for its settings: {prefect.settings_error}",
+            broken_install_remediation(python, prefect.version, prefect.dependencies, prefect.missing_module),
         )
     return None
 

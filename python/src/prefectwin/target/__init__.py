@@ -1,0 +1,1 @@
+"""The target interpreter: the one Prefect runs under, asked through one agent script."""

@@ -1,0 +1,380 @@
+"""Runs INSIDE the target interpreter (the one Prefect runs under): Prefect's own answers.
+
+Started by prefectwin/target/channel.py as `python -c <prelude + this file>`; the prelude
+defines FRAME, a marker chosen per run. The agent first writes a hello frame (the interpreter
+and the installed distributions, which needs no Prefect import), then answers one JSON request
+per stdin line until stdin closes. Every answer is one line `FRAME + json`: whatever else
+reaches stdout (a wrapper's banner, a sitecustomize that prints, Prefect printing) is not a
+frame, and the backend skips it. After the hello, fd 1 is pointed at stderr, so not even a C
+extension can write between two frames.
+
+It must stand alone: the target may not have prefectwin, and may be another Python version, so
+only the standard library and prefect itself are imported. It works with every Prefect release
+from the lowest PrefectWin supports; where releases differ (the shape of `prefect config view`)
+it asks the release what it has, never a module only one release has. Nothing here re-derives
+Prefect's resolution:
+- values come from Prefect's Settings model (`get_current_settings()`, `Setting.value_from`);
+- sources come from Prefect's own `prefect config view --show-sources --show-defaults`, run
+  in-process and read back (JSON where the release offers `-o json`, else its text lines);
+- names and aliases come from the model's `validation_alias` lists (`prefect.settings.legacy`);
+- validation is Prefect's `Profile.validate_settings()`, the check behind `prefect config set`;
+- profiles are read with `load_profiles` and changed with `update_profile`, then written as
+  `save_profiles` would write them, but checked first and swapped in atomically.
+
+Secret values leave this process only when the request asks for them (`showSecret`), and then
+only over the backend's private pipe.
+"""
+import io
+import json
+import locale
+import os
+import re
+import sys
+import sysconfig
+
+MASK = "********"
+# Distributions whose versions decide whether a Prefect release works (see the pure checks).
+DEPENDENCIES = ("pydantic", "pydantic-settings", "fastapi", "importlib_metadata", "typer", "rich")
+
+_answers = sys.stdout
+
+
+def _open_channel():
+    """Answers go to a private copy of fd 1; fd 1 itself (and sys.stdout) now go to stderr."""
+    global _answers
+    sys.stdout.flush()
+    try:
+        private = os.dup(1)
+        os.dup2(2, 1)
+        _answers = io.TextIOWrapper(io.FileIO(private, "w"), encoding="ascii", newline="\n", write_through=True)
+    except OSError:  # no fd 1 to copy (a GUI launcher): frames on sys.stdout still work
+        _answers = sys.stdout
+    sys.stdout = sys.stderr
+
+
+def _send(message):
+    _answers.write(FRAME + json.dumps(message, ensure_ascii=True, default=str) + "\n")  # noqa: F821 - FRAME comes from the prelude
+    _answers.flush()
+
+
+def _error(exc):
+    """An exception as the backend reports it: its text, and what kind of problem it is."""
+    from_settings = type(exc).__name__ in ("ValidationError", "ProfileSettingsValidationError", "SettingsError")
+    return {
+        "error": "%s: %s" % (type(exc).__name__, exc),
+        "errorKind": "settings" if from_settings else ("missing-module" if isinstance(exc, ImportError) and getattr(exc, "name", None) else "broken"),
+        "missingModule": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
+    }
+
+
+# -- facts that need no Prefect import ----------------------------------------------------------
+def _python():
+    return {
+        "executable": sys.executable,
+        "version": list(sys.version_info[:3]),
+        "implementation": sys.implementation.name,
+        "prefix": sys.prefix,
+        "basePrefix": getattr(sys, "base_prefix", sys.prefix),
+        "scriptsDir": sysconfig.get_path("scripts"),
+        "platform": sys.platform,
+        "utf8Mode": bool(sys.flags.utf8_mode),
+        "preferredEncoding": locale.getpreferredencoding(False),
+    }
+
+
+def _version_of(name):
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _prefect_distribution():
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("prefect")
+    except metadata.PackageNotFoundError:
+        return {"installed": False, "version": None, "requiresPython": None, "dependencies": {}}
+    return {
+        "installed": True,
+        "version": dist.version,
+        "requiresPython": dist.metadata.get("Requires-Python"),
+        "dependencies": {name: _version_of(name) for name in DEPENDENCIES},
+    }
+
+
+# -- Prefect ------------------------------------------------------------------------------------
+def _cli_error():
+    """What `prefect` (the console script every service runs) dies of at import, or None.
+
+    The entry point is read from the distribution's metadata and loaded as the launcher would."""
+    from importlib import metadata
+
+    try:
+        entry = next(e for e in metadata.distribution("prefect").entry_points if e.group == "console_scripts" and e.name == "prefect")
+    except StopIteration:
+        return {"error": "the prefect distribution declares no 'prefect' console script", "errorKind": "broken", "missingModule": None}
+    try:
+        entry.load()
+    except BaseException as exc:  # noqa: BLE001 - whatever kills the CLI is the diagnosis
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return _error(exc)
+    return None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_TEXT_ENTRY = re.compile(r"^(PREFECT_[A-Z0-9_]+)='(.*)' \(from ([^()]+)\)\s*$", re.S)
+
+
+def _config_view():
+    """Prefect's own `config view --show-sources --show-defaults`, captured: [{name, value, source}]."""
+    import contextlib
+    import inspect
+
+    from prefect.cli.config import view
+
+    kwargs = {"show_defaults": True, "show_sources": True, "show_secrets": False}
+    # `-o json` exists from some 3.x on; before it, the view prints NAME='value' (from source).
+    as_json = "output" in inspect.signature(view).parameters
+    if as_json:
+        kwargs["output"] = "json"
+    buffer = io.StringIO()
+    # Every release prints through a rich Console made without a file, which writes to
+    # whatever sys.stdout is at the time.
+    with contextlib.redirect_stdout(buffer):
+        try:
+            view(**kwargs)
+        except SystemExit:
+            pass
+    text = _ANSI.sub("", buffer.getvalue())
+    if as_json:
+        return json.loads(text[text.index("{"):])["settings"]
+    entries = []
+    for line in text.splitlines():
+        if re.match(r"PREFECT_[A-Z0-9_]+='", line) or not entries:
+            entries.append(line)
+        else:  # a value with a newline in it
+            entries[-1] += "\n" + line
+    parsed = (_TEXT_ENTRY.match(entry) for entry in entries)
+    return [{"name": m.group(1), "value": m.group(2), "source": m.group(3)} for m in parsed if m]
+
+
+def _summary(settings, context):
+    return {
+        "profile": context.profile.name,
+        "profilesPath": str(settings.profiles_path),
+        "home": str(settings.home),
+        "apiUrl": settings.api.url,
+        "serverHost": settings.server.api.host,
+        "serverPort": settings.server.api.port,
+    }
+
+
+def _current():
+    import prefect.context
+    from prefect.settings import get_current_settings
+
+    return get_current_settings(), prefect.context.get_settings_context()
+
+
+def diagnose(request):
+    """Everything the diagnosis asks, in one answer; problems are facts here, not failures."""
+    out = {"settings": None, "cli": _cli_error()}
+    try:
+        settings, context = _current()
+        url = settings.server.database.connection_url
+        database_url = url.get_secret_value() if url is not None else None
+        if database_url is None:
+            database_url = "sqlite+aiosqlite:///" + str(settings.home) + "/prefect.db"
+        known = _fields()
+        out["settings"] = dict(
+            _summary(settings, context),
+            # PREFECT_* variables of this environment that this release has no setting for:
+            # it ignores them, so a service spec that sets one would not do what it says.
+            unknownEnv=sorted(n for n in os.environ if n.upper().startswith("PREFECT_") and n.upper() not in known),
+            ephemeralEnabled=bool(settings.server.ephemeral.enabled),
+            databaseUrl=database_url,
+            entries=_config_view(),
+        )
+    except Exception as exc:  # reported, not raised: a broken setting or install is a diagnosis
+        out.update(_error(exc))
+    return out
+
+
+def _fields():
+    from prefect.settings import Settings
+    from prefect.settings.legacy import _get_settings_fields
+
+    return _get_settings_fields(Settings)
+
+
+def _canonical_settings():
+    """Each setting once, canonical name first, in name order."""
+    seen = {}
+    for setting in _fields().values():
+        seen.setdefault(setting.name, setting)
+    return [seen[name] for name in sorted(seen)]
+
+
+def _env_names(setting):
+    """The environment names Prefect's model accepts for a setting, in the model's own order
+    (the order pydantic-settings tries them, so the first one set is the one that counts)."""
+    from prefect.settings import Settings
+    from pydantic import AliasChoices
+
+    model, accessor = Settings, setting.accessor.split(".")
+    for part in accessor[:-1]:
+        model = model.model_fields[part].annotation
+    field = model.model_fields[accessor[-1]]
+    names = []
+    if isinstance(field.validation_alias, AliasChoices):
+        names = [c.upper() for c in field.validation_alias.choices if isinstance(c, str)]
+    if setting.name not in names:
+        names.insert(0, setting.name)
+    return names
+
+
+def _jsonable(value):
+    from pydantic_core import to_jsonable_python
+
+    return to_jsonable_python(value, fallback=str)
+
+
+def describe(request):
+    from prefect.settings import load_profiles
+
+    show_secret = bool(request.get("showSecret"))
+    settings, context = _current()
+    sources = {e["name"]: e["source"] for e in _config_view()}
+    entries = []
+    for setting in _canonical_settings():
+        names = _env_names(setting)
+        value = setting.value_from(settings)
+        if setting.is_secret and value is not None and not show_secret:
+            value = MASK
+        source = sources.get(setting.name, "defaults")
+        entries.append(
+            {
+                "name": setting.name,
+                "aliases": [n for n in names if n != setting.name],
+                "secret": setting.is_secret,
+                "value": _jsonable(value),
+                "source": source,
+                "envName": next((n for n in names if os.environ.get(n) is not None), None) if source == "env" else None,
+            }
+        )
+    return dict(_summary(settings, context), profiles=sorted(load_profiles().names), entries=entries)
+
+
+def validate(request):
+    """Prefect's own verdict on NAME=VALUE, as `prefect config set` would give it."""
+    from prefect.exceptions import ProfileSettingsValidationError
+    from prefect.settings import Profile
+
+    setting = _fields().get(request["name"])
+    if setting is None:
+        return {"canonical": None, "errors": []}
+    errors = []
+    try:
+        Profile(name="prefectwin-validation", settings={setting.name: request["value"]}).validate_settings()
+    except ProfileSettingsValidationError as exc:
+        for _, problem in exc.errors:
+            errors.extend(e["msg"] for e in problem.errors(include_input=False, include_url=False))
+    return {"canonical": setting.name, "errors": errors}
+
+
+def profile_get(request):
+    from prefect.settings import load_profiles
+
+    profiles = load_profiles()
+    name = request["profile"]
+    if name not in profiles.names:
+        return {"exists": False, "settings": {}}
+    stored = profiles[name].settings
+    return {"exists": True, "settings": {s.name: None if v is None else str(v) for s, v in stored.items()}}
+
+
+def _save_profiles(profiles):
+    """What Prefect's save_profiles writes (the non-default profiles, as toml.dumps renders
+    them), but checked before the file is touched and then swapped in whole: the text must
+    encode as UTF-8 and read back as exactly what was meant, and it goes to a temp file in the
+    same folder that replaces the old one. A refused or interrupted write leaves the old file."""
+    import stat
+    import tempfile
+
+    import toml
+    from prefect.settings import get_current_settings
+    from prefect.settings.constants import DEFAULT_PROFILES_PATH
+
+    path = get_current_settings().profiles_path
+    document = profiles.without_profile_source(DEFAULT_PROFILES_PATH).to_dict()
+    text = toml.dumps(document)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a value is not Unicode text (an unpaired surrogate); nothing was written") from None
+    try:
+        import tomllib
+
+        read_back = tomllib.loads(text)
+    except ImportError:  # Python < 3.11: Prefect reads profiles with toml there
+        read_back = toml.loads(text)
+    except ValueError:
+        read_back = None
+    if read_back != {k: v for k, v in document.items() if v is not None}:
+        raise ValueError("the profiles file would not read back as written; nothing was written")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".profiles-", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(temp, stat.S_IMODE(os.stat(str(path)).st_mode))
+        os.replace(temp, str(path))
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def profile_update(request):
+    """Set and unset settings of one profile through Prefect's profile API, validated first."""
+    import prefect.context
+    from prefect.settings import get_current_settings, load_profiles
+
+    profiles = load_profiles()
+    name = request.get("profile") or prefect.context.get_settings_context().profile.name
+    if name not in profiles.names:
+        raise ValueError("Profile %r does not exist." % name)
+    changes = dict(request.get("set") or {})
+    changes.update({n: None for n in request.get("unset") or []})
+    profiles.update_profile(name, changes)
+    profiles[name].validate_settings()
+    _save_profiles(profiles)
+    return {"profile": name, "path": str(get_current_settings().profiles_path)}
+
+
+OPS = {"diagnose": diagnose, "describe": describe, "validate": validate, "profile-get": profile_get, "profile-update": profile_update}
+
+
+def main():
+    _open_channel()
+    _send({"python": _python(), "prefect": _prefect_distribution()})
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        try:
+            answer = {"ok": True, "result": OPS[request["op"]](request)}
+        except Exception as exc:  # reported to the backend, which turns it into a protocol error
+            answer = dict(_error(exc), ok=False)
+        _send(answer)
+
+
+main()
