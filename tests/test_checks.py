@@ -611,6 +611,12 @@ class TestServerVersion:
     def test_no_api_url_is_skipped(self):
         expect(run("server.version", make_facts(health=None)), "Skipped", "PREFECT_API_URL")
 
+    @pytest.mark.parametrize("body", ['"3.9.1\\" & calc & \\""', '"3.9.1; rm -rf /"', '"3.9.1\\n"', '"3.9.1 "'])
+    def test_a_server_version_that_is_no_plain_release_number_is_not_believed(self, body):
+        # The server's answer reaches messages and a pip command an admin may paste.
+        r = expect(run("server.version", _versioned(body, client="3.9.1", role="Worker")), "Skipped", "not known")
+        assert "calc" not in r.message + (r.remediation or "") and "rm -rf" not in r.message + (r.remediation or "")
+
     @pytest.mark.parametrize(
         "version, pins",
         [

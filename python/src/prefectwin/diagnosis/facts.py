@@ -4,11 +4,15 @@ Every field is plain data so a check can be unit-tested by building Facts by han
 """
 from __future__ import annotations
 
+import re
+
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
+
+_RELEASE_NUMBER = re.compile(r"\d+(\.\d+){1,3}((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 
 class _Facts(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
@@ -168,7 +172,11 @@ class HealthFacts(_Facts):
             value = json.loads(self.version.body)
         except ValueError:
             return None
-        return value if isinstance(value, str) else None
+        # The body is the server's word, and it ends up in messages and in a pip command an
+        # admin may paste: only a plain release number (PEP 440's public form) is taken.
+        if not isinstance(value, str) or not _RELEASE_NUMBER.fullmatch(value):
+            return None
+        return value
 
 
 class FirewallRule(_Facts):
