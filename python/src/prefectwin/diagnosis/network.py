@@ -64,13 +64,14 @@ def http_get(url: str, timeout: float, authorization: Optional[str] = None, show
     import http.client
 
     shown = shown or url
-    headers = {"Accept": "application/json"}
-    if authorization:
-        headers["Authorization"] = authorization
     try:
-        request = urllib.request.Request(url, headers=headers)
+        request = urllib.request.Request(url, headers={"Accept": "application/json"})
     except ValueError as exc:
         return HttpProbe(url=shown, ok=False, error=f"not a usable URL ({type(exc).__name__})")
+    if authorization:
+        # Unredirected: urllib would copy a normal header to wherever a redirect points,
+        # another host or plain http included.
+        request.add_unredirected_header("Authorization", authorization)
     # The API is local or on the LAN: a corporate proxy from the environment must not intercept it.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
