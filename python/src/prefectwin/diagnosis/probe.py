@@ -7,6 +7,7 @@ import subprocess
 from typing import Optional
 
 from prefectwin.diagnosis.facts import PrefectFacts, PythonFacts, SettingEntry
+from prefectwin.secrets import mask_url
 from prefectwin.system import processes
 from prefectwin.target.channel import agent_source, new_frame, noise_tail, parse_frame
 
@@ -90,10 +91,10 @@ def _prefect_facts(dist: dict, answer: dict) -> PrefectFacts:
         version=dist["version"],
         requires_python=dist["requiresPython"],
         dependencies=dist.get("dependencies") or {},
-        settings_error=answer.get("error"),
+        settings_error=mask_url(answer.get("error")),
         settings_error_kind=answer.get("errorKind"),
         missing_module=answer.get("missingModule"),
-        cli_error=cli.get("error"),
+        cli_error=mask_url(cli.get("error")),
         cli_missing_module=cli.get("missingModule"),
         profile=settings.get("profile"),
         profiles_path=settings.get("profilesPath"),

@@ -15,6 +15,7 @@ import threading
 from typing import Any, Optional
 
 from prefectwin.errors import NotInstalled, NotSupported, OperationTimeout, ProbeFailed
+from prefectwin.secrets import mask_url
 from prefectwin.system import processes
 from prefectwin.target.channel import agent_source, new_frame, noise_tail, parse_frame
 
@@ -117,7 +118,7 @@ class TargetSession:
         answer = self._read()
         if not answer.get("ok"):
             raise ProbeFailed(
-                f"Prefect in {self.python} could not {op.replace('-', ' ')}: {answer.get('error')}",
+                f"Prefect in {self.python} could not {op.replace('-', ' ')}: {mask_url(str(answer.get('error')))}",
                 target="params.pythonPath",
                 remediation=failure_remediation(self.hello, answer),
             )

@@ -21,8 +21,9 @@ Prefect's resolution:
 - profiles are read with `load_profiles` and changed with `update_profile`, then written as
   `save_profiles` would write them, but checked first and swapped in atomically.
 
-Secret values leave this process only when the request asks for them (`showSecret`), and then
-only over the backend's private pipe.
+Secret values leave this process only over the backend's private pipe: the values of secret
+settings only when a request asks for them (`showSecret`), and the database URL of `diagnose`,
+which the backend's database check needs. Error texts never quote the values Prefect refused.
 """
 import io
 import json
@@ -57,11 +58,32 @@ def _send(message):
     _answers.flush()
 
 
+def _validation_text(error):
+    """A pydantic ValidationError without the values it refused: they may be secrets."""
+    return "; ".join(
+        "%s: %s" % (".".join(str(part) for part in item.get("loc", ())) or "value", item.get("msg"))
+        for item in error.errors(include_input=False)
+    )
+
+
+def _error_text(exc):
+    errors = getattr(exc, "errors", None)
+    if callable(errors):  # pydantic's ValidationError quotes each refused input in its str()
+        try:
+            return _validation_text(exc)
+        except TypeError:  # a pydantic too old for include_input
+            return "invalid settings"
+    if isinstance(errors, list) and errors and all(isinstance(e, tuple) and len(e) == 2 for e in errors):
+        # Prefect's ProfileSettingsValidationError: (setting, ValidationError) pairs.
+        return "; ".join("%s: %s" % (getattr(setting, "name", setting), _validation_text(error)) for setting, error in errors)
+    return str(exc)
+
+
 def _error(exc):
     """An exception as the backend reports it: its text, and what kind of problem it is."""
     from_settings = type(exc).__name__ in ("ValidationError", "ProfileSettingsValidationError", "SettingsError")
     return {
-        "error": "%s: %s" % (type(exc).__name__, exc),
+        "error": "%s: %s" % (type(exc).__name__, _error_text(exc)),
         "errorKind": "settings" if from_settings else ("missing-module" if isinstance(exc, ImportError) and getattr(exc, "name", None) else "broken"),
         "missingModule": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
     }
