@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -21,13 +22,22 @@ import pytest
 from conftest import start_prefect_server, stop_prefect_server
 
 
-def _post(api_url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+def _post(api_url: str, path: str, body: dict[str, Any], attempts: int = 10) -> dict[str, Any]:
     request = urllib.request.Request(
         f"{api_url}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=30) as response:
-        return json.loads(response.read())
+    for attempt in range(attempts):
+        try:
+            with opener.open(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            # Prefect answers 503 while SQLite is locked by its own services (busy right after
+            # start); its client retries, and so does this one, a bounded number of times.
+            if exc.code != 503 or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _wait_until_ready(api_url: str, timeout: float = 120) -> None:
@@ -226,3 +236,38 @@ def test_restore_refuses_a_damaged_or_foreign_backup(run_rpc, tmp_path: Path) ->
     assert "not a Prefect database" in result.error["message"]
     assert database.read_bytes() == original
     assert sorted(os.listdir(tmp_path)) == ["foreign.db", "prefect.db"], "a refused restore writes nothing"
+
+
+def test_a_failed_replacement_leaves_the_database_and_its_wal_as_they_were(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows refuses to replace a file another process opened after the in-use check (a
+    # server starting, an antivirus scan): that failure must cost no committed data.
+    from prefectwin.backup import sqlite as backup_sqlite
+
+    database = tmp_path / "prefect.db"
+    writer = sqlite3.connect(database)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE alembic_version (version_num TEXT)")
+    writer.execute("INSERT INTO alembic_version VALUES ('committed-in-the-wal')")
+    writer.commit()
+    wal = Path(str(database) + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0, "the commit must still be in the WAL for this test"
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    backup = tmp_path.parent / f"{tmp_path.name}-backup.db"
+    backup.write_bytes(b"the backup")
+
+    real_replace = os.replace
+
+    def refuse_the_database(source, destination):
+        if os.fspath(destination) == str(database):
+            raise PermissionError(13, "The process cannot access the file because it is being used by another process")
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(backup_sqlite.os, "replace", refuse_the_database)
+    with pytest.raises(PermissionError):
+        backup_sqlite.restore_copy(str(backup), str(database))
+    after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    assert after == before, "the database, its -wal and -shm are back, and no temporary file is left"
+    writer.close()  # only now: closing checkpoints the WAL into the file
+    reader = sqlite3.connect(database)
+    assert reader.execute("SELECT version_num FROM alembic_version").fetchall() == [("committed-in-the-wal",)]
+    reader.close()

@@ -132,9 +132,12 @@ def in_use(path: str) -> Optional[str]:
 
 
 def restore_copy(backup: str, database: str) -> None:
-    """Replace `database` (and its sidecars, which belong to the file being replaced) with an
-    exact copy of `backup`, atomically: a temporary copy beside it, then a rename."""
+    """Replace `database` with an exact copy of `backup`, atomically: a temporary copy beside
+    it, then a rename. The old file's sidecars (-wal, -shm) belong to the old file: they are
+    moved aside first and deleted only once the new file is in place, and put back if the
+    replacement fails, so a failure leaves the old database with the commits its WAL holds."""
     temporary = _temporary_beside(database, "restoring")
+    moved: list[tuple[str, str]] = []
     try:
         with open(backup, "rb") as source, open(temporary, "wb") as target:
             for block in iter(lambda: source.read(1 << 20), b""):
@@ -142,11 +145,18 @@ def restore_copy(backup: str, database: str) -> None:
             target.flush()
             os.fsync(target.fileno())
         for suffix in SIDECARS:
-            _remove_quietly(database + suffix)
+            if os.path.exists(database + suffix):
+                aside = f"{temporary}{suffix}"
+                os.replace(database + suffix, aside)
+                moved.append((database + suffix, aside))
         os.replace(temporary, database)
     except BaseException:
+        for original, aside in reversed(moved):
+            os.replace(aside, original)
         _remove_quietly(temporary)
         raise
+    for _, aside in moved:
+        _remove_quietly(aside)
 
 
 def remove_file(path: str) -> None:
