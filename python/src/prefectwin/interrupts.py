@@ -133,7 +133,13 @@ def _stop_main_thread() -> None:
         signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
         return
     # Windows: a signal raised here would not wake a main thread blocked in a read. The
-    # children's job handles close with the process, which ends their trees.
+    # children's job handles close with the process, which ends their trees. In the middle of
+    # a state change, the main thread is not blocked in a read: record the stop, as a signal
+    # would be recorded, so the step finishes and the apply loop rolls back.
+    global _pending
+    if _deferring:
+        _pending = _pending or signal.SIGTERM
+        return
     from prefectwin.system import processes
 
     processes.end_all()

@@ -23,7 +23,9 @@ from typing import Any, Optional
 
 _live: dict[int, subprocess.Popen] = {}
 _jobs: dict[int, Any] = {}
-_lock = threading.Lock()
+# Re-entrant: a stop signal's handler ends every tree (end_all) in the main thread, which may
+# be holding this lock in start() or end_tree() at that moment.
+_lock = threading.RLock()
 # Tests replace it to check the Windows path with a fake kernel32.
 job_factory: Optional[Any] = None
 
