@@ -363,7 +363,8 @@ function ConvertTo-PrefectArgumentString {
 function Write-PrefectBackendEvent {
     <#
     .SYNOPSIS
-    Relays one stderr line of the backend to the matching PowerShell stream.
+    Relays one event line of the backend (stderr of a one-shot call, stdout of a session) to the
+    matching PowerShell stream.
 
     .DESCRIPTION
     {"level":"verbose|warning|information|debug","message":...} goes to Write-Verbose,
@@ -374,7 +375,7 @@ function Write-PrefectBackendEvent {
     Returns the line as text for the stderr tail that bridge failures quote.
 
     .PARAMETER Line
-    One line of the backend's stderr.
+    One event line of the backend.
 
     .PARAMETER Activity
     The progress activities seen so far; their index, added to $script:PrefectWinProgressBaseId,
@@ -1174,13 +1175,9 @@ function Invoke-PrefectSessionRequest {
         }
         if ($null -ne $answer) {
             $Session.Requests++
-            # The events of this request are in the pipe already; give the reader a moment.
-            $grace = [System.Diagnostics.Stopwatch]::StartNew()
-            while ($Session.StderrOpen -and $grace.ElapsedMilliseconds -lt 3) {
-                if ((Receive-PrefectSessionEvent -Session $Session -Tail $tail -Activity $activities) -gt 0) {
-                    $grace.Restart()
-                }
-            }
+            # Its events came before it on stdout; stderr holds crash output only, and what
+            # has arrived of it is relayed without waiting.
+            $null = Receive-PrefectSessionEvent -Session $Session -Tail $tail -Activity $activities
         }
     } catch [System.Management.Automation.ActionPreferenceStopException], [System.Management.Automation.PipelineStoppedException] {
         throw
@@ -1264,7 +1261,8 @@ function Get-PrefectEnvironmentStamp {
 function Receive-PrefectSessionEvent {
     <#
     .SYNOPSIS
-    Relays the session's stderr lines that have arrived, and returns how many there were.
+    Relays the session's stderr lines (crash output) that have arrived, and returns how many
+    there were.
 
     .DESCRIPTION
     Takes the pending ReadLineAsync task of the session's stderr while it has completed,

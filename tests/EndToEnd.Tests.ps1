@@ -65,7 +65,7 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             $env:PREFECT_API_URL = $server.ApiUrl
             $results = @(Test-PrefectEnvironment -Port $server.Port)
             $names = @($results | ForEach-Object -Process { $_.Check })
-            ($names -join ',') | Should -BeExactly 'python.found,python.version,python.path-spaces,prefect.installed,prefect.cli-on-path,settings.home,settings.profile,settings.api-url,port.available,database,encoding,server.health,windows.admin,windows.execution-policy,windows.firewall,windows.defender,windows.long-paths,windows.nssm'
+            ($names -join ',') | Should -BeExactly 'python.found,python.version,python.path-spaces,prefect.installed,prefect.cli-on-path,settings.home,settings.profile,settings.api-url,port.available,database,encoding,server.health,server.version,windows.admin,windows.execution-policy,windows.firewall,windows.defender,windows.long-paths,windows.nssm'
             foreach ($result in $results) {
                 $result.PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.CheckResult'
                 $result.Status | Should -BeIn @('Pass', 'Warning', 'Fail', 'Skipped')
@@ -82,6 +82,7 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             @($port.Data.owners | Where-Object -FilterScript { $_.pid -eq $server.Process.Id })[0].isPrefectServer | Should -BeTrue
             $byName['server.health'].Status | Should -BeExactly 'Pass'
             $byName['server.health'].Message | Should -BeLike "*$($server.ApiUrl)*"
+            $byName['server.version'].Status | Should -BeExactly 'Pass' -Because 'the server and this client run the same Prefect'
             $byName['settings.api-url'].Status | Should -BeExactly 'Pass'
             $byName['settings.home'].Message | Should -BeLike "*$clientHome*"
             $byName['python.found'].Message | Should -BeLike "*$python*"

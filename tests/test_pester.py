@@ -121,8 +121,9 @@ def test_pester_file_passes(host: str, test_file: Path, tmp_path: Path) -> None:
     summary = run_pester_file(host, test_file, tmp_path)
     if summary["result"] != "Passed" or summary["failures"]:
         pytest.fail(_describe_failures(summary) + "\n--- output (tail) ---\n" + _tail(summary["output"]))
-    # A file that ran nothing has lost its tests (a discovery error Pester did not count).
-    assert summary["passed"] + summary["skipped"] > 0, _describe_failures(summary)
+    # A file that passed nothing has lost its tests (a discovery error Pester did not count),
+    # or skips all of them here: either way it proves nothing on this host.
+    assert summary["passed"] > 0, _describe_failures(summary)
 
 
 def test_a_failing_pester_test_is_reported_by_name(tmp_path: Path) -> None:
