@@ -1073,7 +1073,8 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
     }
 }
 
-Describe 'The sample DSC configuration' -Skip:(-not $onWindows -or $PSVersionTable.PSEdition -ne 'Desktop') {
+# Needs Windows PowerShell 5.1's PSDesiredStateConfiguration to compile a MOF: skipped elsewhere.
+Describe 'The sample DSC configuration' -Tag 'Windows', 'WindowsPowerShell' -Skip:(-not $onWindows -or $PSVersionTable.PSEdition -ne 'Desktop') {
     It 'compiles to a MOF in which the worker depends on the server and no password appears' {
         # Import-DscResource finds PrefectWin on PSModulePath, in a folder named like it.
         $modules = Join-Path -Path $TestDrive -ChildPath 'Modules'
