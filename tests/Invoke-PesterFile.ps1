@@ -59,6 +59,28 @@ function ConvertTo-ErrorText {
     @($texts) -join ' | '
 }
 
+function Get-TestTag {
+    # A test's own tags and those of the blocks around it: a Describe -Tag 'Windows' marks
+    # every test inside.
+    param([Parameter(Mandatory = $true)] [object] $Test)
+    $tags = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($tag in @($Test.Tag)) {
+        if ($tag) {
+            $tags.Add([string]$tag)
+        }
+    }
+    $block = $Test.Block
+    while ($null -ne $block) {
+        foreach ($tag in @($block.Tag)) {
+            if ($tag -and -not $tags.Contains([string]$tag)) {
+                $tags.Add([string]$tag)
+            }
+        }
+        $block = $block.Parent
+    }
+    , $tags.ToArray()
+}
+
 $configuration = New-PesterConfiguration
 $configuration.Run.Path = $Path
 $configuration.Run.PassThru = $true
@@ -90,7 +112,7 @@ $summary = [ordered]@{
     )
     skips = @(
         foreach ($test in @($result.Skipped)) {
-            [ordered]@{ name = $test.ExpandedPath; tags = @($test.Tag) }
+            [ordered]@{ name = $test.ExpandedPath; tags = Get-TestTag -Test $test }
         }
     )
 }

@@ -124,12 +124,17 @@ def test_pester_file_passes(host: str, test_file: Path, tmp_path: Path) -> None:
     # A file that passed nothing has lost its tests (a discovery error Pester did not count),
     # or skips all of them here: either way it proves nothing on this host.
     assert summary["passed"] > 0, _describe_failures(summary)
+    if in_ci() and not IS_WINDOWS:
+        # In CI everything runs that this platform can run: a skip is for Windows only, and
+        # says so with its tag.
+        untagged = [skip["name"] for skip in summary["skips"] if "Windows" not in skip["tags"]]
+        assert untagged == [], f"skipped without a Windows tag: {untagged}"
 
 
 def test_a_failing_pester_test_is_reported_by_name(tmp_path: Path) -> None:
     seeded = tmp_path / "Seeded.Tests.ps1"
     seeded.write_text(
-        "Describe 'seeded' {\n"
+        "Describe 'seeded' -Tag 'Windows' {\n"
         "    It 'passes' { 1 | Should -Be 1 }\n"
         "    It 'fails on purpose' { 1 | Should -Be 2 }\n"
         "    It 'is skipped' -Skip { }\n"
@@ -143,6 +148,7 @@ def test_a_failing_pester_test_is_reported_by_name(tmp_path: Path) -> None:
     assert failure["name"] == "seeded.fails on purpose"
     assert "Expected 2, but got 1" in failure["error"]
     assert _describe_failures(summary).count("FAILED seeded.fails on purpose") == 1
+    assert summary["skips"] == [{"name": "seeded.is skipped", "tags": ["Windows"]}], "a skip carries its block's tags"
 
 
 def test_requires_version_is_read_from_the_file(tmp_path: Path) -> None:
