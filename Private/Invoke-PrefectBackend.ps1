@@ -1320,6 +1320,31 @@ function Receive-PrefectSessionEvent {
     $count
 }
 
+function ConvertFrom-PrefectSessionLine {
+    <#
+    .SYNOPSIS
+    One session stdout line as an object, or $null when it is no JSON object.
+
+    .PARAMETER Line
+    One stdout line of the session's backend.
+    #>
+    [CmdletBinding()]
+    [OutputType([object])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyString()]
+        [string] $Line
+    )
+    if (-not $Line.TrimStart().StartsWith('{')) {
+        return $null
+    }
+    try {
+        ConvertFrom-Json -InputObject $Line -ErrorAction Stop
+    } catch {
+        $null
+    }
+}
+
 function Test-PrefectSessionEvent {
     <#
     .SYNOPSIS
@@ -1342,15 +1367,8 @@ function Test-PrefectSessionEvent {
         [Parameter(Mandatory = $true)]
         [int] $RequestId
     )
-    if (-not $Line.TrimStart().StartsWith('{')) {
-        return $false
-    }
-    try {
-        $record = ConvertFrom-Json -InputObject $Line -ErrorAction Stop
-    } catch {
-        return $false
-    }
-    if ($null -ne (Get-PrefectField -InputObject $record -Name 'ok')) {
+    $record = ConvertFrom-PrefectSessionLine -Line $Line
+    if ($null -eq $record -or $null -ne (Get-PrefectField -InputObject $record -Name 'ok')) {
         return $false
     }
     $eventId = Get-PrefectField -InputObject $record -Name 'id'
@@ -1385,12 +1403,8 @@ function Get-PrefectSessionExitCode {
         [Parameter(Mandatory = $true)]
         [int] $RequestId
     )
-    if (-not $Line.TrimStart().StartsWith('{')) {
-        return $null
-    }
-    try {
-        $reply = ConvertFrom-Json -InputObject $Line -ErrorAction Stop
-    } catch {
+    $reply = ConvertFrom-PrefectSessionLine -Line $Line
+    if ($null -eq $reply) {
         return $null
     }
     $replyId = Get-PrefectField -InputObject $reply -Name 'id'
