@@ -269,7 +269,7 @@ function ConvertTo-PrefectJsonValue {
     if ($Value -is [string] -or $Value -is [char]) {
         # A new string instance: notes that Add-Member or Get-Content attached to the original
         # (PSPath and the like) must not be found again by Windows PowerShell's ConvertTo-Json.
-        return (-join ([string]$Value).ToCharArray())
+        return [string]::new(([string]$Value).ToCharArray())
     }
     if ($Value -is [System.Management.Automation.SwitchParameter]) {
         return $Value.IsPresent
@@ -1211,23 +1211,25 @@ function Invoke-PrefectSessionRequest {
         $Cmdlet.ThrowTerminatingError($powerShellError)
     }
     if ($timedOut) {
-        $Cmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
-                    code = 'Timeout'
-                    category = 'OperationTimeout'
-                    message = "The PrefectWin session's backend (process $processId) did not finish '$Command' within $TimeoutSec seconds and was stopped; the next command starts a new one."
-                    target = $Command
-                    remediation = 'Run the command again with -Verbose to see where it stopped.'
-                }))
+        $record = New-PrefectErrorRecord -ErrorObject @{
+            code = 'Timeout'
+            category = 'OperationTimeout'
+            message = "The PrefectWin session's backend (process $processId) did not finish '$Command' within $TimeoutSec seconds and was stopped; the next command starts a new one."
+            target = $Command
+            remediation = 'Run the command again with -Verbose to see where it stopped.'
+        }
+        $Cmdlet.ThrowTerminatingError($record)
     }
     if ($null -ne $lost) {
         $message = "The PrefectWin session's backend (process $processId) $lost while it served '$Command' (request $requestId). Whether '$Command' took effect is unknown; the next command starts a new session backend."
-        $Cmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
-                    code = 'SessionLost'
-                    category = 'ResourceUnavailable'
-                    message = Join-PrefectStderrTail -Message $message -StderrTail $tail
-                    target = $Command
-                    remediation = "Check the state '$Command' was meant to change (for example with Get-PrefectService), then run it again. If this repeats, Stop-PrefectSession and run the command with -Debug, without a session."
-                }))
+        $record = New-PrefectErrorRecord -ErrorObject @{
+            code = 'SessionLost'
+            category = 'ResourceUnavailable'
+            message = Join-PrefectStderrTail -Message $message -StderrTail $tail
+            target = $Command
+            remediation = "Check the state '$Command' was meant to change (for example with Get-PrefectService), then run it again. If this repeats, Stop-PrefectSession and run the command with -Debug, without a session."
+        }
+        $Cmdlet.ThrowTerminatingError($record)
     }
     ConvertFrom-PrefectResponse -Cmdlet $Cmdlet -Command $Command -Stdout $answer -ExitCode $exitCode -Python $Session.Python -StderrTail $tail
 }

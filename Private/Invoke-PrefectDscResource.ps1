@@ -98,13 +98,14 @@ function Invoke-PrefectSettingResource {
     $scope = [string](Get-PrefectField -InputObject $Resource -Name 'Scope')
     $pythonPath = [string](Get-PrefectField -InputObject $Resource -Name 'PythonPath')
     if ($scope -eq 'Process') {
-        $PSCmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
-                    code = 'InvalidArgument'
-                    category = 'InvalidArgument'
-                    message = "PrefectSetting ${name}: Scope Process would change only the environment of the DSC host process."
-                    target = 'Scope'
-                    remediation = 'Use Scope Profile, User or Machine.'
-                }))
+        $record = New-PrefectErrorRecord -ErrorObject @{
+            code = 'InvalidArgument'
+            category = 'InvalidArgument'
+            message = "PrefectSetting ${name}: Scope Process would change only the environment of the DSC host process."
+            target = 'Scope'
+            remediation = 'Use Scope Profile, User or Machine.'
+        }
+        $PSCmdlet.ThrowTerminatingError($record)
     }
     $parameters = @{ name = $name }
     if ($pythonPath) {
@@ -372,13 +373,14 @@ function ConvertTo-PrefectServiceParameter {
         }
     }
     if ($null -ne $problem) {
-        $PSCmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
-                    code = 'InvalidArgument'
-                    category = 'InvalidArgument'
-                    message = "PrefectService ${name}: $problem"
-                    target = 'DatabaseUrl'
-                    remediation = 'See about_PrefectWin, DSC, for the two ways to give the database secret.'
-                }))
+        $record = New-PrefectErrorRecord -ErrorObject @{
+            code = 'InvalidArgument'
+            category = 'InvalidArgument'
+            message = "PrefectService ${name}: $problem"
+            target = 'DatabaseUrl'
+            remediation = 'See about_PrefectWin, DSC, for the two ways to give the database secret.'
+        }
+        $PSCmdlet.ThrowTerminatingError($record)
     }
     if ($url) {
         $parameters['databaseUrl'] = $url
