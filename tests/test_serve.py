@@ -93,3 +93,31 @@ def test_the_session_ends_cleanly_when_stdin_closes(closing):
     code, out, _ = serve([closing])
     assert code == 0
     assert len(out) == (1 if closing else 0)
+
+
+def test_each_request_is_served_in_the_environment_it_carries_and_no_later_one_inherits_it(tmp_path):
+    """A session's answer must equal a fresh process's: the caller's environment travels with
+    each request, and what one request brought is gone for the next."""
+    import os
+
+    caller = dict(os.environ, PREFECT_HOME=str(tmp_path), PREFECT_API_URL="http://10.9.8.7:4200/api")
+
+    def setting_get(request_id, environment=None) -> bytes:
+        document = {"id": request_id, "protocol": 1, "command": "setting.get", "params": {"name": ["PREFECT_API_URL"]}}
+        if environment is not None:
+            document["environment"] = environment
+        return json.dumps(document).encode() + b"\n"
+
+    code, out, _ = serve([setting_get(1, caller), setting_get(2)], timeout=120)
+    assert code == 0 and all(o["ok"] for o in out), out
+    carried, own = (o["result"] for o in out)
+    assert [(s["name"], s["value"], s["source"]) for s in carried] == [("PREFECT_API_URL", "http://10.9.8.7:4200/api", "env:PREFECT_API_URL")]
+    assert all(s["value"] != "http://10.9.8.7:4200/api" for s in own)
+
+
+def test_an_environment_that_is_not_text_to_text_is_refused_naming_it():
+    line = json.dumps({"id": 1, "protocol": 1, "command": "module.version", "environment": {"A": 1}}).encode() + b"\n"
+    code, out, _ = serve([line, request(2)])
+    assert code == 0
+    assert out[0]["error"]["code"] == "InvalidRequest" and out[0]["error"]["target"].startswith("environment")
+    assert out[1]["ok"]

@@ -55,6 +55,10 @@ class Request(BaseModel):
     # `-m` the start folder goes first on sys.path and a stray pydantic.py or prefectwin/ there
     # would shadow the backend; relative paths are then resolved against this instead.
     cwd: Optional[str] = Field(None, min_length=1)
+    # The caller's whole environment. A long-lived backend inherited the environment of the
+    # moment it started; serving each request in the caller's current one makes its answer
+    # the one a fresh process would give. Without it, the process's own environment is used.
+    environment: Optional[dict[str, str]] = None
 
     @field_validator("protocol", mode="before")
     @classmethod

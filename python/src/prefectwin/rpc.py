@@ -5,11 +5,12 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import traceback
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from prefectwin import PROTOCOL_VERSION, wire
 from prefectwin.errors import InternalError, InvalidRequest, PrefectWinError, stopped
@@ -107,6 +108,23 @@ def _enter(cwd: Optional[str]) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def _caller_environment(environment: Optional[dict[str, str]]) -> Iterator[None]:
+    """Serve one request in the caller's environment, then put the process's own one back, so
+    that nothing a request brought outlives it in a session."""
+    if environment is None:
+        yield
+        return
+    own = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(own)
+
+
 def validation_problems(exc: Any, prefix: str = "params") -> list[dict[str, Any]]:
     """Turn a pydantic ValidationError into field/message pairs. Never echoes the input:
     it may be a password."""
@@ -176,7 +194,8 @@ def handle_document(document: dict[str, Any], events: Optional[Events] = None) -
         cmd = lookup(request.command)
         validated = _validate_params(cmd, request.params or {})
         _enter(request.cwd)
-        result = cmd.handler(validated, Context(what_if=request.what_if, events=events))
+        with _caller_environment(request.environment):
+            result = cmd.handler(validated, Context(what_if=request.what_if, events=events))
         return {"protocol": PROTOCOL_VERSION, "ok": True, "result": _serialize(cmd, result)}, 0
     except Interrupted as exc:
         error = stopped(exc)
