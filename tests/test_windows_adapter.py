@@ -16,13 +16,13 @@ import prefectwin.system as system
 from prefectwin.diagnosis.facts import FirewallRule
 from prefectwin.events import Events
 from prefectwin.rpc import handle
-from prefectwin.system.windows import (
+from prefectwin.system.windows import WindowsAdapter
+from prefectwin.system.windows_facts import (
     DEFENDER_NAMESPACE,
     FILESYSTEM_KEY,
     FIREWALL_NAMESPACE,
     POWERSHELL_POLICY_KEY,
     POWERSHELL_SHELL_ID,
-    WindowsAdapter,
 )
 
 PORT_FILTER_QUERY = "SELECT InstanceID, Protocol, LocalPort FROM MSFT_NetFirewallPortFilter"
@@ -75,7 +75,7 @@ def test_execution_policies_from_every_scope(monkeypatch):
             "HKCU": {POWERSHELL_POLICY_KEY: {"ExecutionPolicy": "RemoteSigned"}, POWERSHELL_SHELL_ID: {"ExecutionPolicy": "Unrestricted"}},
         }
     )
-    assert WindowsAdapter(net=net).execution_policies() == {
+    assert WindowsAdapter(net=net).facts.execution_policies() == {
         "MachinePolicy": "AllSigned",
         "UserPolicy": "RemoteSigned",
         "Process": "Bypass",
@@ -95,7 +95,7 @@ def test_execution_policies_only_defined_scopes(monkeypatch):
     monkeypatch.delenv("PSExecutionPolicyPreference", raising=False)
     # No policy keys at all (no Group Policy), and a ShellIds key without the value.
     net = FakeDotNet(registry={"HKLM": {POWERSHELL_SHELL_ID.upper(): {"ExecutionPolicy": "RemoteSigned"}}, "HKCU": {POWERSHELL_SHELL_ID: {"Path": "x"}}})
-    assert WindowsAdapter(net=net).execution_policies() == {"LocalMachine": "RemoteSigned"}
+    assert WindowsAdapter(net=net).facts.execution_policies() == {"LocalMachine": "RemoteSigned"}
     assert net.calls == [
         *registry_read("HKLM", POWERSHELL_POLICY_KEY, "ExecutionPolicy", found=False),
         *registry_read("HKCU", POWERSHELL_POLICY_KEY, "ExecutionPolicy", found=False),
@@ -108,7 +108,7 @@ def test_execution_policies_only_defined_scopes(monkeypatch):
 def test_registry_key_is_closed_even_when_reading_fails():
     net = FakeDotNet(registry={"HKLM": {FILESYSTEM_KEY: {"LongPathsEnabled": 1}}}, fail_on={"RegistryKey.GetValue": PermissionError("denied")})
     with pytest.raises(PermissionError):
-        WindowsAdapter(net=net).long_paths_enabled()
+        WindowsAdapter(net=net).facts.long_paths_enabled()
     assert net.unclosed_keys() == []
 
 
@@ -134,7 +134,7 @@ FIREWALL_WMI = {
 
 def test_firewall_rules_joined_from_wmi_port_filters():
     net = FakeDotNet(wmi=FIREWALL_WMI)
-    rules = WindowsAdapter(net=net).firewall_rules()
+    rules = WindowsAdapter(net=net).facts.firewall_rules()
     assert rules == (
         FirewallRule(name="Prefect server 4200", enabled=True, inbound=True, allow=True, protocol="TCP", local_ports="4200"),
         FirewallRule(name="Web", enabled=False, inbound=False, allow=False, protocol="TCP", local_ports="80,443,8000-8100"),
@@ -152,19 +152,19 @@ def test_firewall_rules_joined_from_wmi_port_filters():
 def test_defender_exclusions():
     paths = [r"C:\ProgramData\Prefect", r"C:\Python312"]
     net = FakeDotNet(wmi={(DEFENDER_NAMESPACE, "MSFT_MpPreference"): [{"ExclusionPath": paths}]})
-    assert WindowsAdapter(net=net).defender_exclusions() == tuple(paths)
+    assert WindowsAdapter(net=net).facts.defender_exclusions() == tuple(paths)
     assert net.calls == wmi(DEFENDER_NAMESPACE, DEFENDER_QUERY)
 
 
 def test_defender_without_exclusions():
     net = FakeDotNet(wmi={(DEFENDER_NAMESPACE, "MSFT_MpPreference"): [{"ExclusionPath": None}]})
-    assert WindowsAdapter(net=net).defender_exclusions() == ()
+    assert WindowsAdapter(net=net).facts.defender_exclusions() == ()
 
 
 def test_defender_hides_exclusions_from_non_admins():
     net = FakeDotNet(wmi={(DEFENDER_NAMESPACE, "MSFT_MpPreference"): [{"ExclusionPath": [NOT_ADMIN_MARKER]}]})
     with pytest.raises(PermissionError, match="administrators"):
-        WindowsAdapter(net=net).defender_exclusions()
+        WindowsAdapter(net=net).facts.defender_exclusions()
 
 
 # ------------------------------------------------------------------------------------------
@@ -174,13 +174,13 @@ def test_defender_hides_exclusions_from_non_admins():
 def test_long_paths(value, expected):
     values = {} if value is None else {"LongPathsEnabled": value}
     net = FakeDotNet(registry={"HKLM": {FILESYSTEM_KEY: values}})
-    assert WindowsAdapter(net=net).long_paths_enabled() is expected
+    assert WindowsAdapter(net=net).facts.long_paths_enabled() is expected
     assert net.calls == registry_read("HKLM", FILESYSTEM_KEY, "LongPathsEnabled")
 
 
 def test_long_paths_key_missing():
     net = FakeDotNet()
-    assert WindowsAdapter(net=net).long_paths_enabled() is None
+    assert WindowsAdapter(net=net).facts.long_paths_enabled() is None
     assert net.calls == registry_read("HKLM", FILESYSTEM_KEY, "LongPathsEnabled", found=False)
 
 
@@ -203,7 +203,7 @@ def nssm_on_path(monkeypatch):
 )
 def test_nssm_version_from_file_version_info(nssm_on_path, versions, expected):
     net = FakeDotNet(file_versions={NSSM: versions})
-    assert WindowsAdapter(net=net).nssm() == (NSSM, expected)
+    assert WindowsAdapter(net=net).facts.nssm() == (NSSM, expected)
     assert nssm_on_path == ["nssm"]
     assert net.calls == [("FileVersionInfo.GetVersionInfo", (NSSM,))]
 
@@ -211,7 +211,7 @@ def test_nssm_version_from_file_version_info(nssm_on_path, versions, expected):
 def test_nssm_not_on_path(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     net = FakeDotNet()
-    assert WindowsAdapter(net=net).nssm() == (None, None)
+    assert WindowsAdapter(net=net).facts.nssm() == (None, None)
     assert net.calls == []
 
 

@@ -13,7 +13,7 @@ from prefectwin.diagnosis import database as database_facts_mod
 from prefectwin.diagnosis import network, paths, probe
 from prefectwin.diagnosis.facts import CliFacts, EncodingFacts, Facts, PrefectFacts, PythonFacts
 from prefectwin.events import Events
-from prefectwin.system.base import SystemAdapter
+from prefectwin.system.protocol import SystemAdapter
 
 ACTIVITY = "Diagnosing the Prefect environment"
 

@@ -1,13 +1,14 @@
 """The system adapter: the only code that asks the operating system platform-specific things.
 
 Decision code (checks, planners) never imports this package; it receives facts instead.
+The protocol every adapter implements is system/protocol.py.
 """
 from __future__ import annotations
 
 import sys
 from typing import Optional
 
-from prefectwin.system.base import SystemAdapter
+from prefectwin.system.protocol import SystemAdapter
 
 _override: Optional[SystemAdapter] = None
 

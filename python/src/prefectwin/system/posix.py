@@ -1,21 +1,44 @@
-"""Linux and macOS: what is real here."""
+"""Linux and macOS: what is real here.
+
+Files and the drive kind are real. There is no persistent per-user or machine environment
+store, execution policy, long-path switch, Defender, Service Control Manager, NSSM, Windows ACL
+or Windows firewall, so those methods raise NotSupported, and a command fails with a clear
+error before it changes anything.
+"""
 from __future__ import annotations
 
 import os
-from typing import Optional
+import platform
+from typing import Any, NoReturn, Optional, Sequence
 
-from prefectwin.system.base import DriveKind
-from prefectwin.system.posix_config import PosixConfigMixin
-from prefectwin.system.posix_services import PosixServices
 from prefectwin.diagnosis.facts import WindowsFacts
+from prefectwin.errors import NotSupported
+from prefectwin.system.paths import LocalPaths
+from prefectwin.system.protocol import DriveKind
 
 # File systems on which SQLite's locking is unreliable: the Linux face of "PREFECT_HOME on SMB".
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "afs", "ceph", "glusterfs"})
 
 
-class PosixAdapter(PosixConfigMixin, PosixServices):
+def _windows_only(what: str) -> NoReturn:
+    raise NotSupported(f"{what} exists on Windows only.", remediation="Run this on the Windows machine.")
+
+
+def _no_services(what: str = "Windows services") -> NoReturn:
+    raise NotSupported(
+        f"{what} exist only on Windows; this machine runs {platform.system() or 'a non-Windows OS'}.",
+        target="Service",
+        remediation="Run this on Windows. On Linux and macOS, run the Prefect server or worker under systemd or launchd instead.",
+    )
+
+
+class PosixAdapter:
     name = "posix"
 
+    def __init__(self) -> None:
+        self.paths = LocalPaths()
+
+    # -- facts ------------------------------------------------------------------------------
     def windows_facts(self) -> Optional[WindowsFacts]:
         return None
 
@@ -38,3 +61,96 @@ class PosixAdapter(PosixConfigMixin, PosixServices):
         if best is not None and best.fstype in NETWORK_FILESYSTEMS:
             return "unc", best.device
         return "local", None
+
+    def is_admin(self) -> bool:
+        return hasattr(os, "geteuid") and os.geteuid() == 0
+
+    # -- configuration ----------------------------------------------------------------------
+    def get_environment_variable(self, name: str, scope: str) -> Optional[str]:
+        _windows_only(f"A persistent {scope} environment variable")
+
+    def set_environment_variable(self, name: str, value: Optional[str], scope: str) -> None:
+        _windows_only(f"A persistent {scope} environment variable")
+
+    def get_user_path(self) -> tuple[Optional[str], Optional[str]]:
+        _windows_only("The persistent user PATH")
+
+    def set_user_path(self, raw: Optional[str]) -> None:
+        _windows_only("The persistent user PATH")
+
+    def set_current_user_execution_policy(self, policy: Optional[str]) -> None:
+        _windows_only("The PowerShell execution policy")
+
+    def set_long_paths_enabled(self, enabled: Optional[bool]) -> None:
+        _windows_only("The LongPathsEnabled switch")
+
+    def add_defender_exclusions(self, paths: list[str]) -> None:
+        _windows_only("Microsoft Defender")
+
+    def remove_defender_exclusions(self, paths: list[str]) -> None:
+        _windows_only("Microsoft Defender")
+
+    # -- files ------------------------------------------------------------------------------
+    def path_exists(self, path: str) -> bool:
+        return self.paths.path_exists(path)
+
+    def create_directory(self, path: str) -> None:
+        self.paths.create_directory(path)
+
+    def remove_path(self, path: str) -> None:
+        self.paths.remove_path(path)
+
+    # -- services ---------------------------------------------------------------------------
+    def require_services(self) -> None:
+        _no_services()
+
+    def find_nssm(self, explicit: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+        _no_services("NSSM and Windows services")
+
+    def read_service(self, name: str) -> Any:
+        _no_services()
+
+    def read_managed_services(self, names: Optional[Sequence[str]] = None) -> list[Any]:
+        _no_services()
+
+    def has_modify(self, path: str, principal: str) -> bool:
+        _no_services("Windows ACLs")
+
+    def firewall_rule_port(self, name: str) -> Optional[int]:
+        _no_services("Windows firewall rules")
+
+    def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
+        _no_services()
+
+    def nssm_set(self, nssm: Optional[str], name: str, parameter: str, values: Sequence[Any]) -> None:
+        _no_services()
+
+    def nssm_reset(self, nssm: Optional[str], name: str, parameter: str) -> None:
+        _no_services()
+
+    def set_service_account(self, nssm: Optional[str], name: str, account: str, password: Any) -> None:
+        _no_services()
+
+    def write_marker(self, name: str, text: Optional[str]) -> None:
+        _no_services()
+
+    def start_service(self, name: str, timeout_sec: int) -> None:
+        _no_services()
+
+    def stop_service(self, name: str, timeout_sec: int) -> None:
+        _no_services()
+
+    def remove_service(self, nssm: Optional[str], name: str, timeout_sec: int) -> None:
+        _no_services()
+
+    def grant_modify(self, path: str, principal: str) -> None:
+        _no_services("Windows ACLs")
+
+    def revoke_modify(self, path: str, principal: str) -> None:
+        _no_services("Windows ACLs")
+
+    def add_firewall_rule(self, name: str, port: int) -> None:
+        _no_services("Windows firewall rules")
+
+    def remove_firewall_rule(self, name: str) -> None:
+        _no_services("Windows firewall rules")

@@ -1,197 +1,142 @@
 """Windows: .NET through pythonnet, never PowerShell or a shell.
 
-Every .NET type is reached through one `net` object (see `load_dotnet`), so the tests can
-hand in a fake .NET surface that records calls and the real one is loaded only on Windows.
-WMI (System.Management) is used for the firewall and Defender because pythonnet has no late
-binding for the firewall's COM objects.
+WindowsAdapter is the protocol's Windows face, composed of collaborators that share one
+.NET surface (windows_net.DotNet, which tests replace with a fake):
+- windows_facts.WindowsFactsReader: what the diagnosis reads;
+- windows_config.WindowsConfig: persistent variables, the user PATH, policy, long paths, Defender;
+- windows_services.WindowsServiceControl: the SCM, NSSM, ACLs and the firewall;
+- paths.LocalPaths: plain file operations.
+Every child process (nssm.exe, netsh.exe) runs through `_run`, which tests replace with a recorder.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from types import SimpleNamespace
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from prefectwin.diagnosis.facts import FirewallRule, WindowsFacts
-from prefectwin.system.base import DriveKind
-from prefectwin.system.windows_config import WindowsConfigMixin
-from prefectwin.system.windows_services import WindowsServices
+from pydantic import SecretStr
 
-POWERSHELL_SHELL_ID = r"SOFTWARE\Microsoft\PowerShell\1\ShellIds\Microsoft.PowerShell"
-POWERSHELL_POLICY_KEY = r"SOFTWARE\Policies\Microsoft\Windows\PowerShell"
-FILESYSTEM_KEY = r"SYSTEM\CurrentControlSet\Control\FileSystem"
-FIREWALL_NAMESPACE = r"root\StandardCimv2"
-DEFENDER_NAMESPACE = r"root\Microsoft\Windows\Defender"
-DRIVE_TYPE_NETWORK = 4
-# MSFT_NetFirewallRule enumerations, from the NetSecurity CIM schema.
-WMI_ENABLED_TRUE = 1
-WMI_DIRECTION_INBOUND = 1
-WMI_ACTION_ALLOW = 2
+from prefectwin.diagnosis.facts import WindowsFacts
+from prefectwin.services.state import ServiceRecord
+from prefectwin.system.paths import LocalPaths
+from prefectwin.system.protocol import DriveKind
+from prefectwin.system.windows_config import WindowsConfig
+from prefectwin.system.windows_facts import WindowsFactsReader
+from prefectwin.system.windows_net import DotNet
+from prefectwin.system.windows_services import WindowsServiceControl, run_child
 
 
-def load_dotnet() -> SimpleNamespace:  # pragma: no cover - needs Windows and pythonnet
-    import clr  # noqa: F401 - loading pythonnet makes the .NET namespaces importable
-
-    clr.AddReference("System.Management")
-    clr.AddReference("System.ServiceProcess")
-    from Microsoft.Win32 import Registry
-    from System import Activator, Console, Environment, EnvironmentVariableTarget, Type
-    from System.Diagnostics import FileVersionInfo
-    from System.IO import DriveInfo
-    from System.Management import ManagementObjectSearcher
-    from System.Security.Principal import WindowsBuiltInRole, WindowsIdentity, WindowsPrincipal
-    from System.ServiceProcess import ServiceController
-
-    return SimpleNamespace(
-        Registry=Registry,
-        Activator=Activator,
-        Console=Console,
-        Environment=Environment,
-        EnvironmentVariableTarget=EnvironmentVariableTarget,
-        Type=Type,
-        FileVersionInfo=FileVersionInfo,
-        DriveInfo=DriveInfo,
-        ManagementObjectSearcher=ManagementObjectSearcher,
-        WindowsBuiltInRole=WindowsBuiltInRole,
-        WindowsIdentity=WindowsIdentity,
-        WindowsPrincipal=WindowsPrincipal,
-        ServiceController=ServiceController,
-    )
-
-
-def _text(value: Any) -> Optional[str]:
-    return None if value is None else str(value)
-
-
-class WindowsAdapter(WindowsConfigMixin, WindowsServices):
+class WindowsAdapter:
     name = "windows"
 
     def __init__(self, net: Optional[Any] = None) -> None:
-        self._net = net
+        self.dotnet = DotNet(net)
+        self.facts = WindowsFactsReader(self.dotnet)
+        self.config = WindowsConfig(self.dotnet)
+        # Late-bound, so a test that replaces the adapter's _run reaches every child process.
+        self.services = WindowsServiceControl(self.dotnet, self.facts, lambda argv: self._run(argv))
+        self.paths = LocalPaths()
 
-    @property
-    def net(self) -> Any:
-        if self._net is None:
-            self._net = load_dotnet()
-        return self._net
-
-    # -- registry ---------------------------------------------------------------------------
-    def _registry_value(self, hive: Any, key: str, name: str) -> Any:
-        subkey = hive.OpenSubKey(key)
-        if subkey is None:
-            return None
-        try:
-            return subkey.GetValue(name)
-        finally:
-            subkey.Close()
-
-    def _wmi(self, namespace: str, query: str) -> list[Any]:
-        return list(self.net.ManagementObjectSearcher(namespace, query).Get())
+    def _run(self, argv: list[str]) -> tuple[int, str]:  # pragma: no cover - replaced in tests
+        return run_child(argv)
 
     # -- facts ------------------------------------------------------------------------------
-    def is_admin(self) -> bool:
-        net = self.net
-        principal = net.WindowsPrincipal(net.WindowsIdentity.GetCurrent())
-        return bool(principal.IsInRole(net.WindowsBuiltInRole.Administrator))
-
-    def execution_policies(self) -> dict[str, str]:
-        """Each scope that defines a policy, as PowerShell's Get-ExecutionPolicy -List would."""
-        reg = self.net.Registry
-        found = {
-            "MachinePolicy": self._registry_value(reg.LocalMachine, POWERSHELL_POLICY_KEY, "ExecutionPolicy"),
-            "UserPolicy": self._registry_value(reg.CurrentUser, POWERSHELL_POLICY_KEY, "ExecutionPolicy"),
-            "Process": os.environ.get("PSExecutionPolicyPreference"),
-            "CurrentUser": self._registry_value(reg.CurrentUser, POWERSHELL_SHELL_ID, "ExecutionPolicy"),
-            "LocalMachine": self._registry_value(reg.LocalMachine, POWERSHELL_SHELL_ID, "ExecutionPolicy"),
-        }
-        return {scope: str(value) for scope, value in found.items() if value}
-
-    def firewall_rules(self) -> tuple[FirewallRule, ...]:
-        ports: dict[str, tuple[str, str]] = {}
-        for item in self._wmi(FIREWALL_NAMESPACE, "SELECT InstanceID, Protocol, LocalPort FROM MSFT_NetFirewallPortFilter"):
-            local = item["LocalPort"]
-            local_text = ",".join(str(p) for p in local) if local is not None and not isinstance(local, str) else _text(local) or "Any"
-            ports[str(item["InstanceID"])] = (_text(item["Protocol"]) or "Any", local_text)
-        rules = []
-        query = "SELECT InstanceID, DisplayName, Enabled, Direction, Action FROM MSFT_NetFirewallRule"
-        for item in self._wmi(FIREWALL_NAMESPACE, query):
-            protocol, local_ports = ports.get(str(item["InstanceID"]), ("Any", "Any"))
-            rules.append(
-                FirewallRule(
-                    name=_text(item["DisplayName"]) or str(item["InstanceID"]),
-                    enabled=int(item["Enabled"]) == WMI_ENABLED_TRUE,
-                    inbound=int(item["Direction"]) == WMI_DIRECTION_INBOUND,
-                    allow=int(item["Action"]) == WMI_ACTION_ALLOW,
-                    protocol=protocol,
-                    local_ports=local_ports,
-                )
-            )
-        return tuple(rules)
-
-    def defender_exclusions(self) -> tuple[str, ...]:
-        paths: list[str] = []
-        for item in self._wmi(DEFENDER_NAMESPACE, "SELECT ExclusionPath FROM MSFT_MpPreference"):
-            value = item["ExclusionPath"]
-            if value is not None:
-                paths.extend(str(v) for v in value)
-        if any(p.startswith("N/A") for p in paths):
-            # Recent Defender hides the list from non-administrators behind this marker.
-            raise PermissionError("Defender shows its exclusions only to administrators")
-        return tuple(paths)
-
-    def long_paths_enabled(self) -> Optional[bool]:
-        value = self._registry_value(self.net.Registry.LocalMachine, FILESYSTEM_KEY, "LongPathsEnabled")
-        return None if value is None else int(value) == 1
-
-    def nssm(self) -> tuple[Optional[str], Optional[str]]:
-        path = shutil.which("nssm")
-        if path is None:
-            return None, None
-        info = self.net.FileVersionInfo.GetVersionInfo(path)
-        return path, _text(info.FileVersion) or _text(info.ProductVersion)
-
     def windows_facts(self) -> Optional[WindowsFacts]:
-        firewall_rules = firewall_error = defender = defender_error = None
-        try:
-            firewall_rules = self.firewall_rules()
-        except Exception as exc:  # noqa: BLE001 - reported as a fact, judged by the check
-            firewall_error = f"{type(exc).__name__}: {exc}"
-        try:
-            defender = self.defender_exclusions()
-        except Exception as exc:  # noqa: BLE001
-            defender_error = f"{type(exc).__name__}: {exc}"
-        nssm_path, nssm_version = self.nssm()
-        return WindowsFacts(
-            is_admin=self.is_admin(),
-            execution_policies=self.execution_policies(),
-            firewall_rules=firewall_rules,
-            firewall_error=firewall_error,
-            defender_exclusions=defender,
-            defender_error=defender_error,
-            long_paths_enabled=self.long_paths_enabled(),
-            nssm_path=nssm_path,
-            nssm_version=nssm_version,
-            temp_dir=_text(self.net.Environment.GetEnvironmentVariable("TEMP")) or tempfile.gettempdir(),
-        )
+        return self.facts.windows_facts()
 
     def console_code_page(self) -> Optional[int]:
-        try:
-            return int(self.net.Console.OutputEncoding.CodePage)
-        except Exception:  # noqa: BLE001 - no console attached (e.g. started by a service)
-            return None
+        return self.facts.console_code_page()
 
     def drive_kind(self, path: str) -> tuple[DriveKind, Optional[str]]:
-        if path.startswith(("\\\\", "//")):
-            return "unc", path
-        if len(path) >= 2 and path[1] == ":" and path[0].isalpha():
-            letter = path[0].upper()
-            drive = self.net.DriveInfo(letter)
-            if int(drive.DriveType) == DRIVE_TYPE_NETWORK:
-                remote = self._registry_value(self.net.Registry.CurrentUser, f"Network\\{letter}", "RemotePath")
-                unc = None
-                if remote:
-                    unc = str(remote).rstrip("\\") + path[2:]
-                return "mapped", unc
-            return "local", None
-        return "unknown", None
+        return self.facts.drive_kind(path)
+
+    def is_admin(self) -> bool:
+        return self.facts.is_admin()
+
+    # -- configuration ----------------------------------------------------------------------
+    def get_environment_variable(self, name: str, scope: str) -> Optional[str]:
+        return self.config.get_environment_variable(name, scope)
+
+    def set_environment_variable(self, name: str, value: Optional[str], scope: str) -> None:
+        self.config.set_environment_variable(name, value, scope)
+
+    def get_user_path(self) -> tuple[Optional[str], Optional[str]]:
+        return self.config.get_user_path()
+
+    def set_user_path(self, raw: Optional[str]) -> None:
+        self.config.set_user_path(raw)
+
+    def set_current_user_execution_policy(self, policy: Optional[str]) -> None:
+        self.config.set_current_user_execution_policy(policy)
+
+    def set_long_paths_enabled(self, enabled: Optional[bool]) -> None:
+        self.config.set_long_paths_enabled(enabled)
+
+    def add_defender_exclusions(self, paths: list[str]) -> None:
+        self.config.add_defender_exclusions(paths)
+
+    def remove_defender_exclusions(self, paths: list[str]) -> None:
+        self.config.remove_defender_exclusions(paths)
+
+    # -- files ------------------------------------------------------------------------------
+    def path_exists(self, path: str) -> bool:
+        return self.paths.path_exists(path)
+
+    def create_directory(self, path: str) -> None:
+        self.paths.create_directory(path)
+
+    def remove_path(self, path: str) -> None:
+        self.paths.remove_path(path)
+
+    # -- services ---------------------------------------------------------------------------
+    def require_services(self) -> None:
+        self.services.require_services()
+
+    def find_nssm(self, explicit: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+        return self.services.find_nssm(explicit)
+
+    def read_service(self, name: str) -> Optional[ServiceRecord]:
+        return self.services.read_service(name)
+
+    def read_managed_services(self, names: Optional[Sequence[str]] = None) -> list[ServiceRecord]:
+        return self.services.read_managed_services(names)
+
+    def has_modify(self, path: str, principal: str) -> bool:
+        return self.services.has_modify(path, principal)
+
+    def firewall_rule_port(self, name: str) -> Optional[int]:
+        return self.services.firewall_rule_port(name)
+
+    def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
+        self.services.nssm_install(nssm, name, application)
+
+    def nssm_set(self, nssm: Optional[str], name: str, parameter: str, values: Sequence[Any]) -> None:
+        self.services.nssm_set(nssm, name, parameter, values)
+
+    def nssm_reset(self, nssm: Optional[str], name: str, parameter: str) -> None:
+        self.services.nssm_reset(nssm, name, parameter)
+
+    def set_service_account(self, nssm: Optional[str], name: str, account: str, password: Optional[SecretStr]) -> None:
+        self.services.set_service_account(nssm, name, account, password)
+
+    def write_marker(self, name: str, text: Optional[str]) -> None:
+        self.services.write_marker(name, text)
+
+    def start_service(self, name: str, timeout_sec: int) -> None:
+        self.services.start_service(name, timeout_sec)
+
+    def stop_service(self, name: str, timeout_sec: int) -> None:
+        self.services.stop_service(name, timeout_sec)
+
+    def remove_service(self, nssm: Optional[str], name: str, timeout_sec: int) -> None:
+        self.services.remove_service(nssm, name, timeout_sec)
+
+    def grant_modify(self, path: str, principal: str) -> None:
+        self.services.grant_modify(path, principal)
+
+    def revoke_modify(self, path: str, principal: str) -> None:
+        self.services.revoke_modify(path, principal)
+
+    def add_firewall_rule(self, name: str, port: int) -> None:
+        self.services.add_firewall_rule(name, port)
+
+    def remove_firewall_rule(self, name: str) -> None:
+        self.services.remove_firewall_rule(name)

@@ -1,9 +1,9 @@
 """Windows configuration changes: persistent environment variables, the user PATH, the
 CurrentUser execution policy, long paths and Defender exclusions.
 
-A mixin for WindowsAdapter. Like the rest of the adapter it reaches .NET only through the
-injectable `net` object; the few types the diagnosis does not need are added to it on first
-use (`_config_net`), so a fake .NET surface can simply provide them.
+A collaborator of WindowsAdapter. It reaches .NET only through the adapter's DotNet, whose
+`config` view adds, on first use, the few types the diagnosis does not need; a fake .NET
+surface simply provides them.
 """
 from __future__ import annotations
 
@@ -11,26 +11,14 @@ import sys
 from typing import Any, Optional
 
 from prefectwin.errors import PermissionDenied
+from prefectwin.system.windows_facts import FILESYSTEM_KEY, POWERSHELL_SHELL_ID
+from prefectwin.system.windows_net import DotNet
 
 USER_ENVIRONMENT_KEY = "Environment"
 DEFENDER_CLASS_PATH = r"\\.\root\Microsoft\Windows\Defender:MSFT_MpPreference"
 HWND_BROADCAST = 0xFFFF
 WM_SETTINGCHANGE = 0x001A
 SMTO_ABORTIFHUNG = 0x0002
-
-
-def _load_config_types(net: Any) -> None:  # pragma: no cover - needs Windows and pythonnet
-    import clr  # noqa: F401
-
-    clr.AddReference("System.Management")
-    from Microsoft.Win32 import RegistryValueKind, RegistryValueOptions
-    from System import Array, String
-    from System.Management import ManagementClass
-
-    net.RegistryValueKind = RegistryValueKind
-    net.RegistryValueOptions = RegistryValueOptions
-    net.ManagementClass = ManagementClass
-    net.StringArray = lambda items: Array[String](list(items))
 
 
 def _broadcast_environment_change() -> None:  # pragma: no cover - Windows only
@@ -54,15 +42,13 @@ def _denied(what: str, exc: BaseException) -> PermissionDenied:
     )
 
 
-class WindowsConfigMixin:
-    net: Any
+class WindowsConfig:
+    def __init__(self, dotnet: DotNet) -> None:
+        self.dotnet = dotnet
 
     @property
     def _config_net(self) -> Any:
-        net = self.net
-        if not hasattr(net, "ManagementClass"):
-            _load_config_types(net)
-        return net
+        return self.dotnet.config
 
     def _target(self, scope: str) -> Any:
         return getattr(self._config_net.EnvironmentVariableTarget, scope)
@@ -121,14 +107,10 @@ class WindowsConfigMixin:
     # -- execution policy and long paths ---------------------------------------------------
     def set_current_user_execution_policy(self, policy: Optional[str]) -> None:
         """What Set-ExecutionPolicy -Scope CurrentUser writes (None removes it)."""
-        from prefectwin.system.windows import POWERSHELL_SHELL_ID
-
         self._write_value("CurrentUser", POWERSHELL_SHELL_ID, "ExecutionPolicy", policy, "String")
 
     def set_long_paths_enabled(self, enabled: Optional[bool]) -> None:
         """HKLM LongPathsEnabled (None removes the value). Needs administrator rights."""
-        from prefectwin.system.windows import FILESYSTEM_KEY
-
         self._write_value("LocalMachine", FILESYSTEM_KEY, "LongPathsEnabled", None if enabled is None else int(enabled), "DWord")
 
     # -- Defender --------------------------------------------------------------------------

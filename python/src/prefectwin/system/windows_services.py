@@ -12,14 +12,14 @@
 - ACLs through System.Security.AccessControl; the firewall rule through netsh's argument
   list (pythonnet has no late binding for the firewall's COM objects), read back via WMI.
 
-Every .NET type comes from `svc_net`, which tests replace with a fake .NET surface, and every
-process runs through `_run`, which tests replace with a recorder.
+A collaborator of WindowsAdapter. Every .NET type comes from the adapter's DotNet (its
+`services` view), which tests replace with a fake .NET surface, and every process runs through
+the `run` callable it is given, which tests replace with a recorder.
 """
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from pydantic import SecretStr
 
@@ -27,7 +27,9 @@ from prefectwin.errors import ApplyFailed, NotFound, OperationTimeout, Permissio
 from prefectwin.secrets import scrub
 from prefectwin.services.spec import MARKER_VALUE, parse_marker
 from prefectwin.services.state import ServiceRecord
-from prefectwin.system.posix_services import LocalPaths
+from prefectwin.system import processes
+from prefectwin.system.windows_facts import WindowsFactsReader
+from prefectwin.system.windows_net import DotNet
 
 SERVICES_KEY = r"SYSTEM\CurrentControlSet\Services"
 STRING_VALUES = ("Application", "AppParameters", "AppDirectory", "AppStdout", "AppStderr")
@@ -46,38 +48,6 @@ MULTI_VALUES = ("AppEnvironmentExtra",)
 START_NAMES = {0: "SERVICE_BOOT_START", 1: "SERVICE_SYSTEM_START", 2: "SERVICE_AUTO_START", 3: "SERVICE_DEMAND_START", 4: "SERVICE_DISABLED"}
 NSSM_TIMEOUT_SEC = 60
 CREATE_NO_WINDOW = 0x08000000
-
-
-def load_service_dotnet() -> SimpleNamespace:  # pragma: no cover - needs Windows and pythonnet
-    """windows.load_dotnet()'s namespace (Registry, ManagementObjectSearcher, ServiceController,
-    FileVersionInfo, ...) plus what services need: ACLs, TimeSpan, registry options."""
-    import clr
-
-    from prefectwin.system.windows import load_dotnet
-
-    base = load_dotnet()  # references System.Management and System.ServiceProcess
-    from Microsoft.Win32 import RegistryValueOptions
-    from System import Enum, TimeSpan
-    from System.IO import DirectoryInfo
-    from System.Security.AccessControl import AccessControlType, FileSystemAccessRule, FileSystemRights, InheritanceFlags, PropagationFlags
-    from System.Security.Principal import NTAccount, SecurityIdentifier
-    from System.ServiceProcess import ServiceControllerStatus
-
-    return SimpleNamespace(
-        **vars(base),
-        DoNotExpand=RegistryValueOptions.DoNotExpandEnvironmentNames,
-        Enum=Enum,
-        TimeSpan=TimeSpan,
-        DirectoryInfo=DirectoryInfo,
-        AccessControlType=AccessControlType,
-        FileSystemAccessRule=FileSystemAccessRule,
-        FileSystemRights=FileSystemRights,
-        InheritanceFlagsType=clr.GetClrType(InheritanceFlags),
-        PropagationFlagsType=clr.GetClrType(PropagationFlags),
-        NTAccount=NTAccount,
-        SecurityIdentifierType=clr.GetClrType(SecurityIdentifier),
-        ServiceControllerStatus=ServiceControllerStatus,
-    )
 
 
 def decode_output(raw: bytes) -> str:
@@ -100,24 +70,25 @@ def _plain(values: Sequence[Any]) -> list[str]:
     return [v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in values]
 
 
-class WindowsServices(LocalPaths):
-    """Mixed into WindowsAdapter, which provides `net`, `_wmi`, `is_admin` and `nssm`."""
+def run_child(argv: list[str]) -> tuple[int, str]:  # pragma: no cover - replaced in tests
+    """Run nssm.exe or netsh.exe without a console window: (exit code, decoded output)."""
+    completed = processes.run(argv, timeout=NSSM_TIMEOUT_SEC, creationflags=CREATE_NO_WINDOW)
+    return completed.returncode, (decode_output(completed.stdout) + decode_output(completed.stderr)).strip()
+
+
+class WindowsServiceControl:
+    def __init__(self, dotnet: DotNet, facts: WindowsFactsReader, run: Callable[[list[str]], tuple[int, str]]) -> None:
+        self.dotnet = dotnet
+        self.facts = facts
+        self._run = run
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
     def svc_net(self) -> Any:
-        cached = getattr(self, "_svc_net", None)
-        if cached is None:
-            injected = getattr(self, "_net", None)
-            cached = injected if injected is not None and hasattr(injected, "ServiceControllerStatus") else load_service_dotnet()
-            self._svc_net = cached
-        return cached
+        return self.dotnet.services
 
-    def _run(self, argv: list[str]) -> tuple[int, str]:  # pragma: no cover - replaced in tests
-        from prefectwin.system import processes
-
-        completed = processes.run(argv, timeout=NSSM_TIMEOUT_SEC, creationflags=CREATE_NO_WINDOW)
-        return completed.returncode, (decode_output(completed.stdout) + decode_output(completed.stderr)).strip()
+    def _wmi(self, namespace: str, query: str) -> list[Any]:
+        return self.dotnet.wmi(namespace, query)
 
     def _nssm(self, nssm: Optional[str], *args: Any, tolerate: tuple[int, ...] = ()) -> str:
         """Run nssm.exe with an argument list. Errors name the verb, service and parameter,
@@ -137,10 +108,10 @@ class WindowsServices(LocalPaths):
 
     def find_nssm(self, explicit: Optional[str]) -> tuple[Optional[str], Optional[str]]:
         if not explicit:
-            return self.nssm()
+            return self.facts.nssm()
         if not os.path.isfile(explicit):
             return None, None
-        info = self.net.FileVersionInfo.GetVersionInfo(explicit)
+        info = self.dotnet.base.FileVersionInfo.GetVersionInfo(explicit)
         version = info.FileVersion or info.ProductVersion
         return explicit, None if version is None else str(version)
 

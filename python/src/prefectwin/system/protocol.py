@@ -1,0 +1,133 @@
+"""The one adapter protocol: every method any system adapter offers, with its types.
+
+WindowsAdapter, PosixAdapter and the tests' fakes each implement all of it (tests/test_system_layout.py
+checks that, and that no adapter offers a public method outside it). Callers check
+`adapter.name` before asking for something only Windows has; the POSIX adapter answers such a
+call with NotSupported rather than a wrong value.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, Optional, Protocol, Sequence, runtime_checkable
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from prefectwin.diagnosis.facts import WindowsFacts
+    from prefectwin.services.state import ServiceRecord
+
+DriveKind = Literal["local", "mapped", "unc", "unknown"]
+
+
+@runtime_checkable
+class SystemAdapter(Protocol):
+    #: "windows", "posix", or a fake's own name
+    name: str
+
+    # -- facts for the diagnosis --------------------------------------------------------------
+    def windows_facts(self) -> Optional[WindowsFacts]:
+        """Admin rights, execution policy, firewall, Defender, long paths, NSSM; None off Windows."""
+
+    def console_code_page(self) -> Optional[int]:
+        """The console's output code page, where the OS has such a thing."""
+
+    def drive_kind(self, path: str) -> tuple[DriveKind, Optional[str]]:
+        """Whether a path is local, on a mapped drive or a UNC share, and the UNC it maps to."""
+
+    def is_admin(self) -> bool:
+        """Administrator (Windows) or root (POSIX)."""
+
+    # -- configuration: Windows only ------------------------------------------------------------
+    def get_environment_variable(self, name: str, scope: str) -> Optional[str]:
+        """A persistent 'User' or 'Machine' environment variable."""
+
+    def set_environment_variable(self, name: str, value: Optional[str], scope: str) -> None:
+        """Set, or with None remove, a persistent 'User' or 'Machine' variable."""
+
+    def get_user_path(self) -> tuple[Optional[str], Optional[str]]:
+        """The persistent user PATH as stored (unexpanded) and expanded."""
+
+    def set_user_path(self, raw: Optional[str]) -> None:
+        """Write the persistent user PATH (REG_EXPAND_SZ); None removes it."""
+
+    def set_current_user_execution_policy(self, policy: Optional[str]) -> None:
+        """Set-ExecutionPolicy -Scope CurrentUser; None removes it."""
+
+    def set_long_paths_enabled(self, enabled: Optional[bool]) -> None:
+        """HKLM LongPathsEnabled; None removes the value; needs admin."""
+
+    def add_defender_exclusions(self, paths: list[str]) -> None:
+        """Add Defender exclusion paths; needs admin."""
+
+    def remove_defender_exclusions(self, paths: list[str]) -> None:
+        """Remove Defender exclusion paths (the undo of add); needs admin."""
+
+    # -- files: the same on every OS ------------------------------------------------------------
+    def path_exists(self, path: str) -> bool:
+        """Whether a file or directory exists."""
+
+    def create_directory(self, path: str) -> None:
+        """Create a directory and its parents; an existing one is no error."""
+
+    def remove_path(self, path: str) -> None:
+        """Delete a file, or a directory with everything in it; a missing path is no error."""
+
+    # -- services: reading (Windows only) -------------------------------------------------------
+    def require_services(self) -> None:
+        """Raise NotSupported where there is no Windows Service Control Manager."""
+
+    def find_nssm(self, explicit: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+        """NSSM's path and version: the one given, else the one on PATH; (None, None) if absent."""
+
+    def read_service(self, name: str) -> Optional[ServiceRecord]:
+        """One service, managed or not; None if absent."""
+
+    def read_managed_services(self, names: Optional[Sequence[str]] = None) -> list[ServiceRecord]:
+        """Every service with PrefectWin's marker (or those named), in one batch."""
+
+    def has_modify(self, path: str, principal: str) -> bool:
+        """Whether the principal holds Modify on the directory."""
+
+    def firewall_rule_port(self, name: str) -> Optional[int]:
+        """The TCP port of the inbound rule with this display name; None when there is none."""
+
+    # -- services: changing (Windows only) ------------------------------------------------------
+    def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
+        """nssm install NAME APPLICATION."""
+
+    def nssm_set(self, nssm: Optional[str], name: str, parameter: str, values: Sequence[Any]) -> None:
+        """nssm set NAME PARAMETER VALUE...: an argument list, one argument per value."""
+
+    def nssm_reset(self, nssm: Optional[str], name: str, parameter: str) -> None:
+        """nssm reset NAME PARAMETER."""
+
+    def set_service_account(self, nssm: Optional[str], name: str, account: str, password: Optional[SecretStr]) -> None:
+        """The account the service runs as (NSSM grants it 'Log on as a service')."""
+
+    def write_marker(self, name: str, text: Optional[str]) -> None:
+        """Write (or with None delete) PrefectWin's marker value on the service's key."""
+
+    def start_service(self, name: str, timeout_sec: int) -> None:
+        """Start through the SCM and wait until Running."""
+
+    def stop_service(self, name: str, timeout_sec: int) -> None:
+        """Stop through the SCM (Ctrl-C, then NSSM kills); kill the tree after the timeout."""
+
+    def remove_service(self, nssm: Optional[str], name: str, timeout_sec: int) -> None:
+        """Stop and remove the service; an absent one is no error."""
+
+    def grant_modify(self, path: str, principal: str) -> None:
+        """Give the principal Modify on the directory, inherited by what is in it."""
+
+    def revoke_modify(self, path: str, principal: str) -> None:
+        """Take back what grant_modify gave."""
+
+    def add_firewall_rule(self, name: str, port: int) -> None:
+        """An inbound rule allowing TCP on the port."""
+
+    def remove_firewall_rule(self, name: str) -> None:
+        """Delete the rule with this display name."""
+
+
+def protocol_methods() -> tuple[str, ...]:
+    """The names of the protocol's methods, in the order above."""
+    return tuple(n for n, v in vars(SystemAdapter).items() if callable(v) and not n.startswith("_"))
