@@ -217,30 +217,7 @@ def test_set_value_param_is_a_secret_and_never_echoed_by_validation_errors():
     assert isinstance(params.value, SecretStr) and "pnu_abc" not in repr(params)
 
 
-# -- the adapter surface these commands rely on -------------------------------------------------
-CONFIG_METHODS = (
-    "is_admin",
-    "get_environment_variable",
-    "set_environment_variable",
-    "get_user_path",
-    "set_user_path",
-    "set_current_user_execution_policy",
-    "set_long_paths_enabled",
-    "add_defender_exclusions",
-    "remove_defender_exclusions",
-    "add_firewall_rule",
-    "remove_firewall_rule",
-)
-
-
-@pytest.mark.parametrize("method", CONFIG_METHODS)
-def test_both_real_adapters_have_the_configuration_methods(method):
-    from prefectwin.system.posix import PosixAdapter
-    from prefectwin.system.windows import WindowsAdapter
-
-    assert callable(getattr(PosixAdapter(), method)) and callable(getattr(WindowsAdapter(net=object()), method))
-
-
+# -- the POSIX adapter refuses what only Windows has (the whole surface: test_system_layout.py)
 @pytest.mark.parametrize("method, args", [("set_environment_variable", ("X", "1", "User")), ("set_user_path", ("C:\\bin",)), ("add_defender_exclusions", (["C:\\"],))])
 def test_the_posix_adapter_refuses_windows_configuration_clearly(method, args):
     from prefectwin.system.posix import PosixAdapter

@@ -440,11 +440,15 @@ def test_an_adapter_failure_is_an_internal_error_not_a_crash(fake_adapter):
 def test_fake_adapter_fails_on_the_kth_call():
     from fakes.adapter import FakeAdapter
 
-    adapter = FakeAdapter(fail_on_call={2: OSError("second")}, returns={"service_status": lambda name: f"{name}:Running"})
-    assert adapter.service_status("a") == "a:Running"
+    adapter = FakeAdapter(fail_on_call={2: OSError("second")}, returns={"read_service": lambda name: f"{name}:Running"})
+    assert adapter.read_service("a") == "a:Running"
     with pytest.raises(OSError, match="second"):
         adapter.drive_kind("C:\\x")
     assert adapter.drive_kind("C:\\x") == ("local", None)
-    assert adapter.names() == ["service_status", "drive_kind", "drive_kind"]
+    assert adapter.names() == ["read_service", "drive_kind", "drive_kind"]
+    # A protocol method with no configured answer refuses, and the refusal is not a call.
     with pytest.raises(AttributeError, match="returns="):
-        adapter.not_configured()
+        adapter.start_service("a", 5)
+    assert adapter.names() == ["read_service", "drive_kind", "drive_kind"]
+    with pytest.raises(AttributeError):
+        adapter.service_status("a")  # not in the protocol: no fake can offer it

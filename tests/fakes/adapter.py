@@ -1,4 +1,5 @@
-"""A recording fake of prefectwin.system.base.SystemAdapter.
+"""A recording fake of prefectwin.system.protocol.SystemAdapter: it has every protocol method
+and no other public one (tests/test_system_layout.py checks both).
 
     adapter = FakeAdapter(windows=WindowsFacts(is_admin=True), code_page=1252,
                           drives={"Z:": ("mapped", r"\\\\fs01\\share")})
@@ -10,21 +11,27 @@ Failing on demand:
     FakeAdapter(fail_on_call={3: OSError("boom")})                      the 3rd call overall (1-based)
 A failing call is recorded too (before it raises).
 
-Methods beyond the base protocol (e.g. for a service family): configure `returns`:
-    FakeAdapter(returns={"service_status": "Running"})   adapter.service_status("x") -> "Running"
-A value that is callable is called with the arguments and its result returned. Calling a
-method that is neither built in nor configured raises AttributeError, so a typo cannot pass.
+windows_facts, console_code_page and drive_kind answer from the constructor's arguments. Every
+other method answers what `returns` configures for it:
+    FakeAdapter(returns={"is_admin": True})   adapter.is_admin() -> True
+A value that is callable is called with the arguments and its result returned. Calling a method
+that is not configured raises NotConfigured (an AttributeError) and is not recorded, so a test
+cannot pass on an answer nobody chose. tests/fakes/services.py gives the service methods state.
 """
 from __future__ import annotations
 
 import ntpath
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Sequence
 
 
 class Call(NamedTuple):
     name: str
     args: tuple
     kwargs: dict
+
+
+class NotConfigured(AttributeError):
+    """A protocol method was called that the test gave no answer."""
 
 
 class FakeAdapter:
@@ -93,18 +100,106 @@ class FakeAdapter:
             return kind, None
         return kind, unc_root.rstrip("\\") + path[len(match):]
 
-    # -- anything else a command family adds -------------------------------------------------
+    def is_admin(self) -> bool:
+        return self._answer("is_admin")
+
+    # -- configuration ------------------------------------------------------------------------
+    def get_environment_variable(self, name: str, scope: str) -> Optional[str]:
+        return self._answer("get_environment_variable", name, scope)
+
+    def set_environment_variable(self, name: str, value: Optional[str], scope: str) -> None:
+        return self._answer("set_environment_variable", name, value, scope)
+
+    def get_user_path(self) -> tuple[Optional[str], Optional[str]]:
+        return self._answer("get_user_path")
+
+    def set_user_path(self, raw: Optional[str]) -> None:
+        return self._answer("set_user_path", raw)
+
+    def set_current_user_execution_policy(self, policy: Optional[str]) -> None:
+        return self._answer("set_current_user_execution_policy", policy)
+
+    def set_long_paths_enabled(self, enabled: Optional[bool]) -> None:
+        return self._answer("set_long_paths_enabled", enabled)
+
+    def add_defender_exclusions(self, paths: list[str]) -> None:
+        return self._answer("add_defender_exclusions", paths)
+
+    def remove_defender_exclusions(self, paths: list[str]) -> None:
+        return self._answer("remove_defender_exclusions", paths)
+
+    # -- files --------------------------------------------------------------------------------
+    def path_exists(self, path: str) -> bool:
+        return self._answer("path_exists", path)
+
+    def create_directory(self, path: str) -> None:
+        return self._answer("create_directory", path)
+
+    def remove_path(self, path: str) -> None:
+        return self._answer("remove_path", path)
+
+    # -- services -----------------------------------------------------------------------------
+    def require_services(self) -> None:
+        return self._answer("require_services")
+
+    def find_nssm(self, explicit: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+        return self._answer("find_nssm", explicit)
+
+    def read_service(self, name: str) -> Any:
+        return self._answer("read_service", name)
+
+    def read_managed_services(self, names: Optional[Sequence[str]] = None) -> list[Any]:
+        return self._answer("read_managed_services", names)
+
+    def has_modify(self, path: str, principal: str) -> bool:
+        return self._answer("has_modify", path, principal)
+
+    def firewall_rule_port(self, name: str) -> Optional[int]:
+        return self._answer("firewall_rule_port", name)
+
+    def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
+        return self._answer("nssm_install", nssm, name, application)
+
+    def nssm_set(self, nssm: Optional[str], name: str, parameter: str, values: Sequence[Any]) -> None:
+        return self._answer("nssm_set", nssm, name, parameter, values)
+
+    def nssm_reset(self, nssm: Optional[str], name: str, parameter: str) -> None:
+        return self._answer("nssm_reset", nssm, name, parameter)
+
+    def set_service_account(self, nssm: Optional[str], name: str, account: str, password: Any) -> None:
+        return self._answer("set_service_account", nssm, name, account, password)
+
+    def write_marker(self, name: str, text: Optional[str]) -> None:
+        return self._answer("write_marker", name, text)
+
+    def start_service(self, name: str, timeout_sec: int) -> None:
+        return self._answer("start_service", name, timeout_sec)
+
+    def stop_service(self, name: str, timeout_sec: int) -> None:
+        return self._answer("stop_service", name, timeout_sec)
+
+    def remove_service(self, nssm: Optional[str], name: str, timeout_sec: int) -> None:
+        return self._answer("remove_service", nssm, name, timeout_sec)
+
+    def grant_modify(self, path: str, principal: str) -> None:
+        return self._answer("grant_modify", path, principal)
+
+    def revoke_modify(self, path: str, principal: str) -> None:
+        return self._answer("revoke_modify", path, principal)
+
+    def add_firewall_rule(self, name: str, port: int) -> None:
+        return self._answer("add_firewall_rule", name, port)
+
+    def remove_firewall_rule(self, name: str) -> None:
+        return self._answer("remove_firewall_rule", name)
+
+    # -- configured answers -------------------------------------------------------------------
     def _configured(self, name: str, args: tuple, kwargs: dict) -> Any:
         value = self.returns[name]
         return value(*args, **kwargs) if callable(value) else value
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        if name.startswith("_") or name not in self.__dict__.get("returns", {}):
-            raise AttributeError(f"FakeAdapter has no method {name!r}; configure it with returns={{{name!r}: ...}}")
-
-        def method(*args: Any, **kwargs: Any) -> Any:
-            self._record(name, args, kwargs)
-            return self._configured(name, args, kwargs)
-
-        method.__name__ = name
-        return method
+    def _answer(self, name: str, *args: Any) -> Any:
+        if name not in self.returns:
+            raise NotConfigured(f"FakeAdapter.{name} has no answer; configure it with returns={{{name!r}: ...}}")
+        self._record(name, args, {})
+        return self._configured(name, args, {})
