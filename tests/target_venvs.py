@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator
 
 import pytest
 
@@ -166,11 +166,6 @@ def target_python(name: str) -> str:
         return str(build(name))
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         pytest.fail(f"could not build the Prefect {name} target venv: {exc}", pytrace=False)
-
-
-def prefect_launcher(python: str) -> Optional[str]:
-    candidate = Path(python).parent / ("prefect.exe" if sys.platform == "win32" else "prefect")
-    return str(candidate) if candidate.exists() else None
 
 
 if __name__ == "__main__":  # `python tests/target_venvs.py 3.1.15 3.9.1` builds them ahead of a run

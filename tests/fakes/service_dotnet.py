@@ -18,7 +18,6 @@ from typing import Any, Callable, Optional
 
 DO_NOT_EXPAND = "DoNotExpandEnvironmentNames"
 MODIFY = 0x301BF
-FULL_CONTROL = 0x1F01FF
 
 
 class FakeTimeoutException(Exception):

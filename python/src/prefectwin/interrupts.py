@@ -110,12 +110,6 @@ def deferred() -> Iterator[None]:
         raise Interrupted(_pending, completed=True)
 
 
-def reset() -> None:
-    """Forget a recorded signal (tests, and nothing else)."""
-    global _pending, _deferring
-    _pending, _deferring = None, 0
-
-
 def _parent_gone(original: int) -> bool:
     if os.name != "nt":
         return os.getppid() != original

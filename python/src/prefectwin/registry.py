@@ -9,7 +9,7 @@ import difflib
 import importlib
 import pkgutil
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from prefectwin.errors import InvalidRequest
 from prefectwin.events import Events
@@ -90,7 +90,3 @@ def schema() -> dict[str, Any]:
         }
     return {"protocol": PROTOCOL_VERSION, "version": __version__, "commands": commands}
 
-
-def closest(name: str, candidates: list[str]) -> Optional[str]:
-    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
-    return match[0] if match else None

@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr
 from prefectwin.errors import InvalidArgument
 from prefectwin.models import Result
 from prefectwin.secrets import MASK, mask_url
-from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, normalize_account, parse_marker
+from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, normalize_account
 from prefectwin.services.state import STOPPED, ServiceRecord, ServiceState
 
 ActionKind = Literal[
@@ -317,6 +317,3 @@ def plan_uninstall(
         )
     return actions
 
-
-def marker_of(record: Optional[ServiceRecord]) -> dict[str, Any]:
-    return (record and parse_marker(record.marker)) or {}

@@ -15,7 +15,6 @@ from prefectwin.secrets import MASK, mask_url
 from prefectwin.settings.catalog import Catalog, SettingInfo
 
 Scope = Literal["Profile", "Process", "User", "Machine"]
-ENV_SCOPES = ("Process", "User", "Machine")
 API_URL = "PREFECT_API_URL"
 SERVER_PORT = "PREFECT_SERVER_API_PORT"
 # Prefect's own rule (`prefect config set` refuses them): they decide where profiles live.
