@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from conftest import start_prefect_server, stop_prefect_server
+from fixtures.prefect_server import start_prefect_server, stop_prefect_server
 
 
 def _post(api_url: str, path: str, body: dict[str, Any], attempts: int = 10) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Optional
 
 import pytest
 
-from conftest import IS_WINDOWS, REPO_ROOT, in_ci
+from fixtures.common import IS_WINDOWS, REPO_ROOT, in_ci
 
 TESTS = REPO_ROOT / "tests"
 RUNNER = TESTS / "Invoke-PesterFile.ps1"
@@ -42,7 +42,7 @@ def _host_path(host: str) -> Optional[str]:
 
 
 def powershell_missing(reason: str) -> None:
-    # Not conftest.unavailable: its PREFECTWIN_TEST_SKIP_POSTGRES escape is for runners
+    # Not fixtures.common.unavailable: its PREFECTWIN_TEST_SKIP_POSTGRES escape is for runners
     # without PostgreSQL and must not switch Pester off.
     if in_ci():
         pytest.fail(f"{reason}. CI=true, so this is a failure: .ci/run installs PowerShell and Pester.", pytrace=False)
