@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print the check objects as JSON")
     sub.add_parser("rpc", help="Serve one JSON request from stdin (used by the PowerShell module).")
     sub.add_parser("serve", help="Serve JSON Lines requests with ids until stdin closes (a persistent session).")
+    sub.add_parser("dsc", help="DSC v3: 'dsc get|test|set|export|schema|manifest --resource PrefectWin/Setting', the instance JSON on stdin.")
     return parser
 
 
@@ -91,6 +92,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         from prefectwin.rpc import main as rpc_main
 
         return rpc_main(args_list[1:])
+    if args_list[:1] == ["dsc"]:
+        from prefectwin.dsc.manifest import main as dsc_main
+
+        return dsc_main(args_list[1:])
     if args_list[:1] == ["serve"]:
         from prefectwin.serve import main as serve_main
 

@@ -1,0 +1,148 @@
+"""PrefectService: a server or worker service, installed as described AND running when
+Present. Get is service.get; Test and Set plan and apply through service.install (with start)
+and service.uninstall. The database secret rules of a MOF live here."""
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any, Optional
+
+from prefectwin.dsc import change
+from prefectwin.dsc.instances import ServiceInstance
+from prefectwin.errors import InvalidArgument, NotFound
+from prefectwin.registry import Context
+
+# Properties service.get reads back: (property, ServiceInfo field). The others (bindAddress,
+# pythonPath, workerType, serviceDependency, the database ones) are judged by the plan alone.
+READ_BACK = (("role", "role"), ("port", "port"), ("prefectHome", "prefect_home"), ("pool", "pool"), ("apiUrl", "api_url"), ("startupType", "start_type"))
+# Property -> service.install parameter, where they differ.
+PARAMETER_OF = {"serviceDependency": "dependsOn"}
+PASSED_ON = ("role", "port", "bindAddress", "prefectHome", "pythonPath", "pool", "workerType", "apiUrl", "startupType", "serviceDependency")
+
+
+def _from_info(info: Any) -> ServiceInstance:
+    return ServiceInstance(
+        name=info.name,
+        role=info.role,
+        port=info.port,
+        prefect_home=info.prefect_home,
+        pool=info.pool,
+        api_url=info.api_url,
+        startup_type=info.start_type,
+        status=info.status,
+        health=info.health,
+    )
+
+
+def read(name: str, ctx: Context) -> ServiceInstance:
+    from prefectwin.commands.service import ServiceGetParams, service_get
+
+    try:
+        return _from_info(service_get(ServiceGetParams(name=[name]), ctx)[0])
+    except NotFound:
+        return ServiceInstance(name=name, ensure="Absent")
+
+
+def export(ctx: Context) -> list[ServiceInstance]:
+    from prefectwin.commands.service import ServiceGetParams, service_get
+
+    return [_from_info(info) for info in service_get(ServiceGetParams(), ctx)]
+
+
+def _refuse(name: str, prop: str, problem: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"PrefectService {name}: {problem}",
+        target=f"properties.{prop}",
+        remediation="Give the database password in DatabaseCredential (DSC encrypts it with the node's certificate), "
+        "or the whole URL in a machine environment variable named by DatabaseUrlVariable (see about_PrefectWin, DSC).",
+    )
+
+
+def _database_url(wanted: ServiceInstance) -> Optional[str]:
+    """DatabaseUrl without a password, or the URL the named machine variable holds."""
+    from prefectwin.system import get_adapter
+
+    url, variable = wanted.database_url, wanted.database_url_variable
+    if url and variable:
+        raise _refuse(wanted.name, "databaseUrlVariable", "DatabaseUrl and DatabaseUrlVariable are both set; give one of them.")
+    if url:
+        try:
+            has_password = urllib.parse.urlsplit(url).password is not None
+        except ValueError:
+            has_password = False  # service.install says what is wrong with the URL
+        if has_password:
+            raise _refuse(wanted.name, "databaseUrl", "DatabaseUrl holds a password, which a MOF keeps in clear text.")
+        return url
+    if variable:
+        held = get_adapter().get_environment_variable(variable, "Machine")
+        if not held:
+            raise _refuse(
+                wanted.name, "databaseUrlVariable", f"DatabaseUrlVariable names the machine environment variable '{variable}', which is not set on this computer."
+            )
+        return held
+    return None
+
+
+def install_params(wanted: ServiceInstance) -> dict[str, Any]:
+    """service.install's parameters: Present means installed and running, so start is always sent."""
+    if wanted.role is None:
+        raise InvalidArgument(
+            f"PrefectService {wanted.name}: Role is required when Ensure is Present.",
+            target="properties.role",
+            remediation="Give Role = 'Server' or 'Worker'.",
+        )
+    given = wanted.model_dump(by_alias=True, exclude_none=True)
+    params = {PARAMETER_OF.get(p, p): given[p] for p in PASSED_ON if p in given}
+    if wanted.database_credential is not None:
+        credential = wanted.database_credential
+        params["databaseCredential"] = {"userName": credential.user_name, "password": credential.password.get_secret_value()}
+    url = _database_url(wanted)
+    if url is not None:
+        params["databaseUrl"] = url
+    return {"name": wanted.name, "start": True, **params}
+
+
+def _plan(wanted: ServiceInstance, actual: ServiceInstance, ctx: Context, *, what_if: bool) -> list[Any]:
+    if wanted.ensure == "Absent":
+        if actual.ensure == "Absent":
+            return []
+        try:
+            return change.run("service.uninstall", {"name": wanted.name}, ctx, what_if=what_if).actions
+        except NotFound:
+            return []
+    return change.run("service.install", install_params(wanted), ctx, what_if=what_if).actions
+
+
+def _same(prop: str, wanted: Any, actual: Any) -> bool:
+    if isinstance(wanted, str) and isinstance(actual, str) and prop in ("prefectHome", "startupType", "apiUrl"):
+        return wanted.rstrip("\\/").casefold() == actual.rstrip("\\/").casefold()
+    return wanted == actual
+
+
+def test(wanted: ServiceInstance, ctx: Context) -> tuple[ServiceInstance, list[str], list[str]]:
+    from prefectwin.system import get_adapter
+
+    get_adapter().require_services()
+    actual = read(wanted.name, ctx)
+    actions = _plan(wanted, actual, ctx, what_if=True)
+    differing: list[str] = []
+    if actions:
+        if wanted.ensure != actual.ensure:
+            differing.append("ensure")
+        elif wanted.ensure == "Present":
+            desired, held = wanted.model_dump(by_alias=True), actual.model_dump(by_alias=True)
+            differing += [p for p, _ in READ_BACK if desired[p] is not None and not _same(p, desired[p], held[p])]
+            if actual.status != "Running":
+                differing.append("status")
+            if not differing:
+                # What the plan changes is among what service.get cannot read back.
+                given = wanted.model_dump(by_alias=True, exclude_none=True)
+                differing += [p for p in (*PASSED_ON, "databaseUrl", "databaseCredential", "databaseUrlVariable") if p in given and p not in dict(READ_BACK)]
+    return actual, differing, [a.description for a in actions]
+
+
+def apply(wanted: ServiceInstance, ctx: Context) -> tuple[ServiceInstance, list[str]]:
+    from prefectwin.system import get_adapter
+
+    get_adapter().require_services()
+    actions = _plan(wanted, read(wanted.name, ctx), ctx, what_if=False)
+    return read(wanted.name, ctx), [a.description for a in actions]
