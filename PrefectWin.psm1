@@ -4,7 +4,7 @@
 #
 # The DSC resource classes are declared in THIS file because DSC finds class-based resources
 # only in the root module (or a nested module the manifest lists), never in dot-sourced files.
-# Their methods call private functions of this module (Private/Invoke-PrefectDscResource.ps1),
+# Their methods call one private function of this module (Private/Invoke-PrefectDscResource.ps1),
 # which a class defined here can see.
 #
 # './build.ps1 Build' (tools/build_module.py) replaces the region 'PrefectWin.Sources' with the
@@ -34,25 +34,24 @@ $ExecutionContext.SessionState.Module.OnRemove = {
 }
 
 # --------------------------------------------------------------------------------------------
-# DSC resources (thin: Get -> *.get, Test -> the plan with whatIf, Set -> apply)
-#
-# The backend validates the values (Role, StartupType, Scope) and says what is wrong, so the
-# properties carry no [ValidateSet()] that could drift from it. tests/DscShape.Tests.ps1 checks
-# these classes (by reflection and by Find-DscResourceViolation). Enums are prefixed with the
-# module's name: two modules with a class or enum of the same name break each other's
-# configurations.
+# DSC resources: shims over the backend's dsc.get, dsc.test, dsc.set and dsc.export (read state,
+# plan, apply). Each method calls Invoke-PrefectDscResource and nothing else; the backend
+# validates every property and says what is wrong, so no [ValidateSet()] here can drift from it.
+# dsc/*.dsc.resource.json are the same resources for DSC v3, with no class at all.
+# tests/DscShape.Tests.ps1 checks these classes. Enums are prefixed with the module's name:
+# two modules with a class or enum of the same name break each other's configurations.
 # --------------------------------------------------------------------------------------------
 enum PrefectEnsure {
     Present
     Absent
 }
 
-# A Prefect server or worker as a Windows service (Install-PrefectService).
+# A Prefect server or worker as a Windows service (Install-PrefectService), running when Present.
 #
 # Database secrets never go into a MOF in clear text. They come from DatabaseCredential (a
 # PSCredential, which DSC encrypts in the MOF with the node's certificate), or from
 # DatabaseUrlVariable, the NAME of a machine environment variable that holds the whole URL.
-# DatabaseUrl is the URL WITHOUT its password (refused if it has one).
+# DatabaseUrl is the URL WITHOUT its password (the backend refuses one with a password).
 #
 # 'DependsOn' is DSC's own meta-property in every resource block (the order of resources), so
 # the Windows service dependencies (Install-PrefectService -DependsOn) are ServiceDependency.
@@ -112,37 +111,38 @@ class PrefectService {
     [string] $Health
 
     [PrefectService] Get() {
-        return [PrefectService](Invoke-PrefectServiceResource -Resource $this -Method 'Get')
+        return [PrefectService](Invoke-PrefectDscResource -Resource 'PrefectService' -Method 'Get' -Instance $this -ErrorAction Stop)
     }
 
     [bool] Test() {
-        return [bool](Invoke-PrefectServiceResource -Resource $this -Method 'Test')
+        return [bool](Invoke-PrefectDscResource -Resource 'PrefectService' -Method 'Test' -Instance $this -ErrorAction Stop)
     }
 
     [void] Set() {
-        $null = Invoke-PrefectServiceResource -Resource $this -Method 'Set'
+        $null = Invoke-PrefectDscResource -Resource 'PrefectService' -Method 'Set' -Instance $this -ErrorAction Stop
     }
 
     static [PrefectService[]] Export() {
-        return [PrefectService[]]@(Invoke-PrefectServiceResource -Method 'Export')
+        return [PrefectService[]]@(Invoke-PrefectDscResource -Resource 'PrefectService' -Method 'Export' -ErrorAction Stop)
     }
 }
 
-# One Prefect setting in one scope (Set-PrefectSetting / Remove-PrefectSetting).
+# One Prefect setting in one scope (Set-PrefectSetting / Remove-PrefectSetting), keyed by Name
+# AND Scope: one configuration can set the same setting in the profile and in a variable.
 #
 # Value is written into the MOF in clear text: do not manage secret settings (API keys,
-# database URLs with a password) with this resource. Scope is Profile (the default), User or
-# Machine; Process means nothing to DSC and is refused.
+# database URLs with a password) with this resource. Scope is Profile, User or Machine; Process
+# means nothing to DSC and is refused.
 [DscResource()]
 class PrefectSetting {
     [DscProperty(Key)]
     [string] $Name
 
-    [DscProperty()]
-    [PrefectEnsure] $Ensure = [PrefectEnsure]::Present
+    [DscProperty(Key)]
+    [string] $Scope
 
     [DscProperty()]
-    [string] $Scope
+    [PrefectEnsure] $Ensure = [PrefectEnsure]::Present
 
     [DscProperty()]
     [string] $Value
@@ -154,18 +154,18 @@ class PrefectSetting {
     [string] $Source
 
     [PrefectSetting] Get() {
-        return [PrefectSetting](Invoke-PrefectSettingResource -Resource $this -Method 'Get')
+        return [PrefectSetting](Invoke-PrefectDscResource -Resource 'PrefectSetting' -Method 'Get' -Instance $this -ErrorAction Stop)
     }
 
     [bool] Test() {
-        return [bool](Invoke-PrefectSettingResource -Resource $this -Method 'Test')
+        return [bool](Invoke-PrefectDscResource -Resource 'PrefectSetting' -Method 'Test' -Instance $this -ErrorAction Stop)
     }
 
     [void] Set() {
-        $null = Invoke-PrefectSettingResource -Resource $this -Method 'Set'
+        $null = Invoke-PrefectDscResource -Resource 'PrefectSetting' -Method 'Set' -Instance $this -ErrorAction Stop
     }
 
     static [PrefectSetting[]] Export() {
-        return [PrefectSetting[]]@(Invoke-PrefectSettingResource -Method 'Export')
+        return [PrefectSetting[]]@(Invoke-PrefectDscResource -Resource 'PrefectSetting' -Method 'Export' -ErrorAction Stop)
     }
 }

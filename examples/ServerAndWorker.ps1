@@ -153,13 +153,21 @@ Configuration PrefectServerAndWorker {
             DependsOn = '[PrefectService]Server'
         }
 
-        # So that 'prefect' at any prompt on this node talks to this server.
+        # So that 'prefect' at any prompt on this node talks to this server. PrefectSetting is
+        # keyed by Name and Scope: the same setting may be kept in two scopes of one node.
         PrefectSetting ApiUrl {
             Name = 'PREFECT_API_URL'
-            Ensure = 'Present'
             Scope = 'Machine'
+            Ensure = 'Present'
             Value = 'http://127.0.0.1:4200/api'
             DependsOn = '[PrefectService]Server'
+        }
+
+        # And the active profile of the account DSC runs as holds no other API URL.
+        PrefectSetting ApiUrlProfile {
+            Name = 'PREFECT_API_URL'
+            Scope = 'Profile'
+            Ensure = 'Absent'
         }
     }
 }

@@ -44,8 +44,10 @@ def test_the_folder_is_out_prefectwin_version(built: Path) -> None:
     assert built.name == build_module.module_version((REPO / "PrefectWin.psd1").read_text(encoding="ascii"))
     assert built.parent.name == "PrefectWin"
     names = sorted(path.relative_to(built).as_posix() for path in built.iterdir())
-    assert names == ["PrefectWin.Format.ps1xml", "PrefectWin.psd1", "PrefectWin.psm1", "en-US", "python"]
-    for name in ("PrefectWin.psd1", "PrefectWin.Format.ps1xml", "en-US/about_PrefectWin.help.txt"):
+    assert names == ["PrefectWin.Format.ps1xml", "PrefectWin.psd1", "PrefectWin.psm1", "dsc", "en-US", "python"]
+    manifests = sorted(path.relative_to(REPO).as_posix() for path in (REPO / "dsc").glob("*.dsc.resource.json"))
+    assert sorted(path.relative_to(built).as_posix() for path in (built / "dsc").iterdir()) == manifests and manifests
+    for name in ("PrefectWin.psd1", "PrefectWin.Format.ps1xml", "en-US/about_PrefectWin.help.txt", *manifests):
         assert (built / name).read_bytes() == (REPO / name).read_bytes(), name
 
 

@@ -11,6 +11,7 @@ writes OUT/PrefectWin/<ModuleVersion>/ (OUT defaults to out/ in the repository):
                              it, the DSC resource classes included, is kept as it is
   PrefectWin.Format.ps1xml   unchanged
   en-US/about_PrefectWin.help.txt
+  dsc/*.dsc.resource.json    the DSC v3 resource manifests, unchanged
   python/                    the backend package (pyproject.toml, README.md, src/prefectwin),
                              without caches and build metadata
 
@@ -90,6 +91,12 @@ def build(out: Path, repo: Path = REPO) -> Path:
             raise BuildError(f"{name} is missing")
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target / name)
+    manifests = sorted((repo / "dsc").glob("*.dsc.resource.json"))
+    if not manifests:
+        raise BuildError("dsc/ has no *.dsc.resource.json manifests")
+    (target / "dsc").mkdir()
+    for path in manifests:
+        shutil.copyfile(path, target / "dsc" / path.name)
     python = target / "python"
     python.mkdir()
     for name in PYTHON_FILES:

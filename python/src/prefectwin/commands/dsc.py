@@ -38,15 +38,26 @@ class DscState(Result):
     properties: dict[str, Any]
 
 
+class DscAction(Result):
+    """One step of the plan behind Test and Set: its kind and description, nothing more."""
+
+    kind: str
+    description: str
+
+
 class DscTest(DscState):
     in_desired_state: bool
     differing_properties: list[str]
-    actions: list[str]
+    actions: list[DscAction]
 
 
 class DscSet(DscState):
     changed: bool
-    actions: list[str]
+    actions: list[DscAction]
+
+
+def _actions(planned: list[Any]) -> list[DscAction]:
+    return [DscAction(kind=a.kind, description=a.description) for a in planned]
 
 
 def _parse(params: DscParams) -> Any:
@@ -84,10 +95,10 @@ def dsc_get(params: DscParams, ctx: Context) -> DscState:
 def dsc_test(params: DscParams, ctx: Context) -> DscTest:
     """Whether a DSC resource instance is in the desired state: its plan is empty."""
     actual, differing, actions = _family(params.resource).test(_parse(params), ctx)
-    for description in actions:
-        ctx.events.verbose(f"Not in the desired state: {description}")
+    for action in actions:
+        ctx.events.verbose(f"Not in the desired state: {action.description}")
     return DscTest(
-        resource=params.resource, properties=actual.wire(), in_desired_state=not actions, differing_properties=differing, actions=actions
+        resource=params.resource, properties=actual.wire(), in_desired_state=not actions, differing_properties=differing, actions=_actions(actions)
     )
 
 
@@ -98,9 +109,9 @@ def dsc_set(params: DscParams, ctx: Context) -> DscSet:
     wanted = _parse(params)
     if ctx.what_if:
         actual, _, actions = family.test(wanted, ctx)
-        return DscSet(resource=params.resource, properties=actual.wire(), changed=False, actions=actions)
+        return DscSet(resource=params.resource, properties=actual.wire(), changed=False, actions=_actions(actions))
     actual, actions = family.apply(wanted, ctx)
-    return DscSet(resource=params.resource, properties=actual.wire(), changed=bool(actions), actions=actions)
+    return DscSet(resource=params.resource, properties=actual.wire(), changed=bool(actions), actions=_actions(actions))
 
 
 @command("dsc.export", params=DscParams, result=list[DscState])

@@ -118,7 +118,7 @@ def _same(prop: str, wanted: Any, actual: Any) -> bool:
     return wanted == actual
 
 
-def test(wanted: ServiceInstance, ctx: Context) -> tuple[ServiceInstance, list[str], list[str]]:
+def test(wanted: ServiceInstance, ctx: Context) -> tuple[ServiceInstance, list[str], list[Any]]:
     from prefectwin.system import get_adapter
 
     get_adapter().require_services()
@@ -137,12 +137,12 @@ def test(wanted: ServiceInstance, ctx: Context) -> tuple[ServiceInstance, list[s
                 # What the plan changes is among what service.get cannot read back.
                 given = wanted.model_dump(by_alias=True, exclude_none=True)
                 differing += [p for p in (*PASSED_ON, "databaseUrl", "databaseCredential", "databaseUrlVariable") if p in given and p not in dict(READ_BACK)]
-    return actual, differing, [a.description for a in actions]
+    return actual, differing, list(actions)
 
 
-def apply(wanted: ServiceInstance, ctx: Context) -> tuple[ServiceInstance, list[str]]:
+def apply(wanted: ServiceInstance, ctx: Context) -> tuple[ServiceInstance, list[Any]]:
     from prefectwin.system import get_adapter
 
     get_adapter().require_services()
     actions = _plan(wanted, read(wanted.name, ctx), ctx, what_if=False)
-    return read(wanted.name, ctx), [a.description for a in actions]
+    return read(wanted.name, ctx), list(actions)

@@ -61,7 +61,7 @@ def _change(wanted: SettingInstance, ctx: Context, *, what_if: bool) -> Any:
     return change.run("setting.set", {**params, "value": wanted.value}, ctx, what_if=what_if)
 
 
-def test(wanted: SettingInstance, ctx: Context) -> tuple[SettingInstance, list[str], list[str]]:
+def test(wanted: SettingInstance, ctx: Context) -> tuple[SettingInstance, list[str], list[Any]]:
     plan = _change(wanted, ctx, what_if=True)
     actual, raw = read(wanted)
     differing = []
@@ -71,12 +71,12 @@ def test(wanted: SettingInstance, ctx: Context) -> tuple[SettingInstance, list[s
         if wanted.ensure == "Present" and raw != wanted.value or not differing:
             # A legacy alias still held in the scope is a difference in Value's place too.
             differing.append("value")
-    return actual, differing, [a.description for a in plan.actions]
+    return actual, differing, list(plan.actions)
 
 
-def apply(wanted: SettingInstance, ctx: Context) -> tuple[SettingInstance, list[str]]:
+def apply(wanted: SettingInstance, ctx: Context) -> tuple[SettingInstance, list[Any]]:
     done = _change(wanted, ctx, what_if=False)
-    return read(wanted)[0], [a.description for a in done.actions]
+    return read(wanted)[0], list(done.actions)
 
 
 def export(python_path: Optional[str]) -> list[SettingInstance]:
