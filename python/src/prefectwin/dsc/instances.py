@@ -22,7 +22,7 @@ READ_ONLY = {"readOnly": True}
 
 
 class Instance(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
 
     @classmethod
     def _normalize(cls, data: dict[str, Any]) -> dict[str, Any]:
