@@ -4,7 +4,7 @@
 using module ..\PrefectWin.psd1
 <#
     The DSC resources for real: Get, Test, Set and Export of PrefectSetting at Profile scope
-    against the real backend, with Prefect's own 'prefect config view' as the oracle, and
+    (keyed by Name and Scope) against the real backend's dsc.* commands, with Prefect's own 'prefect config view' as the oracle, and
     PrefectService, which is NotSupported off Windows. No mocks, no Prefect server. Compiling a
     configuration to a MOF needs Windows PowerShell's PSDesiredStateConfiguration, and the LCM
     that would apply it is Windows only: tests/PrefectWin.Tests.ps1 compiles the sample there.
@@ -86,10 +86,13 @@ Describe 'PrefectWin DSC resources against the real backend' -Skip:$skipRealBack
         $now.Scope | Should -BeExactly 'Profile'
         $now.Source | Should -BeExactly ('profile:{0}' -f $oracle['PREFECT_PROFILE'].Value)
 
+        # Every setting a scope holds: off Windows that is the active profile's settings only.
         $exported = @([PrefectSetting]::Export())
         $exported | ForEach-Object -Process { $_.GetType().Name | Should -BeExactly 'PrefectSetting' }
+        @($exported | Where-Object -FilterScript { $_.Scope -ne 'Profile' }).Count | Should -Be 0
         $names = @($exported | ForEach-Object -Process { $_.Name } | Sort-Object)
-        ($names -join ',') | Should -BeExactly ((@($oracle.Keys | Where-Object -FilterScript { $_ -ne 'PREFECT_PROFILE' }) | Sort-Object) -join ',')
+        $inProfile = @($oracle.Keys | Where-Object -FilterScript { $oracle[$_].Source -eq 'profile' } | Sort-Object)
+        ($names -join ',') | Should -BeExactly ($inProfile -join ',')
         @($exported | Where-Object -FilterScript { $_.Name -eq 'PREFECT_API_URL' })[0].Value | Should -BeExactly 'http://127.0.0.1:4250/api'
 
         $absent = New-TestSetting -Ensure 'Absent'
@@ -105,6 +108,26 @@ Describe 'PrefectWin DSC resources against the real backend' -Skip:$skipRealBack
         $bad.Name = 'PREFECT_SERVER_API_PORT'
         $thrown = { $bad.Set() } | Should -Throw -PassThru
         [string]$thrown.FullyQualifiedErrorId | Should -BeLike 'PrefectWin.InvalidArgument,*'
+        Test-Path -LiteralPath $env:PREFECT_PROFILES_PATH | Should -BeFalse
+    }
+
+    It 'PrefectSetting is keyed by Name and Scope: the Profile instance is not the User one' {
+        $profileSetting = New-TestSetting
+        $profileSetting.Set()
+        $profileSetting.Get().Value | Should -BeExactly 'http://127.0.0.1:4250/api'
+        $process = New-TestSetting
+        $process.Scope = 'Process'
+        $thrown = { $process.Test() } | Should -Throw -PassThru
+        [string]$thrown.FullyQualifiedErrorId | Should -BeLike 'PrefectWin.InvalidArgument,*'
+        $thrown.Exception.Message | Should -BeLike '*Scope Process would change only the environment of the DSC host process*'
+        $thrown.TargetObject | Should -BeExactly 'properties.scope'
+    }
+
+    It 'PrefectSetting at User scope is a Windows environment variable: NotSupported here, nothing written' -Skip:$onWindows {
+        $user = New-TestSetting
+        $user.Scope = 'User'
+        $thrown = { $user.Set() } | Should -Throw -PassThru
+        [string]$thrown.FullyQualifiedErrorId | Should -BeLike 'PrefectWin.NotSupported,*'
         Test-Path -LiteralPath $env:PREFECT_PROFILES_PATH | Should -BeFalse
     }
 

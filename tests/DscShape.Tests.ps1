@@ -162,10 +162,13 @@ Describe 'The DSC resources of the repository' {
         Format-Violation -Violation @(Find-DscResourceViolation -Source $source) | Should -BeNullOrEmpty
     }
 
-    It 'compiled <_> is a [DscResource()] keyed by Name, with the methods DSC calls' -ForEach @('PrefectService', 'PrefectSetting') {
-        $type = $resourceTypes[$_]
+    It 'compiled <Resource> is a [DscResource()] keyed by <Keys>, with the methods DSC calls' -ForEach @(
+        @{ Resource = 'PrefectService'; Keys = 'Name' }
+        @{ Resource = 'PrefectSetting'; Keys = 'Name,Scope' }
+    ) {
+        $type = $resourceTypes[$Resource]
         @($type.GetCustomAttributes([System.Management.Automation.DscResourceAttribute], $false)).Count | Should -Be 1
-        @(Get-DscPropertyInfo -Type $type | Where-Object { $_.Key } | ForEach-Object -Process { $_.Name }) | Should -Be @('Name')
+        (@(Get-DscPropertyInfo -Type $type | Where-Object { $_.Key } | ForEach-Object -Process { $_.Name }) -join ',') | Should -BeExactly $Keys
         $none = [type[]]@()
         $type.GetMethod('Get', $none).ReturnType | Should -Be $type
         $type.GetMethod('Test', $none).ReturnType | Should -Be ([bool])
@@ -188,6 +191,27 @@ Describe 'The DSC resources of the repository' {
         $setting = @(Get-DscPropertyInfo -Type $resourceTypes['PrefectSetting'] | ForEach-Object -Process { $_.Name })
         foreach ($wanted in @('Name', 'Scope', 'Value', 'Ensure')) {
             $setting | Should -Contain $wanted
+        }
+    }
+
+    It '<Resource> has the properties of the backend''s instance model (dsc/<Manifest>), and its keys are required there' -ForEach @(
+        @{ Resource = 'PrefectService'; Manifest = 'PrefectWin.Service.dsc.resource.json' }
+        @{ Resource = 'PrefectSetting'; Manifest = 'PrefectWin.Setting.dsc.resource.json' }
+    ) {
+        # The manifests embed the backend's model (tests/test_dsc.py holds them equal), so the
+        # class and the backend cannot drift apart: names equal but for the first letter's case.
+        $manifest = Get-Content -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath "dsc/$Manifest") -Raw | ConvertFrom-Json
+        $schema = $manifest.schema.embedded
+        $fromModel = @($schema.properties.PSObject.Properties.Name | Where-Object { -not $_.StartsWith('_') } | ForEach-Object -Process { $_.Substring(0, 1).ToUpperInvariant() + $_.Substring(1) } | Sort-Object)
+        $properties = @(Get-DscPropertyInfo -Type $resourceTypes[$Resource])
+        (@($properties | ForEach-Object -Process { $_.Name } | Sort-Object) -join ',') | Should -BeExactly ($fromModel -join ',')
+        foreach ($key in @($properties | Where-Object { $_.Key })) {
+            $wire = $key.Name.Substring(0, 1).ToLowerInvariant() + $key.Name.Substring(1)
+            @($schema.required) | Should -Contain $wire
+        }
+        foreach ($readOnly in @($properties | Where-Object { $_.NotConfigurable })) {
+            $wire = $readOnly.Name.Substring(0, 1).ToLowerInvariant() + $readOnly.Name.Substring(1)
+            $schema.properties.$wire.readOnly | Should -BeTrue
         }
     }
 

@@ -55,13 +55,9 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'rules/PowerShellRules.psm1') -Force
     $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
-    # Files that break a rule on purpose, each with its reason.
-    $knownExceptions = @{
-        'Private/Invoke-PrefectDscResource.ps1' = @{
-            Pattern = 'name them alike'
-            Reason = 'the DSC resources'' helpers (Invoke-PrefectServiceResource, Invoke-PrefectSettingResource and what they share) in one file; no function is the file''s namesake'
-        }
-    }
+    # Files that break a rule on purpose, each as 'path' = @{ Pattern = '...'; Reason = '...' }.
+    # None today: Private/Invoke-PrefectDscResource.ps1, which held several functions, is now one.
+    $knownExceptions = @{}
 
     function Format-Violation {
         param([object[]] $Violation)
