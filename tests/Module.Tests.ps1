@@ -248,7 +248,7 @@ Describe 'The source module and the built module' {
         }
         (@($found) | ForEach-Object -Process { '{0} [{1}] {2}' -f $_.Location, $_.Rule, $_.Message }) -join "`n" | Should -BeNullOrEmpty
         $text = Get-Content -LiteralPath (Join-Path -Path $built -ChildPath 'PrefectWin.psm1') -Raw
-        $text.IndexOf('function Invoke-PrefectServiceResource') | Should -BeLessThan $text.IndexOf('class PrefectService') -Because 'the classes follow the functions they call, as in the root module'
+        $text.IndexOf('function Invoke-PrefectDscResource') | Should -BeLessThan $text.IndexOf('class PrefectService') -Because 'the classes follow the functions they call, as in the root module'
     }
 }
 
