@@ -157,6 +157,9 @@ class FakeAdapter:
     def firewall_rule_port(self, name: str) -> Optional[int]:
         return self._answer("firewall_rule_port", name)
 
+    def service_account_facts(self, principal: str) -> Any:
+        return self._answer("service_account_facts", principal)
+
     def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
         return self._answer("nssm_install", nssm, name, application)
 

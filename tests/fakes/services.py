@@ -104,6 +104,7 @@ class FakeServiceAdapter(FakeAdapter):
         directories: Sequence[str] = (),
         access: Sequence[tuple[str, str]] = (),
         firewall: Optional[dict[str, int]] = None,
+        accounts: Optional[dict[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -113,6 +114,9 @@ class FakeServiceAdapter(FakeAdapter):
         self.directories: set[str] = set(directories)
         self.access: set[tuple[str, str]] = set(access)
         self.firewall: dict[str, int] = dict(firewall or {})
+        #: principal (case-insensitive) -> ServiceAccountFacts that service_account_facts returns;
+        #: an unknown principal gets one with an empty environment and no policies
+        self.accounts: dict[str, Any] = {k.lower(): v for k, v in (accounts or {}).items()}
         self.fail_at_change: Optional[int] = None
         self.changes = 0
         #: every nssm argument list, as the Windows adapter would run it
@@ -171,6 +175,12 @@ class FakeServiceAdapter(FakeAdapter):
         if names is None:
             return [s.record() for s in self.services.values() if parse_marker(s.marker)]
         return [self.services[n.lower()].record() for n in names if n.lower() in self.services]
+
+    def service_account_facts(self, principal: str) -> Any:
+        self._record("service_account_facts", (principal,), {})
+        from prefectwin.diagnosis.facts import ServiceAccountFacts
+
+        return self.accounts.get(principal.lower()) or ServiceAccountFacts(principal=principal)
 
     def path_exists(self, path: str) -> bool:
         self._record("path_exists", (path,), {})

@@ -7,6 +7,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator
 
 from prefectwin.diagnosis.checks import CHECK_NAMES, CheckResult, needs_of, run_checks, select
+from prefectwin.errors import InvalidArgument
 from prefectwin.models import Params, not_blank
 from prefectwin.registry import Context, command
 
@@ -19,6 +20,11 @@ class EnvironmentTestParams(Params):
     prefect_home: Optional[str] = Field(None, description="PREFECT_HOME to diagnose; default: the effective PREFECT_HOME.")
     role: Literal["Server", "Worker"] = Field("Server", description="What this machine runs as a service.")
     check: Optional[list[CheckName]] = Field(None, description="Run only these checks.")
+    service_name: Optional[str] = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$",
+        description="Diagnose this installed service as it runs: its interpreter, environment, working directory and account.",
+    )
 
     @field_validator("python_path", "prefect_home")
     @classmethod
@@ -26,21 +32,55 @@ class EnvironmentTestParams(Params):
         return not_blank(value)
 
 
+# With serviceName these come from the service; giving them too would describe something else.
+_SERVICE_OWNS = (("python_path", "PythonPath"), ("prefect_home", "PrefectHome"), ("role", "Role"), ("port", "Port"))
+
+
 def diagnose(params: EnvironmentTestParams, ctx: Context) -> list[CheckResult]:
     from prefectwin.diagnosis.gather import gather
     from prefectwin.system import get_adapter
 
     checks = select(params.check)
+    adapter = get_adapter()
+    if params.service_name:
+        return run_checks(_diagnose_service(params, ctx, adapter, checks), checks)
     facts = gather(
         role=params.role,
         needs=needs_of(checks),
-        adapter=get_adapter(),
+        adapter=adapter,
         events=ctx.events,
         python_path=os.path.abspath(params.python_path) if params.python_path else None,
         port=params.port,
         prefect_home=params.prefect_home,
     )
     return run_checks(facts, checks)
+
+
+def _diagnose_service(params: EnvironmentTestParams, ctx: Context, adapter, checks):
+    from prefectwin.diagnosis.gather import gather
+    from prefectwin.diagnosis.service import read_target
+    from prefectwin.services.spec import normalize_account
+
+    for field, name in _SERVICE_OWNS:
+        if field in params.model_fields_set:
+            raise InvalidArgument(
+                f"-{name} cannot be combined with -ServiceName: the service's own settings are diagnosed.",
+                target=name,
+                remediation=f"Omit -{name}, or omit -ServiceName to diagnose a {name} of your choosing.",
+            )
+    target = read_target(params.service_name, adapter, principal_of=lambda account: normalize_account(account)[1])
+    ctx.events.verbose(f"Diagnosing service {target.facts.name} ({target.role}) with {target.python} in {target.cwd or 'no working directory'}.")
+    return gather(
+        role=target.role,
+        needs=needs_of(checks),
+        adapter=adapter,
+        events=ctx.events,
+        python_path=target.python,
+        port=target.port,
+        environment=target.environment,
+        cwd=target.cwd,
+        service=target.facts,
+    )
 
 
 @command("environment.test", params=EnvironmentTestParams, result=list[CheckResult])
@@ -62,4 +102,11 @@ def environment_repair(params: EnvironmentRepairParams, ctx: Context) -> RepairR
     from prefectwin.settings.repair_apply import run_repair
     from prefectwin.system import get_adapter
 
+    if params.service_name:
+        # Repair changes the admin's user settings; a service's are its NSSM parameters.
+        raise InvalidArgument(
+            "Repair-PrefectEnvironment repairs this shell's user settings, not a service's.",
+            target="ServiceName",
+            remediation="Run Test-PrefectEnvironment -ServiceName NAME, then apply the remediation it gives (or reinstall with Install-PrefectService).",
+        )
     return run_repair(params, ctx, diagnose, get_adapter())

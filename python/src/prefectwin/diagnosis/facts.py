@@ -201,6 +201,82 @@ class WindowsFacts(_Facts):
     temp_dir: Optional[str] = None
 
 
+class ServiceAccountFacts(_Facts):
+    """What the system adapter knows about the account a service runs as (Windows only).
+
+    `environment` is the block the Service Control Manager starts the service with, before
+    NSSM adds AppEnvironmentExtra: the machine's variables and the account's own, expanded
+    against the account's profile, not the admin's. `execution_policies` are PowerShell's
+    scopes as that account sees them (its own hive for UserPolicy and CurrentUser); Process
+    is added from the service's environment by the gatherer. `network_identity` is who the
+    account is to a file server (a virtual or system account reaches a share as the computer
+    account); None when it reaches shares anonymously or that is not known.
+    """
+
+    principal: str
+    sid: Optional[str] = None
+    profile: Optional[str] = None
+    environment: dict[str, str] = Field(default_factory=dict)
+    execution_policies: dict[str, str] = Field(default_factory=dict)
+    network_identity: Optional[str] = None
+    # A user account's hive is loaded only while it is logged on or its service runs: without
+    # it, its own variables and CurrentUser/UserPolicy scopes are unknown.
+    hive_loaded: bool = True
+    error: Optional[str] = None
+
+
+class PeerServerFacts(_Facts):
+    """The PrefectWin server service a worker service belongs to, read from its NSSM settings."""
+
+    name: str
+    bind_host: str
+    port: int
+    api_url: Optional[str] = None
+    # PREFECT_SERVER_API_AUTH_STRING from its NSSM environment or its working folder's .env.
+    auth_string: Optional[SecretStr] = None
+    database_url: Optional[SecretStr] = None
+    database_source: str = "default"
+
+
+class ServiceFacts(_Facts):
+    """An installed service, as it runs: what the diagnosis was pointed at, and why."""
+
+    name: str
+    role: Role
+    status: str
+    pids: tuple[int, ...] = ()
+    account: str
+    application: str
+    arguments: tuple[str, ...] = ()
+    working_directory: Optional[str] = None
+    working_directory_exists: bool = False
+    # NSSM's AppEnvironment replaces the whole environment (AppEnvironmentExtra adds to it).
+    replaces_environment: bool = False
+    nssm_environment_names: tuple[str, ...] = ()
+    # Files Prefect reads from the working directory, and the names the .env sets.
+    env_file: Optional[str] = None
+    env_file_names: tuple[str, ...] = ()
+    env_file_error: Optional[str] = None
+    toml_file: Optional[str] = None
+    temp_dir: Optional[str] = None
+    temp_exists: bool = False
+    path_entries: tuple[str, ...] = ()
+    # PATH entries on a mapped drive or missing, as the service account would see them.
+    path_mapped: tuple[str, ...] = ()
+    path_missing: tuple[str, ...] = ()
+    account_facts: Optional[ServiceAccountFacts] = None
+    home: Optional[str] = None
+    home_drive_kind: Optional[str] = None
+    # Whether the account's network identity has Modify on a UNC PREFECT_HOME (None: not asked).
+    home_access: Optional[bool] = None
+    home_access_error: Optional[str] = None
+    # The auth string the service sends (its environment or .env), and the peer it talks to.
+    auth_string: Optional[SecretStr] = None
+    database_url_source: Optional[str] = None
+    server: Optional[PeerServerFacts] = None
+    server_lookup: Optional[str] = None
+
+
 class Facts(_Facts):
     role: Role
     os_name: str
@@ -215,3 +291,4 @@ class Facts(_Facts):
     encoding: EncodingFacts
     health: Optional[HealthFacts] = None
     windows: Optional[WindowsFacts] = None
+    service: Optional[ServiceFacts] = None

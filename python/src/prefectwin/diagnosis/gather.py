@@ -11,7 +11,7 @@ from typing import Optional
 
 from prefectwin.diagnosis import database as database_facts_mod
 from prefectwin.diagnosis import network, paths, probe
-from prefectwin.diagnosis.facts import CliFacts, EncodingFacts, Facts, PrefectFacts, PythonFacts
+from prefectwin.diagnosis.facts import CliFacts, EncodingFacts, Facts, PrefectFacts, PythonFacts, ServiceFacts
 from prefectwin.events import Events
 from prefectwin.system.protocol import SystemAdapter
 
@@ -39,10 +39,16 @@ def gather(
     python_path: Optional[str] = None,
     port: Optional[int] = None,
     prefect_home: Optional[str] = None,
+    environment: Optional[dict[str, str]] = None,
+    cwd: Optional[str] = None,
+    service: Optional[ServiceFacts] = None,
 ) -> Facts:
+    """`environment` and `cwd`, when given, replace the backend's own for the target (a
+    service's environment block and working directory); `service` is carried into the facts."""
     target = python_path or sys.executable
-    env = probe.probe_environment(prefect_home)
-    cwd = prefect_home if prefect_home and os.path.isdir(prefect_home) else None
+    env = probe.probe_environment(prefect_home, base=environment)
+    if cwd is None:
+        cwd = prefect_home if prefect_home and os.path.isdir(prefect_home) else None
 
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="prefectwin-facts") as pool:
         events.progress(ACTIVITY, f"Asking {target} about Prefect", 10)
@@ -87,6 +93,7 @@ def gather(
             encoding=encoding,
             health=health_future.result() if health_future else None,
             windows=windows_future.result() if windows_future else None,
+            service=service,
         )
     events.progress(ACTIVITY, "Done", 100)
     return facts

@@ -14,9 +14,10 @@ from prefectwin.target.channel import agent_source, new_frame, noise_tail, parse
 PROBE_TIMEOUT_SEC = 60
 
 
-def probe_environment(prefect_home: Optional[str]) -> dict[str, str]:
-    """The environment the target will see: ours, with PREFECT_HOME pinned if one was asked for."""
-    env = dict(os.environ)
+def probe_environment(prefect_home: Optional[str], base: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The environment the target will see: ours (or `base`, a service's), with PREFECT_HOME
+    pinned if one was asked for."""
+    env = dict(os.environ if base is None else base)
     if prefect_home:
         env["PREFECT_HOME"] = prefect_home
     return env

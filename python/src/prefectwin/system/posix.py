@@ -119,6 +119,9 @@ class PosixAdapter:
     def firewall_rule_port(self, name: str) -> Optional[int]:
         _no_services("Windows firewall rules")
 
+    def service_account_facts(self, principal: str) -> Any:
+        _no_services("Windows service accounts")
+
     def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
         _no_services()
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional, Protocol, Sequence, ru
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from prefectwin.diagnosis.facts import WindowsFacts
+    from prefectwin.diagnosis.facts import ServiceAccountFacts, WindowsFacts
     from prefectwin.services.state import ServiceRecord
 
 DriveKind = Literal["local", "mapped", "unc", "unknown"]
@@ -89,6 +89,10 @@ class SystemAdapter(Protocol):
 
     def firewall_rule_port(self, name: str) -> Optional[int]:
         """The TCP port of the inbound rule with this display name; None when there is none."""
+
+    def service_account_facts(self, principal: str) -> ServiceAccountFacts:
+        """The environment block, execution policies and network identity of a service account
+        (an ACL principal such as NT AUTHORITY\\SYSTEM), as its service sees them."""
 
     # -- services: changing (Windows only) ------------------------------------------------------
     def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:

@@ -5,6 +5,7 @@ WindowsAdapter is the protocol's Windows face, composed of collaborators that sh
 - windows_facts.WindowsFactsReader: what the diagnosis reads;
 - windows_config.WindowsConfig: persistent variables, the user PATH, policy, long paths, Defender;
 - windows_services.WindowsServiceControl: the SCM, NSSM, ACLs and the firewall;
+- windows_account.WindowsServiceAccounts: a service account's environment block and policies;
 - paths.LocalPaths: plain file operations.
 Every child process (nssm.exe, netsh.exe) runs through `_run`, which tests replace with a recorder.
 """
@@ -14,10 +15,11 @@ from typing import Any, Optional, Sequence
 
 from pydantic import SecretStr
 
-from prefectwin.diagnosis.facts import WindowsFacts
+from prefectwin.diagnosis.facts import ServiceAccountFacts, WindowsFacts
 from prefectwin.services.state import ServiceRecord
 from prefectwin.system.paths import LocalPaths
 from prefectwin.system.protocol import DriveKind
+from prefectwin.system.windows_account import WindowsServiceAccounts
 from prefectwin.system.windows_config import WindowsConfig
 from prefectwin.system.windows_facts import WindowsFactsReader
 from prefectwin.system.windows_net import DotNet
@@ -34,6 +36,7 @@ class WindowsAdapter:
         # Late-bound, so a test that replaces the adapter's _run reaches every child process.
         self.services = WindowsServiceControl(self.dotnet, self.facts, lambda argv: self._run(argv))
         self.paths = LocalPaths()
+        self.accounts = WindowsServiceAccounts(self.dotnet)
 
     def _run(self, argv: list[str]) -> tuple[int, str]:  # pragma: no cover - replaced in tests
         return run_child(argv)
@@ -104,6 +107,9 @@ class WindowsAdapter:
 
     def firewall_rule_port(self, name: str) -> Optional[int]:
         return self.services.firewall_rule_port(name)
+
+    def service_account_facts(self, principal: str) -> ServiceAccountFacts:
+        return self.accounts.service_account_facts(principal)
 
     def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
         self.services.nssm_install(nssm, name, application)

@@ -1,5 +1,6 @@
 """The checks. Each module registers its checks on import, so the import order below is the
-order the checks are reported in: interpreter first, Windows last."""
+order the checks are reported in: interpreter first, then Windows (which the service checks
+import), then the service's own."""
 from __future__ import annotations
 
 # isort: off
@@ -10,6 +11,7 @@ from prefectwin.diagnosis.checks import port  # noqa: F401
 from prefectwin.diagnosis.checks import database  # noqa: F401
 from prefectwin.diagnosis.checks import encoding  # noqa: F401
 from prefectwin.diagnosis.checks import server  # noqa: F401
+from prefectwin.diagnosis.checks import service  # noqa: F401
 from prefectwin.diagnosis.checks import windows  # noqa: F401
 # isort: on
 from prefectwin.diagnosis.checks.base import REGISTRY, Check, CheckResult

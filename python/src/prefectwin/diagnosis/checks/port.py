@@ -36,6 +36,9 @@ def port_available(facts: Facts):
         f"PID {o['pid']} ({o['processName'] or 'unknown'}{', a Prefect server' if o['isPrefectServer'] else ''})" for o in owners
     )
     first = owners[0]
+    service = facts.service
+    if service is not None and service.pids and all(o["pid"] in service.pids for o in owners):
+        return passed(f"Port {port.port} is held by service {service.name} itself ({described}).", **data)
     if all(o["isPrefectServer"] for o in owners):
         return warn(
             f"Port {port.port} is held by {described}: a Prefect server is already running there.",

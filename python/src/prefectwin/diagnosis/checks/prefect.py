@@ -183,6 +183,9 @@ def prefect_cli_on_path(facts: Facts):
     data = dict(resolved=cli.resolved, scriptsDir=scripts)
     if cli.resolved is None:
         where = f"Add {scripts} to PATH" if cli.scripts_dir_launcher else f"Reinstall Prefect so {scripts} has a 'prefect' launcher, then add {scripts} to PATH"
+        if facts.service is not None:
+            # A service's PATH is the machine's and its account's, never the admin's user PATH.
+            return warn(f"The 'prefect' command is not on the PATH of service {facts.service.name}.", f"{where.replace('to PATH', 'to the machine PATH')}, or use '{py.executable} -m prefect' in its flows.", **data)
         return warn("The 'prefect' command is not on PATH.", f"{where} (Repair-PrefectEnvironment can add it to the user PATH).", **data)
     if scripts and not _same_dir(os.path.dirname(cli.resolved), scripts):
         return warn(
