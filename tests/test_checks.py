@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from fakes.facts import HOME, make_facts, windows_facts
+from fakes.facts import HOME, VENV, make_facts, windows_facts
 
 from prefectwin.diagnosis.checks import CHECK_NAMES, CHECKS, needs_of, run_checks, select
 from prefectwin.diagnosis.checks.base import CheckResult
@@ -59,7 +59,9 @@ def test_check_order_is_the_documented_one():
         "python.found", "python.version", "python.path-spaces", "prefect.installed", "prefect.cli-on-path",
         "settings.home", "settings.profile", "settings.api-url", "port.available", "database", "encoding",
         "server.health", "server.version", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.defender",
-        "windows.long-paths", "windows.nssm",
+        "windows.long-paths", "windows.nssm", "service.working-directory", "service.environment", "service.temp",
+        "service.path", "service.execution-policy", "service.home-access", "service.api-url-match", "service.auth-match",
+        "service.database-match",
     )
 
 
@@ -75,7 +77,9 @@ def test_healthy_facts_pass_every_check():
     facts = make_facts(windows=windows_facts(defender_exclusions=(HOME, "/usr", r"C:\Windows\Temp")))
     results = run_checks(facts, CHECKS)
     assert [r.check for r in results] == list(CHECK_NAMES)
-    assert {r.check: r.status for r in results if r.status != "Pass"} == {}
+    # The service.* checks describe a service (-ServiceName), which these facts are not.
+    assert {r.check: r.status for r in results if r.status != "Pass" and not r.check.startswith("service.")} == {}
+    assert {r.status for r in results if r.check.startswith("service.")} == {"Skipped"}
 
 
 def test_decision_code_imports_no_adapter_and_nothing_heavy():
@@ -830,3 +834,111 @@ def test_database_bad_url_names_the_encoding_fix():
     facts = make_facts(database={"kind": "postgresql", "url_masked": "postgresql+asyncpg://u:********@h/p", "host": "h", "port": 5432, "outcome": "bad-url", "error": "the user or password contains a raw '@'"})
     r = run("database", facts)
     assert r.status == "Fail" and "raw '@'" in r.message and "%40" in r.remediation
+
+
+# ------------------------------------------------------------------------------------------
+# service.* (Test-PrefectEnvironment -ServiceName); end to end in test_service_diagnosis.py
+# ------------------------------------------------------------------------------------------
+def svc(role: str = "Worker", prefect=None, bind: str = "127.0.0.1", peer=None, **fields):
+    from prefectwin.diagnosis.facts import PeerServerFacts, ServiceAccountFacts, ServiceFacts
+
+    base = dict(
+        name="PrefectWorker",
+        role=role,
+        status="Running",
+        account="LocalSystem",
+        application=f"{VENV}/bin/python",
+        working_directory=HOME,
+        working_directory_exists=True,
+        nssm_environment_names=("PREFECT_API_URL", "PREFECT_HOME"),
+        temp_dir="/tmp",
+        temp_exists=True,
+        path_entries=("/usr/bin",),
+        account_facts=ServiceAccountFacts(principal="NT AUTHORITY\\SYSTEM", sid="S-1-5-18", execution_policies={"LocalMachine": "RemoteSigned"}),
+        home=HOME,
+        home_drive_kind="local",
+        server=PeerServerFacts(name="PrefectServer", bind_host=bind, port=4200, **(peer or {})) if role == "Worker" else None,
+    )
+    base.update(fields)
+    return make_facts(role=role, prefect=prefect or {}, service=ServiceFacts(**base))
+
+
+class TestServiceChecks:
+    def test_skipped_without_a_service(self):
+        for name in [n for n in CHECK_NAMES if n.startswith("service.")]:
+            expect(run(name, make_facts()), "Skipped", "-ServiceName")
+
+    def test_working_directory(self):
+        expect(run("service.working-directory", svc(env_file=f"{HOME}/.env")), "Pass", f"{HOME}/.env")
+        expect(run("service.working-directory", svc(working_directory_exists=False)), "Fail", "does not exist", remediation=("AppDirectory",))
+
+    def test_environment(self):
+        expect(run("service.environment", svc()), "Pass", "2 NSSM variable(s)")
+        expect(run("service.environment", svc(replaces_environment=True)), "Warning", "AppEnvironment", remediation=("AppEnvironmentExtra",))
+        expect(run("service.environment", svc(env_file=".env", env_file_names=("PREFECT_API_URL",))), "Warning", "the environment wins")
+        expect(run("service.environment", svc(nssm_environment_names=())), "Warning", "does not set PREFECT_HOME")
+        expect(run("service.environment", svc(env_file=".env", env_file_error="PermissionError: denied")), "Fail", "cannot read")
+
+    def test_temp(self):
+        expect(run("service.temp", svc()), "Pass", "/tmp")
+        expect(run("service.temp", svc(temp_dir=None)), "Fail", "no TEMP")
+        expect(run("service.temp", svc(temp_exists=False)), "Fail", "does not exist")
+
+    def test_path(self):
+        expect(run("service.path", svc()), "Pass", "1 folders")
+        expect(run("service.path", svc(path_entries=())), "Fail", "no PATH")
+        expect(run("service.path", svc(path_entries=("Z:\\bin",), path_mapped=("Z:\\bin",))), "Warning", "mapped", remediation=("UNC",))
+
+    def test_execution_policy(self):
+        from prefectwin.diagnosis.facts import ServiceAccountFacts
+
+        expect(run("service.execution-policy", svc()), "Pass", "RemoteSigned")
+        gpo = ServiceAccountFacts(principal="x", sid="S-1-5-18", execution_policies={"MachinePolicy": "AllSigned", "LocalMachine": "Bypass"})
+        expect(run("service.execution-policy", svc(account_facts=gpo)), "Warning", "AllSigned", remediation=("Group Policy",))
+        unread = ServiceAccountFacts(principal="x", error="PermissionError: denied")
+        expect(run("service.execution-policy", make_facts(windows=windows_facts(), service=svc(account_facts=unread).service)), "Warning", "could not be read")
+
+    def test_home_access(self):
+        from prefectwin.diagnosis.facts import ServiceAccountFacts
+
+        unc = dict(home="\\\\fs01\\prefect", home_drive_kind="unc")
+        who = ServiceAccountFacts(principal="NT AUTHORITY\\SYSTEM", sid="S-1-5-18", network_identity="CONTOSO\\H$")
+        expect(run("service.home-access", svc()), "Pass", "local")
+        expect(run("service.home-access", svc(account_facts=who, home_access=True, **unc)), "Pass", "CONTOSO\\H$")
+        expect(run("service.home-access", svc(account_facts=who, home_access=False, **unc)), "Fail", "may not modify", remediation=("Grant CONTOSO\\H$",))
+        anonymous = ServiceAccountFacts(principal="NT AUTHORITY\\LOCAL SERVICE", sid="S-1-5-19")
+        expect(run("service.home-access", svc(account_facts=anonymous, home_access=False, **unc)), "Fail", "anonymous", remediation=("gMSA",))
+        expect(run("service.home-access", svc(account_facts=who, home_access_error="denied", **unc)), "Warning", "could not be read")
+
+    def test_api_url_match(self):
+        expect(run("service.api-url-match", svc()), "Pass", "where server PrefectServer listens")
+        expect(run("service.api-url-match", svc(prefect={"api_url": "http://127.0.0.1:4300/api"})), "Fail", "port 4200", remediation=("-ApiUrl http://127.0.0.1:4200/api",))
+        expect(run("service.api-url-match", svc(prefect={"api_url": None})), "Fail", "ephemeral")
+        expect(run("service.api-url-match", svc(role="Server")), "Skipped", "is a server")
+        expect(run("service.api-url-match", svc(server=None, server_lookup="no PrefectWin server service is installed on this computer")), "Skipped", "no PrefectWin server")
+
+    def test_auth_match(self):
+        from pydantic import SecretStr
+
+        expect(run("service.auth-match", svc()), "Pass", "Neither")
+        expect(run("service.auth-match", svc(peer={"auth_string": SecretStr("a:b")})), "Fail", "sends none")
+        result = expect(run("service.auth-match", svc(peer={"auth_string": SecretStr("a:b")}, auth_string=SecretStr("a:c"))), "Fail", "different auth string")
+        assert "a:b" not in result.model_dump_json() and "a:c" not in result.model_dump_json()
+        expect(run("service.auth-match", svc(peer={"auth_string": SecretStr("a:b")}, auth_string=SecretStr("a:b"))), "Pass", "expects")
+
+    def test_database_match(self):
+        from pydantic import SecretStr
+
+        server_db = {"database_url": SecretStr("postgresql+asyncpg://p:pw@db/prefect"), "database_source": "environment"}
+        expect(run("service.database-match", svc(peer=server_db)), "Pass", "postgresql+asyncpg://p:********@db/prefect")
+        result = expect(run("service.database-match", svc(peer=server_db, database_url_source="environment")), "Warning", "not server PrefectServer's")
+        assert ":pw@" not in result.model_dump_json()
+        expect(run("service.database-match", svc(peer=server_db, prefect={"api_url": None})), "Fail", "ephemeral")
+
+    def test_port_held_by_the_service_itself(self):
+        owners = (Listener(address="127.0.0.1", port=4200, pid=4321, process_name="python.exe", cmdline=("python", "-m", "prefect", "server", "start")),)
+        held = PortFacts(host="127.0.0.1", port=4200, bindable=False, bind_error="in use", owners=owners)
+        facts = svc(role="Server", pids=(4321,))
+        expect(run("port.available", make_facts(port=held, service=facts.service)), "Pass", "held by service PrefectWorker itself")
+        other = svc(role="Server", pids=(999,))
+        expect(run("port.available", make_facts(port=held, service=other.service)), "Warning", "already running")
