@@ -149,6 +149,7 @@ def test_a_worker_is_diagnosed_with_its_own_interpreter_environment_and_folder(t
     # The worker's auth string comes from its .env, and it is the server's.
     assert results["service.auth-match"]["status"] == "Pass", results["service.auth-match"]
     assert results["service.database-match"]["status"] == "Pass"
+    assert {r["service"] for r in response["result"]} == {"PrefectWorker"}
     assert f"Diagnosing service PrefectWorker (Worker) with {PYTHON}" in events
     # The probe ran the service's interpreter: the adapter was asked about the account.
     assert machine.adapter.calls_to("service_account_facts")[0].args == (SYSTEM,)
@@ -294,7 +295,15 @@ def test_repair_refuses_a_service(installed, tmp_path, free_port):
     installed(_machine(tmp_path, free_port()))
     stream = io.StringIO()
     response, _ = handle(json.dumps({"protocol": 1, "command": "environment.repair", "params": {"serviceName": "PrefectWorker"}, "whatIf": True}).encode(), Events(stream))
-    assert (response["error"]["code"], response["error"]["target"]) == ("InvalidArgument", "ServiceName")
+    # Repair has no serviceName: it changes this shell's user settings, never a service's.
+    assert (response["error"]["code"], response["error"]["target"]) == ("InvalidRequest", "params.serviceName")
+
+
+def test_the_command_checks_service_names_as_install_does():
+    from prefectwin.commands.environment import SERVICE_NAME_PATTERN
+    from prefectwin.services.spec import SERVICE_NAME_PATTERN as INSTALLED
+
+    assert SERVICE_NAME_PATTERN == INSTALLED
 
 
 def test_posix_adapter_says_services_are_windows_only():

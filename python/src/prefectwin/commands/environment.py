@@ -12,19 +12,19 @@ from prefectwin.models import Params, not_blank
 from prefectwin.registry import Context, command
 
 CheckName = Literal[CHECK_NAMES]  # type: ignore[valid-type]
+# Repair never diagnoses a service, so the service.* checks are no choice there.
+RepairCheckName = Literal[tuple(n for n in CHECK_NAMES if not n.startswith("service."))]  # type: ignore[valid-type]
+# services.spec.SERVICE_NAME_PATTERN, written out: importing the spec module costs this command
+# a fifth of a second (tests/test_service_diagnosis.py holds the two equal).
+SERVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$"
 
 
-class EnvironmentTestParams(Params):
+class _DiagnosisParams(Params):
     python_path: Optional[str] = Field(None, description="The interpreter Prefect runs under; default: the backend's own.")
     port: Optional[int] = Field(None, ge=1, le=65535, description="Server port; default: the effective PREFECT_SERVER_API_PORT.")
     prefect_home: Optional[str] = Field(None, description="PREFECT_HOME to diagnose; default: the effective PREFECT_HOME.")
     role: Literal["Server", "Worker"] = Field("Server", description="What this machine runs as a service.")
     check: Optional[list[CheckName]] = Field(None, description="Run only these checks.")
-    service_name: Optional[str] = Field(
-        None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$",
-        description="Diagnose this installed service as it runs: its interpreter, environment, working directory and account.",
-    )
 
     @field_validator("python_path", "prefect_home")
     @classmethod
@@ -32,18 +32,27 @@ class EnvironmentTestParams(Params):
         return not_blank(value)
 
 
+class EnvironmentTestParams(_DiagnosisParams):
+    service_name: Optional[str] = Field(
+        None,
+        pattern=SERVICE_NAME_PATTERN,
+        description="Diagnose this installed service as it runs: its interpreter, environment, working directory and account.",
+    )
+
+
 # With serviceName these come from the service; giving them too would describe something else.
 _SERVICE_OWNS = (("python_path", "PythonPath"), ("prefect_home", "PrefectHome"), ("role", "Role"), ("port", "Port"))
 
 
-def diagnose(params: EnvironmentTestParams, ctx: Context) -> list[CheckResult]:
+def diagnose(params: _DiagnosisParams, ctx: Context) -> list[CheckResult]:
     from prefectwin.diagnosis.gather import gather
     from prefectwin.system import get_adapter
 
     checks = select(params.check)
     adapter = get_adapter()
-    if params.service_name:
-        return run_checks(_diagnose_service(params, ctx, adapter, checks), checks)
+    if getattr(params, "service_name", None):
+        # Each result names the service: piped services give one stream of results.
+        return [r.model_copy(update={"service": params.service_name}) for r in run_checks(_diagnose_service(params, ctx, adapter, checks), checks)]
     facts = gather(
         role=params.role,
         needs=needs_of(checks),
@@ -92,8 +101,11 @@ def environment_test(params: EnvironmentTestParams, ctx: Context) -> list[CheckR
 from prefectwin.settings.repair import RepairReport  # noqa: E402 - kept next to the command it serves
 
 
-class EnvironmentRepairParams(EnvironmentTestParams):
-    """The diagnosis's parameters; `check` limits which checks are considered for repair."""
+class EnvironmentRepairParams(_DiagnosisParams):
+    """The diagnosis's parameters, without serviceName (repair changes this shell's user
+    settings, never a service's); `check` limits which checks are considered for repair."""
+
+    check: Optional[list[RepairCheckName]] = Field(None, description="Run only these checks.")
 
 
 @command("environment.repair", params=EnvironmentRepairParams, result=RepairReport, changes_state=True)
@@ -102,11 +114,4 @@ def environment_repair(params: EnvironmentRepairParams, ctx: Context) -> RepairR
     from prefectwin.settings.repair_apply import run_repair
     from prefectwin.system import get_adapter
 
-    if params.service_name:
-        # Repair changes the admin's user settings; a service's are its NSSM parameters.
-        raise InvalidArgument(
-            "Repair-PrefectEnvironment repairs this shell's user settings, not a service's.",
-            target="ServiceName",
-            remediation="Run Test-PrefectEnvironment -ServiceName NAME, then apply the remediation it gives (or reinstall with Install-PrefectService).",
-        )
     return run_repair(params, ctx, diagnose, get_adapter())

@@ -20,6 +20,8 @@ class CheckResult(Result):
     message: str
     remediation: Optional[str] = None
     data: dict[str, Any] = Field(default_factory=dict)
+    #: the service diagnosed (Test-PrefectEnvironment -ServiceName); None for this shell
+    service: Optional[str] = None
 
 
 @dataclass(frozen=True)
