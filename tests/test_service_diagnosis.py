@@ -270,9 +270,9 @@ def test_app_environment_replaces_the_block_and_a_missing_folder_fails(tmp_path,
     ("params", "code", "target"),
     [
         ({"serviceName": "NoSuchService"}, "NotFound", "ServiceName"),
-        ({"serviceName": "PrefectWorker", "pythonPath": PYTHON}, "InvalidArgument", "PythonPath"),
-        ({"serviceName": "PrefectWorker", "role": "Server"}, "InvalidArgument", "Role"),
-        ({"serviceName": "PrefectWorker", "port": 4200}, "InvalidArgument", "Port"),
+        ({"serviceName": "PrefectWorker", "pythonPath": PYTHON}, "InvalidRequest", "params"),
+        ({"serviceName": "PrefectWorker", "role": "Server"}, "InvalidRequest", "params"),
+        ({"serviceName": "PrefectWorker", "port": 4200}, "InvalidRequest", "params"),
         ({"serviceName": "bad name"}, "InvalidRequest", "params.serviceName"),
     ],
 )
@@ -282,6 +282,9 @@ def test_refusals_name_the_parameter(tmp_path, free_port, installed, params, cod
     assert not response["ok"]
     assert (response["error"]["code"], response["error"]["target"]) == (code, target), response["error"]
     assert response["error"]["remediation"]
+    if target == "params":
+        wire = next(k for k in params if k != "serviceName")
+        assert f"{wire} cannot be combined with serviceName" in response["error"]["message"]
 
 
 def test_a_service_not_run_by_nssm_is_refused(installed):

@@ -4,10 +4,9 @@ from __future__ import annotations
 import os
 from typing import Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from prefectwin.diagnosis.checks import CHECK_NAMES, CheckResult, needs_of, run_checks, select
-from prefectwin.errors import InvalidArgument
 from prefectwin.models import Params, not_blank
 from prefectwin.registry import Context, command
 
@@ -17,6 +16,9 @@ RepairCheckName = Literal[tuple(n for n in CHECK_NAMES if not n.startswith("serv
 # services.spec.SERVICE_NAME_PATTERN, written out: importing the spec module costs this command
 # a fifth of a second (tests/test_service_diagnosis.py holds the two equal).
 SERVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$"
+
+
+_SERVICE_OWNS = (("python_path", "pythonPath"), ("prefect_home", "prefectHome"), ("role", "role"), ("port", "port"))
 
 
 class _DiagnosisParams(Params):
@@ -39,9 +41,17 @@ class EnvironmentTestParams(_DiagnosisParams):
         description="Diagnose this installed service as it runs: its interpreter, environment, working directory and account.",
     )
 
+    @model_validator(mode="after")
+    def _service_owns(self) -> "EnvironmentTestParams":
+        # With serviceName these come from the service; giving them too would describe something
+        # else. A request error (exit 2), as PowerShell's parameter sets refuse the pair.
+        if self.service_name:
+            given = [wire for field, wire in _SERVICE_OWNS if field in self.model_fields_set]
+            if given:
+                raise ValueError(f"{given[0]} cannot be combined with serviceName: the service's own is diagnosed; omit {given[0]}")
+        return self
 
-# With serviceName these come from the service; giving them too would describe something else.
-_SERVICE_OWNS = (("python_path", "PythonPath"), ("prefect_home", "PrefectHome"), ("role", "Role"), ("port", "Port"))
+
 
 
 def diagnose(params: _DiagnosisParams, ctx: Context) -> list[CheckResult]:
@@ -70,13 +80,6 @@ def _diagnose_service(params: EnvironmentTestParams, ctx: Context, adapter, chec
     from prefectwin.diagnosis.service import read_target
     from prefectwin.services.spec import normalize_account
 
-    for field, name in _SERVICE_OWNS:
-        if field in params.model_fields_set:
-            raise InvalidArgument(
-                f"-{name} cannot be combined with -ServiceName: the service's own settings are diagnosed.",
-                target=name,
-                remediation=f"Omit -{name}, or omit -ServiceName to diagnose a {name} of your choosing.",
-            )
     target = read_target(params.service_name, adapter, principal_of=lambda account: normalize_account(account)[1])
     ctx.events.verbose(f"Diagnosing service {target.facts.name} ({target.role}) with {target.python} in {target.cwd or 'no working directory'}.")
     return gather(
