@@ -895,6 +895,8 @@ class TestServiceChecks:
         expect(run("service.execution-policy", svc()), "Pass", "RemoteSigned")
         gpo = ServiceAccountFacts(principal="x", sid="S-1-5-18", execution_policies={"MachinePolicy": "AllSigned", "LocalMachine": "Bypass"})
         expect(run("service.execution-policy", svc(account_facts=gpo)), "Warning", "AllSigned", remediation=("Group Policy",))
+        unloaded = ServiceAccountFacts(principal="x", sid="S-1-5-21-1", hive_loaded=False, execution_policies={"LocalMachine": "RemoteSigned"})
+        expect(run("service.execution-policy", svc(account_facts=unloaded)), "Warning", "not loaded", remediation=("Start service",))
         unread = ServiceAccountFacts(principal="x", error="PermissionError: denied")
         expect(run("service.execution-policy", make_facts(windows=windows_facts(), service=svc(account_facts=unread).service)), "Warning", "could not be read")
 

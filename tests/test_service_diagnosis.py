@@ -466,3 +466,19 @@ def test_windows_adapter_reads_the_accounts_hive_not_the_admins(monkeypatch):
     assert facts.environment["TEMP"] == "C:\\Windows\\ServiceProfiles\\NetworkService\\AppData\\Local\\Temp"
     assert facts.execution_policies == {"CurrentUser": "RemoteSigned", "LocalMachine": "Restricted"}
     assert facts.network_identity == "CONTOSO\\HOST01$"
+
+
+def test_the_server_is_read_with_its_own_accounts_environment(tmp_path, free_port, installed):
+    machine = _machine(tmp_path, free_port())
+    server = machine.adapter.services["prefectserver"]
+    server.parameters["ObjectName"] = ("NT SERVICE\\PrefectServer",)
+    server.parameters["AppEnvironmentExtra"] = tuple(e for e in server.parameters["AppEnvironmentExtra"] if "AUTH" not in e)
+    machine.adapter.accounts["nt service\\prefectserver"] = ServiceAccountFacts(
+        principal="NT SERVICE\\PrefectServer", sid="S-1-5-80-1", environment={"PREFECT_SERVER_API_AUTH_STRING": SERVER_AUTH}
+    )
+    installed(machine)
+    response, events = diagnose({"serviceName": "PrefectWorker", "check": ["service.auth-match"]})
+    result = by_check(response)["service.auth-match"]
+    assert result["data"]["serverRequiresAuth"] is True and result["status"] == "Fail"
+    assert [c.args for c in machine.adapter.calls_to("service_account_facts")] == [(SYSTEM,), ("NT SERVICE\\PrefectServer",)]
+    assert_no_secret(json.dumps(response), events)

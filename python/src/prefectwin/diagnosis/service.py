@@ -325,7 +325,11 @@ def read_target(name: str, adapter: Any, *, principal_of: Callable[[str], str]) 
     if role == "Worker":
         servers = [r for r in adapter.read_managed_services(None) if (r.managed or {}).get("role") == "Server"]
         chosen, lookup_note = choose_server(tuple(parameters.get("DependOnService", ())), servers)
-        server = _peer(chosen, account_facts.environment) if chosen is not None else None
+        if chosen is not None:
+            # The server's own account, whose block may differ from the worker's.
+            server_account = (chosen.parameters.get("ObjectName") or (DEFAULT_ACCOUNT,))[0]
+            same = principal_of(server_account) == account_facts.principal
+            server = _peer(chosen, (account_facts if same else _account(adapter, principal_of(server_account))).environment)
     port_text = option(arguments, "--port") if role == "Server" else None
     database_source = next(
         ("environment" if lookup(env, k) else ".env" for k in DATABASE_KEYS if lookup(env, k) or lookup(dotenv, k)), None

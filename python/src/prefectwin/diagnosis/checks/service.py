@@ -145,7 +145,14 @@ def execution_policy(facts: Facts):
             "Run elevated, so the account's registry hive can be read.",
         )
     policy, scope = effective_policy(account.execution_policies)
-    data = dict(account=service.account, effective=policy, scope=scope, scopes=account.execution_policies)
+    data = dict(account=service.account, effective=policy, scope=scope, scopes=account.execution_policies, hiveLoaded=account.hive_loaded)
+    if not account.hive_loaded and scope not in ("MachinePolicy", "Process"):
+        # UserPolicy and CurrentUser live in the account's own hive, which is not loaded.
+        return warn(
+            f"The registry hive of {service.account} is not loaded, so its own execution policy scopes are unknown; the machine's say {policy or 'nothing'}.",
+            f"Start service {service.name} once (Windows loads the hive for it), then diagnose again.",
+            **data,
+        )
     if policy in GOOD_POLICIES:
         return passed(f"PowerShell scripts a flow of {service.name} starts run under {policy} (from {scope}) for {service.account}.", **data)
     shown = f"{policy} (from {scope})" if policy else "undefined (Restricted on Windows clients)"
