@@ -223,7 +223,7 @@ def test_schema_lists_every_command():
         assert entry["result"], name
 
     env = commands["environment.test"]
-    assert set(env["params"]["properties"]) == {"pythonPath", "port", "prefectHome", "role", "check"}
+    assert set(env["params"]["properties"]) == {"pythonPath", "port", "prefectHome", "role", "check", "serviceName"}
     assert env["changesState"] is False
     port = env["params"]["properties"]["port"]["anyOf"][0]
     assert (port["minimum"], port["maximum"]) == (1, 65535)
