@@ -458,8 +458,9 @@ def test_windows_adapter_reads_the_accounts_hive_not_the_admins(monkeypatch):
         def Get(self):  # noqa: N802
             return [computer]
 
-    adapter = WindowsAdapter(net=SimpleNamespace(Registry=registry, ManagementObjectSearcher=Searcher))
-    adapter._account_types = (SimpleNamespace(DoNotExpandEnvironmentNames="DoNotExpand"), None, None)
+    # ServiceControllerStatus marks a fake that also serves the services' .NET surface.
+    net = SimpleNamespace(Registry=registry, ManagementObjectSearcher=Searcher, ServiceControllerStatus=None, DoNotExpand="DoNotExpand")
+    adapter = WindowsAdapter(net=net)
     monkeypatch.setenv("SystemRoot", "C:\\Windows")
     facts = adapter.service_account_facts("NT AUTHORITY\\NETWORK SERVICE")
     assert facts.sid == sid and facts.hive_loaded
