@@ -20,6 +20,14 @@ def get_adapter() -> SystemAdapter:
         from prefectwin.system.windows import WindowsAdapter
 
         return WindowsAdapter()
+    from prefectwin.system.posix_standin import standin_root
+
+    root = standin_root()
+    if root:
+        # Opt-in: services kept by the POSIX stand-in for the SCM (system/posix_standin.py).
+        from prefectwin.system.posix import PosixStandInAdapter
+
+        return PosixStandInAdapter(root)
     from prefectwin.system.posix import PosixAdapter
 
     return PosixAdapter()
