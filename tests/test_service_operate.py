@@ -228,12 +228,12 @@ def test_a_failed_upgrade_puts_back_the_version_the_database_and_the_running_ser
             calls = {"n": 0}
             real = FakeServiceAdapter.pip_install
 
-            def flaky(self, python, requirements, wheel_path):
+            def flaky(self, python, requirements, wheel_path, **kwargs):
                 calls["n"] += 1
                 if calls["n"] == 1:
                     self.packages[python]["prefect"] = "3.9.1"  # half done
                     raise RuntimeError("pip install broke")
-                return real(self, python, requirements, wheel_path)
+                return real(self, python, requirements, wheel_path, **kwargs)
 
             adapter.fail_on.pop(failing)
             monkeypatch.setattr(FakeServiceAdapter, "pip_install", flaky)
@@ -246,6 +246,8 @@ def test_a_failed_upgrade_puts_back_the_version_the_database_and_the_running_ser
     assert json.dumps(adapter.packages, sort_keys=True) == before_packages
     assert adapter.files[SERVER_DB] == "old-revision"
     assert {n: s.status for n, s in adapter.services.items()} == before_status
+    # The rollback installs the recorded set as it was: complete, so without resolving again.
+    assert adapter.calls_to("pip_install")[-1].kwargs == {"no_deps": True}
     undone = [d for d in response["error"]["details"] if "rolledBack" in d]
     assert undone and all(d["rolledBack"] for d in undone), undone
     # Starts come last in the rollback: the server before its workers.

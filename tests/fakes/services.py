@@ -270,8 +270,8 @@ class FakeServiceAdapter(FakeAdapter):
         self._record("pip_freeze", (python,), {})
         return [f"{name}=={version}" for name, version in sorted(self.packages.get(python, {}).items())]
 
-    def pip_install(self, python: str, requirements: Sequence[str], wheel_path: Optional[str]) -> None:
-        self._record("pip_install", (python, tuple(requirements), wheel_path), {})
+    def pip_install(self, python: str, requirements: Sequence[str], wheel_path: Optional[str], *, no_deps: bool = False) -> None:
+        self._record("pip_install", (python, tuple(requirements), wheel_path), {"no_deps": no_deps})
         installed = self.packages.setdefault(python, {})
         for requirement in requirements:
             name, _, version = requirement.partition("==")

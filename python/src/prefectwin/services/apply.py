@@ -51,7 +51,7 @@ def _restore_packages(action: Action, adapter: Any) -> None:
     adapter.pip_uninstall(data["python"], sorted(n for n in now if n not in wanted))
     changed = [line for key, line in wanted.items() if now.get(key) != line]
     if changed:
-        adapter.pip_install(data["python"], changed, data.get("wheelPath"))
+        adapter.pip_install(data["python"], changed, data.get("wheelPath"), no_deps=True)
 
 
 def _migrate(action: Action, adapter: Any) -> None:

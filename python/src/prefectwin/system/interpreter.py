@@ -63,8 +63,9 @@ class InterpreterOps:
         out = _run([python, "-m", "pip", "freeze"], env=_pip_environment(None), cwd=None, timeout=120, what="pip freeze")
         return [line.strip() for line in out.splitlines() if _PINNED.match(line.strip())]
 
-    def pip_install(self, python: str, requirements: Sequence[str], wheel_path: Optional[str]) -> None:
-        argv = [python, "-m", "pip", "install", "--no-input", "--quiet", *requirements]
+    def pip_install(self, python: str, requirements: Sequence[str], wheel_path: Optional[str], *, no_deps: bool = False) -> None:
+        """`no_deps` for a complete recorded set (a rollback): nothing to resolve, only to install."""
+        argv = [python, "-m", "pip", "install", "--no-input", "--quiet", *(["--no-deps"] if no_deps else []), *requirements]
         _run(argv, env=_pip_environment(wheel_path), cwd=None, timeout=PIP_TIMEOUT_SEC, what=f"pip install {requirements[0]}" + (" ..." if len(requirements) > 1 else ""))
 
     def pip_uninstall(self, python: str, names: Sequence[str]) -> None:

@@ -222,8 +222,6 @@ class PosixStandInServices(PosixServices):
             raise ApplyFailed(f"Service '{name}' exited at once (exit code {process.returncode}); see {first('AppStderr')}.", target=name)
 
     def stop_service(self, name: str, timeout_sec: int) -> None:
-        import psutil
-
         self._require(name)
         running = self._runtime(name)
         if not running:
@@ -236,26 +234,64 @@ class PosixStandInServices(PosixServices):
             os.killpg(pid, signal.SIGINT)  # Ctrl-C reaches every process of the console
         except ProcessLookupError:
             return
-        try:
-            psutil.Process(pid).wait(timeout=grace)
-        except psutil.TimeoutExpired:
-            pass
-        except psutil.NoSuchProcess:
-            pass
-        try:
-            os.killpg(pid, signal.SIGKILL)  # AppKillProcessTree: what is left of the tree
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            psutil.Process(pid).wait(timeout=max(1, timeout_sec - grace))
-        except psutil.NoSuchProcess:
-            pass
-        except psutil.TimeoutExpired:
-            raise OperationTimeout(f"Service '{name}' did not stop within {timeout_sec} s.", target=name) from None
+        if not _ended(pid, grace):
+            try:
+                os.killpg(pid, signal.SIGKILL)  # AppKillProcessTree: what is left of the tree
+            except (ProcessLookupError, PermissionError):
+                pass
+            if not _ended(pid, max(1.0, timeout_sec - grace)):
+                raise OperationTimeout(f"Service '{name}' did not stop within {timeout_sec} s.", target=name)
+        _end_group(pid)
         try:
             os.remove(self._file(name, "pid"))
         except FileNotFoundError:
             pass
+
+
+def _ended(pid: int, timeout: float) -> bool:
+    """Wait until `pid` has exited. A service started by this very process is its child, and
+    a child that exited stays a zombie until it is reaped: reap it, or count a zombie (whose
+    parent reaps it) as ended."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            pass  # not ours
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def _end_group(pgid: int) -> None:
+    """What the application left in its process group goes too, as NSSM's AppKillProcessTree
+    ends the tree once the application has exited."""
+    import psutil
+
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        alive = []
+        for process in psutil.process_iter(["status"]):
+            try:
+                if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                    alive.append(process)
+            except (ProcessLookupError, PermissionError, psutil.Error):
+                continue
+        if not alive:
+            return
+        time.sleep(0.1)
 
 
 def standin_root() -> Optional[str]:
