@@ -33,7 +33,6 @@ from service_payload import http
 from target_venvs import WHEELHOUSE, target_python
 
 import prefectwin.system as system
-import sys; sys.path.insert(0, "/tmp"); import h7time  # noqa DEBUG
 from prefectwin.events import SilentEvents
 from prefectwin.services import health
 from prefectwin.services.plan import reveal

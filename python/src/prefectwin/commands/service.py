@@ -390,6 +390,8 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     from prefectwin.services.validate import require_admin
     from prefectwin.system import get_adapter
 
+    check_version(None, params.version)  # parameter problems first, on every OS
+    wheel_path = _check_wheel_path(params.wheel_path, params.version)
     adapter = get_adapter()
     adapter.require_services()
     [record] = [r for r in _records(adapter, [params.name]) if r.name.lower() == params.name.lower()][:1] or [None]
@@ -398,7 +400,6 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
         raise NotFound(f"The interpreter of service '{params.name}' ({python}) does not exist.", target="Name", remediation="Install the service again with a -PythonPath that exists.")
     current = prefect_version(python)
     check_version(current, params.version)
-    wheel_path = _check_wheel_path(params.wheel_path, params.version)
     records = [r for r in adapter.read_managed_services(None) if r.managed is not None]
     previous = adapter.pip_freeze(python) if not ctx.what_if and current != params.version else []
     actions, notes = plan_update(
