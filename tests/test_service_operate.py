@@ -307,3 +307,21 @@ def test_a_postgresql_server_gets_a_note_on_what_to_back_up_and_no_sqlite_step(u
 )
 def test_the_stand_in_splits_appparameters_as_python_exe_would(argv):
     assert split_command_line(subprocess.list2cmdline(argv)) == argv
+
+
+def test_a_failed_migration_never_shows_the_database_password(use):
+    adapter = use(machine())
+    password = "Numbat-Pw-4c2&x"
+    spec = windows_spec(
+        python_path=PY_A,
+        database_url="postgresql+asyncpg://prefect@db01:5432/prefect",
+        database_credential={"user_name": "prefect", "password": password},
+    )
+    adapter.services["prefectserver"] = service_from(spec)
+    adapter.fail_on["prefect_database_upgrade"] = RuntimeError(f"could not connect to postgresql+asyncpg://prefect:{password}@db01:5432/prefect")
+    response, events = call("service.update", _update())
+    assert response["error"]["code"] == "ApplyFailed", response
+    text = json.dumps(response) + json.dumps(events)
+    assert password not in text and "could not connect" in text
+    # A PostgreSQL migration is not undone, and the error says so.
+    assert any(d.get("rolledBack") is False and "pg_dump" in d.get("reason", "") for d in response["error"]["details"]), response["error"]["details"]

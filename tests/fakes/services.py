@@ -298,7 +298,3 @@ class FakeServiceAdapter(FakeAdapter):
     def sqlite_restore(self, backup: str, database: str) -> None:
         self._record("sqlite_restore", (backup, database), {})
         self.files[database] = self.files[backup]
-
-    def sqlite_sha256(self, path: str) -> Optional[str]:
-        self._record("sqlite_sha256", (path,), {})
-        return None if path not in self.files else str(hash(self.files[path]))

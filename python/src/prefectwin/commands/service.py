@@ -333,6 +333,11 @@ class ServiceUpdate(Result):
     services: list[ServiceInfo] = []
 
 
+def _all_secrets(records: list[Any]) -> tuple[str, ...]:
+    """Every database URL and password of these services: a migration's error text may quote one."""
+    return tuple(secret for record in records for secret in _record_secrets(record))
+
+
 def _services_after(adapter: Any, names: list[str]) -> list[ServiceInfo]:
     from prefectwin.services.health import describe_all
 
@@ -356,8 +361,8 @@ def service_restart(params: ServiceRestartParams, ctx: Context) -> ServiceRestar
     touched = list(dict.fromkeys(a.target for a in actions if a.kind in ("stop-service", "start-service")))
     if ctx.what_if:
         return ServiceRestart(names=touched, changed=bool(actions), what_if=True, actions=actions)
-    require_admin(adapter)
-    apply_plan(actions, adapter, nssm=None, events=ctx.events)
+    require_admin(adapter, "Restarting a service")
+    apply_plan(actions, adapter, nssm=None, events=ctx.events, secrets=_all_secrets(records))
     return ServiceRestart(names=touched, changed=bool(actions), what_if=False, actions=actions, services=_services_after(adapter, touched))
 
 
@@ -421,10 +426,10 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
         ctx.events.warning(note)
     if ctx.what_if or not actions:
         return result
-    require_admin(adapter)
+    require_admin(adapter, "Upgrading a service's Prefect")
     running = list(dict.fromkeys(a.target for a in actions if a.kind == "stop-service"))
     try:
-        apply_plan(actions, adapter, nssm=None, events=ctx.events)
+        apply_plan(actions, adapter, nssm=None, events=ctx.events, secrets=_all_secrets(records))
     except ApplyFailed as failure:
         # The engine has put the old version and database back and started the services
         # again; say whether they are healthy, which is what the admin needs to know now.

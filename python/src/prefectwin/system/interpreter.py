@@ -55,7 +55,7 @@ def _run(argv: list[str], *, env: dict[str, str], cwd: Optional[str], timeout: f
 
 class InterpreterOps:
     """Adapter methods: pip_freeze, pip_install, pip_uninstall, prefect_database_upgrade,
-    sqlite_backup, sqlite_restore, sqlite_sha256."""
+    sqlite_backup, sqlite_restore."""
 
     def pip_freeze(self, python: str) -> list[str]:
         """The interpreter's distributions as `name==version`, what a rollback installs again.
@@ -100,8 +100,3 @@ class InterpreterOps:
 
             raise ResourceBusy(f"The database '{database}' is still in use ({busy}).", target=database)
         sqlite.restore_copy(backup, database)
-
-    def sqlite_sha256(self, path: str) -> Optional[str]:
-        from prefectwin.backup import sqlite
-
-        return sqlite.file_sha256(path) if os.path.isfile(path) else None
