@@ -37,8 +37,8 @@ from prefectwin.events import SilentEvents
 from prefectwin.services import health
 from prefectwin.services.plan import reveal
 from prefectwin.services.spec import build_spec
-from prefectwin.system.posix import PosixStandInAdapter
-from prefectwin.system.posix_standin import ROOT_VARIABLE
+from prefectwin.system.posix import PosixAdapter
+from prefectwin.system.posix_standin import ROOT_VARIABLE, StandInServices
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="the POSIX stand-in for the SCM; Windows has the real one")
 
@@ -73,7 +73,7 @@ def prefect_version(python: str) -> str:
     return line.partition(":")[2].strip()
 
 
-class Observing(PosixStandInAdapter):
+class Observing(StandInServices):
     """The real stand-in, plus what the test needs to see at the moments in between: the
     database's hash and content right after each stop and right before each start."""
 
@@ -106,7 +106,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, free_port) -> Any:
         install_params(name=NAME, prefect_home=home, port=free_port(), python_path=python),
         python=python, default_home="/unused", host="testhost", flavor="posix",
     )
-    adapter = PosixStandInAdapter(root)
+    adapter = PosixAdapter(services=StandInServices(root))
     adapter.nssm_install(None, NAME, spec.application)
     for parameter, values in spec.nssm_parameters().items():
         if values:
@@ -143,7 +143,7 @@ def test_a_failed_health_gate_restores_the_old_version_and_the_database_byte_for
     spec, database = service["spec"], service["database"]
     old_revision = revision(database)
     observer = Observing(service["root"], database)
-    system.use_adapter(observer)
+    system.use_adapter(PosixAdapter(services=observer))
     monkeypatch.setenv("PREFECTWIN_TEST_FAIL_HEALTH_GATE", "1")
     monkeypatch.setenv("PIP_NO_COMPILE", "1")  # test time: bytecode is written at first import instead
     try:

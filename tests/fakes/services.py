@@ -283,7 +283,7 @@ class FakeServiceAdapter(FakeAdapter):
         for name in names:
             self.packages.get(python, {}).pop(name, None)
 
-    def prefect_database_upgrade(self, python: str, environment: dict, cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
         self._record("prefect_database_upgrade", (python, cwd), {"environment": dict(environment)})
         home = environment.get("PREFECT_HOME", "")
         default = home + ("\\" if "\\" in home else "/") + "prefect.db"

@@ -25,9 +25,10 @@ def get_adapter() -> SystemAdapter:
     root = standin_root()
     if root:
         # Opt-in: services kept by the POSIX stand-in for the SCM (system/posix_standin.py).
-        from prefectwin.system.posix import PosixStandInAdapter
+        from prefectwin.system.posix import PosixAdapter
+        from prefectwin.system.posix_standin import StandInServices
 
-        return PosixStandInAdapter(root)
+        return PosixAdapter(services=StandInServices(root))
     from prefectwin.system.posix import PosixAdapter
 
     return PosixAdapter()

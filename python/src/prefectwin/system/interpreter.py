@@ -54,8 +54,8 @@ def _run(argv: list[str], *, env: dict[str, str], cwd: Optional[str], timeout: f
 
 
 class InterpreterOps:
-    """Adapter methods: pip_freeze, pip_install, pip_uninstall, prefect_database_upgrade,
-    sqlite_backup, sqlite_restore."""
+    """The collaborator both adapters delegate pip_freeze, pip_install, pip_uninstall,
+    prefect_database_upgrade, sqlite_backup and sqlite_restore to."""
 
     def pip_freeze(self, python: str) -> list[str]:
         """The interpreter's distributions as `name==version`, what a rollback installs again.

@@ -28,7 +28,6 @@ import time
 from typing import Any, Optional, Sequence
 
 from prefectwin.errors import ApplyFailed, NotFound, OperationTimeout
-from prefectwin.system.posix_services import PosixServices
 
 ROOT_VARIABLE = "PREFECTWIN_POSIX_SERVICE_ROOT"
 STANDIN_NSSM = "posix-service-stand-in"
@@ -79,7 +78,9 @@ def _plain(values: Sequence[Any]) -> tuple[str, ...]:
     return tuple(v.get_secret_value() if hasattr(v, "get_secret_value") else str(v) for v in values)
 
 
-class PosixStandInServices(PosixServices):
+class StandInServices:
+    """The PosixAdapter's service collaborator when the stand-in is on (PosixAdapter(services=...))."""
+
     def __init__(self, root: str) -> None:
         self.root = root
 
