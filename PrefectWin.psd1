@@ -20,12 +20,14 @@
         'Install-PrefectService',
         'Remove-PrefectSetting',
         'Repair-PrefectEnvironment',
+        'Restart-PrefectService',
         'Restore-PrefectDatabase',
         'Set-PrefectSetting',
         'Start-PrefectSession',
         'Stop-PrefectSession',
         'Test-PrefectEnvironment',
         'Uninstall-PrefectService',
+        'Update-PrefectService',
         'Wait-PrefectService'
     )
     # The [DscResource()] classes of PrefectWin.psm1, sorted; tests/DscShape.Tests.ps1 requires

@@ -46,6 +46,9 @@ PINS: dict[str, tuple[str, ...]] = {
     "3.1.15": ("prefect==3.1.15", "fastapi<0.116", "importlib_metadata"),
     # Not the README's either: with fastapi 0.150 its server answers 500 as 3.1.15's does.
     "3.4.25": ("prefect==3.4.25", "fastapi<0.116", "importlib_metadata"),
+    # The upgrade test's starting point (tests/test_service_upgrade.py); not the README's pin
+    # either: with fastapi 0.150 its server answers 500 as 3.1.15's does.
+    "3.6.29": ("prefect==3.6.29", "fastapi<0.116"),
     "3.9.1": ("prefect==3.9.1",),
     # A broken install on purpose: 3.4.25 without importlib_metadata, which no dependency of
     # today's resolution brings in; its one problem is that missing module.

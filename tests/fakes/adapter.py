@@ -196,6 +196,25 @@ class FakeAdapter:
     def remove_firewall_rule(self, name: str) -> None:
         return self._answer("remove_firewall_rule", name)
 
+    # -- the target interpreter and its database -------------------------------------------------
+    def pip_freeze(self, python: str) -> list[str]:
+        return self._answer("pip_freeze", python)
+
+    def pip_install(self, python: str, requirements: Sequence[str], wheel_path: Optional[str], *, no_deps: bool = False) -> None:
+        return self._answer("pip_install", python, requirements, wheel_path)
+
+    def pip_uninstall(self, python: str, names: Sequence[str]) -> None:
+        return self._answer("pip_uninstall", python, names)
+
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
+        return self._answer("prefect_database_upgrade", python, environment, cwd)
+
+    def sqlite_backup(self, source: str, destination: str) -> None:
+        return self._answer("sqlite_backup", source, destination)
+
+    def sqlite_restore(self, backup: str, database: str) -> None:
+        return self._answer("sqlite_restore", backup, database)
+
     # -- configured answers -------------------------------------------------------------------
     def _configured(self, name: str, args: tuple, kwargs: dict) -> Any:
         value = self.returns[name]

@@ -43,6 +43,11 @@ CHANGING = frozenset(
         "revoke_modify",
         "add_firewall_rule",
         "remove_firewall_rule",
+        "pip_install",
+        "pip_uninstall",
+        "prefect_database_upgrade",
+        "sqlite_backup",
+        "sqlite_restore",
     }
 )
 
@@ -121,6 +126,14 @@ class FakeServiceAdapter(FakeAdapter):
         self.changes = 0
         #: every nssm argument list, as the Windows adapter would run it
         self.nssm_argv: list[list[str]] = []
+        #: interpreter -> {distribution: version}: what pip_freeze reports, pip_install changes
+        self.packages: dict[str, dict[str, str]] = {}
+        #: what a new release's pip_install adds besides itself (name -> version)
+        self.brings: dict[str, dict[str, str]] = {}
+        #: file -> its content: a database is its schema revision, a backup a copy of one
+        self.files: dict[str, str] = {}
+        #: database file -> the revision prefect_database_upgrade moves it to
+        self.migrates_to = "new-revision"
 
     # -- recording and failing --------------------------------------------------------------
     def _record(self, name: str, args: tuple, kwargs: dict) -> None:
@@ -140,6 +153,8 @@ class FakeServiceAdapter(FakeAdapter):
                 "directories": sorted(self.directories),
                 "access": sorted(self.access),
                 "firewall": dict(self.firewall),
+                "packages": self.packages,
+                "files": self.files,
             }
         )
 
@@ -259,3 +274,37 @@ class FakeServiceAdapter(FakeAdapter):
     def remove_firewall_rule(self, name: str) -> None:
         self._record("remove_firewall_rule", (name,), {})
         self.firewall.pop(name, None)
+
+    # -- the interpreter and its database (system/interpreter.py) -------------------------------
+    def pip_freeze(self, python: str) -> list[str]:
+        self._record("pip_freeze", (python,), {})
+        return [f"{name}=={version}" for name, version in sorted(self.packages.get(python, {}).items())]
+
+    def pip_install(self, python: str, requirements: Sequence[str], wheel_path: Optional[str], *, no_deps: bool = False) -> None:
+        self._record("pip_install", (python, tuple(requirements), wheel_path), {"no_deps": no_deps})
+        installed = self.packages.setdefault(python, {})
+        for requirement in requirements:
+            name, _, version = requirement.partition("==")
+            installed[name] = version
+            installed.update(self.brings.get(requirement, {}))
+
+    def pip_uninstall(self, python: str, names: Sequence[str]) -> None:
+        self._record("pip_uninstall", (python, tuple(names)), {})
+        for name in names:
+            self.packages.get(python, {}).pop(name, None)
+
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
+        self._record("prefect_database_upgrade", (python, cwd), {"environment": dict(environment)})
+        home = environment.get("PREFECT_HOME", "")
+        default = home + ("\\" if "\\" in home else "/") + "prefect.db"
+        database = environment.get("PREFECT_SERVER_DATABASE_CONNECTION_URL", "").rpartition("///")[2] or default
+        if database in self.files:
+            self.files[database] = self.migrates_to
+
+    def sqlite_backup(self, source: str, destination: str) -> None:
+        self._record("sqlite_backup", (source, destination), {})
+        self.files[destination] = self.files[source]
+
+    def sqlite_restore(self, backup: str, database: str) -> None:
+        self._record("sqlite_restore", (backup, database), {})
+        self.files[database] = self.files[backup]

@@ -283,3 +283,165 @@ def _record_secrets(record: Any) -> tuple[str, ...]:
             if password:
                 found.append(unquote(password))
     return tuple(found)
+
+
+# -- operating what is installed: restart in order, upgrade with rollback --------------------
+class ServiceRestartParams(Params):
+    name: Optional[list[str]] = Field(None, description="The services to restart; default: every service PrefectWin manages.")
+    timeout_sec: int = Field(120, ge=1, le=3600, description="How long each health gate waits after a start.")
+
+    @field_validator("name")
+    @classmethod
+    def _names(cls, names: Optional[list[str]]) -> Optional[list[str]]:
+        return _check_names(names)
+
+
+class ServiceRestart(Result):
+    """PSTypeName PrefectWin.ServiceRestart."""
+
+    names: list[str]
+    changed: bool
+    what_if: bool
+    actions: list[Action]
+    services: list[ServiceInfo] = []
+
+
+class ServiceUpdateParams(Params):
+    name: str = ServiceName
+    version: str = Field(min_length=1, max_length=40, description="The Prefect release to install, e.g. 3.9.1.")
+    wheel_path: Optional[str] = Field(None, description="A folder of wheels to install from, with no package index (air-gapped hosts).")
+    timeout_sec: int = Field(120, ge=1, le=3600, description="How long each health gate waits after a start.")
+
+    @field_validator("wheel_path")
+    @classmethod
+    def _blank(cls, value: Optional[str]) -> Optional[str]:
+        return not_blank(value)
+
+
+class ServiceUpdate(Result):
+    """PSTypeName PrefectWin.ServiceUpdate."""
+
+    name: str
+    changed: bool
+    what_if: bool
+    actions: list[Action]
+    python_path: Optional[str] = None
+    from_version: Optional[str] = None
+    to_version: str
+    backups: list[str] = []
+    notes: list[str] = []
+    services: list[ServiceInfo] = []
+
+
+def _all_secrets(records: list[Any]) -> tuple[str, ...]:
+    """Every database URL and password of these services: a migration's error text may quote one."""
+    return tuple(secret for record in records for secret in _record_secrets(record))
+
+
+def _services_after(adapter: Any, names: list[str]) -> list[ServiceInfo]:
+    from prefectwin.services.health import describe_all
+
+    return describe_all(adapter.read_managed_services(names)) if names else []
+
+
+@command("service.restart", params=ServiceRestartParams, result=ServiceRestart, changes_state=True)
+def service_restart(params: ServiceRestartParams, ctx: Context) -> ServiceRestart:
+    """Restart Prefect services in order: workers stop before their server and start after it, each start behind a health gate."""
+    from prefectwin.services.apply import apply_plan
+    from prefectwin.services.restart import plan_restart
+    from prefectwin.services.validate import require_admin
+    from prefectwin.system import get_adapter
+
+    adapter = get_adapter()
+    adapter.require_services()
+    _records(adapter, params.name)
+    records = [r for r in adapter.read_managed_services(None) if r.managed is not None]
+    names = params.name or [r.name for r in records]
+    actions = plan_restart(records, names, health_timeout_sec=params.timeout_sec)
+    touched = list(dict.fromkeys(a.target for a in actions if a.kind in ("stop-service", "start-service")))
+    if ctx.what_if:
+        return ServiceRestart(names=touched, changed=bool(actions), what_if=True, actions=actions)
+    require_admin(adapter, "Restarting a service")
+    apply_plan(actions, adapter, nssm=None, events=ctx.events, secrets=_all_secrets(records))
+    return ServiceRestart(names=touched, changed=bool(actions), what_if=False, actions=actions, services=_services_after(adapter, touched))
+
+
+def _check_wheel_path(path: Optional[str], version: str) -> Optional[str]:
+    if path is None:
+        return None
+    import glob
+
+    folder = os.path.abspath(path)
+    if not os.path.isdir(folder):
+        raise InvalidArgument(f"The wheel folder '{folder}' does not exist.", target="WheelPath", remediation="Give the folder that holds the Prefect wheel and its dependencies.")
+    if not glob.glob(os.path.join(glob.escape(folder), f"prefect-{glob.escape(version)}-*.whl")):
+        raise InvalidArgument(
+            f"'{folder}' holds no wheel of Prefect {version} (prefect-{version}-*.whl).",
+            target="WheelPath",
+            remediation=f"On a machine with PyPI: pip download prefect=={version} --dest <folder>, then copy the folder here.",
+        )
+    return folder
+
+
+@command("service.update", params=ServiceUpdateParams, result=ServiceUpdate, changes_state=True)
+def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
+    """Upgrade Prefect in a service's interpreter: back up, pip install, migrate, restart in order behind a health gate; roll back on failure."""
+    import datetime as _dt
+
+    from prefectwin.errors import ApplyFailed, PrefectWinError
+    from prefectwin.services.apply import apply_plan
+    from prefectwin.services.health import prefect_version, wait_until_healthy
+    from prefectwin.services.upgrade import check_version, plan_update
+    from prefectwin.services.validate import require_admin
+    from prefectwin.system import get_adapter
+
+    check_version(None, params.version)  # parameter problems first, on every OS
+    wheel_path = _check_wheel_path(params.wheel_path, params.version)
+    adapter = get_adapter()
+    adapter.require_services()
+    [record] = [r for r in _records(adapter, [params.name]) if r.name.lower() == params.name.lower()][:1] or [None]
+    python = (record.parameters.get("Application") or (None,))[0] if record else None
+    if not python or not adapter.path_exists(python):
+        raise NotFound(f"The interpreter of service '{params.name}' ({python}) does not exist.", target="Name", remediation="Install the service again with a -PythonPath that exists.")
+    current = prefect_version(python)
+    check_version(current, params.version)
+    records = [r for r in adapter.read_managed_services(None) if r.managed is not None]
+    previous = adapter.pip_freeze(python) if not ctx.what_if and current != params.version else []
+    actions, notes = plan_update(
+        records,
+        params.name,
+        current_version=current,
+        version=params.version,
+        wheel_path=wheel_path,
+        previous_packages=previous,
+        now=_dt.datetime.now(_dt.timezone.utc),
+        health_timeout_sec=params.timeout_sec,
+    )
+    backups = [a.data["destination"] for a in actions if a.kind == "backup-database"]
+    result = ServiceUpdate(
+        name=record.name, changed=bool(actions), what_if=ctx.what_if, actions=actions, python_path=python,
+        from_version=current, to_version=params.version, backups=backups, notes=notes,
+    )
+    for note in notes:
+        ctx.events.warning(note)
+    if ctx.what_if or not actions:
+        return result
+    require_admin(adapter, "Upgrading a service's Prefect")
+    running = list(dict.fromkeys(a.target for a in actions if a.kind == "stop-service"))
+    try:
+        apply_plan(actions, adapter, nssm=None, events=ctx.events, secrets=_all_secrets(records))
+    except ApplyFailed as failure:
+        # The engine has put the old version and database back and started the services
+        # again; say whether they are healthy, which is what the admin needs to know now.
+        after = prefect_version(python)
+        try:
+            if running:
+                wait_until_healthy(running, params.timeout_sec, adapter, ctx.events)
+            state = f"Prefect {after} is installed again" + (f" and {', '.join(running)} {'is' if len(running) == 1 else 'are'} healthy." if running else ".")
+        except PrefectWinError as still:
+            state = f"Prefect {after} is installed again, but the services are not healthy: {still.message}"
+        failure.message = f"{failure.message} {state}"
+        failure.details = [*(failure.details or []), {"rolledBackTo": after, "backups": backups}]
+        raise
+    touched = list(dict.fromkeys(a.target for a in actions if a.kind == "start-service"))
+    return result.model_copy(update={"services": _services_after(adapter, touched)})

@@ -20,14 +20,47 @@ ACTIVITY = "Applying the PrefectWin service plan"
 # Undo steps that need everything else restored first.
 _RUN_LAST = frozenset({"start-service", "restart-service"})
 # A failed step of these kinds may have been half done; its (tolerant) inverse runs too.
-_UNDO_WHEN_FAILED = frozenset({"create-directory", "install-service", "add-firewall-rule", "restart-service"})
+_UNDO_WHEN_FAILED = frozenset({"create-directory", "install-service", "add-firewall-rule", "restart-service", "pip-install", "migrate-database"})
+# A test hook: makes every health gate fail at once, so that an upgrade's rollback can be
+# proven with real servers. Nothing sets it outside the tests.
+FAIL_HEALTH_GATE_VARIABLE = "PREFECTWIN_TEST_FAIL_HEALTH_GATE"
 
 
 def _timeout(action: Action) -> int:
     return int(action.data.get("timeoutSec", 60))
 
 
-def perform(action: Action, adapter: Any, nssm: Optional[str]) -> None:
+def _wait_healthy(action: Action, adapter: Any, events: Optional[Events]) -> None:
+    import os
+
+    from prefectwin.errors import OperationTimeout
+    from prefectwin.events import SilentEvents
+    from prefectwin.services.health import wait_until_healthy
+
+    names = action.data["names"]
+    if os.environ.get(FAIL_HEALTH_GATE_VARIABLE):
+        raise OperationTimeout(f"the health gate of {', '.join(names)} was made to fail ({FAIL_HEALTH_GATE_VARIABLE} is set).", target=action.target)
+    wait_until_healthy(names, int(action.data["timeoutSec"]), adapter, events or SilentEvents())
+
+
+def _restore_packages(action: Action, adapter: Any) -> None:
+    """Put the recorded distributions back: remove what is new, reinstall what changed."""
+    data = action.data
+    wanted = {line.partition("==")[0].lower().replace("_", "-"): line for line in data["packages"]}
+    now = {line.partition("==")[0].lower().replace("_", "-"): line for line in adapter.pip_freeze(data["python"])}
+    adapter.pip_uninstall(data["python"], sorted(n for n in now if n not in wanted))
+    changed = [line for key, line in wanted.items() if now.get(key) != line]
+    if changed:
+        adapter.pip_install(data["python"], changed, data.get("wheelPath"), no_deps=True)
+
+
+def _migrate(action: Action, adapter: Any) -> None:
+    data = action.data
+    secrets = tuple(v for k, v in data["environment"].items() if "DATABASE" in k or "PASSWORD" in k)
+    adapter.prefect_database_upgrade(data["python"], data["environment"], data.get("cwd"), secrets)
+
+
+def perform(action: Action, adapter: Any, nssm: Optional[str], events: Optional[Events] = None) -> None:
     kind, data, name = action.kind, action.data, action.target
     handlers: dict[str, Callable[[], Any]] = {
         "create-directory": lambda: adapter.create_directory(data["path"]),
@@ -45,6 +78,12 @@ def perform(action: Action, adapter: Any, nssm: Optional[str]) -> None:
         "restart-service": lambda: (adapter.stop_service(name, _timeout(action)), adapter.start_service(name, _timeout(action))),
         "remove-service": lambda: adapter.remove_service(nssm, name, _timeout(action)),
         "remove-path": lambda: adapter.remove_path(data["path"]),
+        "wait-healthy": lambda: _wait_healthy(action, adapter, events),
+        "backup-database": lambda: adapter.sqlite_backup(data["source"], data["destination"]),
+        "pip-install": lambda: adapter.pip_install(data["python"], data["requirements"], data.get("wheelPath")),
+        "restore-packages": lambda: _restore_packages(action, adapter),
+        "migrate-database": lambda: _migrate(action, adapter),
+        "restore-database": lambda: adapter.sqlite_restore(data["backup"], data["database"]),
     }
     handlers[kind]()
 
@@ -93,6 +132,29 @@ def inverse(action: Action) -> Optional[Action]:
         return Action(kind="start-service", description=f"Start service '{target}' again", target=target, data=dict(data))
     if kind == "restart-service":
         return Action(kind="restart-service", description=f"Restart service '{target}' with its restored settings", target=target, data=dict(data))
+    if kind in ("wait-healthy", "backup-database"):
+        return None  # waiting changed nothing; a backup is kept, it is the way back
+    if kind == "pip-install":
+        if not data.get("previous"):
+            raise NotReversible("the previous packages were not recorded")
+        was = data.get("previousVersion") or "the recorded packages"
+        return Action(
+            kind="restore-packages",
+            description=f"Install Prefect {was} into '{target}' again, with the packages it had",
+            target=target,
+            data={"python": data["python"], "packages": data["previous"], "wheelPath": data.get("wheelPath")},
+        )
+    if kind == "migrate-database":
+        if not data.get("backup"):
+            raise NotReversible("a PostgreSQL migration is not undone: restore the pg_dump taken before the upgrade")
+        return Action(
+            kind="restore-database",
+            description=f"Restore the database '{data['database']}' from '{data['backup']}'",
+            target=data["database"],
+            data={"backup": data["backup"], "database": data["database"]},
+        )
+    if kind in ("restore-packages", "restore-database"):
+        raise NotReversible(f"{kind} is itself an undo")
     if kind == "remove-service":
         raise NotReversible("a removed service is not re-created")
     if kind == "remove-path":
@@ -121,7 +183,7 @@ def rollback(done: list[Action], adapter: Any, nssm: Optional[str], events: Even
     for action, undo in undos:
         events.verbose(f"Rolling back: {undo.description}")
         try:
-            perform(undo, adapter, nssm)
+            perform(undo, adapter, nssm, events)
             report.append({"action": action.description, "rolledBack": True, "undo": undo.description})
         except Exception as exc:  # noqa: BLE001 - keep undoing the rest, and report this one
             report.append({"action": action.description, "rolledBack": False, "undo": undo.description, "reason": _message(exc, secrets)})
@@ -159,7 +221,7 @@ def _apply(actions: list[Action], adapter: Any, *, nssm: Optional[str], events: 
             stop.details = rollback(done, adapter, nssm, events, secrets) or None
             raise
         try:
-            perform(action, adapter, nssm)
+            perform(action, adapter, nssm, events)
         except Exception as exc:  # noqa: BLE001 - whatever failed, the machine is restored
             original = _message(exc, secrets)
             code = exc.code if isinstance(exc, PrefectWinError) else type(exc).__name__

@@ -34,6 +34,12 @@ ActionKind = Literal[
     "restart-service",
     "remove-service",
     "remove-path",
+    "wait-healthy",
+    "backup-database",
+    "pip-install",
+    "restore-packages",
+    "migrate-database",
+    "restore-database",
 ]
 Impact = Literal["Low", "Medium", "High"]
 

@@ -43,10 +43,10 @@ def service_environment(spec: ServiceSpec) -> dict[str, str]:
     return env
 
 
-def require_admin(adapter: Any) -> None:
+def require_admin(adapter: Any, what: str = "Installing or removing a service") -> None:
     if not adapter.is_admin():
         raise PermissionDenied(
-            "Installing or removing a service needs administrator rights.",
+            f"{what} needs administrator rights.",
             target="Administrator",
             remediation="Start PowerShell with 'Run as administrator' and run the command again.",
         )

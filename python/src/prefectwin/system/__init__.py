@@ -20,6 +20,15 @@ def get_adapter() -> SystemAdapter:
         from prefectwin.system.windows import WindowsAdapter
 
         return WindowsAdapter()
+    from prefectwin.system.posix_standin import standin_root
+
+    root = standin_root()
+    if root:
+        # Opt-in: services kept by the POSIX stand-in for the SCM (system/posix_standin.py).
+        from prefectwin.system.posix import PosixAdapter
+        from prefectwin.system.posix_standin import StandInServices
+
+        return PosixAdapter(services=StandInServices(root))
     from prefectwin.system.posix import PosixAdapter
 
     return PosixAdapter()

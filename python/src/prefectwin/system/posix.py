@@ -13,6 +13,7 @@ from typing import Any, NoReturn, Optional, Sequence
 
 from prefectwin.diagnosis.facts import WindowsFacts
 from prefectwin.errors import NotSupported
+from prefectwin.system.interpreter import InterpreterOps
 from prefectwin.system.paths import LocalPaths
 from prefectwin.system.protocol import DriveKind
 
@@ -35,8 +36,12 @@ def _no_services(what: str = "Windows services") -> NoReturn:
 class PosixAdapter:
     name = "posix"
 
-    def __init__(self) -> None:
+    def __init__(self, services: Optional[Any] = None) -> None:
         self.paths = LocalPaths()
+        self.interpreter = InterpreterOps()
+        # None: services are NotSupported here. The POSIX stand-in for the SCM, when asked for
+        # (system/posix_standin.py), keeps them instead.
+        self.standin = services
 
     # -- facts ------------------------------------------------------------------------------
     def windows_facts(self) -> Optional[WindowsFacts]:
@@ -102,15 +107,23 @@ class PosixAdapter:
 
     # -- services ---------------------------------------------------------------------------
     def require_services(self) -> None:
+        if self.standin is not None:
+            return self.standin.require_services()
         _no_services()
 
     def find_nssm(self, explicit: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+        if self.standin is not None:
+            return self.standin.find_nssm(explicit)
         _no_services("NSSM and Windows services")
 
     def read_service(self, name: str) -> Any:
+        if self.standin is not None:
+            return self.standin.read_service(name)
         _no_services()
 
     def read_managed_services(self, names: Optional[Sequence[str]] = None) -> list[Any]:
+        if self.standin is not None:
+            return self.standin.read_managed_services(names)
         _no_services()
 
     def has_modify(self, path: str, principal: str) -> bool:
@@ -123,27 +136,41 @@ class PosixAdapter:
         _no_services("Windows service accounts")
 
     def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
+        if self.standin is not None:
+            return self.standin.nssm_install(nssm, name, application)
         _no_services()
 
     def nssm_set(self, nssm: Optional[str], name: str, parameter: str, values: Sequence[Any]) -> None:
+        if self.standin is not None:
+            return self.standin.nssm_set(nssm, name, parameter, values)
         _no_services()
 
     def nssm_reset(self, nssm: Optional[str], name: str, parameter: str) -> None:
+        if self.standin is not None:
+            return self.standin.nssm_reset(nssm, name, parameter)
         _no_services()
 
     def set_service_account(self, nssm: Optional[str], name: str, account: str, password: Any) -> None:
         _no_services()
 
     def write_marker(self, name: str, text: Optional[str]) -> None:
+        if self.standin is not None:
+            return self.standin.write_marker(name, text)
         _no_services()
 
     def start_service(self, name: str, timeout_sec: int) -> None:
+        if self.standin is not None:
+            return self.standin.start_service(name, timeout_sec)
         _no_services()
 
     def stop_service(self, name: str, timeout_sec: int) -> None:
+        if self.standin is not None:
+            return self.standin.stop_service(name, timeout_sec)
         _no_services()
 
     def remove_service(self, nssm: Optional[str], name: str, timeout_sec: int) -> None:
+        if self.standin is not None:
+            return self.standin.remove_service(nssm, name, timeout_sec)
         _no_services()
 
     def grant_modify(self, path: str, principal: str) -> None:
@@ -157,3 +184,22 @@ class PosixAdapter:
 
     def remove_firewall_rule(self, name: str) -> None:
         _no_services("Windows firewall rules")
+
+    # -- the target interpreter and its database (system/interpreter.py) ----------------------
+    def pip_freeze(self, python: str) -> list[str]:
+        return self.interpreter.pip_freeze(python)
+
+    def pip_install(self, python: str, requirements: Sequence[str], wheel_path: Optional[str], *, no_deps: bool = False) -> None:
+        self.interpreter.pip_install(python, requirements, wheel_path, no_deps=no_deps)
+
+    def pip_uninstall(self, python: str, names: Sequence[str]) -> None:
+        self.interpreter.pip_uninstall(python, names)
+
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
+        self.interpreter.prefect_database_upgrade(python, environment, cwd, secrets)
+
+    def sqlite_backup(self, source: str, destination: str) -> None:
+        self.interpreter.sqlite_backup(source, destination)
+
+    def sqlite_restore(self, backup: str, database: str) -> None:
+        self.interpreter.sqlite_restore(backup, database)

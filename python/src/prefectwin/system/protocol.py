@@ -132,6 +132,26 @@ class SystemAdapter(Protocol):
         """Delete the rule with this display name."""
 
 
+    # -- the target interpreter and its database (system/interpreter.py; the same on every OS) --
+    def pip_freeze(self, python: str) -> list[str]:
+        """The interpreter's distributions as name==version (editable and URL installs left out)."""
+
+    def pip_install(self, python: str, requirements: Sequence[str], wheel_path: Optional[str], *, no_deps: bool = False) -> None:
+        """python -m pip install; with wheel_path only from that folder, never an index."""
+
+    def pip_uninstall(self, python: str, names: Sequence[str]) -> None:
+        """python -m pip uninstall --yes."""
+
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
+        """python -m prefect server database upgrade --yes, in the service's environment."""
+
+    def sqlite_backup(self, source: str, destination: str) -> None:
+        """A consistent copy through SQLite's online backup API."""
+
+    def sqlite_restore(self, backup: str, database: str) -> None:
+        """Replace an unused database with an exact copy of the backup."""
+
+
 def protocol_methods() -> tuple[str, ...]:
     """The names of the protocol's methods, in the order above."""
     return tuple(n for n, v in vars(SystemAdapter).items() if callable(v) and not n.startswith("_"))

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from prefectwin.diagnosis.facts import ServiceAccountFacts, WindowsFacts
 from prefectwin.services.state import ServiceRecord
+from prefectwin.system.interpreter import InterpreterOps
 from prefectwin.system.paths import LocalPaths
 from prefectwin.system.protocol import DriveKind
 from prefectwin.system.windows_account import WindowsServiceAccounts
@@ -37,6 +38,7 @@ class WindowsAdapter:
         self.services = WindowsServiceControl(self.dotnet, self.facts, lambda argv: self._run(argv))
         self.paths = LocalPaths()
         self.accounts = WindowsServiceAccounts(self.dotnet)
+        self.interpreter = InterpreterOps()
 
     def _run(self, argv: list[str]) -> tuple[int, str]:  # pragma: no cover - replaced in tests
         return run_child(argv)
@@ -146,3 +148,22 @@ class WindowsAdapter:
 
     def remove_firewall_rule(self, name: str) -> None:
         self.services.remove_firewall_rule(name)
+
+    # -- the target interpreter and its database (system/interpreter.py) ----------------------
+    def pip_freeze(self, python: str) -> list[str]:
+        return self.interpreter.pip_freeze(python)
+
+    def pip_install(self, python: str, requirements: Sequence[str], wheel_path: Optional[str], *, no_deps: bool = False) -> None:
+        self.interpreter.pip_install(python, requirements, wheel_path, no_deps=no_deps)
+
+    def pip_uninstall(self, python: str, names: Sequence[str]) -> None:
+        self.interpreter.pip_uninstall(python, names)
+
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
+        self.interpreter.prefect_database_upgrade(python, environment, cwd, secrets)
+
+    def sqlite_backup(self, source: str, destination: str) -> None:
+        self.interpreter.sqlite_backup(source, destination)
+
+    def sqlite_restore(self, backup: str, database: str) -> None:
+        self.interpreter.sqlite_restore(backup, database)
