@@ -10,9 +10,7 @@ function Close-PrefectBackendSession {
     [CmdletBinding()]
     [OutputType('PrefectWin.Session')]
     param(
-        [Parameter()]
-        [ValidateRange(1, 3600)]
-        [int] $TimeoutSec = 10
+        [Parameter()] [ValidateRange(1, 3600)] [int] $TimeoutSec = 10
     )
     $info = Get-PrefectBackendSession
     if ($null -eq $info) {

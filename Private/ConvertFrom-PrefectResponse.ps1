@@ -31,28 +31,12 @@ function ConvertFrom-PrefectResponse {
     [CmdletBinding()]
     [OutputType([object])]
     param(
-        [Parameter(Mandatory = $true)]
-        [System.Management.Automation.PSCmdlet] $Cmdlet,
-
-        [Parameter(Mandatory = $true)]
-        [string] $Command,
-
-        [Parameter()]
-        [AllowNull()]
-        [AllowEmptyString()]
-        [string] $Stdout,
-
-        [Parameter()]
-        [int] $ExitCode = 0,
-
-        [Parameter()]
-        [AllowNull()]
-        [object] $Python,
-
-        [Parameter()]
-        [AllowNull()]
-        [AllowEmptyCollection()]
-        [string[]] $StderrTail = @()
+        [Parameter(Mandatory = $true)] [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [Parameter(Mandatory = $true)] [string] $Command,
+        [Parameter()] [AllowNull()] [AllowEmptyString()] [string] $Stdout,
+        [Parameter()] [int] $ExitCode = 0,
+        [Parameter()] [AllowNull()] [object] $Python,
+        [Parameter()] [AllowNull()] [AllowEmptyCollection()] [string[]] $StderrTail = @()
     )
     $response = $null
     $problem = $null

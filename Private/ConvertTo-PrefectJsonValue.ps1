@@ -12,9 +12,7 @@ function ConvertTo-PrefectJsonValue {
     [CmdletBinding()]
     [OutputType([object])]
     param(
-        [Parameter()]
-        [AllowNull()]
-        [object] $Value
+        [Parameter()] [AllowNull()] [object] $Value
     )
     if ($null -eq $Value) {
         return $null

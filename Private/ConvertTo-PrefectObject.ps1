@@ -22,16 +22,9 @@ function ConvertTo-PrefectObject {
     [CmdletBinding()]
     [OutputType([System.Management.Automation.PSCustomObject])]
     param(
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
-        [AllowNull()]
-        [object] $InputObject,
-
-        [Parameter(Mandatory = $true)]
-        [ValidatePattern('^[A-Z][A-Za-z0-9]*$')]
-        [string] $TypeName,
-
-        [Parameter()]
-        [string[]] $ExcludeProperty = @()
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true)] [AllowNull()] [object] $InputObject,
+        [Parameter(Mandatory = $true)] [ValidatePattern('^[A-Z][A-Za-z0-9]*$')] [string] $TypeName,
+        [Parameter()] [string[]] $ExcludeProperty = @()
     )
     process {
         if ($null -eq $InputObject) {

@@ -36,31 +36,13 @@ function ConvertTo-PrefectRequestJson {
     [CmdletBinding()]
     [OutputType([string])]
     param(
-        [Parameter(Mandatory = $true)]
-        [string] $Command,
-
-        [Parameter()]
-        [System.Collections.IDictionary] $Parameters = @{},
-
-        [Parameter()]
-        [switch] $WhatIf,
-
-        [Parameter()]
-        [AllowNull()]
-        [AllowEmptyString()]
-        [string] $Location,
-
-        [Parameter()]
-        [ValidateRange(0, 2147483647)]
-        [int] $RequestId = 0,
-
-        [Parameter()]
-        [AllowNull()]
-        [System.Collections.IDictionary] $Apply,
-
-        [Parameter()]
-        [AllowNull()]
-        [System.Collections.IDictionary] $Environment
+        [Parameter(Mandatory = $true)] [string] $Command,
+        [Parameter()] [System.Collections.IDictionary] $Parameters = @{},
+        [Parameter()] [switch] $WhatIf,
+        [Parameter()] [AllowNull()] [AllowEmptyString()] [string] $Location,
+        [Parameter()] [ValidateRange(0, 2147483647)] [int] $RequestId = 0,
+        [Parameter()] [AllowNull()] [System.Collections.IDictionary] $Apply,
+        [Parameter()] [AllowNull()] [System.Collections.IDictionary] $Environment
     )
     $params = [ordered]@{}
     foreach ($key in @($Parameters.Keys | Sort-Object)) {

@@ -11,12 +11,8 @@ function Get-PrefectField {
     [CmdletBinding()]
     [OutputType([object])]
     param(
-        [Parameter()]
-        [AllowNull()]
-        [object] $InputObject,
-
-        [Parameter(Mandatory = $true)]
-        [string] $Name
+        [Parameter()] [AllowNull()] [object] $InputObject,
+        [Parameter(Mandatory = $true)] [string] $Name
     )
     if ($null -eq $InputObject) {
         return $null

@@ -43,25 +43,12 @@ function Invoke-PrefectBackend {
     [CmdletBinding()]
     [OutputType([object])]
     param(
-        [Parameter(Mandatory = $true)]
-        [System.Management.Automation.PSCmdlet] $Cmdlet,
-
-        [Parameter(Mandatory = $true)]
-        [ValidatePattern('^[a-z][A-Za-z0-9]*\.[a-z][A-Za-z0-9-]*$')]
-        [string] $Command,
-
-        [Parameter()]
-        [System.Collections.IDictionary] $Parameters = @{},
-
-        [Parameter()]
-        [switch] $WhatIf,
-
-        [Parameter()]
-        [System.Collections.IDictionary] $Apply,
-
-        [Parameter()]
-        [ValidateRange(1, 86400)]
-        [int] $TimeoutSec = 600
+        [Parameter(Mandatory = $true)] [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [Parameter(Mandatory = $true)] [ValidatePattern('^[a-z][A-Za-z0-9]*\.[a-z][A-Za-z0-9-]*$')] [string] $Command,
+        [Parameter()] [System.Collections.IDictionary] $Parameters = @{},
+        [Parameter()] [switch] $WhatIf,
+        [Parameter()] [System.Collections.IDictionary] $Apply,
+        [Parameter()] [ValidateRange(1, 86400)] [int] $TimeoutSec = 600
     )
     # The caller's $ErrorActionPreference and the like, which a module function does not see.
     Import-PrefectCallerPreference -Cmdlet $Cmdlet
@@ -99,11 +86,15 @@ function Invoke-PrefectBackend {
     }
     if ($null -ne $reply.Problem) {
         $code = $reply.Code
+        $problem = $reply.Problem
+        if ($code -eq 'SessionLost') {
+            $problem += " and $($backend.Ended)"
+        }
         if ($code -eq 'SessionLost' -and $backend.Requests -eq 0) {
             # A backend that dies before its first answer cannot serve at all.
             $code = 'BridgeFailed'
         }
-        $Cmdlet.ThrowTerminatingError((New-PrefectBridgeError -Code $code -Command $Command -Problem $reply.Problem -Backend $backend))
+        $Cmdlet.ThrowTerminatingError((New-PrefectBridgeError -Code $code -Command $Command -Problem $problem -Backend $backend))
     }
     $backend.Requests++
     ConvertFrom-PrefectResponse -Cmdlet $Cmdlet -Command $Command -Stdout $reply.Text -ExitCode $reply.ExitCode -Python $backend.Python -StderrTail $backend.Tail

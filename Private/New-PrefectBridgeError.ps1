@@ -27,18 +27,10 @@ function New-PrefectBridgeError {
     [CmdletBinding()]
     [OutputType([System.Management.Automation.ErrorRecord])]
     param(
-        [Parameter(Mandatory = $true)]
-        [ValidateSet('BridgeFailed', 'Timeout', 'SessionLost')]
-        [string] $Code,
-
-        [Parameter(Mandatory = $true)]
-        [string] $Command,
-
-        [Parameter(Mandatory = $true)]
-        [string] $Problem,
-
-        [Parameter(Mandatory = $true)]
-        [object] $Backend
+        [Parameter(Mandatory = $true)] [ValidateSet('BridgeFailed', 'Timeout', 'SessionLost')] [string] $Code,
+        [Parameter(Mandatory = $true)] [string] $Command,
+        [Parameter(Mandatory = $true)] [string] $Problem,
+        [Parameter(Mandatory = $true)] [object] $Backend
     )
     $interpreter = [string](Get-PrefectField -InputObject (Get-PrefectField -InputObject $Backend -Name 'Python') -Name 'Path')
     $processId = Get-PrefectField -InputObject $Backend -Name 'ProcessId'

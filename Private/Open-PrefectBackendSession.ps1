@@ -19,12 +19,8 @@ function Open-PrefectBackendSession {
     [CmdletBinding()]
     [OutputType('PrefectWin.Session')]
     param(
-        [Parameter(Mandatory = $true)]
-        [System.Management.Automation.PSCmdlet] $Cmdlet,
-
-        [Parameter()]
-        [ValidateRange(1, 86400)]
-        [int] $TimeoutSec = 60
+        [Parameter(Mandatory = $true)] [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [Parameter()] [ValidateRange(1, 86400)] [int] $TimeoutSec = 60
     )
     $version = Invoke-PrefectBackend -Cmdlet $Cmdlet -Command 'module.version' -TimeoutSec $TimeoutSec
     if ($null -eq $version) {

@@ -28,17 +28,10 @@ function Receive-PrefectBackendAnswer {
     [CmdletBinding()]
     [OutputType([System.Management.Automation.PSCustomObject])]
     param(
-        [Parameter(Mandatory = $true)]
-        [object] $Backend,
-
-        [Parameter(Mandatory = $true)]
-        [string] $Line,
-
-        [Parameter(Mandatory = $true)]
-        [int] $TimeoutSec,
-
-        [Parameter()]
-        [switch] $CloseInput
+        [Parameter(Mandatory = $true)] [object] $Backend,
+        [Parameter(Mandatory = $true)] [string] $Line,
+        [Parameter(Mandatory = $true)] [int] $TimeoutSec,
+        [Parameter()] [switch] $CloseInput
     )
     $requestId = [string]$Backend.NextId
     $activities = New-Object -TypeName 'System.Collections.Generic.List[string]'

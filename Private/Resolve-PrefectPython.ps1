@@ -29,11 +29,8 @@ function Resolve-PrefectPython {
     [CmdletBinding()]
     [OutputType([System.Management.Automation.PSCustomObject])]
     param(
-        [Parameter()]
-        [System.Management.Automation.PSCmdlet] $Cmdlet,
-
-        [Parameter()]
-        [switch] $Force
+        [Parameter()] [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [Parameter()] [switch] $Force
     )
     if ($null -ne $script:PrefectWinBackendPython -and -not $Force) {
         return $script:PrefectWinBackendPython

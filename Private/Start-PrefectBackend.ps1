@@ -24,11 +24,8 @@ function Start-PrefectBackend {
     [CmdletBinding()]
     [OutputType([System.Management.Automation.PSCustomObject])]
     param(
-        [Parameter(Mandatory = $true)]
-        [System.Management.Automation.PSCmdlet] $Cmdlet,
-
-        [Parameter(Mandatory = $true)]
-        [string] $Command
+        [Parameter(Mandatory = $true)] [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [Parameter(Mandatory = $true)] [string] $Command
     )
     $python = Resolve-PrefectPython -Cmdlet $Cmdlet
     $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false

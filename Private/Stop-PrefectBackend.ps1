@@ -18,12 +18,8 @@ function Stop-PrefectBackend {
     [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Stops the module''s own backend process; the calling cmdlet owns ShouldProcess.')]
     [CmdletBinding()]
     param(
-        [Parameter(Mandatory = $true)]
-        [object] $Backend,
-
-        [Parameter()]
-        [ValidateRange(0, 3600)]
-        [int] $TimeoutSec = 10
+        [Parameter(Mandatory = $true)] [object] $Backend,
+        [Parameter()] [ValidateRange(0, 3600)] [int] $TimeoutSec = 10
     )
     if ([object]::ReferenceEquals($script:PrefectWinBackend, $Backend)) {
         $script:PrefectWinBackend = $null

@@ -23,12 +23,8 @@ function Write-PrefectBackendEvent {
     #>
     [CmdletBinding()]
     param(
-        [Parameter(Mandatory = $true)]
-        [object] $Record,
-
-        [Parameter(Mandatory = $true)]
-        [AllowEmptyCollection()]
-        [System.Collections.Generic.List[string]] $Activity
+        [Parameter(Mandatory = $true)] [object] $Record,
+        [Parameter(Mandatory = $true)] [AllowEmptyCollection()] [System.Collections.Generic.List[string]] $Activity
     )
     $progress = Get-PrefectField -InputObject $Record -Name 'progress'
     if ($null -ne $progress) {
