@@ -80,7 +80,11 @@ function Invoke-PrefectBackend {
     } finally {
         # Without an answer the backend's state is unknown (and a late answer must not be taken
         # for the next request's): it goes, whatever stopped the read (Ctrl-C included).
-        if ($perCall -or $null -eq $reply -or $null -eq $reply.Text) {
+        # A backend still at work (time-out, Ctrl-C) is killed at once; one that has answered, or
+        # is on its way out, gets a moment to exit by itself.
+        if ($null -eq $reply -or $reply.Code -eq 'Timeout') {
+            Stop-PrefectBackend -Backend $backend -TimeoutSec 0
+        } elseif ($perCall -or $null -eq $reply.Text) {
             Stop-PrefectBackend -Backend $backend -TimeoutSec 2
         }
     }
