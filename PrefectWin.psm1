@@ -28,8 +28,18 @@ foreach ($file in @($privateFiles + $publicFiles)) {
 Export-ModuleMember -Function @($publicFiles | ForEach-Object -Process { $_.BaseName })
 #endregion PrefectWin.Sources
 
-# A session's backend process must not outlive the module (Remove-Module, Import-Module -Force).
+# The runspace's backend (Start-PrefectBackend starts it on first use), and how many were started.
+$script:PrefectWinBackend = $null
+$script:PrefectWinBackendStarts = 0
+
+# The backend must not outlive the module (Remove-Module, Import-Module -Force) or PowerShell
+# (exit): it is ended on both. An event action runs in a module of its own, so it is handed a
+# script block of this module's to call. A killed PowerShell closes the backend's stdin, and
+# 'prefectwin serve' then exits as well (and watches its parent process mid-request).
+$script:PrefectWinExiting = Register-EngineEvent -SourceIdentifier ([System.Management.Automation.PsEngineEvent]::Exiting) -MessageData { $null = Close-PrefectBackendSession -TimeoutSec 2 } -Action { $Event.MessageData.Invoke() }
 $ExecutionContext.SessionState.Module.OnRemove = {
+    Get-EventSubscriber -Force | Where-Object -FilterScript { [object]::ReferenceEquals($_.Action, $script:PrefectWinExiting) } | Unregister-Event -Force
+    Remove-Job -Job $script:PrefectWinExiting -Force
     $null = Close-PrefectBackendSession -TimeoutSec 5
 }
 

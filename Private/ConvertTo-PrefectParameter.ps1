@@ -17,9 +17,7 @@ function ConvertTo-PrefectParameter {
     [CmdletBinding()]
     [OutputType([hashtable])]
     param(
-        [Parameter(Mandatory = $true)]
-        [AllowEmptyCollection()]
-        [System.Collections.IDictionary] $BoundParameters
+        [Parameter(Mandatory = $true)] [AllowEmptyCollection()] [System.Collections.IDictionary] $BoundParameters
     )
     $common = [System.Management.Automation.PSCmdlet]::CommonParameters
     $optional = [System.Management.Automation.PSCmdlet]::OptionalCommonParameters

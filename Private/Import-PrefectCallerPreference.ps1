@@ -25,12 +25,8 @@ function Import-PrefectCallerPreference {
     [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Sets preference variables in the calling function''s scope; changes no system state.')]
     [CmdletBinding()]
     param(
-        [Parameter(Mandatory = $true)]
-        [object] $Cmdlet,
-
-        [Parameter()]
-        [ValidateSet('ErrorActionPreference', 'WarningPreference', 'VerbosePreference', 'InformationPreference', 'DebugPreference', 'ProgressPreference', 'WhatIfPreference', 'ConfirmPreference')]
-        [string[]] $Name = @('ErrorActionPreference', 'WarningPreference', 'VerbosePreference', 'InformationPreference', 'DebugPreference', 'ProgressPreference')
+        [Parameter(Mandatory = $true)] [object] $Cmdlet,
+        [Parameter()] [ValidateSet('ErrorActionPreference', 'WarningPreference', 'VerbosePreference', 'InformationPreference', 'DebugPreference', 'ProgressPreference', 'WhatIfPreference', 'ConfirmPreference')] [string[]] $Name = @('ErrorActionPreference', 'WarningPreference', 'VerbosePreference', 'InformationPreference', 'DebugPreference', 'ProgressPreference')
     )
     # A stand-in for $PSCmdlet (the Invoke-PrefectPlan tests) has neither; nothing to import.
     if ($Cmdlet -isnot [System.Management.Automation.PSCmdlet]) {

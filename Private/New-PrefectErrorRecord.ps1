@@ -20,11 +20,8 @@ function New-PrefectErrorRecord {
     [CmdletBinding()]
     [OutputType([System.Management.Automation.ErrorRecord])]
     param(
-        [Parameter(Mandatory = $true)]
-        [object] $ErrorObject,
-
-        [Parameter()]
-        [System.Exception] $Exception
+        [Parameter(Mandatory = $true)] [object] $ErrorObject,
+        [Parameter()] [System.Exception] $Exception
     )
     $code = [string](Get-PrefectField -InputObject $ErrorObject -Name 'code')
     $categoryName = [string](Get-PrefectField -InputObject $ErrorObject -Name 'category')

@@ -29,11 +29,8 @@ function Resolve-PrefectPython {
     [CmdletBinding()]
     [OutputType([System.Management.Automation.PSCustomObject])]
     param(
-        [Parameter()]
-        [System.Management.Automation.PSCmdlet] $Cmdlet,
-
-        [Parameter()]
-        [switch] $Force
+        [Parameter()] [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [Parameter()] [switch] $Force
     )
     if ($null -ne $script:PrefectWinBackendPython -and -not $Force) {
         return $script:PrefectWinBackendPython
@@ -41,147 +38,68 @@ function Resolve-PrefectPython {
     if ($null -eq $Cmdlet) {
         $Cmdlet = $PSCmdlet
     }
+    # Each candidate as (path, prefix arguments, where it came from).
     $found = $null
-
     $fromEnvironment = [System.Environment]::GetEnvironmentVariable('PREFECTWIN_PYTHON')
-    if ($fromEnvironment) {
-        if (Test-Path -LiteralPath $fromEnvironment -PathType Leaf) {
-            $found = New-PrefectPythonCommand -Path $fromEnvironment -Source 'PREFECTWIN_PYTHON'
-        } else {
-            Write-Warning -Message "PREFECTWIN_PYTHON is '$fromEnvironment', which does not exist; looking elsewhere."
-        }
+    if ($fromEnvironment -and (Test-Path -LiteralPath $fromEnvironment -PathType Leaf)) {
+        $found = @($fromEnvironment, @(), 'PREFECTWIN_PYTHON')
+    } elseif ($fromEnvironment) {
+        Write-Warning -Message "PREFECTWIN_PYTHON is '$fromEnvironment', which does not exist; looking elsewhere."
     }
-
-    if ($null -eq $found) {
-        $found = Get-PrefectConfiguredPython
-    }
-
-    if ($null -eq $found) {
-        # The module's folder (PrefectWin.psm1 sets it): this file's own $PSScriptRoot would
-        # be Private/ here and the module folder once './build.ps1 Build' has inlined it.
-        $venvPythons = @(
-            [System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'Scripts', 'python.exe'),
-            [System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'bin', 'python')
-        )
-        foreach ($venvPython in $venvPythons) {
-            if (Test-Path -LiteralPath $venvPython -PathType Leaf) {
-                $found = New-PrefectPythonCommand -Path $venvPython -Source 'module venv'
-                break
+    $programData = [System.Environment]::GetEnvironmentVariable('ProgramData')
+    if ($null -eq $found -and $programData) {
+        $configPath = [System.IO.Path]::Combine($programData, 'PrefectWin', 'config.json')
+        $configured = $null
+        try {
+            if (Test-Path -LiteralPath $configPath -PathType Leaf) {
+                $configured = [string](Get-PrefectField -InputObject (Get-Content -LiteralPath $configPath -Raw -Encoding UTF8 -ErrorAction Stop | ConvertFrom-Json -ErrorAction Stop) -Name 'pythonPath')
             }
+        } catch {
+            Write-Warning -Message "Ignoring $configPath, which could not be read: $($_.Exception.Message)"
+        }
+        if ($configured -and (Test-Path -LiteralPath $configured -PathType Leaf)) {
+            $found = @($configured, @(), $configPath)
+        } elseif ($configured) {
+            Write-Warning -Message "$configPath names the interpreter '$configured', which does not exist; looking elsewhere."
         }
     }
-
+    # The module's folder (PrefectWin.psm1 sets it): this file's own $PSScriptRoot would be
+    # Private/ here and the module folder once './build.ps1 Build' has inlined it.
+    foreach ($venvPython in @([System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'Scripts', 'python.exe'), [System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'bin', 'python'))) {
+        if ($null -eq $found -and (Test-Path -LiteralPath $venvPython -PathType Leaf)) {
+            $found = @($venvPython, @(), 'module venv')
+        }
+    }
+    $launcher = $null
     if ($null -eq $found) {
         $launcher = @(Get-Command -Name 'py' -CommandType Application -ErrorAction SilentlyContinue) | Select-Object -First 1
-        if ($null -ne $launcher) {
-            $found = New-PrefectPythonCommand -Path ([string]$launcher.Path) -PrefixArgs @('-3') -Source 'py launcher'
-        }
     }
-
-    if ($null -eq $found) {
-        $found = Get-PrefectPathPython
+    if ($null -ne $launcher) {
+        $found = @([string]$launcher.Path, @('-3'), 'py launcher')
     }
-
-    if ($null -eq $found) {
-        $record = New-PrefectErrorRecord -ErrorObject @{
-            code = 'NotInstalled'
-            category = 'NotInstalled'
-            message = 'No Python interpreter for the PrefectWin backend was found.'
-            target = 'PREFECTWIN_PYTHON'
-            remediation = "Run './build.ps1 Install' in the PrefectWin folder, or set PREFECTWIN_PYTHON to a python.exe that has the prefectwin package installed."
-        }
-        $Cmdlet.ThrowTerminatingError($record)
-    }
-    Write-Verbose -Message ("PrefectWin backend interpreter: {0} (from {1})" -f $found.Path, $found.Source)
-    $script:PrefectWinBackendPython = $found
-    $found
-}
-
-function New-PrefectPythonCommand {
-    <#
-    .SYNOPSIS
-    The object Resolve-PrefectPython returns: Path, PrefixArgs and Source.
-    #>
-    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Creates an object in memory; changes no system state.')]
-    [CmdletBinding()]
-    [OutputType([System.Management.Automation.PSCustomObject])]
-    param(
-        [Parameter(Mandatory = $true)]
-        [string] $Path,
-
-        [Parameter()]
-        [string[]] $PrefixArgs = @(),
-
-        [Parameter(Mandatory = $true)]
-        [string] $Source
-    )
-    [PSCustomObject]@{
-        PSTypeName = 'PrefectWin.PythonCommand'
-        Path = $Path
-        PrefixArgs = [string[]]$PrefixArgs
-        Source = $Source
-    }
-}
-
-function Get-PrefectConfiguredPython {
-    <#
-    .SYNOPSIS
-    The pythonPath of %ProgramData%\PrefectWin\config.json, when that file names one that exists.
-    #>
-    [CmdletBinding()]
-    [OutputType([System.Management.Automation.PSCustomObject])]
-    param()
-    $programData = [System.Environment]::GetEnvironmentVariable('ProgramData')
-    if (-not $programData) {
-        return $null
-    }
-    $configPath = [System.IO.Path]::Combine($programData, 'PrefectWin', 'config.json')
-    if (-not (Test-Path -LiteralPath $configPath -PathType Leaf)) {
-        return $null
-    }
-    try {
-        $config = Get-Content -LiteralPath $configPath -Raw -Encoding UTF8 -ErrorAction Stop | ConvertFrom-Json -ErrorAction Stop
-    } catch {
-        Write-Warning -Message "Ignoring $configPath, which could not be read: $($_.Exception.Message)"
-        return $null
-    }
-    $configured = [string](Get-PrefectField -InputObject $config -Name 'pythonPath')
-    if (-not $configured) {
-        return $null
-    }
-    if (-not (Test-Path -LiteralPath $configured -PathType Leaf)) {
-        Write-Warning -Message "$configPath names the interpreter '$configured', which does not exist; looking elsewhere."
-        return $null
-    }
-    New-PrefectPythonCommand -Path $configured -Source $configPath
-}
-
-function Get-PrefectPathPython {
-    <#
-    .SYNOPSIS
-    The first python on PATH that is neither the Store stub nor inside the active venv.
-    #>
-    [CmdletBinding()]
-    [OutputType([System.Management.Automation.PSCustomObject])]
-    param()
     $virtualEnv = [System.Environment]::GetEnvironmentVariable('VIRTUAL_ENV')
-    $venvPrefix = $null
-    if ($virtualEnv) {
-        $venvPrefix = ($virtualEnv -replace '\\', '/').TrimEnd('/') + '/'
-    }
     foreach ($name in @('python', 'python3')) {
-        foreach ($command in @(Get-Command -Name $name -CommandType Application -All -ErrorAction SilentlyContinue)) {
+        foreach ($command in @($(if ($null -eq $found) { Get-Command -Name $name -CommandType Application -All -ErrorAction SilentlyContinue }))) {
             $path = [string]$command.Path
             if ($path -match '[\\/]WindowsApps[\\/]') {
                 Write-Verbose -Message "Skipping ${path}: the Microsoft Store stub, not an installed Python."
-                continue
-            }
-            if ($venvPrefix -and ($path -replace '\\', '/').StartsWith($venvPrefix, [System.StringComparison]::OrdinalIgnoreCase)) {
+            } elseif ($virtualEnv -and ($path -replace '\\', '/').StartsWith(($virtualEnv -replace '\\', '/').TrimEnd('/') + '/', [System.StringComparison]::OrdinalIgnoreCase)) {
                 Write-Verbose -Message "Skipping ${path}: it belongs to the active virtual environment $virtualEnv."
-                continue
+            } elseif ($null -eq $found) {
+                $found = @($path, @(), 'PATH')
             }
-            return New-PrefectPythonCommand -Path $path -Source 'PATH'
         }
     }
-    $null
+    if ($null -eq $found) {
+        $Cmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
+                    code = 'NotInstalled'
+                    category = 'NotInstalled'
+                    message = 'No Python interpreter for the PrefectWin backend was found.'
+                    target = 'PREFECTWIN_PYTHON'
+                    remediation = "Run './build.ps1 Install' in the PrefectWin folder, or set PREFECTWIN_PYTHON to a python.exe that has the prefectwin package installed."
+                }))
+    }
+    Write-Verbose -Message ("PrefectWin backend interpreter: {0} (from {1})" -f $found[0], $found[2])
+    $script:PrefectWinBackendPython = [PSCustomObject]@{ PSTypeName = 'PrefectWin.PythonCommand'; Path = $found[0]; PrefixArgs = [string[]]$found[1]; Source = $found[2] }
+    $script:PrefectWinBackendPython
 }

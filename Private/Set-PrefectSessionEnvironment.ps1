@@ -19,10 +19,7 @@ function Set-PrefectSessionEnvironment {
     [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Applies a change the calling cmdlet confirmed with ShouldProcess.')]
     [CmdletBinding()]
     param(
-        [Parameter()]
-        [AllowNull()]
-        [AllowEmptyCollection()]
-        [object[]] $Assignment = @()
+        [Parameter()] [AllowNull()] [AllowEmptyCollection()] [object[]] $Assignment = @()
     )
     foreach ($item in @($Assignment | Where-Object -FilterScript { $null -ne $_ })) {
         $name = [string](Get-PrefectField -InputObject $item -Name 'name')

@@ -1,24 +1,27 @@
 function Get-PrefectSession {
     <#
     .SYNOPSIS
-    Shows the persistent PrefectWin backend of this PowerShell session, if one is open.
+    Shows the PrefectWin backend of this PowerShell session, if one runs.
 
     .DESCRIPTION
-    Returns one PrefectWin.Session object while a session is open (see Start-PrefectSession),
-    and nothing otherwise. Status is Running, Exited (the backend died between commands; the
-    next command starts a new one) or Idle (its backend was stopped after a time-out or a lost
-    request, and the next command starts a new one). Requests counts the answered requests,
-    Starts the backend processes started so far.
+    Returns one PrefectWin.Session object while the backend runs (the first PrefectWin command,
+    or Start-PrefectSession, starts it), and nothing otherwise (none started yet, ended by
+    Stop-PrefectSession, stopped after a lost or timed-out command, or
+    $env:PREFECTWIN_BACKEND = 'PerCall'). ProcessId and PythonPath say which process serves,
+    StartTime since when, Requests how many requests it answered, Starts how many backends this
+    session started so far, and Version the PrefectWin version its check (Start-PrefectSession)
+    reported. Status is Running, or Exited when the process died since its last answer (the
+    next command starts a new one).
 
     .EXAMPLE
     Get-PrefectSession
 
-    Shows whether a session is open, and its backend's process id.
+    Shows whether a backend runs, and its process id.
 
     .EXAMPLE
-    if (-not (Get-PrefectSession)) { Start-PrefectSession }
+    (Get-PrefectSession).Requests
 
-    Opens a session unless one is open already.
+    How many requests the running backend has answered.
 
     .INPUTS
     None.

@@ -1,26 +1,25 @@
 function Start-PrefectSession {
     <#
     .SYNOPSIS
-    Starts a persistent PrefectWin backend, so that the following PrefectWin commands do not
-    each pay for starting Python.
+    Starts the PrefectWin backend of this PowerShell session now, and checks that it answers.
 
     .DESCRIPTION
-    Without a session every PrefectWin command starts one Python process for its request
-    (about a tenth of a second before any work is done). Start-PrefectSession starts one
-    'python -m prefectwin serve' process instead, checks that it answers, and from then on every
-    PrefectWin command in this PowerShell session (runspace) sends its request there, as one
-    JSON line with an id. Long runbooks and DSC Test passes gain the most.
+    Every PrefectWin command sends its request to one 'python -m prefectwin serve' process per
+    PowerShell session (runspace), which the first command starts by itself. Start-PrefectSession
+    starts it now instead (or uses the running one) and asks it module.version, so that a
+    backend that cannot serve fails here, with PrefectWin.BridgeFailed and its stderr, and is not
+    kept. Calling it while the backend runs changes nothing but that check.
 
-    Nothing else changes: the same requests, answers, errors, -Verbose and progress. Relative
-    paths still mean what they mean at the prompt (each request carries the current location).
+    Each request carries the current location and the whole current environment, so a change
+    to $env: is seen by the next command, without a new process, and the backend answers what a
+    fresh process would. If the backend dies between two commands, the next command starts a
+    new one (with a warning); if it dies while serving a command, that command fails with
+    PrefectWin.SessionLost; a command that times out stops it (PrefectWin.Timeout). Either way
+    the next command starts a new one. Stop-PrefectSession, Remove-Module PrefectWin and the
+    exit of PowerShell end it.
 
-    If the backend process dies between two commands, the next command starts a new one (with
-    a warning). If it dies while serving a command, that command fails with the error
-    PrefectWin.SessionLost, and the next command starts a new one. A command that times out
-    stops the process too. Stop-PrefectSession ends the session; removing the module or closing
-    PowerShell ends it as well.
-
-    Calling Start-PrefectSession while a session is open changes nothing.
+    With $env:PREFECTWIN_BACKEND = 'PerCall', no backend is kept: every command starts one that
+    serves it and exits. Start-PrefectSession then only checks that a backend answers.
 
     .PARAMETER TimeoutSec
     How long the new backend may take to answer its first request. Default 60 seconds.
@@ -31,7 +30,7 @@ function Start-PrefectSession {
     .EXAMPLE
     Start-PrefectSession; Get-PrefectService; Test-PrefectEnvironment -Check 'windows.nssm'; Stop-PrefectSession
 
-    Runs two commands through one backend process, then ends the session.
+    Checks the backend first, runs two commands through it, then ends it.
 
     .EXAMPLE
     Start-PrefectSession -PassThru | Format-List -Property 'ProcessId', 'PythonPath', 'Version'
@@ -60,7 +59,7 @@ function Start-PrefectSession {
         [Parameter()]
         [switch] $PassThru
     )
-    if (-not $PSCmdlet.ShouldProcess('PrefectWin backend session', 'Start a persistent backend process')) {
+    if (-not $PSCmdlet.ShouldProcess('PrefectWin backend', 'Start the backend process and check that it answers')) {
         return
     }
     $session = Open-PrefectBackendSession -Cmdlet $PSCmdlet -TimeoutSec $TimeoutSec

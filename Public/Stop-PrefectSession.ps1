@@ -1,29 +1,29 @@
 function Stop-PrefectSession {
     <#
     .SYNOPSIS
-    Ends the persistent PrefectWin backend that Start-PrefectSession started.
+    Ends the PrefectWin backend of this PowerShell session; the next command starts a new one.
 
     .DESCRIPTION
     Closes the backend's standard input, on which it exits by itself, and waits for it. A
-    backend that has not exited after -TimeoutSec is stopped. PrefectWin commands then start one
-    Python process per request again. Without an open session this does nothing.
+    backend that has not exited after -TimeoutSec is stopped. The next PrefectWin command starts
+    a new backend. Without a running backend this does nothing.
 
     .PARAMETER TimeoutSec
     How long to wait for the backend to exit. Default 10 seconds.
 
     .PARAMETER PassThru
-    Returns the ended session as a PrefectWin.Session object (Status Closed), with the number
+    Returns the ended backend as a PrefectWin.Session object (Status Closed), with the number
     of requests it served.
 
     .EXAMPLE
     Stop-PrefectSession
 
-    Ends the session, if one is open.
+    Ends the backend, if one runs.
 
     .EXAMPLE
     Start-PrefectSession; Get-PrefectService -Name 'PrefectServer'; Stop-PrefectSession -PassThru
 
-    Runs a command through a session, then shows how many requests the session served.
+    Runs a command, then ends the backend and shows how many requests it served.
 
     .INPUTS
     None.
@@ -44,7 +44,7 @@ function Stop-PrefectSession {
         [Parameter()]
         [switch] $PassThru
     )
-    if (-not $PSCmdlet.ShouldProcess('PrefectWin backend session', 'Stop the persistent backend process')) {
+    if (-not $PSCmdlet.ShouldProcess('PrefectWin backend', 'Stop the backend process')) {
         return
     }
     $session = Close-PrefectBackendSession -TimeoutSec $TimeoutSec

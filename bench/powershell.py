@@ -1,4 +1,5 @@
-"""PowerShell benchmark: PrefectWin calls from pwsh, one-shot and through a session, beside a
+"""PowerShell benchmark: PrefectWin calls from pwsh, per call ($env:PREFECTWIN_BACKEND = 'PerCall',
+a backend process per call) and through the runspace's one backend (the default), beside a
 native cmdlet.
 
 Runs bench/powershell_calls.ps1 in one pwsh process (so pwsh's own start-up is not counted)
@@ -49,15 +50,15 @@ def main() -> int:
     print(f"PowerShell {f['powershell']}, python {sys.version.split()[0]}, medians of {f['runs']} calls")
     print(f"  Import-Module PrefectWin (first)            : {f['importMs']:8.1f} ms")
     print(f"  native Get-Item                             : {f['nativeMs']:8.2f} ms")
-    print(f"  Start-PrefectSession                        : {f['sessionStartMs']:8.1f} ms")
+    print(f"  Start-PrefectSession (first use)            : {f['sessionStartMs']:8.1f} ms")
     rows = [
         ("module.version (bridge round trip)", "VersionMs"),
         ("Test-PrefectEnvironment -Check windows.nssm", "NoProbeCheckMs"),
         ("Test-PrefectEnvironment -Check python.version", "ProbeCheckMs"),
     ]
-    print(f"  {'':44}  {'one-shot':>10} {'session':>10} {'speed-up':>9} {'session/native':>15}")
+    print(f"  {'':44}  {'per call':>10} {'session':>10} {'speed-up':>9} {'session/native':>15}")
     for label, key in rows:
-        shot, sess = f["oneShot" + key], f["session" + key]
+        shot, sess = f["perCall" + key], f["session" + key]
         print(f"  {label:44}  {shot:8.1f}ms {sess:8.1f}ms {shot / sess:8.1f}x {sess / f['nativeMs']:14.0f}x")
     return 0
 

@@ -64,11 +64,19 @@ $figures = [ordered]@{
     runs = $Runs
     importMs = $importWatch.Elapsed.TotalMilliseconds
     nativeMs = Measure-Median -Action $native -Count $Runs
-    oneShotVersionMs = Measure-Median -Action $version -Count $Runs
-    oneShotNoProbeCheckMs = Measure-Median -Action $noProbe -Count $Runs
-    oneShotProbeCheckMs = Measure-Median -Action $withProbe -Count $Runs
 }
 
+# Per call: every call starts a backend that serves it and exits (the opt-out mode).
+$env:PREFECTWIN_BACKEND = 'PerCall'
+try {
+    $figures['perCallVersionMs'] = Measure-Median -Action $version -Count $Runs
+    $figures['perCallNoProbeCheckMs'] = Measure-Median -Action $noProbe -Count $Runs
+    $figures['perCallProbeCheckMs'] = Measure-Median -Action $withProbe -Count $Runs
+} finally {
+    Remove-Item -Path 'env:PREFECTWIN_BACKEND'
+}
+
+# The default: one backend for the runspace, started by the first call (here, timed apart).
 $startWatch = [System.Diagnostics.Stopwatch]::StartNew()
 Start-PrefectSession
 $startWatch.Stop()

@@ -3,7 +3,7 @@
     The house rules PSScriptAnalyzer would enforce on Windows (PSScriptAnalyzerSettings.psd1) and
     nobody checks on Linux, as PowerShell AST rules (tests/rules/PowerShellRules.psm1): ASCII only,
     layout, no aliases, no Write-Host, only the bridge starts processes, one function per file
-    named like it, no $PSScriptRoot in Public/ and Private/, no parameter shadowing. Each rule runs
+    (Public/ and Private/) named like it, no $PSScriptRoot in Public/ and Private/, no parameter shadowing. Each rule runs
     over the repository and is shown to catch a seeded violation and to pass the clean form.
 #>
 
@@ -79,7 +79,7 @@ Describe 'House style of the repository' {
     }
 
     # The bridge is the one place that starts a process; its own test follows.
-    It '<File> starts no process (only Private/Invoke-PrefectBackend.ps1 does)' -ForEach @($moduleCases | Where-Object -FilterScript { $_.File -ne 'Private/Invoke-PrefectBackend.ps1' }) {
+    It '<File> starts no process (only Private/Start-PrefectBackend.ps1 does)' -ForEach @($moduleCases | Where-Object -FilterScript { $_.File -ne 'Private/Start-PrefectBackend.ps1' }) {
         $source = Read-RuleSource -Path $Path -Label $File
         Format-Violation -Violation @(Find-ProcessStartViolation -Source $source -AllowDotSource:($File -eq 'PrefectWin.psm1')) | Should -BeNullOrEmpty
     }
@@ -96,22 +96,18 @@ Describe 'House style of the repository' {
     }
 
     It 'the bridge starts the backend in one place: ProcessStartInfo with a constant argument list, in the module''s folder' {
-        # The exemption above covers exactly this: 'rpc' or 'serve', started in the module's folder
-        # (never the user's location, whose stray pydantic.py would shadow the backend), with the
+        # The exemption above covers exactly this: 'serve', started in the module's folder (never
+        # the user's location, whose stray pydantic.py would shadow the backend), with the
         # location sent as cwd, and no Start-Process, Invoke-Expression or '&' call.
-        $path = Join-Path -Path $repositoryRoot -ChildPath 'Private/Invoke-PrefectBackend.ps1'
-        $source = Read-RuleSource -Path $path -Label 'Private/Invoke-PrefectBackend.ps1'
+        $source = Read-RuleSource -Path (Join-Path -Path $repositoryRoot -ChildPath 'Private/Start-PrefectBackend.ps1') -Label 'Private/Start-PrefectBackend.ps1'
         $text = $source.Text
         ([regex]::Matches($text, 'New-Object -TypeName System\.Diagnostics\.ProcessStartInfo')).Count | Should -Be 1
-        $text | Should -Match ([regex]::Escape("'-X', 'utf8', '-m', 'prefectwin', `$Mode"))
+        $text | Should -Match ([regex]::Escape("@('-X', 'utf8', '-m', 'prefectwin', 'serve')"))
         $text | Should -Match ([regex]::Escape('$startInfo.WorkingDirectory = $script:PrefectWinModuleRoot'))
-        $text | Should -Match ([regex]::Escape('$request[''cwd''] = $Location'))
-        $text | Should -Match 'CurrentFileSystemLocation'
         $text | Should -Match ([regex]::Escape('UseShellExecute = $false'))
-        $starter = $source.Ast.Find({ param($node) $node -is [System.Management.Automation.Language.FunctionDefinitionAst] -and $node.Name -eq 'New-PrefectBackendProcess' }, $true)
-        $mode = @($starter.Body.ParamBlock.Parameters | Where-Object { $_.Name.VariablePath.UserPath -eq 'Mode' })[0]
-        $set = @($mode.Attributes | Where-Object { $_.TypeName.Name -eq 'ValidateSet' })[0]
-        (@($set.PositionalArguments | ForEach-Object -Process { $_.Value }) -join ',') | Should -BeExactly 'rpc,serve'
+        $request = (Read-RuleSource -Path (Join-Path -Path $repositoryRoot -ChildPath 'Private/ConvertTo-PrefectRequestJson.ps1') -Label 'request').Text
+        $request | Should -Match ([regex]::Escape('$request[''cwd''] = $Location'))
+        (Read-RuleSource -Path (Join-Path -Path $repositoryRoot -ChildPath 'Private/Invoke-PrefectBackend.ps1') -Label 'bridge').Text | Should -Match 'CurrentFileSystemLocation'
         $found = @(Find-ProcessStartViolation -Source $source | Where-Object { $_.Message -match 'Start-Process|Invoke-Expression|invoked with' })
         Format-Violation -Violation $found | Should -BeNullOrEmpty
     }
@@ -139,6 +135,7 @@ Describe 'Each house rule catches a seeded violation and passes the clean form' 
     }
 
     It 'file functions: <Name>' -ForEach @(
+        @{ Name = 'two functions in a Private/ file'; Folder = 'Private'; Text = "function Get-PrefectThing {`n    <#`n    .SYNOPSIS`n    x`n    #>`n    [CmdletBinding()]`n    param()`n}`nfunction Get-PrefectHelper {`n    <#`n    .SYNOPSIS`n    x`n    #>`n    [CmdletBinding()]`n    param()`n}"; Expected = 'exactly one: move Get-PrefectHelper' }
         @{ Name = 'two functions in a Public/ file'; Folder = 'Public'; Text = "function Get-PrefectThing {`n    <#`n    .SYNOPSIS`n    x`n    #>`n    [CmdletBinding()]`n    param()`n}`nfunction Get-PrefectOther {`n    <#`n    .SYNOPSIS`n    x`n    #>`n    [CmdletBinding()]`n    param()`n}"; Expected = 'exactly one' }
         @{ Name = 'named unlike the file'; Folder = 'Private'; Text = "function Get-PrefectOther {`n    <#`n    .SYNOPSIS`n    x`n    #>`n    [CmdletBinding()]`n    param()`n}"; Expected = 'name them alike' }
         @{ Name = 'code at import'; Folder = 'Public'; Text = "`$script:x = 1`nfunction Get-PrefectThing {`n    <#`n    .SYNOPSIS`n    x`n    #>`n    [CmdletBinding()]`n    param()`n}"; Expected = 'runs at import' }

@@ -438,26 +438,20 @@ Describe 'ConvertTo-PrefectRequestJson in a session' {
         $json = & $prefectWin { ConvertTo-PrefectRequestJson -Command 'module.version' -Location '' }
         $json | Should -BeExactly '{"protocol":1,"command":"module.version","params":{},"whatIf":false}'
     }
-}
 
-Describe 'Get-PrefectSessionExitCode' {
-    It 'takes <Case> as the answer' -ForEach @(
-        @{ Case = 'the line with the id'; Line = '{"id":3,"protocol":1,"ok":false,"error":{},"exitCode":2}'; Expected = 2 }
-        @{ Case = 'a line with id null'; Line = '{"id":null,"protocol":1,"ok":false,"error":{},"exitCode":2}'; Expected = 2 }
-        @{ Case = 'an ok line without exitCode'; Line = '{"id":3,"protocol":1,"ok":true,"result":null}'; Expected = 0 }
-    ) {
-        $code = & $prefectWin { param($text) Get-PrefectSessionExitCode -Line $text -RequestId 3 } $Line
-        $code | Should -Be $Expected
+    It 'sends -Apply as the top-level apply field and the environment as it is, names differing in case kept apart' {
+        $variables = New-Object -TypeName System.Collections.Hashtable -ArgumentList ([System.StringComparer]::Ordinal)
+        $variables['http_proxy'] = 'a'
+        $variables['HTTP_PROXY'] = 'b'
+        $json = & $prefectWin {
+            param($values)
+            ConvertTo-PrefectRequestJson -Command 'service.install' -Apply @{ planId = 'p1'; skip = @(2) } -Location 'C:\work' -RequestId 3 -Environment $values
+        } $variables
+        $json | Should -BeLike '{"id":3,"protocol":1,"command":"service.install","params":{},"whatIf":false,"apply":{"planId":"p1","skip":`[2`]},"cwd":"C:\\work","environment":{*}}'
+        $json | Should -Match '"http_proxy":"a"'
+        $json | Should -Match '"HTTP_PROXY":"b"'
     }
 
-    It 'skips <Case>' -ForEach @(
-        @{ Case = 'an answer to another request'; Line = '{"id":2,"protocol":1,"ok":true,"exitCode":0}' }
-        @{ Case = 'a line that is not JSON'; Line = 'Traceback (most recent call last):' }
-        @{ Case = 'a JSON array'; Line = '[1, 2]' }
-    ) {
-        $code = & $prefectWin { param($text) Get-PrefectSessionExitCode -Line $text -RequestId 3 } $Line
-        $code | Should -BeNullOrEmpty
-    }
 }
 
 Describe 'DSC resource PrefectService' {
@@ -626,21 +620,6 @@ Describe 'DSC resource PrefectSetting' {
         }
         $call | Should -Throw -ExpectedMessage '*Scope Process*'
         $requests.Count | Should -Be 0
-    }
-}
-
-Describe 'ConvertTo-PrefectArgumentString' {
-    It 'quotes <Argument> as <Expected>' -ForEach @(
-        @{ Argument = @('-X', 'utf8', '-m', 'prefectwin', 'rpc'); Expected = '-X utf8 -m prefectwin rpc' }
-        @{ Argument = @('-3', 'a b'); Expected = '-3 "a b"' }
-        @{ Argument = @(''); Expected = '""' }
-        @{ Argument = @('say "hi"'); Expected = '"say \"hi\""' }
-        @{ Argument = @('C:\Program Files\x\'); Expected = '"C:\Program Files\x\\"' }
-        @{ Argument = @('C:\a\b'); Expected = 'C:\a\b' }
-        @{ Argument = @('a\"b'); Expected = '"a\\\"b"' }
-    ) {
-        $line = & $prefectWin { param($values) ConvertTo-PrefectArgumentString -Argument $values } $Argument
-        $line | Should -BeExactly $Expected
     }
 }
 
@@ -857,6 +836,30 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
         $version.version | Should -Not -BeNullOrEmpty
     }
 
+    It 'Invoke-PrefectBackend passes -Apply and the whole current environment through, beside cwd' {
+        Mock -CommandName Receive-PrefectBackendAnswer -ModuleName PrefectWin -MockWith {
+            [PSCustomObject]@{ Code = $null; Problem = $null; Text = '{"protocol":1,"ok":true,"result":' + (ConvertTo-Json -InputObject $Line -Compress) + '}'; ExitCode = 0 }
+        }
+        $env:PREFECTWIN_TEST_MARKER = 'marked'
+        try {
+            $sent = & $prefectWin {
+                function Invoke-TestApply {
+                    [CmdletBinding()]
+                    param()
+                    Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command 'service.install' -Apply @{ planId = 'p1' }
+                }
+                Invoke-TestApply
+            } | ConvertFrom-Json
+        } finally {
+            Remove-Item -Path 'env:PREFECTWIN_TEST_MARKER'
+            $null = Stop-PrefectSession
+        }
+        $sent.apply.planId | Should -BeExactly 'p1'
+        $sent.cwd | Should -BeExactly (Get-Location).ProviderPath
+        $sent.environment.PREFECTWIN_TEST_MARKER | Should -BeExactly 'marked'
+        @($sent.environment.PSObject.Properties).Count | Should -Be ([System.Environment]::GetEnvironmentVariables().Count + 1)
+    }
+
     It 'sends a one-element -Check as a list and returns PrefectWin.CheckResult objects' {
         $results = @(Test-PrefectEnvironment -Check 'encoding')
         $results.Count | Should -Be 1
@@ -901,6 +904,7 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
         }
 
         It 'serves many commands from one process, with the same objects' {
+            $null = Stop-PrefectSession
             $opened = Start-PrefectSession -PassThru
             $opened.Status | Should -BeExactly 'Running'
             $opened.Version | Should -Not -BeNullOrEmpty
@@ -911,7 +915,7 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
             $now = Get-PrefectSession
             $now.ProcessId | Should -Be $opened.ProcessId
             $now.Requests | Should -Be 3 -Because 'the handshake and two commands'
-            $now.Starts | Should -Be 1
+            $now.Starts | Should -Be $opened.Starts
         }
 
         It 'relays verbose lines and writes backend errors, and the session survives them' {
@@ -951,11 +955,12 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
             @($records | Where-Object { $_ -is [System.Management.Automation.WarningRecord] -and $_.Message -like '*exited*' }).Count | Should -Be 1
             @($records | Where-Object { $_.PSObject.TypeNames[0] -eq 'PrefectWin.CheckResult' }).Count | Should -Be 1
             $now = Get-PrefectSession
-            $now.Starts | Should -Be 2
+            $now.Starts | Should -Be ($opened.Starts + 1)
             $now.ProcessId | Should -Not -Be $opened.ProcessId
         }
 
-        It 'ends with Stop-PrefectSession: the backend exits and commands get a process each again' {
+        It 'ends with Stop-PrefectSession: the backend exits and the next command starts a new one' {
+            $null = Stop-PrefectSession
             $opened = Start-PrefectSession -PassThru
             $closed = Stop-PrefectSession -PassThru
             $closed.Status | Should -BeExactly 'Closed'
@@ -963,6 +968,7 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
             Get-PrefectSession | Should -BeNullOrEmpty
             Get-Process -Id $opened.ProcessId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             @(Test-PrefectEnvironment -Check 'encoding').Count | Should -Be 1
+            (Get-PrefectSession).ProcessId | Should -Not -Be $opened.ProcessId
         }
     }
 
@@ -991,10 +997,12 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
         }
 
         BeforeEach {
+            # The running backend is the real one; the next one is the fake.
+            $null = Stop-PrefectSession
             $savedPython = $env:PREFECTWIN_PYTHON
             $env:PREFECTWIN_PYTHON = $fake
             Clear-BackendCache
-            Start-PrefectSession
+            $opened = Start-PrefectSession -PassThru
         }
 
         AfterEach {
@@ -1003,12 +1011,12 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
             Clear-BackendCache
         }
 
-        It 'sends the location as cwd and relays the events of the request' {
-            $records = @(Invoke-TestCommand -Name 'module.version' -Loud 4>&1)
-            $answer = @($records | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })[0]
-            $answer.command | Should -BeExactly 'module.version'
-            $answer.cwd | Should -BeExactly (Get-Location).ProviderPath
-            @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -eq 'fake serves module.version' }).Count | Should -Be 1
+        It 'sends the location as cwd and relays the events of the request in order, before its answer' {
+            $records = @(Invoke-TestCommand -Name 'module.version' -Loud 4>&1 | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] -or $_.Message -like 'fake serves*' })
+            $records.Count | Should -Be 4
+            @($records[0..2] | ForEach-Object -Process { $_.Message }) | Should -Be @('fake serves module.version (1/3)', 'fake serves module.version (2/3)', 'fake serves module.version (3/3)')
+            $records[3].command | Should -BeExactly 'module.version'
+            $records[3].cwd | Should -BeExactly (Get-Location).ProviderPath
         }
 
         It 'skips an answer to another request' {
@@ -1021,22 +1029,24 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
             $thrown = { Invoke-TestCommand -Name 'fake.crash' } | Should -Throw -ErrorId 'PrefectWin.SessionLost*' -PassThru
             $thrown.Exception.Message | Should -BeLike '*exited with code 3*fake.crash*'
             $thrown.Exception.Message | Should -BeLike '*crashes on purpose*'
-            (Get-PrefectSession).Status | Should -BeExactly 'Idle'
+            Get-PrefectSession | Should -BeNullOrEmpty -Because 'the lost backend is gone'
             (Invoke-TestCommand -Name 'module.version').command | Should -BeExactly 'module.version'
-            (Get-PrefectSession).Starts | Should -Be 2
+            (Get-PrefectSession).Starts | Should -Be ($opened.Starts + 1)
         }
 
         It 'stops a backend that does not answer in time: PrefectWin.Timeout, then a new backend' {
             $clock = [System.Diagnostics.Stopwatch]::StartNew()
             { Invoke-TestCommand -Name 'fake.hang' -Seconds 2 } | Should -Throw -ErrorId 'PrefectWin.Timeout*'
             $clock.Elapsed.TotalSeconds | Should -BeLessThan 20
-            (Get-PrefectSession).Status | Should -BeExactly 'Idle'
+            Get-PrefectSession | Should -BeNullOrEmpty -Because 'the stopped backend is gone'
+            Get-Process -Id $opened.ProcessId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             (Invoke-TestCommand -Name 'module.version').command | Should -BeExactly 'module.version'
         }
     }
 
     Context 'with an interpreter that is not a PrefectWin backend' {
         BeforeEach {
+            $null = Stop-PrefectSession
             $savedPython = $env:PREFECTWIN_PYTHON
             Clear-BackendCache
         }

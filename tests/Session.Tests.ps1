@@ -1,8 +1,10 @@
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.3.0' }
 <#
-    Start-PrefectSession for real: the real 'python -m prefectwin serve' backend, killed for
-    real (between calls, during a call), started from an interpreter that is no backend, and
-    compared with the one-shot bridge. No mocks and no Prefect server. The fake session backend
+    The module's backend for real: the real 'python -m prefectwin serve', started on first use,
+    serving many calls from one process, ended by Stop-PrefectSession, Remove-Module and the
+    exit (or kill) of its PowerShell, killed for real during a call, started from an interpreter
+    that is no backend, and compared with the per-call mode ($env:PREFECTWIN_BACKEND = 'PerCall',
+    a fresh process per call). No mocks and no Prefect server. The fake session backend
     (tests/fakes/serve_fake.py) is exercised in tests/PrefectWin.Tests.ps1.
 
     Where a backend interpreter is missing the file is skipped, except in CI (CI=true), where
@@ -87,21 +89,76 @@ Describe 'PrefectWin sessions against the real backend' -Skip:$skipRealBackend {
         & $prefectWin { $script:PrefectWinBackendPython = $null }
     }
 
-    It 'serves many calls from one process with the one-shot answers, also after $env: changes' {
-        $oneShot = ConvertTo-TestJson -InputObject (Invoke-TestCalls)
-        $opened = Start-PrefectSession -PassThru
-        $opened.Status | Should -BeExactly 'Running'
-        (ConvertTo-TestJson -InputObject (Invoke-TestCalls)) | Should -BeExactly $oneShot
-        # The caller changes its environment while the session's backend runs.
+    It 'starts on first use and serves many calls from one process, seeing $env: changes at once, with the per-call answers' {
+        $null = Stop-PrefectSession
+        $env:PREFECTWIN_BACKEND = 'PerCall'
+        $perCall = ConvertTo-TestJson -InputObject (Invoke-TestCalls)
+        Get-PrefectSession | Should -BeNullOrEmpty -Because 'per call, no backend is kept'
         $env:PREFECT_SERVER_API_PORT = '4399'
         $env:PREFECT_API_URL = 'http://127.0.0.1:4399/api'
-        $inSession = ConvertTo-TestJson -InputObject (Invoke-TestCalls)
-        $session = Get-PrefectSession
-        $null = Stop-PrefectSession
-        $inSession | Should -BeExactly (ConvertTo-TestJson -InputObject (Invoke-TestCalls)) -Because 'a session answers what a one-shot call answers'
-        $inSession | Should -BeLike '*env:PREFECT_SERVER_API_PORT*'
-        $session.Requests | Should -Be 5 -Because 'the handshake and two times two calls'
-        $session.Starts | Should -Be 2 -Because 'the changed environment needed a new backend'
+        $perCallChanged = ConvertTo-TestJson -InputObject (Invoke-TestCalls)
+        Remove-Item -Path 'env:PREFECT_SERVER_API_PORT', 'env:PREFECT_API_URL'
+        Remove-Item -Path 'env:PREFECTWIN_BACKEND'
+        (@(Get-TestDescendantProcessId -ProcessId $PID | Sort-Object) -join ',') | Should -BeExactly ($before -join ',') -Because 'each per-call backend ended with its call'
+
+        (ConvertTo-TestJson -InputObject (Invoke-TestCalls)) | Should -BeExactly $perCall
+        $first = Get-PrefectSession
+        $first.Status | Should -BeExactly 'Running'
+        # The caller changes its environment while the backend runs, then takes it back.
+        $env:PREFECT_SERVER_API_PORT = '4399'
+        $env:PREFECT_API_URL = 'http://127.0.0.1:4399/api'
+        $changed = ConvertTo-TestJson -InputObject (Invoke-TestCalls)
+        Remove-Item -Path 'env:PREFECT_SERVER_API_PORT', 'env:PREFECT_API_URL'
+        $restored = ConvertTo-TestJson -InputObject (Invoke-TestCalls)
+        $last = Get-PrefectSession
+
+        $changed | Should -BeExactly $perCallChanged -Because 'a session answers what a fresh process answers'
+        $changed | Should -BeLike '*env:PREFECT_SERVER_API_PORT*'
+        $restored | Should -BeExactly $perCall -Because 'a removed variable is gone for the backend at once'
+        $last.ProcessId | Should -Be $first.ProcessId
+        $last.Starts | Should -Be $first.Starts -Because 'no environment change needs a new backend'
+        $last.Requests | Should -Be 6 -Because 'three times two calls'
+    }
+
+    It 'ends its backend with Remove-Module, and with the exit of its PowerShell' {
+        $child = [System.Management.Automation.PowerShell]::Create()
+        try {
+            $null = $child.AddScript("Import-Module -Name '$manifest'; `$null = Test-PrefectEnvironment -Check 'encoding'; (Get-PrefectSession).ProcessId; Remove-Module -Name 'PrefectWin'")
+            $backendId = [int]@($child.Invoke())[0]
+            $child.Streams.Error.Count | Should -Be 0
+        } finally {
+            $child.Dispose()
+        }
+        Get-Process -Id $backendId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty -Because 'Remove-Module ended it'
+
+        $pwsh = Join-Path -Path $PSHOME -ChildPath 'pwsh'
+        $script = "Import-Module -Name '$manifest'; `$null = Test-PrefectEnvironment -Check 'encoding'; (Get-PrefectSession).ProcessId"
+        $backendId = [int](@(& $pwsh -NoProfile -NonInteractive -Command $script)[-1])
+        $LASTEXITCODE | Should -Be 0
+        Wait-Process -Id $backendId -Timeout 30 -ErrorAction SilentlyContinue
+        Get-Process -Id $backendId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty -Because 'the backend ends with its PowerShell'
+    }
+
+    It 'leaves no orphan when its PowerShell is killed' {
+        $start = New-Object -TypeName System.Diagnostics.ProcessStartInfo -ArgumentList (Join-Path -Path $PSHOME -ChildPath 'pwsh')
+        $script = "Import-Module -Name '$manifest'; `$null = Test-PrefectEnvironment -Check 'encoding'; (Get-PrefectSession).ProcessId; Start-Sleep -Seconds 120"
+        $start.Arguments = '-NoProfile -NonInteractive -EncodedCommand ' + [System.Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($script))
+        $start.UseShellExecute = $false
+        $start.RedirectStandardOutput = $true
+        $shell = [System.Diagnostics.Process]::Start($start)
+        try {
+            $backendId = [int]$shell.StandardOutput.ReadLine()
+            Get-Process -Id $backendId | Should -Not -BeNullOrEmpty
+            $shell.Kill()
+            $shell.WaitForExit()
+            Wait-Process -Id $backendId -Timeout 30 -ErrorAction SilentlyContinue
+            Get-Process -Id $backendId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty -Because 'the backend ends when its PowerShell is gone'
+        } finally {
+            if (-not $shell.HasExited) {
+                $shell.Kill()
+            }
+            $shell.Dispose()
+        }
     }
 
     It 'fails a call whose backend is killed during it with PrefectWin.SessionLost; the next call starts a new one' {

@@ -25,9 +25,9 @@ def test_answers_with_the_id_and_echoes_command_and_cwd() -> None:
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert done.returncode == 0 and done.stderr == b""
     assert [(a["id"], a["result"]["command"], a["result"]["cwd"]) for a in answers(done)] == [(1, "module.version", "C:\\x"), (2, "x.y", None)]
-    # Each request's event comes just before its answer.
-    assert [(line["id"], "ok" in line) for line in lines] == [(1, False), (1, True), (2, False), (2, True)]
-    assert lines[0]["level"] == "verbose"
+    # Each request's events come, numbered, just before its answer.
+    assert [(line["id"], "ok" in line) for line in lines] == [(1, False)] * 3 + [(1, True)] + [(2, False)] * 3 + [(2, True)]
+    assert [line["message"] for line in lines[:3]] == [f"fake serves module.version ({n}/3)" for n in (1, 2, 3)]
 
 
 def test_crash_exits_3_without_an_answer_after_a_plain_stderr_line() -> None:

@@ -2,8 +2,8 @@
 through a .cmd that PREFECTWIN_PYTHON names; tests/test_session_fake.py runs it here).
 
 It speaks the session protocol (docs/protocol.md, Sessions) and misbehaves on request:
-  - any command: a verbose event with the request's id on stdout, then the answer, whose result
-    echoes the command, the request's id and its cwd;
+  - any command: three verbose events with the request's id on stdout, numbered, then the
+    answer, whose result echoes the command, the request's id and its cwd;
   - fake.crash: one line on stderr, then exit code 3 without an answer;
   - fake.hang: no answer for a minute;
   - fake.stale: first an answer to another id, then the real one.
@@ -33,7 +33,8 @@ def main() -> int:
             return 3
         if command == "fake.hang":
             time.sleep(60)
-        _line(sys.stdout, {"id": request_id, "level": "verbose", "message": f"fake serves {command}"})
+        for number in (1, 2, 3):
+            _line(sys.stdout, {"id": request_id, "level": "verbose", "message": f"fake serves {command} ({number}/3)"})
         if command == "fake.stale":
             _line(sys.stdout, {"id": -1, "protocol": 1, "ok": True, "result": {"stale": True}, "exitCode": 0})
         result = {"version": "fake", "protocol": 1, "command": command, "id": request_id, "cwd": request.get("cwd")}

@@ -965,7 +965,7 @@ function Find-AliasViolation {
 function Find-ProcessStartViolation {
     <#
     .SYNOPSIS
-    Only Private/Invoke-PrefectBackend.ps1 starts processes: no Start-Process, Invoke-Expression,
+    Only Private/Start-PrefectBackend.ps1 starts processes: no Start-Process, Invoke-Expression,
     [Diagnostics.Process], ProcessStartInfo, '&' calls or external programs elsewhere.
     #>
     [CmdletBinding()]
@@ -976,7 +976,7 @@ function Find-ProcessStartViolation {
         [Parameter()]
         [switch] $AllowDotSource
     )
-    $bridge = 'Private/Invoke-PrefectBackend.ps1'
+    $bridge = 'Private/Start-PrefectBackend.ps1'
     foreach ($command in (Find-RuleAst -Root $Source.Ast -Predicate { param($node) $node -is [System.Management.Automation.Language.CommandAst] })) {
         $line = $command.Extent.StartLineNumber
         $operator = $command.InvocationOperator.ToString()
@@ -1090,10 +1090,10 @@ function Find-PSScriptRootViolation {
 function Find-FileFunctionViolation {
     <#
     .SYNOPSIS
-    A Public/ file defines exactly one function, named like the file, and no code that runs at
-    import. A Private/ file's first function is named like the file (its helpers follow it), and
-    it may set the module's own $script: state; every function is advanced, has a .SYNOPSIS and
-    an approved verb.
+    A Public/ or Private/ file defines exactly one function, named like the file, and no code
+    that runs at import (a Private/ file may set the module's own $script: state); every
+    function is advanced, has a .SYNOPSIS and an approved verb. One function per file, named
+    like it, is what lets a reader find a helper by its name, and keeps each file small.
     #>
     [CmdletBinding()]
     param(
@@ -1126,8 +1126,8 @@ function Find-FileFunctionViolation {
         New-RuleViolation -Rule $rule -Source $Source -Message "defines no function; a $Folder/ file defines $FileStem"
         return
     }
-    if ($Folder -eq 'Public' -and $functions.Count -ne 1) {
-        New-RuleViolation -Rule $rule -Source $Source -Message "defines $($functions.Count) functions; a Public/ file defines exactly one"
+    if ($functions.Count -ne 1) {
+        New-RuleViolation -Rule $rule -Source $Source -Line $functions[1].Extent.StartLineNumber -Message "defines $($functions.Count) functions; a $Folder/ file defines exactly one: move $($functions[1].Name) into $($functions[1].Name).ps1"
     }
     if ($functions[0].Name -cne $FileStem) {
         New-RuleViolation -Rule $rule -Source $Source -Line $functions[0].Extent.StartLineNumber -Message "function '$($functions[0].Name)' is in '$FileStem.ps1'; name them alike"
