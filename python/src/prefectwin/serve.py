@@ -95,11 +95,11 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """Answer lines until stdin closes (exit 0) or a stop signal comes (128 + its number; a
     request in flight is answered first, with an Interrupted error)."""
     from prefectwin import interrupts
-    from prefectwin.target import agents
+    from prefectwin.target import agents  # the standard library only: a session starts at once
 
-    # The target interpreter's agent stays up between requests, for this session only.
-    agents.keep_warm()
     try:
+        # The target interpreter's agent stays up between requests, for this session only.
+        agents.keep_warm()
         return _serve(stdin, stdout)
     except interrupts.Interrupted as exc:  # while waiting for a line, or writing an answer
         return interrupts.exit_code(exc)

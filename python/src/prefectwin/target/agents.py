@@ -19,13 +19,14 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
-from prefectwin.target.channel import Agent, AgentStopped
+if TYPE_CHECKING:
+    from prefectwin.target.channel import Agent
 
 _lock = threading.Lock()
 _warm = False
-_agents: dict[str, tuple[tuple, Agent]] = {}
+_agents: dict[str, tuple[tuple, "Agent"]] = {}
 # Read when the interpreter starts, so an agent cannot take a change to them on later.
 _STARTUP_PREFIXES = ("PYTHON", "LC_", "LD_", "DYLD_")
 _STARTUP_NAMES = ("LANG", "LANGUAGE")
@@ -65,7 +66,7 @@ class Lease:
         self.env = env
         self.cwd = cwd
         self.timeout = timeout
-        self.agent: Optional[Agent] = None
+        self.agent: Optional["Agent"] = None
         self._pooled = False
 
     @property
@@ -75,6 +76,7 @@ class Lease:
 
     def ask(self, op: str, **fields: Any) -> dict[str, Any]:
         from prefectwin import interrupts
+        from prefectwin.target.channel import AgentStopped
 
         assert self.agent is not None
         cwd = self.cwd or _getcwd()
@@ -93,6 +95,8 @@ class Lease:
         return answer
 
     def _replace(self) -> None:
+        from prefectwin.target.channel import Agent
+
         assert self.agent is not None
         old = self.agent
         old.close()
@@ -117,9 +121,11 @@ def _getcwd() -> Optional[str]:
 def lease(python: str, *, env: dict[str, str], cwd: Optional[str], timeout: float) -> Iterator[Lease]:
     """An agent of `python` for the duration of the block: the session's warm one when it is
     free and fits `env`, else a new one (kept warm afterwards in a session, ended otherwise)."""
+    from prefectwin.target.channel import Agent
+
     lent = Lease(python, env, cwd, timeout)
     key, wanted = os.path.normcase(python), startup_key(env)
-    stale: Optional[Agent] = None
+    stale: Optional["Agent"] = None
     with _lock:
         held = _agents.get(key)
         if _warm and held is not None:

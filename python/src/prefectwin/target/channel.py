@@ -19,8 +19,6 @@ import threading
 from importlib import resources
 from typing import Any, Optional
 
-from prefectwin.system import processes
-
 # `python -c` puts '' (the working directory) first on sys.path, so a stray json.py or
 # pydantic.py where the caller stands would be imported instead of the real module and the agent
 # would misreport the target. Drop it before anything is imported. Prefect still reads .env and
@@ -99,6 +97,8 @@ class Agent:
         self.lock = threading.Lock()
         self._frame = new_frame()
         self._frames: "queue.Queue[Optional[Any]]" = queue.Queue()
+        from prefectwin.system import processes
+
         # `-c` rather than a script path, so no folder of ours goes on the target's sys.path.
         # Its own process group (a Job Object on Windows): ending it ends whatever it started.
         self._proc: Optional[subprocess.Popen] = processes.start(
@@ -185,5 +185,7 @@ class Agent:
             proc.wait(timeout=5 if wait else 0)
         except subprocess.TimeoutExpired:
             pass
+        from prefectwin.system import processes
+
         processes.end_tree(proc)
         self.returncode = proc.wait()
