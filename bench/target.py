@@ -178,7 +178,8 @@ def main() -> int:
         env = environment(home)
         import prefect
 
-        print(f"python {sys.version.split()[0]}, prefect {prefect.__version__}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; medians of {args.calls} repeated calls")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"python {sys.version.split()[0]}, prefect {prefect.__version__}, {os.cpu_count()} cores, load {load:.1f}; medians of {args.calls} repeated calls")
         session = in_session(args.calls, env, home)
         shots = max(3, args.calls // 4)
         print(f"  {'request':40} {'one-shot':>10} {'1st in session':>15} {'session':>10} {'speed-up':>9}")

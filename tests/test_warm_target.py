@@ -19,7 +19,7 @@ import pytest
 from target_venvs import NEWEST, OLDEST, target_python
 from warm_target_fixtures import ServeSession, base_environment, config_view, fresh_setting, gone
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the agent's pid is found through POSIX process children")
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals; the agent's pid is found through process children")
 
 URL = "PREFECT_API_URL"
 PORT = "PREFECT_SERVER_API_PORT"
@@ -46,6 +46,7 @@ def places(tmp_path: Path) -> dict[str, Path]:
     return found
 
 
+@posix_only
 def test_every_change_is_seen_at_once_by_one_warm_agent(places):
     home_a, home_b, work, elsewhere = places["home-a"], places["home-b"], places["work-1"], places["work-2"]
     env = base_environment(home_a)
@@ -111,6 +112,7 @@ def test_every_change_is_seen_at_once_by_one_warm_agent(places):
     assert gone(agent), "the agent ends with its session"
 
 
+@posix_only
 @pytest.mark.parametrize("version", [OLDEST, "3.4.25", NEWEST])
 def test_a_warm_agent_of_each_release_sees_each_change(places, version):
     python = target_python(version)
@@ -148,6 +150,7 @@ def test_a_warm_agent_of_each_release_sees_each_change(places, version):
         assert session.agent_pids() == [agent]
 
 
+@posix_only
 def test_an_agent_that_died_is_replaced_once_without_the_caller_noticing(places):
     env = base_environment(places["home-a"])
     with ServeSession(env, places["work-1"]) as session:
@@ -160,6 +163,7 @@ def test_an_agent_that_died_is_replaced_once_without_the_caller_noticing(places)
         assert replacement != agent
 
 
+@posix_only
 def test_a_change_to_what_the_interpreter_reads_at_start_gets_a_new_agent(places, tmp_path):
     """PYTHON* variables shape the interpreter itself, and new packages may change the answer
     (the hello's versions, what imports): then the warm agent is no longer a fresh process."""
@@ -183,6 +187,7 @@ def test_a_change_to_what_the_interpreter_reads_at_start_gets_a_new_agent(places
         assert third != second and gone(second), "one agent per interpreter: the old one is ended"
 
 
+@posix_only
 def test_the_agent_does_not_outlive_a_session_that_is_killed(places):
     env = base_environment(places["home-a"])
     session = ServeSession(env, places["work-1"])
@@ -194,3 +199,36 @@ def test_the_agent_does_not_outlive_a_session_that_is_killed(places):
         _wait(lambda: gone(agent), "the agent to notice its session is gone")
     finally:
         session.close()
+
+
+@posix_only
+def test_a_warm_agent_that_hangs_is_ended_and_the_request_fails_clearly(monkeypatch, places):
+    """The pool, in-process (so the time-out can be short): a stopped agent does not answer,
+    the request reports it, the agent's tree is ended, and the next request gets a new one."""
+    from prefectwin.diagnosis import probe
+    from prefectwin.target import agents
+
+    env, work = base_environment(places["home-a"]), str(places["work-1"])
+    agents.keep_warm()
+    try:
+        assert probe.run_probe(sys.executable, env=env, cwd=work)[1].installed
+        (agent,) = agents.warm_pids()
+        os.kill(agent, signal.SIGSTOP)
+        monkeypatch.setattr(probe, "PROBE_TIMEOUT_SEC", 3)
+        python, _ = probe.run_probe(sys.executable, env=env, cwd=work)
+        assert python.error == f"{sys.executable} did not answer within 3 s"
+        assert gone(agent) and agents.warm_pids() == []
+        monkeypatch.setattr(probe, "PROBE_TIMEOUT_SEC", 120)
+        assert probe.run_probe(sys.executable, env=env, cwd=work)[1].installed
+        assert len(agents.warm_pids()) == 1 and agents.warm_pids() != [agent]
+    finally:
+        agents.close_all()
+
+
+def test_an_agent_too_long_for_a_command_line_is_refused(monkeypatch):
+    from prefectwin.target import channel
+
+    assert len(channel.agent_source(channel.new_frame())) <= channel.MAX_SOURCE_CHARS
+    monkeypatch.setattr(channel, "MAX_SOURCE_CHARS", 1000)
+    with pytest.raises(RuntimeError, match="at most 1000"):
+        channel.agent_source(channel.new_frame())

@@ -21,10 +21,10 @@ It must stand alone: the target may not have prefectwin, and may be another Pyth
 only the standard library and prefect itself are imported. It works with every Prefect release
 from the lowest PrefectWin supports; where releases differ (the shape of `prefect config view`)
 it asks the release what it has, never a module only one release has. Nothing here re-derives
-Prefect's resolution:
-- values come from Prefect's Settings model (`get_current_settings()`, `Setting.value_from`);
-- sources come from Prefect's own `prefect config view --show-sources --show-defaults`, run
-  in-process and read back (JSON where the release offers `-o json`, else its text lines);
+Prefect's resolution (but for the choice of the active profile, see _root_context):
+- values come from Prefect's Settings model (`Settings()` read per request, `Setting.value_from`);
+- sources come from Prefect's own `prefect config view --show-sources`, run in-process and
+  read back (JSON where the release offers `-o json`, else its text lines);
 - names and aliases come from the model's `validation_alias` lists (`prefect.settings.legacy`);
 - validation is Prefect's `Profile.validate_settings()`, the check behind `prefect config set`;
 - profiles are read with `load_profiles` and changed with `update_profile`, then written as
