@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
@@ -105,9 +106,19 @@ class Lease:
         old.lock.release()
         if self._pooled:
             with _lock:
-                key = os.path.normcase(self.python)
-                if key in _agents and _agents[key][1] is old:
-                    _agents[key] = (startup_key(self.env), self.agent)
+                for key, (_, agent) in list(_agents.items()):
+                    if agent is old:
+                        _agents[key] = (startup_key(self.env), self.agent)
+
+
+def _interpreter_key(python: str, env: dict[str, str], cwd: Optional[str]) -> Optional[str]:
+    """The file `python` names for this request: a bare name goes by the request's PATH, a
+    relative path by its folder, so one warm agent never answers for another interpreter.
+    None (no agent is kept) when it cannot be told."""
+    if os.path.dirname(python):
+        return os.path.normcase(os.path.abspath(os.path.join(cwd or _getcwd() or "", python)))
+    found = shutil.which(python, path=env.get("PATH", os.defpath))
+    return os.path.normcase(os.path.abspath(found)) if found else None
 
 
 def _getcwd() -> Optional[str]:
@@ -124,10 +135,10 @@ def lease(python: str, *, env: dict[str, str], cwd: Optional[str], timeout: floa
     from prefectwin.target.channel import Agent
 
     lent = Lease(python, env, cwd, timeout)
-    key, wanted = os.path.normcase(python), startup_key(env)
+    key, wanted = _interpreter_key(python, env, cwd), startup_key(env)
     stale: Optional["Agent"] = None
     with _lock:
-        held = _agents.get(key)
+        held = _agents.get(key) if key else None
         if _warm and held is not None:
             fits = held[0] == wanted and held[1].alive and not held[1].retired
             if fits and held[1].lock.acquire(blocking=False):
@@ -143,7 +154,7 @@ def lease(python: str, *, env: dict[str, str], cwd: Optional[str], timeout: floa
         lent.agent = Agent(python, env=env, cwd=cwd or _getcwd(), timeout=timeout)
         lent.agent.lock.acquire()
         with _lock:
-            if _warm and key not in _agents:
+            if _warm and key and key not in _agents:
                 _agents[key] = (wanted, lent.agent)
                 lent._pooled = True
     try:
@@ -153,6 +164,7 @@ def lease(python: str, *, env: dict[str, str], cwd: Optional[str], timeout: floa
         agent.lock.release()
         if not lent._pooled or agent.retired or not agent.alive:
             with _lock:
-                if key in _agents and _agents[key][1] is agent:
-                    del _agents[key]
+                for held_key, (_, held_agent) in list(_agents.items()):
+                    if held_agent is agent:
+                        del _agents[held_key]
             agent.close()

@@ -114,8 +114,12 @@ class Agent:
         )
         self.pid = self._proc.pid
         self.returncode: Optional[int] = None
-        threading.Thread(target=self._pump_frames, args=(self._proc.stdout,), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self._proc.stderr, self.stderr_lines.append), daemon=True).start()
+        self._readers = [
+            threading.Thread(target=self._pump_frames, args=(self._proc.stdout,), daemon=True),
+            threading.Thread(target=self._pump, args=(self._proc.stderr, self.stderr_lines.append), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
         hello = self._read()
         if not isinstance(hello, dict) or not isinstance(hello.get("python"), dict):
             self._stopped()
@@ -189,3 +193,7 @@ class Agent:
 
         processes.end_tree(proc)
         self.returncode = proc.wait()
+        # Its tree is gone, so its pipes are closed: what it wrote last (the reason it died) is
+        # read to the end before anyone reports it.
+        for reader in self._readers:
+            reader.join(timeout=5)
