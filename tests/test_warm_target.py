@@ -31,6 +31,14 @@ def _profiles(home: Path, active: str, **profiles: str) -> None:
     (home / "profiles.toml").write_text(text, encoding="utf-8")
 
 
+def _same_mtime(path: Path, write) -> None:
+    """Rewrite a file and give it back its old mtime, as a quick rewrite within one clock tick,
+    a coarse file system or a copy that keeps times (cp -p) would leave it."""
+    before = path.stat()
+    write()
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
 def _wait(condition, what: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -61,11 +69,11 @@ def test_every_change_is_seen_at_once_by_one_warm_agent(places):
         assert seen(environment={**env, URL: "http://10.0.0.1:4200/api"}) == ("http://10.0.0.1:4200/api", "env:PREFECT_API_URL", "ephemeral")
         assert seen() == (None, "default", "ephemeral")
 
-        # A profile value, then the same file rewritten at once with a value of the same length
-        # (Prefect caches toml files by path and mtime, which a quick rewrite may keep).
+        # A profile value, then the same file rewritten with its mtime kept (Prefect 3.4 on
+        # caches toml files by path and mtime).
         _profiles(home_a, "dev", dev="http://10.0.0.2:4200/api")
         assert seen() == ("http://10.0.0.2:4200/api", "profile:dev", "dev")
-        _profiles(home_a, "dev", dev="http://10.0.0.3:4200/api")
+        _same_mtime(home_a / "profiles.toml", lambda: _profiles(home_a, "dev", dev="http://10.0.0.3:4200/api"))
         assert seen() == ("http://10.0.0.3:4200/api", "profile:dev", "dev")
 
         # The active profile switched: in the file, then by PREFECT_PROFILE.
@@ -97,7 +105,7 @@ def test_every_change_is_seen_at_once_by_one_warm_agent(places):
         assert seen(PORT) == (4200, "default", "ops")
         (work / "prefect.toml").write_text("[server.api]\nport = 4301\n", encoding="utf-8")
         assert seen(PORT) == (4301, "prefect.toml", "ops")
-        (work / "prefect.toml").write_text("[server.api]\nport = 4302\n", encoding="utf-8")
+        _same_mtime(work / "prefect.toml", lambda: (work / "prefect.toml").write_text("[server.api]\nport = 4302\n", encoding="utf-8"))
         assert seen(PORT) == (4302, "prefect.toml", "ops")
         oracle = config_view(sys.executable, env=env, cwd=work)
         assert (oracle[PORT]["value"], oracle[PORT]["source"]) == ("4302", "prefect.toml")
@@ -129,7 +137,7 @@ def test_a_warm_agent_of_each_release_sees_each_change(places, version):
         assert seen(environment={**env, URL: "http://10.0.1.1:4200/api"})[:2] == ("http://10.0.1.1:4200/api", "env:PREFECT_API_URL")
         _profiles(home, "dev", dev="http://10.0.1.2:4200/api")
         assert seen() == ("http://10.0.1.2:4200/api", "profile:dev", "dev")
-        _profiles(home, "dev", dev="http://10.0.1.3:4200/api")
+        _same_mtime(home / "profiles.toml", lambda: _profiles(home, "dev", dev="http://10.0.1.3:4200/api"))
         assert seen() == ("http://10.0.1.3:4200/api", "profile:dev", "dev")
         # A .env: as a fresh process of that release sees it (3.1 and 3.4 list it as the
         # source, but take no nested setting's value from it, as their own Settings() shows).
