@@ -149,8 +149,8 @@ def test_a_warm_agent_of_each_release_sees_each_change(places, version):
             assert seen(PORT)[0] == 4312
         (work / ".env").unlink()
         assert seen(PORT) == (4200, "default", "dev")
-        unknown = {**env, "PREFECT_PROFILE": "nope"}
-        assert seen(environment=unknown) == fresh_setting(URL, environment=unknown, cwd=work, python=python)
+        # A profile the file does not have: every release falls back to its ephemeral profile.
+        assert seen(environment={**env, "PREFECT_PROFILE": "nope"}) == (None, "default", "ephemeral")
         check = session.ask("environment.test", {"pythonPath": python, "check": ["prefect.installed", "settings.api-url"]}, environment=env, cwd=work)
         by_name = {c["check"]: c for c in check["result"]}
         assert by_name["prefect.installed"]["data"]["version"] == version
@@ -159,16 +159,23 @@ def test_a_warm_agent_of_each_release_sees_each_change(places, version):
 
 
 @posix_only
-def test_an_agent_that_died_is_replaced_once_without_the_caller_noticing(places):
-    env = base_environment(places["home-a"])
-    with ServeSession(env, places["work-1"]) as session:
-        assert session.setting(URL, environment=env, cwd=places["work-1"])[1] == "default"
+def test_an_agent_that_died_is_replaced_once_and_none_outlives_a_killed_session(places):
+    env, work = base_environment(places["home-a"]), places["work-1"]
+    session = ServeSession(env, work)
+    try:
+        assert session.setting(URL, environment=env, cwd=work)[1] == "default"
         (agent,) = session.agent_pids()
         os.kill(agent, signal.SIGKILL)
         _wait(lambda: gone(agent), "the agent to die")
-        assert session.setting(URL, environment={**env, URL: "http://10.0.2.1:4200/api"}, cwd=places["work-1"])[0] == "http://10.0.2.1:4200/api"
+        # The caller does not notice: the request is sent once more, to a new agent.
+        assert session.setting(URL, environment={**env, URL: "http://10.0.2.1:4200/api"}, cwd=work)[0] == "http://10.0.2.1:4200/api"
         (replacement,) = session.agent_pids()
         assert replacement != agent
+        session.proc.kill()
+        session.proc.wait(timeout=30)
+        _wait(lambda: gone(replacement), "the agent to notice its session is gone")
+    finally:
+        session.close()
 
 
 @posix_only
@@ -193,20 +200,6 @@ def test_a_change_to_what_the_interpreter_reads_at_start_gets_a_new_agent(places
         session.setting(URL, environment={**env, "PYTHONPATH": str(tmp_path)}, cwd=work)
         (third,) = session.agent_pids()
         assert third != second and gone(second), "one agent per interpreter: the old one is ended"
-
-
-@posix_only
-def test_the_agent_does_not_outlive_a_session_that_is_killed(places):
-    env = base_environment(places["home-a"])
-    session = ServeSession(env, places["work-1"])
-    try:
-        session.setting(URL, environment=env, cwd=places["work-1"])
-        (agent,) = session.agent_pids()
-        session.proc.kill()
-        session.proc.wait(timeout=30)
-        _wait(lambda: gone(agent), "the agent to notice its session is gone")
-    finally:
-        session.close()
 
 
 @posix_only
