@@ -6,7 +6,8 @@ carries the `exitCode` the one-shot `rpc` would have exited with. Events travel 
 order before their answer, so a reader never has to guess whether a late stderr line belonged
 to the request it just finished; stderr is left for crash output. The session ends when stdin
 closes. A bad line gets a structured error and the session carries on: one broken caller must
-not cost the others their warm interpreter.
+not cost the others their warm interpreter. The target interpreter's agent is kept warm for the
+session's length (target/agents.py) and ended with it.
 """
 from __future__ import annotations
 
@@ -94,14 +95,18 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """Answer lines until stdin closes (exit 0) or a stop signal comes (128 + its number; a
     request in flight is answered first, with an Interrupted error)."""
     from prefectwin import interrupts
+    from prefectwin.target import agents  # the standard library only: a session starts at once
 
     try:
+        # The target interpreter's agent stays up between requests, for this session only.
+        agents.keep_warm()
         return _serve(stdin, stdout)
     except interrupts.Interrupted as exc:  # while waiting for a line, or writing an answer
         return interrupts.exit_code(exc)
     finally:
         from prefectwin.system import processes
 
+        agents.close_all()
         processes.end_all()
 
 

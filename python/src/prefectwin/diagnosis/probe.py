@@ -1,15 +1,14 @@
-"""Ask the target interpreter about itself and about Prefect: one run of the agent."""
+"""Ask the target interpreter about itself and about Prefect: one `diagnose` request to its
+agent (a warm one inside a `serve` session, see target/agents.py)."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from typing import Optional
 
 from prefectwin.diagnosis.facts import PrefectFacts, PythonFacts, SettingEntry
 from prefectwin.secrets import mask_url
-from prefectwin.system import processes
-from prefectwin.target.channel import agent_source, new_frame, noise_tail, parse_frame
+from prefectwin.target import agents
+from prefectwin.target.channel import AgentStopped, AgentTimedOut
 
 PROBE_TIMEOUT_SEC = 60
 
@@ -24,50 +23,40 @@ def probe_environment(prefect_home: Optional[str], base: Optional[dict[str, str]
 
 
 def run_probe(python: str, *, env: dict[str, str], cwd: Optional[str]) -> tuple[PythonFacts, PrefectFacts]:
-    frame = new_frame()
-    # `-c` rather than a script path, so no folder of ours goes on the target's sys.path.
+    """The facts of `python`, read in `env` and `cwd` (None: the backend's working directory)."""
     try:
-        # Its own process group (a Job Object on Windows): a time-out or a stop signal ends
-        # whatever the target started too, not just the interpreter.
-        completed = processes.run(
-            [python, "-c", agent_source(frame)],
-            input=(json.dumps({"op": "diagnose"}) + "\n").encode("ascii"),
-            env=env,
-            cwd=cwd,
-            timeout=PROBE_TIMEOUT_SEC,
-        )
+        with agents.lease(python, env=env, cwd=cwd, timeout=PROBE_TIMEOUT_SEC) as agent:
+            hello = agent.hello
+            try:
+                answer = agent.ask("diagnose")
+            except AgentStopped as stopped:
+                # The interpreter works, but the agent died while asking Prefect (a crash in a C
+                # extension, or os._exit in an import hook): Prefect is there, its answer is not.
+                answer = {"error": _why(stopped), "errorKind": "broken"}
+            hello = agent.hello  # a restarted agent says hello anew
     except FileNotFoundError:
         return PythonFacts(requested_path=python, error=f"{python} does not exist"), PrefectFacts()
     except PermissionError:
         return PythonFacts(requested_path=python, error=f"{python} is not executable"), PrefectFacts()
     except OSError as exc:
         return PythonFacts(requested_path=python, error=f"{python} could not be started: {exc.strerror}"), PrefectFacts()
-    except subprocess.TimeoutExpired:
+    except AgentTimedOut:
         return (
             PythonFacts(requested_path=python, error=f"{python} did not answer within {PROBE_TIMEOUT_SEC} s"),
             PrefectFacts(),
         )
-    lines = completed.stdout.decode("utf-8", "replace").split("\n")
-    frames = [m for m in (parse_frame(line, frame) for line in lines) if isinstance(m, dict)]
-    hello = frames[0] if frames else None
-    answer = frames[1] if len(frames) > 1 else None
-    if hello is None or "python" not in hello:
-        return PythonFacts(requested_path=python, error=f"{python} is not a working Python interpreter ({_why(completed, lines)})"), PrefectFacts()
+    except AgentStopped as stopped:
+        return PythonFacts(requested_path=python, error=f"{python} is not a working Python interpreter ({_why(stopped)})"), PrefectFacts()
     python_facts = _python_facts(python, hello["python"])
-    if answer is None or not answer.get("ok"):
-        # The interpreter works, but the agent died while asking Prefect (a crash in a C
-        # extension, or os._exit in an import hook): Prefect is there, its answer is not.
-        reason = (answer or {}).get("error") or _why(completed, lines)
-        return python_facts, _prefect_facts(hello["prefect"], {"error": reason, "errorKind": "broken"})
+    if not answer.get("ok"):
+        return python_facts, _prefect_facts(hello["prefect"], {"error": answer.get("error"), "errorKind": answer.get("errorKind") or "broken"})
     return python_facts, _prefect_facts(hello["prefect"], answer["result"])
 
 
-def _why(completed: subprocess.CompletedProcess, stdout_lines: list[str]) -> str:
-    stderr = completed.stderr.decode("utf-8", "replace").strip().splitlines()
-    if stderr:
-        return stderr[-1][:200]
-    noise = noise_tail(stdout_lines)
-    return f"exit code {completed.returncode}" + (f"; it printed: {noise}" if noise else ", no output")
+def _why(stopped: AgentStopped) -> str:
+    if stopped.stderr_tail:
+        return stopped.stderr_tail[-1][:200]
+    return f"exit code {stopped.returncode}" + (f"; it printed: {stopped.noise}" if stopped.noise else ", no output")
 
 
 def _python_facts(requested: str, raw: dict) -> PythonFacts:

@@ -1,23 +1,21 @@
 """A dialog with the target interpreter about its settings (runs prefectwin/target/agent.py there).
 
-This is the one module in `prefectwin.settings` that starts a process; everything else in the
-package is pure. Requests and answers are JSON Lines over the child's stdin/stdout, so values
-(and secrets) never appear in its argv.
+This is the one module in `prefectwin.settings` that talks to a process; everything else in the
+package is pure. Requests and answers are JSON Lines over the agent's stdin/stdout, so values
+(and secrets) never appear in its argv. Inside a `serve` session the agent is a warm one
+(target/agents.py), asked afresh with this session's environment and working directory.
 """
 from __future__ import annotations
 
-import json
+import contextlib
 import os
-import queue
-import subprocess
 import sys
-import threading
 from typing import Any, Optional
 
 from prefectwin.errors import NotInstalled, NotSupported, OperationTimeout, ProbeFailed
 from prefectwin.secrets import mask_url
-from prefectwin.system import processes
-from prefectwin.target.channel import agent_source, new_frame, noise_tail, parse_frame
+from prefectwin.target import agents
+from prefectwin.target.channel import AgentStopped, AgentTimedOut
 
 TIMEOUT_SEC = 60.0
 
@@ -30,36 +28,21 @@ class TargetSession:
         self.env = env
         self.cwd = cwd
         self.timeout = timeout
-        self.hello: dict[str, Any] = {}
-        self._proc: Optional[subprocess.Popen] = None
-        self._frames: "queue.Queue[Optional[Any]]" = queue.Queue()
-        self._stderr: list[str] = []
-        self._noise: list[str] = []
-        self._frame = new_frame()
+        self._stack = contextlib.ExitStack()
+        self._lease: Optional[agents.Lease] = None
+
+    @property
+    def hello(self) -> dict[str, Any]:
+        assert self._lease is not None
+        return self._lease.hello
 
     def __enter__(self) -> "TargetSession":
         try:
-            # Its own process group (a Job Object on Windows), ended as a whole on close.
-            self._proc = processes.start(
-                [self.python, "-c", agent_source(self._frame)],
-                env=self.env,
-                cwd=self.cwd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-            )
-        except OSError as exc:
-            raise ProbeFailed(
-                f"{self.python} could not be started: {exc.strerror or exc}.",
-                target="params.pythonPath",
-                remediation="Pass the python.exe Prefect runs under with -PythonPath.",
-            ) from None
-        threading.Thread(target=self._pump_frames, args=(self._proc.stdout,), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self._proc.stderr, self._stderr.append), daemon=True).start()
-        self.hello = self._read()
+            with self._failures():
+                self._lease = self._stack.enter_context(agents.lease(self.python, env=self.env, cwd=self.cwd, timeout=self.timeout))
+        except BaseException:
+            self._stack.close()
+            raise
         problem = release_problem(self.hello)
         if problem is not None:
             self.close()
@@ -69,53 +52,36 @@ class TargetSession:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    @staticmethod
-    def _pump(stream: Any, sink: Any) -> None:
-        for line in stream:
-            sink(line)
-
-    def _pump_frames(self, stream: Any) -> None:
-        """Framed answers to the queue; other stdout lines (a banner, a sitecustomize that
-        prints) are kept aside, to explain a failure."""
-        for line in stream:
-            message = parse_frame(line, self._frame)
-            if message is None:
-                self._noise.append(line)
-            else:
-                self._frames.put(message)
-        self._frames.put(None)
-
-    def _read(self) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def _failures(self) -> Any:
+        """The agent's failures as the errors a setting command reports."""
         try:
-            message = self._frames.get(timeout=self.timeout)
-        except queue.Empty:
-            self.close(wait=False)
+            yield
+        except OSError as exc:
+            raise ProbeFailed(
+                f"{self.python} could not be started: {exc.strerror or exc}.",
+                target="params.pythonPath",
+                remediation="Pass the python.exe Prefect runs under with -PythonPath.",
+            ) from None
+        except AgentTimedOut:
             raise OperationTimeout(
                 f"{self.python} did not answer within {self.timeout:.0f} s.",
                 target="params.pythonPath",
                 remediation="Check that the interpreter starts (python -c \"import prefect\").",
             ) from None
-        if not isinstance(message, dict):
-            self.close()
-            tail = "".join(self._stderr).strip().splitlines()[-1:]
-            noise = noise_tail(self._noise)
-            why = tail[0][:300] if tail else (f"it printed only: {noise}" if noise else "no output")
+        except AgentStopped as stopped:
+            why = stopped.stderr_tail[-1][:300] if stopped.stderr_tail else (f"it printed only: {stopped.noise}" if stopped.noise else "no output")
             raise ProbeFailed(
                 f"{self.python} stopped before answering: {why}",
                 target="params.pythonPath",
                 remediation="Run the interpreter by hand to see the error; pass another one with -PythonPath.",
-            )
-        return message
+            ) from None
 
     def ask(self, op: str, **request: Any) -> dict[str, Any]:
         """Send one request; the answer's result, or ProbeFailed with the target's message."""
-        assert self._proc is not None and self._proc.stdin is not None
-        try:
-            self._proc.stdin.write(json.dumps({"op": op, **request}) + "\n")
-            self._proc.stdin.flush()
-        except OSError:
-            pass  # the read below reports the dead process with its stderr
-        answer = self._read()
+        assert self._lease is not None
+        with self._failures():
+            answer = self._lease.ask(op, **request)
         if not answer.get("ok"):
             raise ProbeFailed(
                 f"Prefect in {self.python} could not {op.replace('-', ' ')}: {mask_url(str(answer.get('error')))}",
@@ -124,22 +90,10 @@ class TargetSession:
             )
         return answer["result"]
 
-    def close(self, wait: bool = True) -> None:
-        """End the dialog: closed stdin lets the target exit; then its whole tree is ended."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            if proc.stdin:
-                proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=10 if wait else 0)
-        except subprocess.TimeoutExpired:
-            pass
-        processes.end_tree(proc)
-        proc.wait()
+    def close(self) -> None:
+        """Give the agent back: a session keeps it warm, a one-shot command ends it."""
+        self._lease = None
+        self._stack.close()
 
 
 def release_problem(hello: dict[str, Any]) -> Optional[Exception]:

@@ -8,14 +8,23 @@ reaches stdout (a wrapper's banner, a sitecustomize that prints, Prefect printin
 frame, and the backend skips it. After the hello, fd 1 is pointed at stderr, so not even a C
 extension can write between two frames.
 
+One agent may answer many requests (a `serve` session keeps it warm), and each answer must be
+what a fresh process would give. So every request carries its environment and working
+directory, which replace this process's own; Prefect's settings are then read afresh: its file
+caches are emptied and a new root settings context is built and entered for that request
+alone (the one made when `prefect.context` was imported holds the first request's settings).
+An answer says `retire` when this process no longer matches a fresh one (an import failed, so
+modules may be half-loaded), and a request is refused as `stale` when the installed packages
+changed since the last one: the backend then asks a new agent.
+
 It must stand alone: the target may not have prefectwin, and may be another Python version, so
 only the standard library and prefect itself are imported. It works with every Prefect release
 from the lowest PrefectWin supports; where releases differ (the shape of `prefect config view`)
 it asks the release what it has, never a module only one release has. Nothing here re-derives
-Prefect's resolution:
-- values come from Prefect's Settings model (`get_current_settings()`, `Setting.value_from`);
-- sources come from Prefect's own `prefect config view --show-sources --show-defaults`, run
-  in-process and read back (JSON where the release offers `-o json`, else its text lines);
+Prefect's resolution (but for the choice of the active profile, see _root_context):
+- values come from Prefect's Settings model (`Settings()` read per request, `Setting.value_from`);
+- sources come from Prefect's own `prefect config view --show-sources`, run in-process and
+  read back (JSON where the release offers `-o json`, else its text lines);
 - names and aliases come from the model's `validation_alias` lists (`prefect.settings.legacy`);
 - validation is Prefect's `Profile.validate_settings()`, the check behind `prefect config set`;
 - profiles are read with `load_profiles` and changed with `update_profile`, then written as
@@ -38,6 +47,10 @@ MASK = "********"
 DEPENDENCIES = ("pydantic", "pydantic-settings", "fastapi", "importlib_metadata", "typer", "rich")
 
 _answers = sys.stdout
+# Per request: the settings context built for it, and what must be undone after it.
+_request = {"context": None, "exit": []}
+_retire = False
+_stamp = None
 
 
 def _open_channel():
@@ -133,6 +146,7 @@ def _cli_error():
     """What `prefect` (the console script every service runs) dies of at import, or None.
 
     The entry point is read from the distribution's metadata and loaded as the launcher would."""
+    global _retire
     from importlib import metadata
 
     try:
@@ -144,6 +158,7 @@ def _cli_error():
     except BaseException as exc:  # noqa: BLE001 - whatever kills the CLI is the diagnosis
         if isinstance(exc, KeyboardInterrupt):
             raise
+        _retire = True
         return _error(exc)
     return None
 
@@ -153,13 +168,15 @@ _TEXT_ENTRY = re.compile(r"^(PREFECT_[A-Z0-9_]+)='(.*)' \(from ([^()]+)\)\s*$", 
 
 
 def _config_view():
-    """Prefect's own `config view --show-sources --show-defaults`, captured: [{name, value, source}]."""
+    """Prefect's own `config view --show-sources`, captured: [{name, value, source}] of every
+    setting that is not at its default. (With --show-defaults the view reads Settings() once
+    more, for values the request already has: a setting it does not list is a default.)"""
     import contextlib
     import inspect
 
     from prefect.cli.config import view
 
-    kwargs = {"show_defaults": True, "show_sources": True, "show_secrets": False}
+    kwargs = {"show_defaults": False, "show_sources": True, "show_secrets": False}
     # `-o json` exists from some 3.x on; before it, the view prints NAME='value' (from source).
     as_json = "output" in inspect.signature(view).parameters
     if as_json:
@@ -196,11 +213,65 @@ def _summary(settings, context):
     }
 
 
-def _current():
-    import prefect.context
-    from prefect.settings import get_current_settings
+def _import_prefect():
+    global _retire
+    try:
+        import prefect.context
+        import prefect.settings
+    except BaseException:
+        _retire = True  # a failed import leaves half-loaded modules a fresh process would not have
+        raise
+    return prefect
 
-    return get_current_settings(), prefect.context.get_settings_context()
+
+def _forget_cached_files():
+    """Empty the caches Prefect keeps of the files it read (3.6 on keep the toml files for a
+    minute, keyed by their mtime, which a quick rewrite may not change). Found by their type,
+    not their name, so a release that adds or renames one is covered too."""
+    try:
+        from cachetools import Cache
+    except ImportError:
+        return
+    for name, module in list(sys.modules.items()):
+        if module is not None and (name == "prefect.settings" or name.startswith("prefect.settings.")):
+            for value in list(vars(module).values()):
+                if isinstance(value, Cache):
+                    value.clear()
+
+
+def _root_context(prefect, settings):
+    """The root settings context of a process started now, from settings read now.
+
+    Prefect makes it with root_settings_context(), which reads Settings() a second time (about
+    half of a request's cost) and finds profiles.toml through the settings of the context it is
+    called in. So its profile choice, the same in every supported release, is applied here to
+    the settings already read: PREFECT_PROFILE, else the file's `active`; a name the file does
+    not have is the ephemeral profile. It also creates PREFECT_HOME as Prefect's import would."""
+    bootstrap = prefect.context.SettingsContext(profile=prefect.settings.Profile(name="prefectwin", settings={}), settings=settings)
+    with bootstrap:
+        profiles = prefect.settings.load_profiles()
+    name = os.environ["PREFECT_PROFILE"] if "PREFECT_PROFILE" in os.environ else profiles.active_name
+    if name not in profiles.names:
+        name = "ephemeral"
+    if not settings.home.exists():
+        try:
+            settings.home.mkdir(mode=0o700, exist_ok=True)
+        except OSError:
+            pass
+    return prefect.context.SettingsContext(profile=profiles[name], settings=settings)
+
+
+def _current():
+    """This request's settings and settings context, read now (once per request)."""
+    if _request["context"] is None:
+        prefect = _import_prefect()
+        _forget_cached_files()
+        context = _root_context(prefect, prefect.settings.Settings())
+        context.__enter__()
+        _request["exit"].append(lambda: context.__exit__(None, None, None))
+        _request["context"] = context
+    context = _request["context"]
+    return context.settings, context
 
 
 def diagnose(request):
@@ -220,11 +291,23 @@ def diagnose(request):
             unknownEnv=sorted(n for n in os.environ if n.upper().startswith("PREFECT_") and n.upper() not in known),
             ephemeralEnabled=bool(settings.server.ephemeral.enabled),
             databaseUrl=database_url,
-            entries=_config_view(),
+            entries=_entries(settings),
         )
     except Exception as exc:  # reported, not raised: a broken setting or install is a diagnosis
         out.update(_error(exc))
     return out
+
+
+def _entries(settings):
+    """Every setting with its source: Prefect's view for those it lists, default for the rest
+    (the view would list those last, with the value the settings have, masked if secret)."""
+    entries = _config_view()
+    listed = {e["name"] for e in entries}
+    for setting in _canonical_settings():
+        if setting.name not in listed:
+            value = MASK if setting.is_secret else str(setting.value_from(settings))
+            entries.append({"name": setting.name, "value": value, "source": "defaults"})
+    return entries
 
 
 def _fields():
@@ -385,17 +468,60 @@ def profile_update(request):
 OPS = {"diagnose": diagnose, "describe": describe, "validate": validate, "profile-get": profile_get, "profile-update": profile_update}
 
 
+def _install_stamp():
+    """When the folders imports come from last changed: pip adds or removes an entry in
+    site-packages for every install, upgrade and removal."""
+    stamp = []
+    for entry in sys.path:
+        try:
+            stamp.append(os.stat(entry or ".").st_mtime_ns)
+        except OSError:
+            stamp.append(None)
+    return stamp
+
+
+def _enter(request):
+    """Take on the request's environment (in place: modules keep references to os.environ)
+    and working directory."""
+    env = request.get("env")
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    if request.get("cwd"):
+        os.chdir(request["cwd"])
+
+
+def _answer(request):
+    global _retire
+    try:
+        _enter(request)
+        return {"ok": True, "result": OPS[request["op"]](request)}
+    except Exception as exc:  # reported to the backend, which turns it into a protocol error
+        answer = dict(_error(exc), ok=False)
+        if answer["errorKind"] != "settings":
+            _retire = True
+        return answer
+    finally:
+        while _request["exit"]:
+            _request["exit"].pop()()
+        _request["context"] = None
+
+
 def main():
+    global _stamp
     _open_channel()
     _send({"python": _python(), "prefect": _prefect_distribution()})
     for line in sys.stdin:
         if not line.strip():
             continue
-        request = json.loads(line)
-        try:
-            answer = {"ok": True, "result": OPS[request["op"]](request)}
-        except Exception as exc:  # reported to the backend, which turns it into a protocol error
-            answer = dict(_error(exc), ok=False)
+        if _stamp is not None and _install_stamp() != _stamp:
+            # The hello's versions, and the modules already imported, may no longer be true.
+            _send({"ok": False, "stale": True, "error": "the installed packages changed", "errorKind": "broken", "retire": True})
+            continue
+        answer = _answer(json.loads(line))
+        # Taken after the request, so what its own imports wrote (__pycache__) is not a change.
+        _stamp = _install_stamp()
+        answer["retire"] = _retire
         _send(answer)
 
 
