@@ -24,7 +24,7 @@ from prefectwin.errors import InvalidArgument, NotFound
 from prefectwin.models import Params, Result, not_blank
 from prefectwin.registry import Context, command
 from prefectwin.services.health import ServiceInfo
-from prefectwin.services.plan import Action
+from prefectwin.change.model import Action, Planned
 from prefectwin.services.spec import SERVICE_NAME_PATTERN, Credential, StartupType
 
 ServiceName = Field(pattern=SERVICE_NAME_PATTERN, description="The Windows service name (letters, digits, '.', '_', '-').")
@@ -92,7 +92,7 @@ class ServiceUninstallParams(Params):
     force: bool = Field(False, description="Remove a service PrefectWin does not manage.")
 
 
-class ServicePlan(Result):
+class ServicePlan(Planned):
     """PSTypeName PrefectWin.ServicePlan."""
 
     name: str
@@ -147,7 +147,9 @@ def _local_server(adapter: Any, exclude: str) -> Optional[tuple[str, str]]:
 @command("service.install", params=ServiceInstallParams, result=ServicePlan, changes_state=True)
 def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     """Install or update a Prefect server or worker as a Windows service (NSSM)."""
-    from prefectwin.services.apply import apply_plan
+    from prefectwin.change import engine, session
+    from prefectwin.change.model import fingerprint, new_plan
+    from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.health import describe, wait_until_healthy
     from prefectwin.services.plan import plan_install
     from prefectwin.services.spec import build_spec
@@ -174,19 +176,43 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
         require_admin(adapter)
     state = read_state(spec, adapter)
     validate_install(spec, state.record, adapter, ctx.events, force=params.force)
-    actions = plan_install(spec, state, start=params.start or params.wait, force=params.force)
-    if ctx.what_if:
-        return ServicePlan(name=spec.name, changed=bool(actions), what_if=True, actions=actions)
-    if actions:
-        apply_plan(actions, adapter, nssm=nssm, events=ctx.events, secrets=_secrets_of(params, spec))
-    else:
-        ctx.events.verbose(f"Service '{spec.name}' already matches the requested configuration.")
-    service = None
-    if params.wait:
-        service = wait_until_healthy([spec.name], params.timeout_sec, adapter, ctx.events)[0]
-    elif params.pass_thru:
-        service = describe(adapter.read_service(spec.name))
-    return ServicePlan(name=spec.name, changed=bool(actions), what_if=False, actions=actions, service=service if params.pass_thru else None)
+    start = params.start or params.wait
+    plan = new_plan(plan_install(spec, state, start=start, force=params.force), state)
+    secrets = _secrets_of(params, spec)
+
+    def result(p, ran, applied, service=None) -> ServicePlan:
+        return ServicePlan(name=spec.name, changed=bool(ran), what_if=not applied, actions=ran, service=service, plan_id=p.id, fingerprint=p.fingerprint)
+
+    def execute(p, confirm, run_ctx) -> ServicePlan:
+        require_admin(adapter)
+        ran = engine.apply(
+            p,
+            steps=STEPS,
+            runtime=Runtime(adapter, nssm),
+            events=run_ctx.events,
+            confirm=confirm,
+            command="service.install",
+            summary=f"Install-PrefectService {spec.name}",
+            context={"nssm": nssm},
+            secrets=secrets,
+            activity="Applying the PrefectWin service plan",
+        )
+        if not p.actions:
+            run_ctx.events.verbose(f"Service '{spec.name}' already matches the requested configuration.")
+        service = None
+        if params.wait:
+            service = wait_until_healthy([spec.name], params.timeout_sec, adapter, run_ctx.events)[0]
+        elif params.pass_thru:
+            service = describe(adapter.read_service(spec.name))
+        return result(p, ran, True, service if params.pass_thru else None)
+
+    proposal = session.Proposal(
+        plan=plan,
+        recheck=lambda: fingerprint(read_state(spec, adapter)),
+        show=lambda p: result(p, p.actions, False),
+        execute=execute,
+    )
+    return session.offer(ctx, proposal)
 
 
 def _records(adapter: Any, names: Optional[list[str]]) -> list[Any]:
@@ -231,7 +257,9 @@ def service_wait(params: ServiceWaitParams, ctx: Context) -> list[ServiceInfo]:
 @command("service.uninstall", params=ServiceUninstallParams, result=ServicePlan, changes_state=True)
 def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePlan:
     """Stop and remove a Prefect service, its firewall rule, and (if asked) its logs and SQLite database."""
-    from prefectwin.services.apply import apply_plan
+    from prefectwin.change import engine, session
+    from prefectwin.change.model import fingerprint, new_plan
+    from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.plan import plan_uninstall
     from prefectwin.services.spec import firewall_rule_name
     from prefectwin.services.state import log_files, sqlite_files
@@ -252,20 +280,51 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         )
     stop_timeout = params.timeout_sec or int(marker.get("stopTimeoutMs", 15_000)) // 1000 + 15
     logs = marker.get("logPaths") or [v[0] for p in ("AppStdout", "AppStderr") if (v := record.parameters.get(p))]
+    rule = firewall_rule_name(record.name)
+
+    def state_now():
+        current = adapter.read_service(params.name)
+        files = (log_files(logs) if params.remove_logs else []) + (sqlite_files(marker.get("sqlitePath")) if params.remove_database else [])
+        return {"service": current, "firewall": adapter.firewall_rule_port(rule), "files": files}
+
+    state = state_now()
     actions = plan_uninstall(
         record,
-        firewall_port=adapter.firewall_rule_port(firewall_rule_name(record.name)),
+        firewall_port=state["firewall"],
         stop_timeout_sec=stop_timeout,
         log_files=log_files(logs) if params.remove_logs else [],
         database_files=sqlite_files(marker.get("sqlitePath")) if params.remove_database else [],
         force=params.force,
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
-    if ctx.what_if:
-        return ServicePlan(name=record.name, changed=True, what_if=True, actions=actions)
-    require_admin(adapter)
-    apply_plan(actions, adapter, nssm=nssm, events=ctx.events, secrets=_record_secrets(record))
-    return ServicePlan(name=record.name, changed=True, what_if=False, actions=actions)
+    plan = new_plan(actions, state)
+
+    def result(p, ran, applied) -> ServicePlan:
+        return ServicePlan(name=record.name, changed=bool(ran) if applied else True, what_if=not applied, actions=ran, plan_id=p.id, fingerprint=p.fingerprint)
+
+    def execute(p, confirm, run_ctx) -> ServicePlan:
+        require_admin(adapter)
+        ran = engine.apply(
+            p,
+            steps=STEPS,
+            runtime=Runtime(adapter, nssm),
+            events=run_ctx.events,
+            confirm=confirm,
+            command="service.uninstall",
+            summary=f"Uninstall-PrefectService {record.name}",
+            context={"nssm": nssm},
+            secrets=_record_secrets(record),
+            activity="Applying the PrefectWin service plan",
+        )
+        return result(p, ran, True)
+
+    proposal = session.Proposal(
+        plan=plan,
+        recheck=lambda: fingerprint(state_now()),
+        show=lambda p: result(p, p.actions, False),
+        execute=execute,
+    )
+    return session.offer(ctx, proposal)
 
 
 def _record_secrets(record: Any) -> tuple[str, ...]:
