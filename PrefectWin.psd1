@@ -14,13 +14,16 @@
     # requires this list to equal the files in Public/ exactly.
     FunctionsToExport = @(
         'Backup-PrefectDatabase',
+        'Get-PrefectPendingChange',
         'Get-PrefectService',
         'Get-PrefectSession',
         'Get-PrefectSetting',
         'Install-PrefectService',
+        'Remove-PrefectPendingChange',
         'Remove-PrefectSetting',
         'Repair-PrefectEnvironment',
         'Restore-PrefectDatabase',
+        'Resume-PrefectPendingChange',
         'Set-PrefectSetting',
         'Start-PrefectSession',
         'Stop-PrefectSession',

@@ -50,6 +50,10 @@ function Invoke-PrefectBackend {
     Sets the request's whatIf flag: a state-changing command returns its plan and changes
     nothing. This is the protocol flag, not ShouldProcess; Invoke-PrefectPlan does ShouldProcess.
 
+    .PARAMETER Apply
+    The request's apply field, {planId, confirm, plan}: which shown plan to run, and which of its
+    actions were confirmed (Invoke-PrefectPlan).
+
     .PARAMETER TimeoutSec
     How long the backend may take before it is stopped (with its child processes on
     PowerShell 7). A session's backend is stopped too, and the next call starts a new one.
@@ -72,6 +76,9 @@ function Invoke-PrefectBackend {
         [switch] $WhatIf,
 
         [Parameter()]
+        [hashtable] $Apply,
+
+        [Parameter()]
         [ValidateRange(1, 86400)]
         [int] $TimeoutSec = 600
     )
@@ -88,7 +95,7 @@ function Invoke-PrefectBackend {
     $session = $script:PrefectWinSession
     if ($null -ne $session) {
         if (-not $session.Busy) {
-            Invoke-PrefectSessionRequest -Cmdlet $Cmdlet -Session $session -Command $Command -Parameters $Parameters -WhatIf:$WhatIf -Location $location -TimeoutSec $TimeoutSec
+            Invoke-PrefectSessionRequest -Cmdlet $Cmdlet -Session $session -Command $Command -Parameters $Parameters -WhatIf:$WhatIf -Apply $Apply -Location $location -TimeoutSec $TimeoutSec
             return
         }
         # Only reachable if a request is made while another one is being read (never in
@@ -97,7 +104,7 @@ function Invoke-PrefectBackend {
     }
 
     $python = Resolve-PrefectPython -Cmdlet $Cmdlet
-    $request = ConvertTo-PrefectRequestJson -Command $Command -Parameters $Parameters -WhatIf:$WhatIf -Location $location
+    $request = ConvertTo-PrefectRequestJson -Command $Command -Parameters $Parameters -WhatIf:$WhatIf -Apply $Apply -Location $location
     $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
     $requestBytes = $utf8.GetBytes($request)
 
@@ -193,6 +200,9 @@ function ConvertTo-PrefectRequestJson {
     .PARAMETER WhatIf
     The protocol's whatIf flag.
 
+    .PARAMETER Apply
+    The request's apply field: {planId, confirm, plan} (docs/protocol.md, Plans).
+
     .PARAMETER Location
     The caller's file-system location: the request's cwd.
 
@@ -211,6 +221,9 @@ function ConvertTo-PrefectRequestJson {
 
         [Parameter()]
         [switch] $WhatIf,
+
+        [Parameter()]
+        [hashtable] $Apply,
 
         [Parameter()]
         [AllowNull()]
@@ -236,6 +249,9 @@ function ConvertTo-PrefectRequestJson {
     $request['command'] = $Command
     $request['params'] = $params
     $request['whatIf'] = [bool]$WhatIf
+    if ($null -ne $Apply) {
+        $request['apply'] = ConvertTo-PrefectJsonValue -Value $Apply
+    }
     if ($Location) {
         $request['cwd'] = $Location
     }
@@ -1049,6 +1065,9 @@ function Invoke-PrefectSessionRequest {
     .PARAMETER WhatIf
     The protocol's whatIf flag.
 
+    .PARAMETER Apply
+    The request's apply field.
+
     .PARAMETER Location
     The request's cwd.
 
@@ -1073,6 +1092,9 @@ function Invoke-PrefectSessionRequest {
 
         [Parameter()]
         [switch] $WhatIf,
+
+        [Parameter()]
+        [hashtable] $Apply,
 
         [Parameter()]
         [AllowNull()]
@@ -1112,7 +1134,7 @@ function Invoke-PrefectSessionRequest {
     $processId = $process.Id
     $Session.NextId++
     $requestId = $Session.NextId
-    $line = ConvertTo-PrefectRequestJson -Command $Command -Parameters $Parameters -WhatIf:$WhatIf -Location $Location -RequestId $requestId
+    $line = ConvertTo-PrefectRequestJson -Command $Command -Parameters $Parameters -WhatIf:$WhatIf -Apply $Apply -Location $Location -RequestId $requestId
     $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
     $bytes = $utf8.GetBytes($line + "`n")
     $tail = New-Object -TypeName 'System.Collections.Generic.List[string]'

@@ -247,10 +247,14 @@ Describe 'Contract fixture' {
                 $parameters = $bound['Parameters']
             }
             # What the real bridge would write to stdin, serialized by the module's own code.
+            $apply = $null
+            if ($bound.ContainsKey('Apply')) {
+                $apply = $bound['Apply']
+            }
             $json = & $prefectWin {
-                param($command, $values, $flag)
-                ConvertTo-PrefectRequestJson -Command $command -Parameters $values -WhatIf:$flag
-            } $bound['Command'] $parameters $whatIf
+                param($command, $values, $flag, $applyField)
+                ConvertTo-PrefectRequestJson -Command $command -Parameters $values -WhatIf:$flag -Apply $applyField
+            } $bound['Command'] $parameters $whatIf $apply
             $state.Requests.Add((ConvertTo-CanonicalJson -InputObject (ConvertFrom-Json -InputObject $json)))
             # The recorded response, through the module's own response handling.
             $stdout = ConvertTo-Json -InputObject $exchange.response -Depth 30 -Compress
