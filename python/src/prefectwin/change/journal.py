@@ -65,7 +65,8 @@ def contains_secret(value: Any) -> bool:
 
 
 def _secret_field(key: str, value: Any) -> bool:
-    return bool(_SECRET_NAME.search(key)) and isinstance(value, (str, SecretStr)) and value != ""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key)  # authString -> auth_String
+    return bool(_SECRET_NAME.search(snake)) and isinstance(value, (str, SecretStr)) and value != ""
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
