@@ -325,9 +325,14 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             @(Get-ChildItem -Path $backups -Filter ([System.IO.Path]::GetFileNameWithoutExtension($database) + '-before-restore-*')).Count | Should -Be 0
         }
 
-        It 'applies the plan that was shown, by id in a session, when nothing changed' {
-            $child = Start-ConfirmingChild -Script "Start-PrefectSession | Out-Null; `$result = Restore-PrefectDatabase -BackupPath '$source' -Path '$database' -Confirm -ErrorVariable failed"
+        It 'applies the plan that was shown when nothing changed (<Mode>)' -ForEach @(
+            @{ Mode = 'one-shot, planned again'; Start = '' }
+            @{ Mode = 'session, by plan id'; Start = 'Start-PrefectSession | Out-Null; ' }
+        ) {
+            $child = Start-ConfirmingChild -Script "$Start`$result = Restore-PrefectDatabase -BackupPath '$source' -Path '$database' -Confirm -ErrorVariable failed"
             Wait-ChildText -Child $child -Text 'Performing the operation'
+            # The safety copy's name holds the time of planning: let a second pass before applying.
+            Start-Sleep -Milliseconds 1200
             $run = Complete-ConfirmingChild -Child $child -Answer 'Y', 'Y'
             $run.Errors | Should -BeNullOrEmpty -Because $run.Text
             (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash | Should -Be (Get-FileHash -LiteralPath $source -Algorithm SHA256).Hash

@@ -116,7 +116,10 @@ def plan_backup(source: DatabaseFile, destination: Optional[str], now: _dt.datet
     )
 
 
-def plan_restore(backup: DatabaseFile, database: DatabaseFile, busy: Optional[str], now: _dt.datetime) -> DatabaseBackup:
+def plan_restore(
+    backup: DatabaseFile, database: DatabaseFile, busy: Optional[str], now: _dt.datetime, *, safety_path: Optional[str] = None
+) -> DatabaseBackup:
+    """`safety_path`: the safety copy's name as a plan shown earlier gave it (it holds the time)."""
     _require_prefect_database(backup, parameter="backupPath", role="backup")
     if os.path.abspath(backup.path) == os.path.abspath(database.path):
         raise InvalidArgument("The backup and the database are the same file.", target="backupPath", remediation="Name a backup file.")
@@ -129,7 +132,7 @@ def plan_restore(backup: DatabaseFile, database: DatabaseFile, busy: Optional[st
     actions: list[Action] = []
     safety = None
     if database.exists:
-        safety = default_backup_path(database.path, now, label="before-restore")
+        safety = safety_path or default_backup_path(database.path, now, label="before-restore")
         actions.append(
             Action(
                 kind="backup-database",

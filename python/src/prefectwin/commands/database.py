@@ -136,7 +136,12 @@ def database_restore(params: DatabaseRestoreParams, ctx: Context) -> DatabaseBac
 
     database = _database_path(params, ctx)
     backup = os.path.abspath(params.backup_path)
-    plan = plan_restore(sqlite.inspect(backup), sqlite.inspect(database), sqlite.in_use(database), _dt.datetime.now(_dt.timezone.utc))
+    shown_plan = ctx.apply.plan if ctx.apply is not None else None
+    # The safety copy's default name holds the time of planning: applying the plan shown keeps it.
+    safety = next((a.target for a in shown_plan.actions if a.kind == "backup-database"), None) if shown_plan is not None else None
+    plan = plan_restore(
+        sqlite.inspect(backup), sqlite.inspect(database), sqlite.in_use(database), _dt.datetime.now(_dt.timezone.utc), safety_path=safety
+    )
 
     def recheck() -> str:
         return fingerprint({**_file_state(database, backup), "busy": sqlite.in_use(database)})
