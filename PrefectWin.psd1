@@ -28,6 +28,7 @@
         'Start-PrefectSession',
         'Stop-PrefectSession',
         'Test-PrefectEnvironment',
+        'Undo-PrefectPendingChange',
         'Uninstall-PrefectService',
         'Wait-PrefectService'
     )

@@ -90,7 +90,8 @@ function Invoke-PrefectPlan {
             $description = [string](Get-PrefectField -InputObject $action -Name 'kind')
         }
         $id = [string](Get-PrefectField -InputObject $action -Name 'id')
-        $blocking = @(@(Get-PrefectField -InputObject $action -Name 'dependsOn') | Where-Object -FilterScript { $null -ne $_ -and $skipped.Contains([string]$_) })
+        $needs = Get-PrefectField -InputObject $action -Name 'dependsOn'
+        $blocking = @($needs | Where-Object -FilterScript { $null -ne $_ -and $skipped.Contains([string]$_) })
         if ($blocking.Count -gt 0 -and -not $WhatIfPreference) {
             Write-Verbose -Message "Skipped: $description (it needs $($blocking -join ', '), which was declined)."
             $null = $skipped.Add($id)
@@ -113,12 +114,23 @@ function Invoke-PrefectPlan {
         Write-Verbose -Message "Nothing was changed on ${Target}: $($actions.Count) action(s) planned, none confirmed."
         return $plan
     }
+    # The plan as it was shown: what the backend compares when it has to plan again.
+    $shown = foreach ($action in $actions) {
+        $needs = Get-PrefectField -InputObject $action -Name 'dependsOn'
+        @{
+            id = [string](Get-PrefectField -InputObject $action -Name 'id')
+            kind = [string](Get-PrefectField -InputObject $action -Name 'kind')
+            description = [string](Get-PrefectField -InputObject $action -Name 'description')
+            target = Get-PrefectField -InputObject $action -Name 'target'
+            dependsOn = [string[]]@($needs | Where-Object -FilterScript { $null -ne $_ })
+        }
+    }
     $apply = @{
         planId = [string](Get-PrefectField -InputObject $plan -Name 'planId')
         confirm = $confirmed.ToArray()
         plan = @{
             fingerprint = [string](Get-PrefectField -InputObject $plan -Name 'fingerprint')
-            actions = $actions
+            actions = @($shown)
         }
     }
     Invoke-PrefectBackend -Cmdlet $Cmdlet -Command $Command -Parameters $Parameters -Apply $apply -TimeoutSec $TimeoutSec

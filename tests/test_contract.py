@@ -283,7 +283,10 @@ def record(path: Path) -> None:
             shown = previous["result"]
             request["apply"] = {
                 "confirm": request["apply"].get("confirm", [a["id"] for a in shown["actions"]]),
-                "plan": {"actions": shown["actions"], "fingerprint": shown["fingerprint"]},
+                "plan": {
+                    "actions": [{k: a[k] for k in ("id", "kind", "description", "target", "dependsOn")} for a in shown["actions"]],
+                    "fingerprint": shown["fingerprint"],
+                },
                 "planId": shown["planId"],
             }
         response, exit_code, _ = run_rpc(request)
