@@ -217,7 +217,7 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
                     Buffer = New-Object -TypeName 'char[]' -ArgumentList 4096
                     Pending = $null
                 }
-                $child.Process.StandardError.ReadToEndAsync() | Out-Null
+                $child | Add-Member -MemberType NoteProperty -Name 'Errors' -Value $child.Process.StandardError.ReadToEndAsync()
                 $child
             }
 
@@ -232,7 +232,7 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
                         $read = $Child.Pending.Result
                         $Child.Pending = $null
                         if ($read -eq 0) {
-                            break
+                            throw "The child pwsh ended before it printed '$Text': $($Child.Output) $($Child.Errors.Result)"
                         }
                         $null = $Child.Output.Append($Child.Buffer, 0, $read)
                     } elseif ([System.DateTime]::UtcNow -ge $deadline) {
@@ -293,7 +293,7 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             $run.Prompts.Count | Should -Be 1 -Because "the restore depends on the declined safety copy: $($run.Text)"
             $run.Prompts[0] | Should -BeLike 'Keep the current database*'
             (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash | Should -Be $before
-            @(Get-ChildItem -Path $backups -Filter '*before-restore*').Count | Should -Be 0
+            @(Get-ChildItem -Path (Join-Path -Path $backups -ChildPath 'backups') -Filter ([System.IO.Path]::GetFileNameWithoutExtension($database) + '-before-restore-*') -ErrorAction SilentlyContinue).Count | Should -Be 0
             $run.Errors | Should -BeNullOrEmpty
         }
 
@@ -304,7 +304,7 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             $run.Prompts.Count | Should -Be 2
             $run.Errors | Should -BeNullOrEmpty
             (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash | Should -Be $before
-            $safety = @(Get-ChildItem -Path $backups -Filter ([System.IO.Path]::GetFileNameWithoutExtension($database) + '-before-restore-*'))
+            $safety = @(Get-ChildItem -Path (Join-Path -Path $backups -ChildPath 'backups') -Filter ([System.IO.Path]::GetFileNameWithoutExtension($database) + '-before-restore-*') -ErrorAction SilentlyContinue)
             $safety.Count | Should -Be 1
             (Get-FileHash -LiteralPath $safety[0].FullName -Algorithm SHA256).Hash | Should -Be $before
             @($run.Result.actions | ForEach-Object -Process { $_.kind }) -join ',' | Should -BeExactly 'backup-database'
@@ -322,7 +322,7 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             $run = Complete-ConfirmingChild -Child $child -Answer 'Y', 'Y'
             $run.Errors | Should -BeExactly 'PrefectWin.PlanStale,Restore-PrefectDatabase' -Because $run.Text
             (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash | Should -Be $changed -Because 'a stale plan changes nothing'
-            @(Get-ChildItem -Path $backups -Filter ([System.IO.Path]::GetFileNameWithoutExtension($database) + '-before-restore-*')).Count | Should -Be 0
+            @(Get-ChildItem -Path (Join-Path -Path $backups -ChildPath 'backups') -Filter ([System.IO.Path]::GetFileNameWithoutExtension($database) + '-before-restore-*') -ErrorAction SilentlyContinue).Count | Should -Be 0
         }
 
         It 'applies the plan that was shown when nothing changed (<Mode>)' -ForEach @(

@@ -146,8 +146,8 @@ def database_restore(params: DatabaseRestoreParams, ctx: Context) -> DatabaseBac
     def recheck() -> str:
         return fingerprint({**_file_state(database, backup), "busy": sqlite.in_use(database)})
 
-    def shown(p) -> DatabaseBackup:
-        return plan.model_copy(update={"actions": p.actions, "plan_id": p.id, "fingerprint": p.fingerprint})
+    def shown(p, ran=None) -> DatabaseBackup:
+        return plan.model_copy(update={"actions": p.actions if ran is None else ran, "plan_id": p.id, "fingerprint": p.fingerprint})
 
     def execute(p, confirm, run_ctx) -> DatabaseBackup:
         ran = engine.apply(
@@ -155,7 +155,7 @@ def database_restore(params: DatabaseRestoreParams, ctx: Context) -> DatabaseBac
             summary=f"Restore-PrefectDatabase {database}", activity="Restoring the Prefect database",
         )
         if not any(a.kind == "restore-database" for a in ran):
-            return shown(p).model_copy(update={"changed": bool(ran)})
+            return shown(p, ran).model_copy(update={"changed": bool(ran)})
         restored = sqlite.inspect(database, with_hash=True)
         return shown(p).model_copy(update={"changed": True, "sha256": restored.sha256, "size_bytes": restored.size})
 
