@@ -205,7 +205,9 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
                 $epilogue = "`n'RESULT:' + (ConvertTo-Json -InputObject @(`$result) -Depth 6 -Compress)`n'ERRORS:' + ((@(`$failed) | ForEach-Object -Process { `$_.FullyQualifiedErrorId }) -join ',')"
                 Set-Content -LiteralPath $path -Value ($prelude + $Script + $epilogue) -Encoding UTF8
                 $info = New-Object -TypeName System.Diagnostics.ProcessStartInfo
-                $info.FileName = (Get-Process -Id $PID).Path
+                # This PowerShell's own executable (a .NET tool's process is 'dotnet', so by name).
+                $executable = if ($PSVersionTable.PSEdition -eq 'Desktop') { 'powershell' } else { 'pwsh' }
+                $info.FileName = (Get-Command -Name $executable -CommandType Application | Select-Object -First 1).Source
                 $info.Arguments = "-NoProfile -File `"$path`""
                 $info.UseShellExecute = $false
                 $info.RedirectStandardInput = $true
