@@ -14,18 +14,22 @@
     # requires this list to equal the files in Public/ exactly.
     FunctionsToExport = @(
         'Backup-PrefectDatabase',
+        'Get-PrefectPendingChange',
         'Get-PrefectService',
         'Get-PrefectSession',
         'Get-PrefectSetting',
         'Install-PrefectService',
+        'Remove-PrefectPendingChange',
         'Remove-PrefectSetting',
         'Repair-PrefectEnvironment',
         'Restart-PrefectService',
         'Restore-PrefectDatabase',
+        'Resume-PrefectPendingChange',
         'Set-PrefectSetting',
         'Start-PrefectSession',
         'Stop-PrefectSession',
         'Test-PrefectEnvironment',
+        'Undo-PrefectPendingChange',
         'Uninstall-PrefectService',
         'Update-PrefectService',
         'Wait-PrefectService'

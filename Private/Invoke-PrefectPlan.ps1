@@ -1,17 +1,24 @@
 function Invoke-PrefectPlan {
     <#
     .SYNOPSIS
-    Runs a state-changing backend command behind ShouldProcess: plan, confirm each action, apply.
+    Runs a state-changing backend command behind ShouldProcess: plan, confirm each action, apply
+    the confirmed ones.
 
     .DESCRIPTION
     The uniform ShouldProcess helper of every state-changing cmdlet (docs/development.md,
     "State-changing commands"):
-      1. asks the backend for the plan (whatIf:true), whose result lists 'actions';
-      2. calls $Cmdlet.ShouldProcess($Target, <action description>) for EACH action, so -WhatIf
-         lists every action and -Confirm asks about each one;
-      3. returns the plan unapplied when it is empty, when -WhatIf is in effect, or when any
-         action was declined (all or nothing; the backend never applies half a plan);
-      4. otherwise sends the same request without whatIf, and returns what the backend applied.
+      1. asks the backend for the plan (whatIf:true): its planId, fingerprint and 'actions', each
+         with an id and the ids it depends on;
+      2. with -WhatIf, calls $Cmdlet.ShouldProcess($Target, <description>) for every action, so
+         each is listed, and returns the plan;
+      3. otherwise asks ShouldProcess for each action in plan order (the backend orders them so
+         that an action comes after what it depends on). A declined action is skipped, and so
+         is every action that depends on one that is skipped, without asking;
+      4. sends the apply request: the plan's id, the confirmed ids and the plan as shown, so the
+         backend runs exactly that plan (by id in a session, else after re-planning to the same
+         plan) or refuses with PrefectWin.PlanStale. Nothing is sent when every action was
+         declined, nor for an empty plan unless -ApplyEmpty (an empty plan still waits for, or
+         returns, the service).
     The calling cmdlet must declare [CmdletBinding(SupportsShouldProcess = $true)].
 
     .PARAMETER Cmdlet
@@ -26,6 +33,9 @@ function Invoke-PrefectPlan {
 
     .PARAMETER Target
     What ShouldProcess names as the target, for example the service name.
+
+    .PARAMETER ApplyEmpty
+    Sends the apply request for an empty plan too (Install-PrefectService -Wait or -PassThru).
 
     .PARAMETER TimeoutSec
     Passed on to Invoke-PrefectBackend.
@@ -45,6 +55,9 @@ function Invoke-PrefectPlan {
 
         [Parameter(Mandatory = $true)]
         [string] $Target,
+
+        [Parameter()]
+        [switch] $ApplyEmpty,
 
         [Parameter()]
         [ValidateRange(1, 86400)]
@@ -69,23 +82,56 @@ function Invoke-PrefectPlan {
         $Cmdlet.ThrowTerminatingError($record)
     }
     $actions = @($actions)
-    $approved = $true
+    $confirmed = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    $skipped = New-Object -TypeName 'System.Collections.Generic.HashSet[string]'
     foreach ($action in $actions) {
         $description = [string](Get-PrefectField -InputObject $action -Name 'description')
         if (-not $description) {
             $description = [string](Get-PrefectField -InputObject $action -Name 'kind')
         }
-        if (-not $Cmdlet.ShouldProcess($Target, $description)) {
-            $approved = $false
+        $id = [string](Get-PrefectField -InputObject $action -Name 'id')
+        $needs = Get-PrefectField -InputObject $action -Name 'dependsOn'
+        $blocking = @($needs | Where-Object -FilterScript { $null -ne $_ -and $skipped.Contains([string]$_) })
+        if ($blocking.Count -gt 0 -and -not $WhatIfPreference) {
+            Write-Verbose -Message "Skipped: $description (it needs $($blocking -join ', '), which was declined)."
+            $null = $skipped.Add($id)
+            continue
+        }
+        if ($Cmdlet.ShouldProcess($Target, $description)) {
+            $confirmed.Add($id)
+        } else {
+            $null = $skipped.Add($id)
         }
     }
-    if ($actions.Count -eq 0) {
+    if ($WhatIfPreference) {
+        return $plan
+    }
+    if ($actions.Count -eq 0 -and -not $ApplyEmpty) {
         Write-Verbose -Message "$Target is already as requested; nothing to change."
         return $plan
     }
-    if (-not $approved) {
-        Write-Verbose -Message "Nothing was changed on ${Target}: $($actions.Count) action(s) planned, not all confirmed."
+    if ($actions.Count -gt 0 -and $confirmed.Count -eq 0) {
+        Write-Verbose -Message "Nothing was changed on ${Target}: $($actions.Count) action(s) planned, none confirmed."
         return $plan
     }
-    Invoke-PrefectBackend -Cmdlet $Cmdlet -Command $Command -Parameters $Parameters -TimeoutSec $TimeoutSec
+    # The plan as it was shown: what the backend compares when it has to plan again.
+    $shown = foreach ($action in $actions) {
+        $needs = Get-PrefectField -InputObject $action -Name 'dependsOn'
+        @{
+            id = [string](Get-PrefectField -InputObject $action -Name 'id')
+            kind = [string](Get-PrefectField -InputObject $action -Name 'kind')
+            description = [string](Get-PrefectField -InputObject $action -Name 'description')
+            target = Get-PrefectField -InputObject $action -Name 'target'
+            dependsOn = [string[]]@($needs | Where-Object -FilterScript { $null -ne $_ })
+        }
+    }
+    $apply = @{
+        planId = [string](Get-PrefectField -InputObject $plan -Name 'planId')
+        confirm = $confirmed.ToArray()
+        plan = @{
+            fingerprint = [string](Get-PrefectField -InputObject $plan -Name 'fingerprint')
+            actions = @($shown)
+        }
+    }
+    Invoke-PrefectBackend -Cmdlet $Cmdlet -Command $Command -Parameters $Parameters -Apply $apply -TimeoutSec $TimeoutSec
 }

@@ -230,7 +230,7 @@ function Install-PrefectService {
     )
     $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
     $bridgeTimeout = [System.Math]::Max(600, $TimeoutSec + 300)
-    $result = Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'service.install' -Parameters $parameters -Target $Name -TimeoutSec $bridgeTimeout
+    $result = Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'service.install' -Parameters $parameters -Target $Name -ApplyEmpty:($Wait -or $PassThru) -TimeoutSec $bridgeTimeout
     if ($PassThru -and $null -ne $result -and $null -ne $result.service) {
         $result.service | ConvertTo-PrefectObject -TypeName 'ServiceInfo'
     }

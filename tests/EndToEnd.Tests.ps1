@@ -194,6 +194,154 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
 
     # Windows PowerShell 5.1 and the service control manager are not here: on Windows these
     # cmdlets do their real work, which tests/Service.Tests.ps1 and the pytest Windows suites cover.
+    Context 'plans: -Confirm per action, and PlanStale' {
+        BeforeAll {
+            function Start-ConfirmingChild {
+                # A child pwsh whose -Confirm prompts read their answers from its stdin, as a
+                # person at the console would type them; it prints RESULT:<json> and ERRORS:<ids>.
+                param([string] $Script)
+                $path = Join-Path -Path $TestDrive -ChildPath ('child-' + [guid]::NewGuid().ToString('N') + '.ps1')
+                $prelude = "Import-Module -Name '$manifest'; `$ErrorActionPreference = 'Continue'`n"
+                $epilogue = "`n'RESULT:' + (ConvertTo-Json -InputObject @(`$result) -Depth 6 -Compress)`n'ERRORS:' + ((@(`$failed) | ForEach-Object -Process { `$_.FullyQualifiedErrorId }) -join ',')"
+                Set-Content -LiteralPath $path -Value ($prelude + $Script + $epilogue) -Encoding UTF8
+                $info = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+                # This PowerShell's own executable (a .NET tool's process is 'dotnet', so by name).
+                $executable = if ($PSVersionTable.PSEdition -eq 'Desktop') { 'powershell' } else { 'pwsh' }
+                $info.FileName = (Get-Command -Name $executable -CommandType Application | Select-Object -First 1).Source
+                $info.Arguments = "-NoProfile -File `"$path`""
+                $info.UseShellExecute = $false
+                $info.RedirectStandardInput = $true
+                $info.RedirectStandardOutput = $true
+                $info.RedirectStandardError = $true
+                $child = [PSCustomObject]@{
+                    Process = [System.Diagnostics.Process]::Start($info)
+                    Output = New-Object -TypeName System.Text.StringBuilder
+                    Buffer = New-Object -TypeName 'char[]' -ArgumentList 4096
+                    Pending = $null
+                }
+                $child | Add-Member -MemberType NoteProperty -Name 'Errors' -Value $child.Process.StandardError.ReadToEndAsync()
+                $child
+            }
+
+            function Wait-ChildText {
+                param([object] $Child, [string] $Text, [int] $Count = 1, [int] $TimeoutSec = 300)
+                $deadline = [System.DateTime]::UtcNow.AddSeconds($TimeoutSec)
+                while (([regex]::Matches($Child.Output.ToString(), [regex]::Escape($Text))).Count -lt $Count) {
+                    if ($null -eq $Child.Pending) {
+                        $Child.Pending = $Child.Process.StandardOutput.ReadAsync($Child.Buffer, 0, $Child.Buffer.Length)
+                    }
+                    if ($Child.Pending.Wait(200)) {
+                        $read = $Child.Pending.Result
+                        $Child.Pending = $null
+                        if ($read -eq 0) {
+                            throw "The child pwsh ended before it printed '$Text': $($Child.Output) $($Child.Errors.Result)"
+                        }
+                        $null = $Child.Output.Append($Child.Buffer, 0, $read)
+                    } elseif ([System.DateTime]::UtcNow -ge $deadline) {
+                        throw "The child pwsh did not print '$Text' in time: $($Child.Output)"
+                    }
+                }
+            }
+
+            function Add-TestSqliteTable {
+                param([string] $Path, [string] $Table)
+                & $python -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('create table $Table (x)'); c.commit(); c.close()" $Path
+                $LASTEXITCODE | Should -Be 0
+            }
+
+            function Complete-ConfirmingChild {
+                # Types the answers, reads the rest, and returns the prompts asked and the result.
+                param([object] $Child, [string[]] $Answer)
+                foreach ($line in $Answer) {
+                    $Child.Process.StandardInput.WriteLine($line)
+                }
+                $Child.Process.StandardInput.Close()
+                if ($null -ne $Child.Pending) {
+                    $read = $Child.Pending.Result
+                    $null = $Child.Output.Append($Child.Buffer, 0, $read)
+                    $Child.Pending = $null
+                }
+                $null = $Child.Output.Append($Child.Process.StandardOutput.ReadToEnd())
+                $Child.Process.WaitForExit(120000) | Should -BeTrue
+                $text = $Child.Output.ToString()
+                $resultLine = @($text -split '\r?\n' | Where-Object { $_.StartsWith('RESULT:') })[0]
+                $errorLine = @($text -split '\r?\n' | Where-Object { $_.StartsWith('ERRORS:') })[0]
+                [PSCustomObject]@{
+                    Prompts = @([regex]::Matches($text, 'Performing the operation "([^"]*)"') | ForEach-Object -Process { $_.Groups[1].Value })
+                    Result = ConvertFrom-Json -InputObject $resultLine.Substring(7)
+                    Errors = $errorLine.Substring(7)
+                    Text = $text
+                }
+            }
+
+            $backups = Join-Path -Path $TestDrive -ChildPath 'plans'
+            $null = New-Item -Path $backups -ItemType Directory -Force
+            $source = Join-Path -Path $backups -ChildPath 'backup.db'
+            $null = Backup-PrefectDatabase -Path (Join-Path -Path $server.HomePath -ChildPath 'prefect.db') -Destination $source -Confirm:$false
+        }
+
+        BeforeEach {
+            $database = Join-Path -Path $backups -ChildPath ('db-' + [guid]::NewGuid().ToString('N') + '.db')
+            Copy-Item -LiteralPath $source -Destination $database
+            # A valid database that differs from the backup: a restore is then visible.
+            Add-TestSqliteTable -Path $database -Table 'before_restore'
+            $before = (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash
+        }
+
+        It 'declining the safety copy skips the restore that depends on it, without asking about it' {
+            $child = Start-ConfirmingChild -Script "`$result = Restore-PrefectDatabase -BackupPath '$source' -Path '$database' -Confirm -ErrorVariable failed"
+            Wait-ChildText -Child $child -Text 'Performing the operation'
+            $run = Complete-ConfirmingChild -Child $child -Answer 'N'
+            $run.Prompts.Count | Should -Be 1 -Because "the restore depends on the declined safety copy: $($run.Text)"
+            $run.Prompts[0] | Should -BeLike 'Keep the current database*'
+            (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash | Should -Be $before
+            @(Get-ChildItem -Path (Join-Path -Path $backups -ChildPath 'backups') -Filter ([System.IO.Path]::GetFileNameWithoutExtension($database) + '-before-restore-*') -ErrorAction SilentlyContinue).Count | Should -Be 0
+            $run.Errors | Should -BeNullOrEmpty
+        }
+
+        It 'declining one action runs the others: the safety copy is kept, the database is not replaced' {
+            $child = Start-ConfirmingChild -Script "`$result = Restore-PrefectDatabase -BackupPath '$source' -Path '$database' -Confirm -ErrorVariable failed"
+            Wait-ChildText -Child $child -Text 'Performing the operation'
+            $run = Complete-ConfirmingChild -Child $child -Answer 'Y', 'N'
+            $run.Prompts.Count | Should -Be 2
+            $run.Errors | Should -BeNullOrEmpty
+            (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash | Should -Be $before
+            $safety = @(Get-ChildItem -Path (Join-Path -Path $backups -ChildPath 'backups') -Filter ([System.IO.Path]::GetFileNameWithoutExtension($database) + '-before-restore-*') -ErrorAction SilentlyContinue)
+            $safety.Count | Should -Be 1
+            # SQLite's online backup copies pages, not bytes: the copy is a database of its own.
+            $safety[0].Length | Should -BeGreaterThan 0
+            @($run.Result.actions | ForEach-Object -Process { $_.kind }) -join ',' | Should -BeExactly 'backup-database'
+        }
+
+        It 'refuses with PlanStale when the database changes between the plan and its apply (<Mode>)' -ForEach @(
+            @{ Mode = 'one-shot'; Start = '' }
+            @{ Mode = 'session'; Start = 'Start-PrefectSession | Out-Null; ' }
+        ) {
+            $child = Start-ConfirmingChild -Script "$Start`$result = Restore-PrefectDatabase -BackupPath '$source' -Path '$database' -Confirm -ErrorVariable failed"
+            Wait-ChildText -Child $child -Text 'Performing the operation'
+            # The machine changes while the admin reads the plan.
+            Add-TestSqliteTable -Path $database -Table 'changed_meanwhile'
+            $changed = (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash
+            $run = Complete-ConfirmingChild -Child $child -Answer 'Y', 'Y'
+            $run.Errors | Should -BeExactly 'PrefectWin.PlanStale,Restore-PrefectDatabase' -Because $run.Text
+            (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash | Should -Be $changed -Because 'a stale plan changes nothing'
+            @(Get-ChildItem -Path (Join-Path -Path $backups -ChildPath 'backups') -Filter ([System.IO.Path]::GetFileNameWithoutExtension($database) + '-before-restore-*') -ErrorAction SilentlyContinue).Count | Should -Be 0
+        }
+
+        It 'applies the plan that was shown when nothing changed (<Mode>)' -ForEach @(
+            @{ Mode = 'one-shot, planned again'; Start = '' }
+            @{ Mode = 'session, by plan id'; Start = 'Start-PrefectSession | Out-Null; ' }
+        ) {
+            $child = Start-ConfirmingChild -Script "$Start`$result = Restore-PrefectDatabase -BackupPath '$source' -Path '$database' -Confirm -ErrorVariable failed"
+            Wait-ChildText -Child $child -Text 'Performing the operation'
+            # The safety copy's name holds the time of planning: let a second pass before applying.
+            Start-Sleep -Milliseconds 1200
+            $run = Complete-ConfirmingChild -Child $child -Answer 'Y', 'Y'
+            $run.Errors | Should -BeNullOrEmpty -Because $run.Text
+            (Get-FileHash -LiteralPath $database -Algorithm SHA256).Hash | Should -Be (Get-FileHash -LiteralPath $source -Algorithm SHA256).Hash
+        }
+    }
+
     Context 'Windows-only cmdlets off Windows' -Skip:$onWindows {
         It '<Cmdlet> writes a PrefectWin.NotSupported error and changes nothing' -ForEach $notSupportedCases {
             $arguments = @{} + $Arguments

@@ -247,10 +247,14 @@ Describe 'Contract fixture' {
                 $parameters = $bound['Parameters']
             }
             # What the real bridge would write to stdin, serialized by the module's own code.
+            $apply = $null
+            if ($bound.ContainsKey('Apply')) {
+                $apply = $bound['Apply']
+            }
             $json = & $prefectWin {
-                param($command, $values, $flag)
-                ConvertTo-PrefectRequestJson -Command $command -Parameters $values -WhatIf:$flag
-            } $bound['Command'] $parameters $whatIf
+                param($command, $values, $flag, $applyField)
+                ConvertTo-PrefectRequestJson -Command $command -Parameters $values -WhatIf:$flag -Apply $applyField
+            } $bound['Command'] $parameters $whatIf $apply
             $state.Requests.Add((ConvertTo-CanonicalJson -InputObject (ConvertFrom-Json -InputObject $json)))
             # The recorded response, through the module's own response handling.
             $stdout = ConvertTo-Json -InputObject $exchange.response -Depth 30 -Compress
@@ -598,55 +602,74 @@ Describe 'Invoke-PrefectPlan' {
         }
 
         function Invoke-TestPlan {
-            param([object] $Cmdlet)
+            param([object] $Cmdlet, [switch] $ApplyEmpty)
             & $prefectWin {
-                param($fake)
-                Invoke-PrefectPlan -Cmdlet $fake -Command 'service.install' -Parameters @{ name = 'PrefectServer' } -Target 'PrefectServer'
-            } $Cmdlet
+                param($fake, $empty)
+                Invoke-PrefectPlan -Cmdlet $fake -Command 'service.install' -Parameters @{ name = 'PrefectServer' } -Target 'PrefectServer' -ApplyEmpty:$empty
+            } $Cmdlet $ApplyEmpty
         }
     }
 
     BeforeEach {
         $planActions = @(
-            [PSCustomObject]@{ kind = 'service.create'; description = 'Create the service PrefectServer' }
-            [PSCustomObject]@{ kind = 'firewall.allow'; description = 'Allow inbound TCP 4200' }
+            [PSCustomObject]@{ id = 'a1'; kind = 'service.create'; description = 'Create the service PrefectServer'; target = 'PrefectServer'; dependsOn = @() }
+            [PSCustomObject]@{ id = 'a2'; kind = 'firewall.allow'; description = 'Allow inbound TCP 4200'; target = 'rule'; dependsOn = @() }
+            [PSCustomObject]@{ id = 'a3'; kind = 'service.start'; description = 'Start the service PrefectServer'; target = 'PrefectServer'; dependsOn = @('a2', 'a1') }
         )
+        $applied = New-Object -TypeName 'System.Collections.Generic.List[object]'
         Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -RemoveParameterType 'Cmdlet' -MockWith {
+            if ($PesterBoundParameters.ContainsKey('Apply')) {
+                $applied.Add($PesterBoundParameters['Apply'])
+            }
             $planned = $PesterBoundParameters.ContainsKey('WhatIf') -and [bool]$PesterBoundParameters['WhatIf']
-            [PSCustomObject]@{ changed = -not $planned; actions = @($planActions) }
+            [PSCustomObject]@{ changed = -not $planned; actions = @($planActions); planId = 'p1'; fingerprint = 'f1' }
         }
     }
 
-    It 'asks ShouldProcess about every action, then applies the plan' {
+    It 'asks ShouldProcess about every action, then applies the plan shown, by id, with every id confirmed' {
         $asked = New-Object -TypeName 'System.Collections.Generic.List[string]'
-        $fake = New-FakeCmdlet -Answers @{ 'Create the service PrefectServer' = $true; 'Allow inbound TCP 4200' = $true } -Asked $asked
+        $fake = New-FakeCmdlet -Answers @{ 'Create the service PrefectServer' = $true; 'Allow inbound TCP 4200' = $true; 'Start the service PrefectServer' = $true } -Asked $asked
         $result = Invoke-TestPlan -Cmdlet $fake
-        ($asked -join ';') | Should -BeExactly 'PrefectServer|Create the service PrefectServer;PrefectServer|Allow inbound TCP 4200'
+        ($asked -join ';') | Should -BeExactly 'PrefectServer|Create the service PrefectServer;PrefectServer|Allow inbound TCP 4200;PrefectServer|Start the service PrefectServer'
         $result.changed | Should -BeTrue
-        Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 1 -Exactly -ParameterFilter { [bool]$WhatIf }
-        Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 1 -Exactly -ParameterFilter { -not $WhatIf }
+        $applied.Count | Should -Be 1
+        $applied[0].planId | Should -BeExactly 'p1'
+        ($applied[0].confirm -join ',') | Should -BeExactly 'a1,a2,a3'
+        $applied[0].plan.fingerprint | Should -BeExactly 'f1'
+        (@($applied[0].plan.actions | ForEach-Object -Process { '{0}:{1}' -f $_.id, (@($_.dependsOn) -join '+') }) -join ',') | Should -BeExactly 'a1:,a2:,a3:a2+a1'
     }
 
-    It 'applies nothing when one action is declined (or under -WhatIf) and returns the plan' {
+    It 'declining one action skips it and what depends on it, without asking, and applies the rest' {
         $asked = New-Object -TypeName 'System.Collections.Generic.List[string]'
-        $fake = New-FakeCmdlet -Answers @{ 'Create the service PrefectServer' = $true; 'Allow inbound TCP 4200' = $false } -Asked $asked
+        $fake = New-FakeCmdlet -Answers @{ 'Create the service PrefectServer' = $false; 'Allow inbound TCP 4200' = $true; 'Start the service PrefectServer' = $true } -Asked $asked
+        $null = Invoke-TestPlan -Cmdlet $fake
+        $asked.Count | Should -Be 2 -Because 'the start depends on the declined create'
+        ($applied[0].confirm -join ',') | Should -BeExactly 'a2'
+    }
+
+    It 'applies nothing when every action is declined, and returns the plan' {
+        $asked = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        $fake = New-FakeCmdlet -Answers @{} -Asked $asked
         $result = Invoke-TestPlan -Cmdlet $fake
         $asked.Count | Should -Be 2
         $result.changed | Should -BeFalse
         Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 1 -Exactly
     }
 
-    It 'asks nothing and applies nothing when the plan is empty' {
+    It 'asks nothing and applies nothing when the plan is empty, unless -ApplyEmpty' {
         $planActions = @()
         $asked = New-Object -TypeName 'System.Collections.Generic.List[string]'
         $fake = New-FakeCmdlet -Answers @{} -Asked $asked
         $result = Invoke-TestPlan -Cmdlet $fake
         $asked.Count | Should -Be 0
         $result.changed | Should -BeFalse
-        Should -Invoke -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -Times 1 -Exactly
+        $applied.Count | Should -Be 0
+        $null = Invoke-TestPlan -Cmdlet $fake -ApplyEmpty
+        $applied.Count | Should -Be 1
+        @($applied[0].confirm).Count | Should -Be 0
     }
 
-    It 'works with a real cmdlet under -WhatIf' {
+    It 'works with a real cmdlet under -WhatIf: every action is listed, nothing is applied' {
         $result = & $prefectWin {
             function Install-TestThing {
                 [CmdletBinding(SupportsShouldProcess = $true)]

@@ -47,10 +47,14 @@ BeforeAll {
         $exchange = $recorded.($State.Names[$State.Calls])
         $State.Calls++
         $whatIf = $Bound.ContainsKey('WhatIf') -and [bool]$Bound['WhatIf']
+        $apply = $null
+        if ($Bound.ContainsKey('Apply')) {
+            $apply = $Bound['Apply']
+        }
         $json = & $prefectWin {
-            param($command, $values, $flag)
-            ConvertTo-PrefectRequestJson -Command $command -Parameters $values -WhatIf:$flag
-        } $Bound['Command'] $Bound['Parameters'] $whatIf
+            param($command, $values, $flag, $applyField)
+            ConvertTo-PrefectRequestJson -Command $command -Parameters $values -WhatIf:$flag -Apply $applyField
+        } $Bound['Command'] $Bound['Parameters'] $whatIf $apply
         $State.Requests.Add((ConvertFrom-Json -InputObject $json))
         $stdout = ConvertTo-Json -InputObject $exchange.response -Depth 30 -Compress
         & $prefectWin {
@@ -115,9 +119,22 @@ Describe 'Install-PrefectService' {
     It 'an empty plan applies nothing and calls the backend once' {
         $state = New-TestState -Names @('install-again')
         Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith { Invoke-TestExchange -Bound $PesterBoundParameters -State $state }
-        $output = @(Install-PrefectService @installArguments -Confirm:$false)
+        $arguments = @{} + $installArguments
+        $arguments.Remove('PassThru')
+        $output = @(Install-PrefectService @arguments -Confirm:$false)
         $state.Calls | Should -Be 1
         $output.Count | Should -Be 0
+    }
+
+    It 'an empty plan with -PassThru is still applied (by its id, confirming nothing) and returns the service' {
+        $state = New-TestState -Names @('install-again', 'install-again-applied')
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith { Invoke-TestExchange -Bound $PesterBoundParameters -State $state }
+        $output = @(Install-PrefectService @installArguments -Confirm:$false)
+        $state.Calls | Should -Be 2
+        $state.Requests[1].apply.planId | Should -BeExactly $recorded.'install-again'.response.result.planId
+        @($state.Requests[1].apply.confirm).Count | Should -Be 0
+        $output.Count | Should -Be 1
+        $output[0].PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.ServiceInfo'
     }
 }
 

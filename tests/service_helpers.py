@@ -63,3 +63,12 @@ def parse_windows_command_line(line: str) -> list[str]:
                 arg.append(c)
                 i += 1
         args.append("".join(arg))
+
+
+def apply_plan(actions, adapter, *, nssm, events, journal=False):
+    """Run planned service actions through the change engine, as service.install does."""
+    from prefectwin.change import engine
+    from prefectwin.change.model import new_plan
+    from prefectwin.services.steps import STEPS, Runtime
+
+    return engine.apply(new_plan(actions, {}), steps=STEPS, runtime=Runtime(adapter, nssm), events=events, journal=journal)

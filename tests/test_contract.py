@@ -208,9 +208,10 @@ def test_fixture_is_well_formed(path: Path) -> None:
         assert isinstance(response, dict), (
             f"no recorded response: run '.venv/bin/python tests/test_contract.py {path.relative_to(REPO).as_posix()}'"
         )
-        assert set(request) == {"protocol", "command", "params", "whatIf"}, (
+        assert set(request) - {"apply"} == {"protocol", "command", "params", "whatIf"}, (
             "a request as the cmdlet hands it to Invoke-PrefectBackend: no cwd or id (see the module docstring)"
         )
+        assert "apply" not in request or not request["whatIf"], "apply goes with the apply request, never with whatIf"
         assert request["protocol"] == 1 and isinstance(request["whatIf"], bool)
         assert response["protocol"] == 1 and isinstance(response["ok"], bool)
         assert exchange["exitCode"] in ((0,) if response["ok"] else (1, 2))
@@ -275,8 +276,22 @@ def test_backend_answers_as_recorded(path: Path, live_responses) -> None:
 def record(path: Path) -> None:
     """Run the fixture's request(s) through the real backend and store response and exit code."""
     fixture = load(path)
+    previous = None
     for exchange in exchanges(fixture):
-        response, exit_code, _ = run_rpc(exchange["request"])
+        request = exchange["request"]
+        if "apply" in request and previous is not None and previous["ok"]:
+            # The apply request carries the plan the whatIf answer before it showed.
+            shown = previous["result"]
+            request["apply"] = {
+                "confirm": request["apply"].get("confirm", [a["id"] for a in shown["actions"]]),
+                "plan": {
+                    "actions": [{k: a[k] for k in ("id", "kind", "description", "target", "dependsOn")} for a in shown["actions"]],
+                    "fingerprint": shown["fingerprint"],
+                },
+                "planId": shown["planId"],
+            }
+        response, exit_code, _ = run_rpc(request)
+        previous = response
         exchange["response"] = response
         exchange["exitCode"] = exit_code
         exchange.setdefault("compare", [])

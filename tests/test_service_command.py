@@ -105,7 +105,7 @@ def test_what_if_returns_the_plan_and_changes_nothing(adapter, tmp_path, free_po
     plan = result.result
     assert plan["whatIf"] is True and plan["changed"] is True
     assert [a["kind"] for a in plan["actions"]][:3] == ["create-directory", "create-directory", "install-service"]
-    assert all(set(a) == {"kind", "description", "target", "parameter", "impact"} for a in plan["actions"])
+    assert all(set(a) == {"id", "kind", "description", "target", "dependsOn", "parameter", "scope", "impact"} for a in plan["actions"])
     assert adapter.changing_calls() == []
 
 

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from fakes.services import NSSM_PATH, FakeService, FakeServiceAdapter, InjectedFailure
 from prefectwin.errors import ApplyFailed, InvalidArgument
 from prefectwin.events import SilentEvents
-from prefectwin.services.apply import apply_plan
+from service_helpers import apply_plan
 from prefectwin.services.plan import plan_install, plan_uninstall
 from prefectwin.services.spec import firewall_rule_name
 from prefectwin.services.state import read_state
@@ -59,7 +59,7 @@ def test_plan_on_the_wire_carries_descriptions_but_never_values_or_passwords():
     actions = plan_install(spec, read_state(spec, FakeServiceAdapter()), start=True)
     for action in actions:
         wire = action.model_dump(mode="json", by_alias=True)
-        assert set(wire) == {"kind", "description", "target", "parameter", "impact"}
+        assert set(wire) == {"id", "kind", "description", "target", "dependsOn", "parameter", "scope", "impact"}
         assert PASSWORD not in str(wire)
     env = next(a for a in actions if a.parameter == "AppEnvironmentExtra")
     assert "PREFECT_SERVER_DATABASE_CONNECTION_URL=********" in env.description

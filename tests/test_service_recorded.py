@@ -44,12 +44,19 @@ WORKER = {"name": "PrefectWorker", "role": "Worker", "pythonPath": "/opt/prefect
 def record() -> dict[str, Any]:
     import prefectwin.services.validate as validate
     import prefectwin.system as system
+    import itertools
+    import types
+
+    import prefectwin.change.model as model
     from fakes.services import FakeServiceAdapter
     from prefectwin.events import Events
     from prefectwin.rpc import handle
 
     adapter = FakeServiceAdapter()
-    previous, real_validate = system._override, validate.validate_install
+    previous, real_validate, real_uuid = system._override, validate.validate_install, model.uuid
+    # Plan ids are random; recorded ones are numbered, so the file stays the same run to run.
+    numbers = itertools.count(1)
+    model.uuid = types.SimpleNamespace(uuid4=lambda: types.SimpleNamespace(hex=f"{next(numbers):012d}"))
     system.use_adapter(adapter)
     validate.validate_install = lambda *args, **kwargs: None
     exchanges: dict[str, Any] = {}
@@ -63,6 +70,7 @@ def record() -> dict[str, Any]:
         call("install-plan", "service.install", INSTALL, what_if=True)
         call("install-applied", "service.install", INSTALL)
         call("install-again", "service.install", INSTALL, what_if=True)
+        call("install-again-applied", "service.install", INSTALL)
         call("worker-applied", "service.install", {**WORKER, "passThru": True})
         call("get-all", "service.get", {})
         call("get-named", "service.get", {"name": ["PrefectServer", "PrefectWorker"]})
@@ -75,6 +83,7 @@ def record() -> dict[str, Any]:
     finally:
         system.use_adapter(previous)
         validate.validate_install = real_validate
+        model.uuid = real_uuid
     return exchanges
 
 

@@ -14,13 +14,12 @@ from pydantic import SecretStr
 from fakes.service_dotnet import DO_NOT_EXPAND, MODIFY, FakeServiceDotNet
 from prefectwin.errors import ApplyFailed, OperationTimeout, PermissionDenied
 from prefectwin.events import SilentEvents
-from prefectwin.services.apply import apply_plan
 from prefectwin.services.plan import plan_install
 from prefectwin.services.spec import MARKER_VALUE
 from prefectwin.services.state import ServiceState
 from prefectwin.system.windows import WindowsAdapter
 from prefectwin.system.windows_services import decode_output
-from service_helpers import windows_spec
+from service_helpers import apply_plan, windows_spec
 
 NSSM = "C:\\Tools\\nssm.exe"
 SERVICES = "SYSTEM\\CurrentControlSet\\Services"

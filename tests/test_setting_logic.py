@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from prefectwin.errors import InvalidArgument, NotSupported, PrefectWinError
-from prefectwin.settings.apply import run_steps
 from prefectwin.settings.catalog import Catalog, SettingInfo, source_name
 from prefectwin.settings.plan import (
     ScopeState,
@@ -118,7 +117,7 @@ def profile_state(**values) -> ScopeState:
 def test_set_writes_the_canonical_name_and_drops_legacy_aliases_in_the_same_scope():
     state = ScopeState(scope="User", values={"PREFECT_API_DATABASE_TIMEOUT": "7"})
     actions = plan_value(TIMEOUT, "5", state)
-    assert [(a.kind, a.name) for a in actions] == [
+    assert [(a.kind, a.data["name"]) for a in actions] == [
         ("environment.set", "PREFECT_SERVER_DATABASE_TIMEOUT"),
         ("environment.unset", "PREFECT_API_DATABASE_TIMEOUT"),
     ]
@@ -131,7 +130,7 @@ def test_set_is_idempotent():
 
 def test_remove_removes_every_name_present_and_nothing_else():
     state = ScopeState(scope="Process", values={"PREFECT_SERVER_DATABASE_TIMEOUT": "5", "PREFECT_API_DATABASE_TIMEOUT": "7"})
-    assert [a.name for a in plan_value(TIMEOUT, None, state)] == ["PREFECT_SERVER_DATABASE_TIMEOUT", "PREFECT_API_DATABASE_TIMEOUT"]
+    assert [a.data["name"] for a in plan_value(TIMEOUT, None, state)] == ["PREFECT_SERVER_DATABASE_TIMEOUT", "PREFECT_API_DATABASE_TIMEOUT"]
     assert plan_value(TIMEOUT, None, ScopeState(scope="Process")) == []
 
 
@@ -139,7 +138,7 @@ def test_secret_values_never_appear_in_descriptions_or_the_wire_form():
     action = plan_value(KEY, "pnu_s3cret", profile_state())[0]
     assert "pnu_s3cret" not in action.description and "********" in action.description
     assert "pnu_s3cret" not in action.model_dump_json(by_alias=True)
-    assert set(action.model_dump(by_alias=True)) == {"kind", "description", "scope", "target"}
+    assert set(action.model_dump(by_alias=True)) == {"id", "kind", "description", "scope", "target", "dependsOn", "impact", "parameter"}
 
 
 def test_urls_with_passwords_are_masked_even_when_the_setting_is_not_secret():
@@ -154,7 +153,7 @@ def test_port_change_warns_when_the_api_url_no_longer_matches():
 def test_sync_api_url_updates_the_url_in_the_same_scope():
     actions, warnings = plan_port_sync(PORT, "4300", catalog(), profile_state(), sync=True)
     assert warnings == []
-    assert [(a.kind, a.name, a.value.get_secret_value()) for a in actions] == [("profile.set", "PREFECT_API_URL", "http://127.0.0.1:4300/api")]
+    assert [(a.kind, a.data["name"], a.data["value"].get_secret_value()) for a in actions] == [("profile.set", "PREFECT_API_URL", "http://127.0.0.1:4300/api")]
 
 
 def test_no_port_warning_when_the_url_already_matches_or_is_not_set():
@@ -164,7 +163,7 @@ def test_no_port_warning_when_the_url_already_matches_or_is_not_set():
 
 def test_sync_without_a_url_sets_a_local_one_for_a_wildcard_host():
     actions, _ = plan_port_sync(PORT, "4300", catalog(api_url=None, server_host="0.0.0.0"), profile_state(), sync=True)
-    assert actions[0].value.get_secret_value() == "http://127.0.0.1:4300/api"
+    assert actions[0].data["value"].get_secret_value() == "http://127.0.0.1:4300/api"
 
 
 @given(port=st.integers(1, 65535), host=st.sampled_from(["127.0.0.1", "prefect.example.com", "[::1]", "u:p@h"]), path=st.sampled_from(["/api", "/prefect/api", ""]))
@@ -182,32 +181,6 @@ def test_profile_values_overridden_by_a_stronger_source_warn():
 def test_a_user_variable_shadowing_a_machine_one_warns():
     user = ScopeState(scope="User", values={"PREFECT_API_DATABASE_TIMEOUT": "3"})
     assert "User environment variable PREFECT_API_DATABASE_TIMEOUT" in precedence_warnings(TIMEOUT, catalog(), "Machine", user)[0]
-
-
-# -- applying with undo -----------------------------------------------------------------------
-def test_run_steps_undoes_what_was_done_when_a_later_step_fails():
-    log = []
-
-    def ok(name):
-        log.append(f"do {name}")
-        return lambda: log.append(f"undo {name}")
-
-    def boom():
-        raise OSError("disk full")
-
-    with pytest.raises(PrefectWinError) as err:
-        run_steps([("a", lambda: ok("a")), ("b", lambda: ok("b")), ("c", boom)])
-    assert log == ["do a", "do b", "undo b", "undo a"]
-    assert err.value.code == "ApplyFailed" and [d["action"] for d in err.value.details] == ["b", "a"]
-
-
-def test_run_steps_scrubs_secrets_from_failures():
-    def boom():
-        raise OSError("cannot store s3cret")
-
-    with pytest.raises(PrefectWinError) as err:
-        run_steps([("a", lambda: None), ("b", boom)], scrub=lambda s: s.replace("s3cret", "********"))
-    assert "s3cret" not in err.value.message
 
 
 def test_set_value_param_is_a_secret_and_never_echoed_by_validation_errors():

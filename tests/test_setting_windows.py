@@ -99,7 +99,9 @@ def test_a_failed_write_rolls_back_the_ones_already_done(windows):
     windows._call = second_set_fails
     response, code, _ = setting("setting.set", "PREFECT_API_DATABASE_TIMEOUT", "User", "5")
     assert code == 1 and response["error"]["code"] == "ApplyFailed"
-    assert response["error"]["details"] == [{"action": "Set PREFECT_SERVER_DATABASE_TIMEOUT to '5' in the User environment", "rolledBack": True}]
+    assert response["error"]["details"][1:] == [
+        {"action": "Set PREFECT_SERVER_DATABASE_TIMEOUT to '5' in the User environment", "rolledBack": True, "undo": "Remove PREFECT_SERVER_DATABASE_TIMEOUT again"}
+    ]
     assert sets(windows)[-1] == ("PREFECT_SERVER_DATABASE_TIMEOUT", None, "User")  # the undo
     assert windows.user_environment() == {"PREFECT_API_DATABASE_TIMEOUT": "7"}
 
@@ -122,8 +124,11 @@ def test_a_unc_prefect_home_is_allowed_with_the_sqlite_warning(windows):
 
 def test_a_failed_profile_write_never_echoes_the_value():
     """Prefect's own error text could quote what it was given; the backend scrubs it."""
-    from prefectwin.commands.setting import apply_profile
+    from prefectwin.change import engine
+    from prefectwin.change.model import new_plan
     from prefectwin.errors import ProbeFailed
+    from prefectwin.events import SilentEvents
+    from prefectwin.settings.steps import STEPS, Runtime
     from prefectwin.settings.catalog import SettingInfo
     from prefectwin.settings.plan import ScopeState, plan_value
 
@@ -133,5 +138,5 @@ def test_a_failed_profile_write_never_echoes_the_value():
 
     actions = plan_value(SettingInfo(name="PREFECT_API_KEY", secret=True), "pnu_leaky", ScopeState(scope="Profile", profile="p"))
     with pytest.raises(ProbeFailed) as err:
-        apply_profile(Refusing(), actions, "p")
+        engine.apply(new_plan(actions, {}), steps=STEPS, runtime=Runtime(adapter=None, session=Refusing()), events=SilentEvents(), journal=False)
     assert "pnu_leaky" not in err.value.message and "pnu_leaky" not in str(err.value)

@@ -106,6 +106,13 @@ class ApplyFailed(PrefectWinError):
     category = "InvalidOperation"
 
 
+class PlanStale(PrefectWinError):
+    """The machine changed between the plan that was shown and its apply; nothing was done."""
+
+    code = "PlanStale"
+    category = "InvalidOperation"
+
+
 class Stopped(PrefectWinError):
     """A stop signal (Ctrl-C, SIGTERM, the caller going away) ended the command."""
 

@@ -41,6 +41,36 @@ class Result(BaseModel):
     )
 
 
+class ShownAction(BaseModel):
+    """An action as the whatIf answer showed it; its other fields are not compared."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+
+    id: str
+    kind: str
+    description: str
+    target: Optional[str] = None
+    depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
+
+
+class ShownPlan(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+
+    fingerprint: str = Field(min_length=1, max_length=64)
+    actions: list[ShownAction] = Field(max_length=1000)
+
+
+class ApplyRequest(BaseModel):
+    """Apply the plan a whatIf answer showed: by id in the backend that made it, else by
+    re-planning and comparing with `plan` (docs/protocol.md, Plans)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    plan_id: str = Field(alias="planId", min_length=1, max_length=64)
+    confirm: Optional[list[str]] = Field(None, max_length=1000)
+    plan: Optional[ShownPlan] = None
+
+
 class Request(BaseModel):
     """The envelope. Strict: PowerShell's ConvertTo-Json sends real JSON types, and a
     quoted "1" for the protocol means the caller is not speaking this protocol."""
@@ -59,6 +89,7 @@ class Request(BaseModel):
     # moment it started; serving each request in the caller's current one makes its answer
     # the one a fresh process would give. Without it, the process's own environment is used.
     environment: Optional[dict[str, str]] = None
+    apply: Optional[ApplyRequest] = None
 
     @field_validator("protocol", mode="before")
     @classmethod

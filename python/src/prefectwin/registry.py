@@ -19,6 +19,10 @@ from prefectwin.events import Events
 class Context:
     what_if: bool
     events: Events
+    #: the request's `apply` (models.ApplyRequest): which plan, and which of its actions
+    apply: Optional[Any] = None
+    #: (command, digest of the raw params): which request a kept plan was made for
+    request: Optional[tuple[str, str]] = None
 
 
 @dataclass(frozen=True)

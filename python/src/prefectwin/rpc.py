@@ -174,6 +174,28 @@ def _check_text(document: dict[str, Any]) -> None:
         )
 
 
+def _check_apply(cmd: Any, request: Any) -> None:
+    if request.apply is None:
+        return
+    if request.what_if or not cmd.changes_state:
+        why = "with whatIf" if request.what_if else f"for {cmd.name}, which changes nothing"
+        raise InvalidRequest(
+            f"The request's apply field makes no sense {why}.",
+            target="apply",
+            remediation="Send apply only without whatIf, to a state-changing command, with the planId its whatIf answer gave.",
+        )
+
+
+def _report_pending(cmd: Any, events: Events) -> None:
+    """A change that a killed backend left half done: every command says so, once per request."""
+    if cmd.name.startswith("change."):
+        return
+    from prefectwin.change.recovery import pending_warnings
+
+    for warning in pending_warnings():
+        events.warning(warning)
+
+
 def handle(raw: bytes, events: Optional[Events] = None) -> tuple[dict[str, Any], int]:
     """Serve one request. Returns (response object, process exit code)."""
     try:
@@ -193,9 +215,17 @@ def handle_document(document: dict[str, Any], events: Optional[Events] = None) -
         request = _check_envelope(document)
         cmd = lookup(request.command)
         validated = _validate_params(cmd, request.params or {})
+        _check_apply(cmd, request)
         _enter(request.cwd)
+        from prefectwin.change import session
+
+        ctx = Context(what_if=request.what_if, events=events, apply=request.apply, request=(cmd.name, session.params_key(request.params)))
         with _caller_environment(request.environment):
-            result = cmd.handler(validated, Context(what_if=request.what_if, events=events))
+            _report_pending(cmd, events)
+            if request.apply is not None and session.kept(request.apply.plan_id):
+                result = session.apply_stored(ctx)
+            else:
+                result = cmd.handler(validated, ctx)
         return {"protocol": PROTOCOL_VERSION, "ok": True, "result": _serialize(cmd, result)}, 0
     except Interrupted as exc:
         error = stopped(exc)

@@ -12,24 +12,17 @@ from pydantic import Field
 from prefectwin.backup.sqlite import DatabaseFile
 from prefectwin.diagnosis.database import database_kind, sqlite_path
 from prefectwin.errors import InvalidArgument, NotFound, NotSupported, ResourceBusy
-from prefectwin.models import Result
+from prefectwin.change.model import Action, Planned, number
 from prefectwin.secrets import mask_url
 
 BACKUP_FOLDER = "backups"
 
 
-class BackupAction(Result):
-    kind: str
-    description: str
-    target: str
-    data: dict = Field(default_factory=dict, exclude=True)
-
-
-class DatabaseBackup(Result):
+class DatabaseBackup(Planned):
     """A backup written, or a restore done (or, with whatIf, planned)."""
 
     changed: bool
-    actions: list[BackupAction]
+    actions: list[Action]
     database: str
     backup: str
     safety_backup: Optional[str] = None
@@ -107,7 +100,7 @@ def plan_backup(source: DatabaseFile, destination: Optional[str], now: _dt.datet
         target = destination
     if os.path.abspath(target) == os.path.abspath(source.path):
         raise InvalidArgument("The backup cannot overwrite the database itself.", target="destination", remediation="Choose another -Destination.")
-    action = BackupAction(
+    action = Action(
         kind="backup-database",
         description=f"Back up the SQLite database '{source.path}' to '{target}' (online backup)",
         target=target,
@@ -115,7 +108,7 @@ def plan_backup(source: DatabaseFile, destination: Optional[str], now: _dt.datet
     )
     return DatabaseBackup(
         changed=False,
-        actions=[action],
+        actions=number([action]),
         database=source.path,
         backup=target,
         revision=source.revision,
@@ -123,7 +116,10 @@ def plan_backup(source: DatabaseFile, destination: Optional[str], now: _dt.datet
     )
 
 
-def plan_restore(backup: DatabaseFile, database: DatabaseFile, busy: Optional[str], now: _dt.datetime) -> DatabaseBackup:
+def plan_restore(
+    backup: DatabaseFile, database: DatabaseFile, busy: Optional[str], now: _dt.datetime, *, safety_path: Optional[str] = None
+) -> DatabaseBackup:
+    """`safety_path`: the safety copy's name as a plan shown earlier gave it (it holds the time)."""
     _require_prefect_database(backup, parameter="backupPath", role="backup")
     if os.path.abspath(backup.path) == os.path.abspath(database.path):
         raise InvalidArgument("The backup and the database are the same file.", target="backupPath", remediation="Name a backup file.")
@@ -133,12 +129,12 @@ def plan_restore(backup: DatabaseFile, database: DatabaseFile, busy: Optional[st
             target="path",
             remediation="Stop the Prefect server (and its workers) that use it, then restore.",
         )
-    actions: list[BackupAction] = []
+    actions: list[Action] = []
     safety = None
     if database.exists:
-        safety = default_backup_path(database.path, now, label="before-restore")
+        safety = safety_path or default_backup_path(database.path, now, label="before-restore")
         actions.append(
-            BackupAction(
+            Action(
                 kind="backup-database",
                 description=f"Keep the current database '{database.path}' as '{safety}'",
                 target=safety,
@@ -146,13 +142,17 @@ def plan_restore(backup: DatabaseFile, database: DatabaseFile, busy: Optional[st
             )
         )
     actions.append(
-        BackupAction(
+        Action(
             kind="restore-database",
             description=f"Replace the SQLite database '{database.path}' with the backup '{backup.path}' (revision {backup.revision})",
             target=database.path,
-            data={"backup": backup.path, "database": database.path},
+            data={"backup": backup.path, "database": database.path, "safety": safety},
         )
     )
+    actions = number(actions)
+    if safety is not None:
+        # The database is replaced only once the safety copy of it exists.
+        actions[-1] = actions[-1].model_copy(update={"depends_on": [actions[0].id]})
     return DatabaseBackup(
         changed=False,
         actions=actions,

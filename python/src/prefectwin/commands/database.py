@@ -76,38 +76,53 @@ def database_backup(params: DatabaseBackupParams, ctx: Context) -> DatabaseBacku
     """Back up a Prefect server's SQLite database with SQLite's online backup API, safe while the server runs."""
     from prefectwin.backup import sqlite
     from prefectwin.backup.plan import plan_backup
-    from prefectwin.settings.apply import run_steps
+    from prefectwin.backup.steps import STEPS
+    from prefectwin.change import engine, session
+    from prefectwin.change.model import fingerprint, new_plan
 
     database = _database_path(params, ctx)
     destination = os.path.abspath(params.destination) if params.destination else None
-    plan = plan_backup(
-        sqlite.inspect(database),
-        destination,
-        _dt.datetime.now(_dt.timezone.utc),
-        destination_is_folder=bool(destination and os.path.isdir(destination)),
-    )
-    if ctx.what_if:
-        return plan
-    if os.path.exists(plan.backup):
-        from prefectwin.errors import InvalidArgument
+    folder = bool(destination and os.path.isdir(destination))
+    shown_plan = ctx.apply.plan if ctx.apply is not None else None
+    if shown_plan is not None and len(shown_plan.actions) == 1 and (destination is None or folder):
+        # The default name holds the time of planning: applying the plan shown keeps that name.
+        destination, folder = shown_plan.actions[0].target, False
+    plan = plan_backup(sqlite.inspect(database), destination, _dt.datetime.now(_dt.timezone.utc), destination_is_folder=folder)
+    def recheck() -> str:
+        return fingerprint(_file_state(database, plan.backup))
 
-        raise InvalidArgument(
-            f"The backup file '{plan.backup}' exists already; a backup never overwrites one.",
-            target="destination",
-            remediation="Choose another -Destination, or a folder.",
-        )
-    [action] = plan.actions
-    ctx.events.progress(ACTIVITY, action.description, 30)
-    ctx.events.verbose(action.description)
-    run_steps([(action.description, lambda: _backup_step(sqlite, action.data["source"], action.data["destination"]))])
-    written = sqlite.inspect(plan.backup, with_hash=True)
-    ctx.events.progress(ACTIVITY, "Done", 100)
-    return plan.model_copy(update={"changed": True, "size_bytes": written.size, "sha256": written.sha256, "flow_runs": written.flow_runs, "revision": written.revision})
+    def execute(p, confirm, run_ctx) -> DatabaseBackup:
+        if os.path.exists(plan.backup):
+            from prefectwin.errors import InvalidArgument
+
+            raise InvalidArgument(
+                f"The backup file '{plan.backup}' exists already; a backup never overwrites one.",
+                target="destination",
+                remediation="Choose another -Destination, or a folder.",
+            )
+        ran = engine.apply(p, steps=STEPS, runtime=None, events=run_ctx.events, confirm=confirm, command="database.backup", summary=f"Backup-PrefectDatabase {database}", activity=ACTIVITY)
+        if not ran:
+            return shown(p)
+        written = sqlite.inspect(plan.backup, with_hash=True)
+        return shown(p).model_copy(update={"changed": True, "size_bytes": written.size, "sha256": written.sha256, "flow_runs": written.flow_runs, "revision": written.revision})
+
+    def shown(p) -> DatabaseBackup:
+        return plan.model_copy(update={"actions": p.actions, "plan_id": p.id, "fingerprint": p.fingerprint})
+
+    proposal = session.Proposal(plan=new_plan(plan.actions, _file_state(database, plan.backup)), recheck=recheck, show=shown, execute=execute)
+    return session.offer(ctx, proposal)
 
 
-def _backup_step(sqlite, source: str, destination: str):
-    sqlite.backup_online(source, destination)
-    return lambda: sqlite.remove_file(destination)
+def _file_state(*paths: str) -> dict:
+    """What a database plan's fingerprint covers: each file's size and modification time."""
+    state = {}
+    for path in paths:
+        try:
+            info = os.stat(path)
+            state[path] = [info.st_size, info.st_mtime_ns]
+        except OSError:
+            state[path] = None
+    return state
 
 
 @command("database.restore", params=DatabaseRestoreParams, result=DatabaseBackup, changes_state=True)
@@ -115,23 +130,34 @@ def database_restore(params: DatabaseRestoreParams, ctx: Context) -> DatabaseBac
     """Replace a stopped server's SQLite database with a backup, keeping the current file as a backup first."""
     from prefectwin.backup import sqlite
     from prefectwin.backup.plan import plan_restore
-    from prefectwin.settings.apply import run_steps
+    from prefectwin.backup.steps import STEPS
+    from prefectwin.change import engine, session
+    from prefectwin.change.model import fingerprint, new_plan
 
     database = _database_path(params, ctx)
     backup = os.path.abspath(params.backup_path)
-    plan = plan_restore(sqlite.inspect(backup), sqlite.inspect(database), sqlite.in_use(database), _dt.datetime.now(_dt.timezone.utc))
-    if ctx.what_if:
-        return plan
-    steps = []
-    for action in plan.actions:
-        if action.kind == "backup-database":
-            steps.append((action.description, lambda a=action: _backup_step(sqlite, a.data["source"], a.data["destination"])))
-        else:
-            steps.append((action.description, lambda a=action: sqlite.restore_copy(a.data["backup"], a.data["database"])))
-    for description, _ in steps:
-        ctx.events.verbose(description)
-    ctx.events.progress("Restoring the Prefect database", plan.actions[-1].description, 50)
-    run_steps(steps)
-    restored = sqlite.inspect(database, with_hash=True)
-    ctx.events.progress("Restoring the Prefect database", "Done", 100)
-    return plan.model_copy(update={"changed": True, "sha256": restored.sha256, "size_bytes": restored.size})
+    shown_plan = ctx.apply.plan if ctx.apply is not None else None
+    # The safety copy's default name holds the time of planning: applying the plan shown keeps it.
+    safety = next((a.target for a in shown_plan.actions if a.kind == "backup-database"), None) if shown_plan is not None else None
+    plan = plan_restore(
+        sqlite.inspect(backup), sqlite.inspect(database), sqlite.in_use(database), _dt.datetime.now(_dt.timezone.utc), safety_path=safety
+    )
+
+    def recheck() -> str:
+        return fingerprint({**_file_state(database, backup), "busy": sqlite.in_use(database)})
+
+    def shown(p, ran=None) -> DatabaseBackup:
+        return plan.model_copy(update={"actions": p.actions if ran is None else ran, "plan_id": p.id, "fingerprint": p.fingerprint})
+
+    def execute(p, confirm, run_ctx) -> DatabaseBackup:
+        ran = engine.apply(
+            p, steps=STEPS, runtime=None, events=run_ctx.events, confirm=confirm, command="database.restore",
+            summary=f"Restore-PrefectDatabase {database}", activity="Restoring the Prefect database",
+        )
+        if not any(a.kind == "restore-database" for a in ran):
+            return shown(p, ran).model_copy(update={"changed": bool(ran)})
+        restored = sqlite.inspect(database, with_hash=True)
+        return shown(p).model_copy(update={"changed": True, "sha256": restored.sha256, "size_bytes": restored.size})
+
+    state = {**_file_state(database, backup), "busy": sqlite.in_use(database)}
+    return session.offer(ctx, session.Proposal(plan=new_plan(plan.actions, state), recheck=recheck, show=shown, execute=execute))

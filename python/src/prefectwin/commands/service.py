@@ -24,7 +24,7 @@ from prefectwin.errors import InvalidArgument, NotFound
 from prefectwin.models import Params, Result, not_blank
 from prefectwin.registry import Context, command
 from prefectwin.services.health import ServiceInfo
-from prefectwin.services.plan import Action
+from prefectwin.change.model import Action, Planned
 from prefectwin.services.spec import SERVICE_NAME_PATTERN, Credential, StartupType
 
 ServiceName = Field(pattern=SERVICE_NAME_PATTERN, description="The Windows service name (letters, digits, '.', '_', '-').")
@@ -92,7 +92,7 @@ class ServiceUninstallParams(Params):
     force: bool = Field(False, description="Remove a service PrefectWin does not manage.")
 
 
-class ServicePlan(Result):
+class ServicePlan(Planned):
     """PSTypeName PrefectWin.ServicePlan."""
 
     name: str
@@ -147,7 +147,9 @@ def _local_server(adapter: Any, exclude: str) -> Optional[tuple[str, str]]:
 @command("service.install", params=ServiceInstallParams, result=ServicePlan, changes_state=True)
 def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     """Install or update a Prefect server or worker as a Windows service (NSSM)."""
-    from prefectwin.services.apply import apply_plan
+    from prefectwin.change import engine, session
+    from prefectwin.change.model import fingerprint, new_plan
+    from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.health import describe, wait_until_healthy
     from prefectwin.services.plan import plan_install
     from prefectwin.services.spec import build_spec
@@ -174,19 +176,43 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
         require_admin(adapter)
     state = read_state(spec, adapter)
     validate_install(spec, state.record, adapter, ctx.events, force=params.force)
-    actions = plan_install(spec, state, start=params.start or params.wait, force=params.force)
-    if ctx.what_if:
-        return ServicePlan(name=spec.name, changed=bool(actions), what_if=True, actions=actions)
-    if actions:
-        apply_plan(actions, adapter, nssm=nssm, events=ctx.events, secrets=_secrets_of(params, spec))
-    else:
-        ctx.events.verbose(f"Service '{spec.name}' already matches the requested configuration.")
-    service = None
-    if params.wait:
-        service = wait_until_healthy([spec.name], params.timeout_sec, adapter, ctx.events)[0]
-    elif params.pass_thru:
-        service = describe(adapter.read_service(spec.name))
-    return ServicePlan(name=spec.name, changed=bool(actions), what_if=False, actions=actions, service=service if params.pass_thru else None)
+    start = params.start or params.wait
+    plan = new_plan(plan_install(spec, state, start=start, force=params.force), state)
+    secrets = _secrets_of(params, spec)
+
+    def result(p, ran, applied, service=None) -> ServicePlan:
+        return ServicePlan(name=spec.name, changed=bool(ran), what_if=not applied, actions=ran, service=service, plan_id=p.id, fingerprint=p.fingerprint)
+
+    def execute(p, confirm, run_ctx) -> ServicePlan:
+        require_admin(adapter)
+        ran = engine.apply(
+            p,
+            steps=STEPS,
+            runtime=Runtime(adapter, nssm),
+            events=run_ctx.events,
+            confirm=confirm,
+            command="service.install",
+            summary=f"Install-PrefectService {spec.name}",
+            context={"nssm": nssm},
+            secrets=secrets,
+            activity="Applying the PrefectWin service plan",
+        )
+        if not p.actions:
+            run_ctx.events.verbose(f"Service '{spec.name}' already matches the requested configuration.")
+        service = None
+        if params.wait:
+            service = wait_until_healthy([spec.name], params.timeout_sec, adapter, run_ctx.events)[0]
+        elif params.pass_thru:
+            service = describe(adapter.read_service(spec.name))
+        return result(p, ran, True, service if params.pass_thru else None)
+
+    proposal = session.Proposal(
+        plan=plan,
+        recheck=lambda: fingerprint(read_state(spec, adapter)),
+        show=lambda p: result(p, p.actions, False),
+        execute=execute,
+    )
+    return session.offer(ctx, proposal)
 
 
 def _records(adapter: Any, names: Optional[list[str]]) -> list[Any]:
@@ -231,7 +257,9 @@ def service_wait(params: ServiceWaitParams, ctx: Context) -> list[ServiceInfo]:
 @command("service.uninstall", params=ServiceUninstallParams, result=ServicePlan, changes_state=True)
 def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePlan:
     """Stop and remove a Prefect service, its firewall rule, and (if asked) its logs and SQLite database."""
-    from prefectwin.services.apply import apply_plan
+    from prefectwin.change import engine, session
+    from prefectwin.change.model import fingerprint, new_plan
+    from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.plan import plan_uninstall
     from prefectwin.services.spec import firewall_rule_name
     from prefectwin.services.state import log_files, sqlite_files
@@ -252,20 +280,51 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         )
     stop_timeout = params.timeout_sec or int(marker.get("stopTimeoutMs", 15_000)) // 1000 + 15
     logs = marker.get("logPaths") or [v[0] for p in ("AppStdout", "AppStderr") if (v := record.parameters.get(p))]
+    rule = firewall_rule_name(record.name)
+
+    def state_now():
+        current = adapter.read_service(params.name)
+        files = (log_files(logs) if params.remove_logs else []) + (sqlite_files(marker.get("sqlitePath")) if params.remove_database else [])
+        return {"service": current, "firewall": adapter.firewall_rule_port(rule), "files": files}
+
+    state = state_now()
     actions = plan_uninstall(
         record,
-        firewall_port=adapter.firewall_rule_port(firewall_rule_name(record.name)),
+        firewall_port=state["firewall"],
         stop_timeout_sec=stop_timeout,
         log_files=log_files(logs) if params.remove_logs else [],
         database_files=sqlite_files(marker.get("sqlitePath")) if params.remove_database else [],
         force=params.force,
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
-    if ctx.what_if:
-        return ServicePlan(name=record.name, changed=True, what_if=True, actions=actions)
-    require_admin(adapter)
-    apply_plan(actions, adapter, nssm=nssm, events=ctx.events, secrets=_record_secrets(record))
-    return ServicePlan(name=record.name, changed=True, what_if=False, actions=actions)
+    plan = new_plan(actions, state)
+
+    def result(p, ran, applied) -> ServicePlan:
+        return ServicePlan(name=record.name, changed=bool(ran) if applied else True, what_if=not applied, actions=ran, plan_id=p.id, fingerprint=p.fingerprint)
+
+    def execute(p, confirm, run_ctx) -> ServicePlan:
+        require_admin(adapter)
+        ran = engine.apply(
+            p,
+            steps=STEPS,
+            runtime=Runtime(adapter, nssm),
+            events=run_ctx.events,
+            confirm=confirm,
+            command="service.uninstall",
+            summary=f"Uninstall-PrefectService {record.name}",
+            context={"nssm": nssm},
+            secrets=_record_secrets(record),
+            activity="Applying the PrefectWin service plan",
+        )
+        return result(p, ran, True)
+
+    proposal = session.Proposal(
+        plan=plan,
+        recheck=lambda: fingerprint(state_now()),
+        show=lambda p: result(p, p.actions, False),
+        execute=execute,
+    )
+    return session.offer(ctx, proposal)
 
 
 def _record_secrets(record: Any) -> tuple[str, ...]:
@@ -296,7 +355,7 @@ class ServiceRestartParams(Params):
         return _check_names(names)
 
 
-class ServiceRestart(Result):
+class ServiceRestart(Planned):
     """PSTypeName PrefectWin.ServiceRestart."""
 
     names: list[str]
@@ -318,7 +377,7 @@ class ServiceUpdateParams(Params):
         return not_blank(value)
 
 
-class ServiceUpdate(Result):
+class ServiceUpdate(Planned):
     """PSTypeName PrefectWin.ServiceUpdate."""
 
     name: str
@@ -347,23 +406,57 @@ def _services_after(adapter: Any, names: list[str]) -> list[ServiceInfo]:
 @command("service.restart", params=ServiceRestartParams, result=ServiceRestart, changes_state=True)
 def service_restart(params: ServiceRestartParams, ctx: Context) -> ServiceRestart:
     """Restart Prefect services in order: workers stop before their server and start after it, each start behind a health gate."""
-    from prefectwin.services.apply import apply_plan
+    from prefectwin.change import session
+    from prefectwin.change.model import fingerprint, new_plan
     from prefectwin.services.restart import plan_restart
-    from prefectwin.services.validate import require_admin
     from prefectwin.system import get_adapter
 
     adapter = get_adapter()
     adapter.require_services()
     _records(adapter, params.name)
-    records = [r for r in adapter.read_managed_services(None) if r.managed is not None]
+
+    def managed() -> list[Any]:
+        return [r for r in adapter.read_managed_services(None) if r.managed is not None]
+
+    records = managed()
     names = params.name or [r.name for r in records]
-    actions = plan_restart(records, names, health_timeout_sec=params.timeout_sec)
-    touched = list(dict.fromkeys(a.target for a in actions if a.kind in ("stop-service", "start-service")))
-    if ctx.what_if:
-        return ServiceRestart(names=touched, changed=bool(actions), what_if=True, actions=actions)
-    require_admin(adapter, "Restarting a service")
-    apply_plan(actions, adapter, nssm=None, events=ctx.events, secrets=_all_secrets(records))
-    return ServiceRestart(names=touched, changed=bool(actions), what_if=False, actions=actions, services=_services_after(adapter, touched))
+    plan = new_plan(plan_restart(records, names, health_timeout_sec=params.timeout_sec), records)
+
+    def touched(actions: list[Action]) -> list[str]:
+        return list(dict.fromkeys(a.target for a in actions if a.kind in ("stop-service", "start-service")))
+
+    def execute(p, confirm, run_ctx) -> ServiceRestart:
+        ran = _apply_service_plan(p, confirm, run_ctx, adapter, "service.restart", f"Restart-PrefectService {', '.join(names)}", _all_secrets(records), "Restarting a service")
+        return ServiceRestart(names=touched(ran), changed=bool(ran), what_if=False, actions=ran, services=_services_after(adapter, touched(ran)), plan_id=p.id, fingerprint=p.fingerprint)
+
+    proposal = session.Proposal(
+        plan=plan,
+        recheck=lambda: fingerprint(managed()),
+        show=lambda p: ServiceRestart(names=touched(p.actions), changed=bool(p.actions), what_if=True, actions=p.actions, plan_id=p.id, fingerprint=p.fingerprint),
+        execute=execute,
+    )
+    return session.offer(ctx, proposal)
+
+
+def _apply_service_plan(plan: Any, confirm: Any, run_ctx: Context, adapter: Any, command: str, summary: str, secrets: tuple[str, ...], what: str) -> list[Action]:
+    """Restart and update: the change engine, journalled, with the service steps."""
+    from prefectwin.change import engine
+    from prefectwin.services.steps import STEPS, Runtime
+    from prefectwin.services.validate import require_admin
+
+    require_admin(adapter, what)
+    return engine.apply(
+        plan,
+        steps=STEPS,
+        runtime=Runtime(adapter, None, run_ctx.events),
+        events=run_ctx.events,
+        confirm=confirm,
+        command=command,
+        summary=summary,
+        context={"nssm": None},
+        secrets=secrets,
+        activity="Applying the PrefectWin service plan",
+    )
 
 
 def _check_wheel_path(path: Optional[str], version: str) -> Optional[str]:
@@ -388,11 +481,11 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     """Upgrade Prefect in a service's interpreter: back up, pip install, migrate, restart in order behind a health gate; roll back on failure."""
     import datetime as _dt
 
+    from prefectwin.change import session
+    from prefectwin.change.model import fingerprint, new_plan, number
     from prefectwin.errors import ApplyFailed, PrefectWinError
-    from prefectwin.services.apply import apply_plan
     from prefectwin.services.health import prefect_version, wait_until_healthy
     from prefectwin.services.upgrade import check_version, plan_update
-    from prefectwin.services.validate import require_admin
     from prefectwin.system import get_adapter
 
     check_version(None, params.version)  # parameter problems first, on every OS
@@ -405,8 +498,13 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
         raise NotFound(f"The interpreter of service '{params.name}' ({python}) does not exist.", target="Name", remediation="Install the service again with a -PythonPath that exists.")
     current = prefect_version(python)
     check_version(current, params.version)
-    records = [r for r in adapter.read_managed_services(None) if r.managed is not None]
-    previous = adapter.pip_freeze(python) if not ctx.what_if and current != params.version else []
+
+    def managed() -> list[Any]:
+        return [r for r in adapter.read_managed_services(None) if r.managed is not None]
+
+    records = managed()
+    # Recorded when planning, so that the plan that is shown is the plan that runs, undo included.
+    previous = adapter.pip_freeze(python) if current != params.version else []
     actions, notes = plan_update(
         records,
         params.name,
@@ -417,31 +515,46 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
         now=_dt.datetime.now(_dt.timezone.utc),
         health_timeout_sec=params.timeout_sec,
     )
-    backups = [a.data["destination"] for a in actions if a.kind == "backup-database"]
-    result = ServiceUpdate(
-        name=record.name, changed=bool(actions), what_if=ctx.what_if, actions=actions, python_path=python,
-        from_version=current, to_version=params.version, backups=backups, notes=notes,
-    )
+    # Each step needs the one before it (no migration without the backup, no start without the
+    # migration), so declining one under -Confirm skips the rest of the upgrade.
+    ordered = number(actions)
+    plan = new_plan([a.model_copy(update={"depends_on": [ordered[i - 1].id]}) if i else a for i, a in enumerate(ordered)], records)
     for note in notes:
         ctx.events.warning(note)
-    if ctx.what_if or not actions:
-        return result
-    require_admin(adapter, "Upgrading a service's Prefect")
-    running = list(dict.fromkeys(a.target for a in actions if a.kind == "stop-service"))
-    try:
-        apply_plan(actions, adapter, nssm=None, events=ctx.events, secrets=_all_secrets(records))
-    except ApplyFailed as failure:
-        # The engine has put the old version and database back and started the services
-        # again; say whether they are healthy, which is what the admin needs to know now.
-        after = prefect_version(python)
+
+    def result(p, ran, applied) -> ServiceUpdate:
+        backups = [a.data["destination"] for a in p.actions if a.kind == "backup-database"]
+        return ServiceUpdate(
+            name=record.name, changed=bool(ran), what_if=not applied, actions=ran, python_path=python,
+            from_version=current, to_version=params.version, backups=backups, notes=notes, plan_id=p.id, fingerprint=p.fingerprint,
+        )
+
+    def execute(p, confirm, run_ctx) -> ServiceUpdate:
+        if not p.actions:
+            return result(p, [], True)
+        running = list(dict.fromkeys(a.target for a in p.actions if a.kind == "stop-service"))
         try:
-            if running:
-                wait_until_healthy(running, params.timeout_sec, adapter, ctx.events)
-            state = f"Prefect {after} is installed again" + (f" and {', '.join(running)} {'is' if len(running) == 1 else 'are'} healthy." if running else ".")
-        except PrefectWinError as still:
-            state = f"Prefect {after} is installed again, but the services are not healthy: {still.message}"
-        failure.message = f"{failure.message} {state}"
-        failure.details = [*(failure.details or []), {"rolledBackTo": after, "backups": backups}]
-        raise
-    touched = list(dict.fromkeys(a.target for a in actions if a.kind == "start-service"))
-    return result.model_copy(update={"services": _services_after(adapter, touched)})
+            ran = _apply_service_plan(p, confirm, run_ctx, adapter, "service.update", f"Update-PrefectService {record.name} -Version {params.version}", _all_secrets(records), "Upgrading a service's Prefect")
+        except ApplyFailed as failure:
+            # The engine has put the old version and database back and started the services
+            # again; say whether they are healthy, which is what the admin needs to know now.
+            after = prefect_version(python)
+            try:
+                if running:
+                    wait_until_healthy(running, params.timeout_sec, adapter, run_ctx.events)
+                state = f"Prefect {after} is installed again" + (f" and {', '.join(running)} {'is' if len(running) == 1 else 'are'} healthy." if running else ".")
+            except PrefectWinError as still:
+                state = f"Prefect {after} is installed again, but the services are not healthy: {still.message}"
+            failure.message = f"{failure.message} {state}"
+            failure.details = [*(failure.details or []), {"rolledBackTo": after, "backups": result(p, [], False).backups}]
+            raise
+        touched = list(dict.fromkeys(a.target for a in ran if a.kind == "start-service"))
+        return result(p, ran, True).model_copy(update={"services": _services_after(adapter, touched)})
+
+    proposal = session.Proposal(
+        plan=plan,
+        recheck=lambda: fingerprint(managed()),
+        show=lambda p: result(p, p.actions, False),
+        execute=execute,
+    )
+    return session.offer(ctx, proposal)

@@ -20,7 +20,8 @@ from prefectwin.errors import InvalidArgument, NotFound, PrefectWinError
 from prefectwin.models import Params, Result, not_blank
 from prefectwin.registry import Context, command
 from prefectwin.secrets import scrub
-from prefectwin.settings.plan import Action, EnvironmentAssignment, Scope
+from prefectwin.change.model import Action, Planned
+from prefectwin.settings.plan import EnvironmentAssignment, Scope
 
 Name = Field(min_length=1, description="A PREFECT_* setting name; legacy aliases are accepted.")
 
@@ -76,7 +77,7 @@ class Setting(Result):
     is_secret: bool = False
 
 
-class SettingChange(Result):
+class SettingChange(Planned):
     changed: bool
     actions: list[Action]
     name: str
@@ -175,34 +176,25 @@ def read_scope(session, adapter, entry, scope: Scope, profile: str, profiles_pat
     return ScopeState(scope=scope, values=values, profile=profile if scope == "Profile" else None, profiles_path=profiles_path)
 
 
-def apply_environment(actions: list[Action], adapter, secret: str) -> None:
-    """User/Machine variables, one at a time, each undone if a later one fails."""
-    from prefectwin.settings.apply import run_steps
+def scope_state(adapter, names: list[str], scope: Scope, profiles_path: Optional[str]) -> dict:
+    """The cheap state a settings plan's fingerprint covers: the profiles file as it is on disk,
+    or the variables' values in the scope. Read again before a kept plan is applied."""
+    import hashlib
 
-    def step(action: Action):
-        previous = adapter.get_environment_variable(action.name, action.scope)
-        adapter.set_environment_variable(action.name, action.value.get_secret_value() if action.value else None, action.scope)
-        return lambda: adapter.set_environment_variable(action.name, previous, action.scope)
-
-    run_steps([(a.description, (lambda a=a: step(a))) for a in actions], scrub=lambda s: scrub(s, secret))
-
-
-def apply_profile(session, actions: list[Action], profile: str) -> None:
-    """All profile changes in one write, through Prefect's profile API. A failure's message
-    never carries a value that was being written."""
-    from prefectwin import interrupts
-
-    values = {a.name: a.value.get_secret_value() for a in actions if a.kind == "profile.set"}
-    try:
-        with interrupts.deferred():
-            session.ask("profile-update", profile=profile, set=values, unset=[a.name for a in actions if a.kind == "profile.unset"])
-    except PrefectWinError as exc:
-        exc.message = scrub(exc.message, *values.values())
-        exc.args = (exc.message,)
-        raise
+    if scope == "Profile":
+        try:
+            with open(profiles_path or "", "rb") as handle:
+                return {"profiles": hashlib.sha256(handle.read()).hexdigest()}
+        except OSError:
+            return {"profiles": None}
+    if scope == "Process":
+        return {n: os.environ.get(n) for n in names}
+    return {n: adapter.get_environment_variable(n, scope) for n in names}
 
 
 def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Context, *, sync_api_url: bool = False) -> SettingChange:
+    from prefectwin.change import session as session_module
+    from prefectwin.change.model import fingerprint, new_plan
     from prefectwin.settings import plan
     from prefectwin.settings.target import open_session
     from prefectwin.system import get_adapter
@@ -237,34 +229,67 @@ def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Conte
             warn(warning)
         for action in actions:
             ctx.events.verbose(("What if: " if ctx.what_if else "") + action.description)
-        if actions and not ctx.what_if:
-            if params.scope == "Profile":
-                apply_profile(session, actions, profile)
-            elif params.scope in ("User", "Machine"):
-                apply_environment(actions, adapter, value or "")
-            else:
-                # The caller's session is changed by the PowerShell wrapper; a long-lived backend
-                # (Start-PrefectSession) keeps the same view of it for the requests that follow.
-                for action in actions:
-                    if action.value is None:
-                        os.environ.pop(action.name, None)
-                    else:
-                        os.environ[action.name] = action.value.get_secret_value()
+        names = list(dict.fromkeys([*entry.names, plan.API_URL]))
+        fingerprinted = lambda: scope_state(adapter, names, params.scope, catalog.profiles_path)  # noqa: E731
+        proposal = session_module.Proposal(
+            plan=new_plan(actions, fingerprinted()),
+            recheck=lambda: fingerprint(fingerprinted()),
+            show=lambda p: _setting_change(p, p.actions, False, entry, params, profile, value),
+            execute=lambda p, confirm, run_ctx: _apply_setting(p, confirm, run_ctx, adapter, params, profile, entry, value, open_target),
+        )
+        open_target = [session]
+        try:
+            return session_module.offer(ctx, proposal)
+        finally:
+            open_target[0] = None  # a kept plan applied later opens a target of its own
+
+
+def _setting_change(p, ran: list[Action], applied: bool, entry, params, profile: str, value: Optional[str]) -> SettingChange:
+    from prefectwin.settings import plan
+
     environment = [
-        EnvironmentAssignment(name=a.name, value=a.value.get_secret_value() if a.value else None)
-        for a in actions
-        if a.scope == "Process" and not ctx.what_if
+        EnvironmentAssignment(name=a.data["name"], value=a.data["value"].get_secret_value() if a.data.get("value") else None)
+        for a in ran
+        if a.scope == "Process" and applied
     ]
     return SettingChange(
-        changed=bool(actions) and not ctx.what_if,
-        actions=actions,
+        changed=bool(ran) and applied,
+        actions=ran,
         name=entry.name,
         aliases=list(entry.aliases),
         scope=params.scope,
         profile=profile if params.scope == "Profile" else None,
         value=None if value is None else plan.shown(entry, value),
         environment=environment,
+        plan_id=p.id,
+        fingerprint=p.fingerprint,
     )
+
+
+def _apply_setting(p, confirm, ctx: Context, adapter, params, profile: str, entry, value: Optional[str], open_target: list) -> SettingChange:
+    from prefectwin.change import engine
+    from prefectwin.settings.steps import STEPS, Runtime
+
+    runtime = Runtime(adapter=adapter, python_path=params.python_path, profile=params.profile, session=open_target[0])
+    try:
+        ran = engine.apply(
+            p,
+            steps=STEPS,
+            runtime=runtime,
+            events=ctx.events,
+            confirm=confirm,
+            # The caller's session is changed by the PowerShell wrapper, and a killed backend's
+            # own environment dies with it: only persistent scopes are journaled.
+            journal=params.scope != "Process",
+            command=f"setting.{'set' if value is not None else 'remove'}",
+            summary=f"{'Set' if value is not None else 'Remove'}-PrefectSetting {entry.name} -Scope {params.scope}",
+            context={"pythonPath": params.python_path, "profile": params.profile},
+            secrets=(value,) if value else (),
+            activity="Changing the Prefect setting",
+        )
+    finally:
+        runtime.close()
+    return _setting_change(p, ran, True, entry, params, profile, value)
 
 
 @command("setting.set", params=SettingSetParams, result=SettingChange, changes_state=True)

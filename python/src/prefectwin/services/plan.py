@@ -1,47 +1,24 @@
 """Pure planners: (desired spec, current state) -> the ordered actions that reach it.
 
-Nothing here touches the operating system. Each action carries a human description (for
-ShouldProcess and -WhatIf) and, excluded from the wire, the data `apply` needs to carry it
-out and to undo it. Descriptions never contain a password: secret values are masked, URL
+Nothing here touches the operating system. Each action (change.model.Action) carries a human
+description (for ShouldProcess and -WhatIf), the ids of the actions it needs (dependsOn) and,
+excluded from the wire, the data services/steps.py needs to carry it out and to undo it. Descriptions never contain a password: secret values are masked, URL
 passwords are masked, and values of variables whose names look secret are masked.
 """
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from prefectwin.errors import InvalidArgument
-from prefectwin.models import Result
+from prefectwin.change.model import Action, number
 from prefectwin.secrets import MASK, mask_url
 from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, normalize_account
 from prefectwin.services.state import STOPPED, ServiceRecord, ServiceState
 
-ActionKind = Literal[
-    "create-directory",
-    "install-service",
-    "set-parameter",
-    "reset-parameter",
-    "set-account",
-    "write-marker",
-    "grant-access",
-    "revoke-access",
-    "add-firewall-rule",
-    "remove-firewall-rule",
-    "start-service",
-    "stop-service",
-    "restart-service",
-    "remove-service",
-    "remove-path",
-    "wait-healthy",
-    "backup-database",
-    "pip-install",
-    "restore-packages",
-    "migrate-database",
-    "restore-database",
-]
-Impact = Literal["Low", "Medium", "High"]
+
 
 # Parameters the Service Control Manager applies at once; everything else NSSM reads when
 # it starts the application, so changing it needs a restart of a running service.
@@ -49,20 +26,6 @@ NO_RESTART_PARAMETERS = frozenset({"DisplayName", "Description", "Start", "Depen
 # Compared as sets: their order carries no meaning.
 UNORDERED_PARAMETERS = frozenset({"AppEnvironmentExtra", "DependOnService"})
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|CREDENTIAL|_KEY$", re.IGNORECASE)
-
-
-class Action(Result):
-    """One step of a plan. `kind`, `description`, `target`, `parameter` and `impact` go on the
-    wire; the rest is for `apply` only and never leaves the backend."""
-
-    kind: ActionKind
-    description: str
-    target: str
-    parameter: Optional[str] = None
-    impact: Impact = "Medium"
-    values: tuple[Any, ...] = Field((), exclude=True)
-    previous: Optional[tuple[str, ...]] = Field(None, exclude=True)
-    data: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
 
 # -- showing values without secrets ---------------------------------------------------------
@@ -123,17 +86,14 @@ def _set_parameter(spec: ServiceSpec, parameter: str, values: tuple[Value, ...],
             description=f"Reset {parameter} of service '{spec.name}' to NSSM's default (was {_show_values(previous or ())})",
             target=spec.name,
             parameter=parameter,
-            previous=previous,
-            data={"newService": new},
+            data={"previous": previous, "newService": new},
         )
     return Action(
         kind="set-parameter",
         description=_describe_set(spec.name, parameter, plain, previous),
         target=spec.name,
         parameter=parameter,
-        values=values,
-        previous=previous,
-        data={"newService": new},
+        data={"values": values, "previous": previous, "newService": new},
     )
 
 
@@ -171,7 +131,6 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
                 kind="install-service",
                 description=f"Install service '{spec.name}' that runs '{spec.application}' through NSSM",
                 target=spec.name,
-                values=(spec.application,),
                 data={"application": spec.application},
             )
         )
@@ -227,7 +186,26 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
         )
     elif start and (record is None or not record.running):
         actions.append(Action(kind="start-service", description=f"Start service '{spec.name}'", target=spec.name, data={"timeoutSec": timeout}))
-    return actions
+    return link_install(number(actions), spec.name)
+
+
+def link_install(actions: list[Action], name: str) -> list[Action]:
+    """dependsOn: everything done to the service needs it installed; a grant needs its folder;
+    starting needs the service, its folders and their grants."""
+    install = [a.id for a in actions if a.kind == "install-service"]
+    folders = {a.target: a.id for a in actions if a.kind == "create-directory"}
+    grants = [a.id for a in actions if a.kind == "grant-access"]
+    linked = []
+    for action in actions:
+        needs: list[str] = []
+        if action.target == name and action.kind != "install-service":
+            needs += install
+        if action.kind == "grant-access" and action.target in folders:
+            needs.append(folders[action.target])
+        if action.kind == "start-service":
+            needs += [*folders.values(), *grants]
+        linked.append(action.model_copy(update={"depends_on": list(dict.fromkeys(needs))}))
+    return linked
 
 
 def _plan_account(spec: ServiceSpec, have: Optional[tuple[str, ...]], new: bool, force: bool) -> Optional[Action]:
@@ -321,5 +299,11 @@ def plan_uninstall(
                 data={"path": path},
             )
         )
-    return actions
+    return link_uninstall(number(actions))
+
+
+def link_uninstall(actions: list[Action]) -> list[Action]:
+    """dependsOn: the service is removed, and its files deleted, only once it has stopped."""
+    stop = [a.id for a in actions if a.kind == "stop-service"]
+    return [a.model_copy(update={"depends_on": stop}) if a.kind in ("remove-service", "remove-path") else a for a in actions]
 

@@ -6,10 +6,11 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from prefectwin.errors import InvalidArgument
 from prefectwin.hosts import client_host
+from prefectwin.change.model import Action
 from prefectwin.models import Result
 from prefectwin.secrets import MASK, mask_url
 from prefectwin.settings.catalog import Catalog, SettingInfo
@@ -21,20 +22,6 @@ SERVER_PORT = "PREFECT_SERVER_API_PORT"
 NOT_IN_PROFILE = frozenset({"PREFECT_HOME", "PREFECT_PROFILES_PATH"})
 # Sources that beat a profile value in Prefect's resolution order.
 ABOVE_PROFILE = ("env", ".env file", "prefect.toml", "pyproject.toml")
-
-
-class Action(Result):
-    """One step of a plan. Only kind, description, scope and target cross the wire; the
-    payload (which may hold a secret) stays in the backend."""
-
-    kind: str
-    description: str
-    scope: Optional[str] = None
-    target: Optional[str] = None
-    name: Optional[str] = Field(None, exclude=True)
-    value: Optional[SecretStr] = Field(None, exclude=True)
-    profile: Optional[str] = Field(None, exclude=True)
-    data: dict = Field(default_factory=dict, exclude=True)
 
 
 class EnvironmentAssignment(Result):
@@ -101,14 +88,15 @@ def _change(entry: SettingInfo, name: str, value: Optional[str], state: ScopeSta
     else:
         why = f" (a legacy alias of {entry.name})" if name != entry.name else ""
         description = f"Remove {name}{why} from {state.where()}"
+    data = {"name": name, "value": None if value is None else SecretStr(value), "previous": state.values.get(name)}
+    if state.scope == "Profile":
+        data["profile"] = state.profile
     return Action(
         kind=f"{'profile' if state.scope == 'Profile' else 'environment'}.{verb}",
         description=description,
         scope=state.scope,
         target=name,
-        name=name,
-        value=None if value is None else SecretStr(value),
-        profile=state.profile,
+        data=data,
     )
 
 

@@ -10,7 +10,8 @@ from typing import Callable, Literal, Optional
 
 from prefectwin.diagnosis.checks.base import CheckResult
 from prefectwin.models import Result
-from prefectwin.settings.plan import API_URL, Action, EnvironmentAssignment
+from prefectwin.change.model import Action, Planned
+from prefectwin.settings.plan import API_URL, EnvironmentAssignment
 
 NOT_WINDOWS = "not Windows"
 NOT_ADMIN = "not admin: run PowerShell as administrator"
@@ -108,8 +109,7 @@ def _user_encoding(check: CheckResult, ctx: RepairContext) -> FixPlan:
         description="Set the User environment variable PYTHONIOENCODING to 'utf-8'",
         scope="User",
         target="PYTHONIOENCODING",
-        name="PYTHONIOENCODING",
-        data={"value": UTF8, "previous": ctx.user_pythonioencoding},
+        data={"name": "PYTHONIOENCODING", "value": UTF8, "previous": ctx.user_pythonioencoding},
     )
     return FixPlan(actions=[action], environment=session)
 
@@ -178,6 +178,7 @@ def _long_paths(check: CheckResult, ctx: RepairContext) -> FixPlan:
                 description=r"Enable Win32 long paths (HKLM\SYSTEM\CurrentControlSet\Control\FileSystem LongPathsEnabled = 1)",
                 scope="Machine",
                 target="LongPathsEnabled",
+                data={"previous": False},
             )
         ]
     )
@@ -198,8 +199,7 @@ def _api_url(check: CheckResult, ctx: RepairContext) -> FixPlan:
                 description=f"Set {API_URL} to '{url}' in the active profile",
                 scope="Profile",
                 target=API_URL,
-                name=API_URL,
-                data={"value": url},
+                data={"name": API_URL, "value": url},
             )
         ]
     )
@@ -243,7 +243,7 @@ def plan_repair(results: list[CheckResult], ctx: RepairContext) -> list[tuple[Re
     return planned
 
 
-class RepairReport(Result):
+class RepairReport(Planned):
     changed: bool
     actions: list[Action]
     results: list[RepairResult]

@@ -1,70 +1,10 @@
-"""Applying repair plans through the system adapter (and, for PREFECT_API_URL, through
-Prefect's profile API in the target interpreter). Each fix is its own unit: its actions are
-undone if a later one of them fails, and a failed fix does not stop (or undo) the others,
-which are independent repairs of independent checks."""
+"""environment.repair: diagnose, plan a fix per check (settings/repair.py), then apply the
+confirmed fixes through the change engine. Each fix is its own unit: its actions are undone if a
+later one of them fails, and a failed fix does not stop (or undo) the others, which are
+independent repairs of independent checks."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
-
-from prefectwin.errors import PrefectWinError
-from prefectwin.settings.apply import run_steps
-from prefectwin.settings.plan import Action
-from prefectwin.settings.repair import FixPlan, RepairResult
-
-Undo = Optional[Callable[[], None]]
-
-
-def _step(action: Action, adapter: Any, profile_writer: Callable[[str, str], None]) -> Undo:
-    data = action.data
-    if action.kind == "path.add":
-        adapter.set_user_path(data["raw"])
-        return lambda: adapter.set_user_path(data["previous"])
-    if action.kind == "environment.set":
-        adapter.set_environment_variable(action.name, data["value"], action.scope)
-        return lambda: adapter.set_environment_variable(action.name, data["previous"], action.scope)
-    if action.kind == "execution-policy.set":
-        adapter.set_current_user_execution_policy(data["policy"])
-        return lambda: adapter.set_current_user_execution_policy(data["previous"])
-    if action.kind == "defender.exclude":
-        adapter.add_defender_exclusions(data["paths"])
-        return lambda: adapter.remove_defender_exclusions(data["paths"])
-    if action.kind == "long-paths.enable":
-        adapter.set_long_paths_enabled(True)
-        return lambda: adapter.set_long_paths_enabled(False)
-    if action.kind == "firewall.add":
-        adapter.add_firewall_rule(data["name"], data["port"])
-        return lambda: adapter.remove_firewall_rule(data["name"])
-    if action.kind == "profile.set":
-        profile_writer(action.name, data["value"])
-        return None
-    raise ValueError(f"unknown repair action {action.kind}")
-
-
-def apply_fix(result: RepairResult, plan: FixPlan, adapter: Any, profile_writer: Callable[[str, str], None]) -> RepairResult:
-    try:
-        run_steps([(a.description, (lambda a=a: _step(a, adapter, profile_writer))) for a in plan.actions])
-    except PrefectWinError as exc:
-        return result.model_copy(update={"status": "Failed", "reason": exc.message})
-    except Exception as exc:  # noqa: BLE001 - one fix failing is reported; the others go on
-        return result.model_copy(update={"status": "Failed", "reason": f"{type(exc).__name__}: {exc}"})
-    return result.model_copy(update={"status": "Changed", "reason": None})
-
-
-def _profile_writer(params: Any) -> Callable[[str, str], None]:
-    """Writes a setting into the active profile of the target, as the diagnosis saw it (same
-    PREFECT_HOME pin and working directory). The target is started on first use only."""
-    import os
-
-    from prefectwin.diagnosis.probe import probe_environment
-    from prefectwin.settings.target import open_session
-
-    def write(name: str, value: str) -> None:
-        home = params.prefect_home
-        cwd = home if home and os.path.isdir(home) else None
-        with open_session(params.python_path, None, env=probe_environment(home), cwd=cwd) as session:
-            session.ask("profile-update", set={name: value})
-
-    return write
+from typing import Any, Callable
 
 
 def run_repair(params: Any, ctx: Any, diagnose: Callable[[Any, Any], list], adapter: Any) -> Any:
@@ -72,10 +12,10 @@ def run_repair(params: Any, ctx: Any, diagnose: Callable[[Any, Any], list], adap
     whatIf), mirror user-level variables into this session, and re-run the fixed checks."""
     import os
 
-    from prefectwin.settings.plan import EnvironmentAssignment
+    from prefectwin.change import session
+    from prefectwin.change.model import fingerprint, new_plan
     from prefectwin.settings.repair import FIXABLE, RepairContext, RepairReport, plan_repair
 
-    activity = "Repairing the Prefect environment"
     before = diagnose(params, ctx)
     is_windows = adapter.name == "windows"
     wanted = {r.check for r in before if r.check in FIXABLE and r.status in ("Fail", "Warning")}
@@ -93,23 +33,84 @@ def run_repair(params: Any, ctx: Any, diagnose: Callable[[Any, Any], list], adap
         path_separator=os.pathsep,
     )
     planned = plan_repair(before, context)
+    # One plan for all fixes: ids across the whole plan, each fix's actions chained.
+    numbered, next_id = [], 1
+    for result, fix in planned:
+        actions = []
+        for action in fix.actions:
+            actions.append(action.model_copy(update={"id": f"a{next_id}", "depends_on": [actions[-1].id] if actions else []}))
+            next_id += 1
+        fix.actions = actions
+        numbered.append((result.model_copy(update={"actions": actions}), fix))
+    planned = numbered
     for result, _ in planned:
         for action in result.actions:
             ctx.events.verbose(("What if: " if ctx.what_if else "") + action.description)
         if result.status == "Skipped":
             ctx.events.verbose(f"{result.check}: skipped ({result.reason}).")
-    if ctx.what_if:
-        return RepairReport(changed=False, actions=[a for r, _ in planned for a in r.actions], results=[r for r, _ in planned])
 
-    writer = _profile_writer(params)
+    def cheap_state() -> dict:
+        state = {"planned": [[a.model_dump(mode="json") for a in r.actions] for r, _ in planned]}
+        if is_windows and "prefect.cli-on-path" in wanted:
+            state["userPath"] = adapter.get_user_path()[0]
+        if "encoding" in wanted and is_windows:
+            state["userEncoding"] = adapter.get_environment_variable("PYTHONIOENCODING", "User")
+        return state
+
+    plan = new_plan([a for r, _ in planned for a in r.actions], cheap_state())
+    proposal = session.Proposal(
+        plan=plan,
+        recheck=lambda: fingerprint(cheap_state()),
+        show=lambda p: RepairReport(
+            changed=False, actions=p.actions, results=[r for r, _ in planned], plan_id=p.id, fingerprint=p.fingerprint
+        ),
+        execute=lambda p, confirm, run_ctx: _apply_fixes(p, confirm, run_ctx, params, planned, wanted, diagnose, adapter),
+    )
+    return session.offer(ctx, proposal)
+
+
+def _apply_fixes(plan: Any, confirm: Any, ctx: Any, params: Any, planned: list, wanted: set, diagnose: Callable[[Any, Any], list], adapter: Any) -> Any:
+    import os
+
+    from prefectwin.change import engine
+    from prefectwin.change.model import Plan, select
+    from prefectwin.errors import PrefectWinError
+    from prefectwin.settings.plan import EnvironmentAssignment
+    from prefectwin.settings.repair import RepairReport
+    from prefectwin.settings.steps import STEPS, Runtime
+
+    activity = "Repairing the Prefect environment"
+    chosen = {a.id for a in select(plan, confirm)[0]}
+    runtime = Runtime(adapter=adapter, python_path=params.python_path, prefect_home=params.prefect_home)
     results, session_env = [], {}
-    for index, (result, plan) in enumerate(planned):
-        if plan.actions:
-            ctx.events.progress(activity, result.fix or result.check, int(100 * index / max(len(planned), 1)))
-            result = apply_fix(result, plan, adapter, writer)
-        if result.status != "Failed":
-            session_env.update(plan.environment)
-        results.append(result)
+    try:
+        for index, (result, fix) in enumerate(planned):
+            run = [a for a in fix.actions if a.id in chosen]
+            if fix.actions and not run:
+                result = result.model_copy(update={"status": "Skipped", "reason": "not confirmed"})
+            elif run:
+                ctx.events.progress(activity, result.fix or result.check, int(100 * index / max(len(planned), 1)))
+                try:
+                    engine.apply(
+                        Plan(id=f"{plan.id}-{index}", fingerprint=plan.fingerprint, actions=run),
+                        steps=STEPS,
+                        runtime=runtime,
+                        events=ctx.events,
+                        command="environment.repair",
+                        summary=f"Repair-PrefectEnvironment: {result.fix or result.check}",
+                        context={"pythonPath": params.python_path, "prefectHome": params.prefect_home},
+                        activity=activity,
+                    )
+                    result = result.model_copy(update={"status": "Changed", "reason": None})
+                except PrefectWinError as exc:
+                    result = result.model_copy(update={"status": "Failed", "reason": exc.message})
+                except Exception as exc:  # noqa: BLE001 - one fix failing is reported; the others go on
+                    result = result.model_copy(update={"status": "Failed", "reason": f"{type(exc).__name__}: {exc}"})
+            if result.status not in ("Failed",) and not (fix.actions and not run):
+                session_env.update(fix.environment)
+            results.append(result)
+    finally:
+        runtime.close()
     os.environ.update({k: v for k, v in session_env.items() if v is not None})
     fixed = [r.check for r in results if r.status == "Changed" or (r.check in wanted and r.status == "Skipped" and r.reason and r.reason.startswith("nothing to do"))]
     if fixed:
@@ -122,4 +123,6 @@ def run_repair(params: Any, ctx: Any, diagnose: Callable[[Any, Any], list], adap
         actions=[a for r in results if r.status == "Changed" for a in r.actions],
         results=results,
         environment=[EnvironmentAssignment(name=k, value=v) for k, v in session_env.items()],
+        plan_id=plan.id,
+        fingerprint=plan.fingerprint,
     )
