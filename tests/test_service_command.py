@@ -237,7 +237,8 @@ def test_get_lists_managed_services_only_in_one_batch(adapter, tmp_path, free_po
     adapter.calls.clear()
     infos = call("service.get", {}).result
     assert [(i["name"], i["role"], i["health"]) for i in infos] == [("PrefectServer", "Server", "Stopped")]
-    assert [c.name for c in adapter.calls] == ["require_services", "read_managed_services"]
+    # One registry/SCM batch, and one query of NSSM's events for every service at once.
+    assert [c.name for c in adapter.calls] == ["require_services", "read_managed_services", "read_service_events"]
     assert call("service.get", {"name": ["PrefectServer"]}).result[0]["name"] == "PrefectServer"
     missing = call("service.get", {"name": ["PrefectServer", "Nope"]}).error
     assert (missing["code"], missing["target"]) == ("NotFound", "Nope")

@@ -14,7 +14,7 @@ from prefectwin.errors import ApplyFailed, PrefectWinError
 from prefectwin.events import Events
 from prefectwin.secrets import scrub
 from prefectwin.services.plan import Action
-from prefectwin.services.spec import BUILTIN_ACCOUNTS
+from prefectwin.services.spec import BUILTIN_ACCOUNTS, parse_failure_values
 
 ACTIVITY = "Applying the PrefectWin service plan"
 # Undo steps that need everything else restored first.
@@ -84,6 +84,7 @@ def perform(action: Action, adapter: Any, nssm: Optional[str], events: Optional[
         "restore-packages": lambda: _restore_packages(action, adapter),
         "migrate-database": lambda: _migrate(action, adapter),
         "restore-database": lambda: adapter.sqlite_restore(data["backup"], data["database"]),
+        "set-failure-actions": lambda: adapter.set_failure_actions(name, int(data["resetSec"]), [tuple(a) for a in data["actions"]]),
     }
     handlers[kind]()
 
@@ -96,7 +97,7 @@ def inverse(action: Action) -> Optional[Action]:
     """The action that undoes `action`; None when undoing it is covered by another undo
     (a parameter of a service this run installed goes away with the service)."""
     kind, data, target = action.kind, action.data, action.target
-    if data.get("newService") and kind in ("set-parameter", "reset-parameter", "set-account", "write-marker"):
+    if data.get("newService") and kind in ("set-parameter", "reset-parameter", "set-account", "write-marker", "set-failure-actions"):
         return None
     if kind == "create-directory":
         return Action(kind="remove-path", description=f"Remove directory '{target}' created by this run", target=target, data={"path": target})
@@ -155,6 +156,15 @@ def inverse(action: Action) -> Optional[Action]:
         )
     if kind in ("restore-packages", "restore-database"):
         raise NotReversible(f"{kind} is itself an undo")
+    if kind == "set-failure-actions":
+        reset, steps = parse_failure_values(action.previous or ())
+        return Action(
+            kind="set-failure-actions",
+            description=f"Restore the failure actions of service '{target}'",
+            target=target,
+            parameter=action.parameter,
+            data={"resetSec": reset, "actions": [list(s) for s in steps]},
+        )
     if kind == "remove-service":
         raise NotReversible("a removed service is not re-created")
     if kind == "remove-path":

@@ -40,6 +40,8 @@ ActionKind = Literal[
     "restore-packages",
     "migrate-database",
     "restore-database",
+    "set-failure-actions",
+    "register-task",
 ]
 Impact = Literal["Low", "Medium", "High"]
 
@@ -214,6 +216,10 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
             )
 
     actions.extend(_plan_firewall(spec, state.firewall_port))
+    failure = _plan_failure_actions(spec, current.get("FailureActions"), new)
+    if failure is not None:
+        actions.append(failure)
+    actions.extend(plan_prune(spec.name, state.rotated_logs, keep=spec.retention_count, days=spec.retention_days, now=state.now))
 
     timeout = spec.stop_timeout_ms // 1000 + 30
     if record is not None and record.running and needs_restart:
@@ -227,6 +233,47 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
         )
     elif start and (record is None or not record.running):
         actions.append(Action(kind="start-service", description=f"Start service '{spec.name}'", target=spec.name, data={"timeoutSec": timeout}))
+    return actions
+
+
+def _plan_failure_actions(spec: ServiceSpec, have: Optional[tuple[str, ...]], new: bool) -> Optional[Action]:
+    """The Service Control Manager's failure actions with their reset period (not NSSM's: the
+    SCM acts when nssm.exe itself fails). Applied at once; no restart needed."""
+    wanted = spec.failure_values()
+    if have == wanted:
+        return None
+    steps = ", ".join(f"{kind} after {delay // 1000} s" if kind != "none" else "then nothing" for kind, delay in spec.failure_actions)
+    description = f"Set the failure actions of service '{spec.name}': {steps}; reset the count after {spec.failure_reset_sec} s without failures"
+    if have:
+        description += f" (was {' '.join(have)})"
+    return Action(
+        kind="set-failure-actions",
+        description=description,
+        target=spec.name,
+        parameter="FailureActions",
+        values=wanted,
+        previous=have,
+        data={"resetSec": spec.failure_reset_sec, "actions": [list(a) for a in spec.failure_actions], "newService": new},
+    )
+
+
+def plan_prune(name: str, rotated: dict[str, tuple[tuple[str, float], ...]], *, keep: int, days: int, now: float) -> list[Action]:
+    """One remove-path per rotated log file beyond the retention (services/retention.py)."""
+    from prefectwin.services.retention import expired
+
+    actions = []
+    rule = f"keep {keep}" + (f", at most {days} days old" if days else "")
+    for log, copies in rotated.items():
+        for path in expired(copies, keep=keep, days=days, now=now):
+            actions.append(
+                Action(
+                    kind="remove-path",
+                    description=f"Delete rotated log file '{path}' of service '{name}' (retention: {rule})",
+                    target=path,
+                    impact="Low",
+                    data={"path": path, "retention": True},
+                )
+            )
     return actions
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any, Optional
+import time
+from typing import Any, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -59,6 +60,24 @@ class ServiceState(BaseModel):
     directories: dict[str, bool] = {}
     access: dict[str, bool] = {}
     firewall_port: Optional[int] = None
+    # NSSM's rotated copies of each log: log path -> [(copy, modification time)].
+    rotated_logs: dict[str, tuple[tuple[str, float], ...]] = {}
+    now: float = 0.0
+
+
+def rotated_logs(log_paths: Sequence[str]) -> dict[str, tuple[tuple[str, float], ...]]:
+    from prefectwin.services.logfiles import rotated_copies
+
+    found: dict[str, tuple[tuple[str, float], ...]] = {}
+    for path in log_paths:
+        copies = []
+        for copy in rotated_copies(path):
+            try:
+                copies.append((copy, os.stat(copy).st_mtime))
+            except FileNotFoundError:
+                continue
+        found[path] = tuple(copies)
+    return found
 
 
 def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:
@@ -71,6 +90,8 @@ def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:
         directories=directories,
         access=access,
         firewall_port=adapter.firewall_rule_port(firewall_rule_name(spec.name)),
+        rotated_logs=rotated_logs(spec.log_paths),
+        now=time.time(),
     )
 
 
