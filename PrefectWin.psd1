@@ -15,6 +15,7 @@
     FunctionsToExport = @(
         'Backup-PrefectDatabase',
         'Get-PrefectService',
+        'Get-PrefectServiceLog',
         'Get-PrefectSession',
         'Get-PrefectSetting',
         'Install-PrefectService',

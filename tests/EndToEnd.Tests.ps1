@@ -26,6 +26,7 @@ BeforeDiscovery {
         @{ Cmdlet = 'Get-PrefectService'; Arguments = @{}; Target = 'Service' }
         @{ Cmdlet = 'Install-PrefectService'; Arguments = @{ Name = 'PrefectE2E'; Role = 'Server'; Port = 4242; Confirm = $false }; Target = 'Service' }
         @{ Cmdlet = 'Wait-PrefectService'; Arguments = @{ Name = 'PrefectE2E'; TimeoutSec = 5 }; Target = 'Service' }
+        @{ Cmdlet = 'Get-PrefectServiceLog'; Arguments = @{ Name = 'PrefectE2E'; Tail = 5 }; Target = 'Service' }
         @{ Cmdlet = 'Uninstall-PrefectService'; Arguments = @{ Name = 'PrefectE2E'; Confirm = $false }; Target = 'Service' }
         @{ Cmdlet = 'Set-PrefectSetting'; Arguments = @{ Name = 'PREFECT_API_URL'; Value = 'http://127.0.0.1:4242/api'; Scope = 'User'; Confirm = $false }; Target = 'params.scope' }
         @{ Cmdlet = 'Remove-PrefectSetting'; Arguments = @{ Name = 'PREFECT_API_URL'; Scope = 'Machine'; Confirm = $false }; Target = 'params.scope' }
@@ -189,6 +190,56 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             $oracle['PREFECT_API_URL'].Source | Should -BeExactly 'profile'
             @(Test-PrefectEnvironment -Port $server.Port -Check 'server.health')[0].Status | Should -BeExactly 'Pass'
             @(Repair-PrefectEnvironment -Port $server.Port -Check 'settings.api-url' -Confirm:$false)[0].Status | Should -BeExactly 'Skipped' -Because 'a repaired check has nothing left to do'
+        }
+    }
+
+    Context 'Get-PrefectServiceLog, on real log files' {
+        It 'reads the real server''s stdout and stderr logs as typed entries' {
+            $stdout = Join-Path -Path $server.HomePath -ChildPath 'server.out.log'
+            $stderr = Join-Path -Path $server.HomePath -ChildPath 'server.err.log'
+            $entries = @(Get-PrefectServiceLog -Path $stdout, $stderr)
+            $entries.Count | Should -BeGreaterThan 0
+            $entries | ForEach-Object -Process { $_.PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.ServiceLogEntry' }
+            $banner = @($entries | Where-Object { $_.Stream -eq 'Stdout' -and $_.Raw -like '*PREFECT_API_URL*' })
+            $banner.Count | Should -Be 1 -Because 'the banner line is kept raw'
+            $banner[0].Level | Should -BeNullOrEmpty
+            $uvicorn = @($entries | Where-Object { $_.Stream -eq 'Stderr' -and $_.Logger -like 'uvicorn*' })
+            $uvicorn.Count | Should -BeGreaterThan 0 -Because "the server's stderr has uvicorn's start-up lines: $(Get-TestServerLog -Server $server)"
+            $uvicorn[0].Level | Should -BeExactly 'INFO'
+            $last = @(Get-PrefectServiceLog -Path $stderr -Tail 1 -Level Info)
+            $last.Count | Should -Be 1
+            $last[0].Message | Should -BeExactly $uvicorn[-1].Message
+        }
+
+        It '-Wait follows a log across a rename and a new file, as NSSM rotates it, until the pipeline ends' {
+            $log = Join-Path -Path $TestDrive -ChildPath 'follow.stderr.log'
+            Set-Content -LiteralPath $log -Value '10:00:00.000 | INFO    | e2e - line one' -Encoding ascii
+            $writer = Join-Path -Path $TestDrive -ChildPath 'rotate.py'
+            Set-Content -LiteralPath $writer -Encoding ascii -Value @(
+                'import os, sys, time'
+                'log = sys.argv[1]'
+                'rotated = log[:-len(".log")] + "-20260302T100001.000.log"'
+                'def add(path, text):'
+                '    with open(path, "a") as handle:'
+                '        handle.write(text + "\n")'
+                'time.sleep(2)'
+                'add(log, "10:00:01.000 | WARNING | e2e - line two")'
+                'os.rename(log, rotated)'
+                'add(rotated, "10:00:01.500 | INFO    | e2e - line three")'
+                'add(log, "10:00:02.000 | ERROR   | e2e - line four")'
+            )
+            $process = Start-Process -FilePath $python -ArgumentList @($writer, $log) -PassThru
+            try {
+                $followed = @(Get-PrefectServiceLog -Path $log -Tail 1 -Wait | Select-Object -First 4)
+            } finally {
+                if (-not $process.WaitForExit(30000)) {
+                    $process.Kill()
+                }
+            }
+            @($followed | ForEach-Object -Process { $_.Message }) | Should -Be @('line one', 'line two', 'line three', 'line four')
+            @($followed | ForEach-Object -Process { $_.Level }) | Should -Be @('INFO', 'WARNING', 'INFO', 'ERROR')
+            @($followed | Where-Object { $_.Stream -ne 'Stderr' }).Count | Should -Be 0
+            Test-Path -LiteralPath (Join-Path -Path $TestDrive -ChildPath 'follow.stderr-20260302T100001.000.log') | Should -BeTrue
         }
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ntpath
 import os
+import re
 from typing import Any, Literal, Optional, Sequence
 
 from prefectwin.errors import InvalidArgument, NotFound
@@ -61,8 +62,12 @@ def parse_since(text: Optional[str]) -> Optional[dt.datetime]:
     return when.astimezone().replace(tzinfo=None) if when.tzinfo else when
 
 
+_STDERR_NAME = re.compile(r"(?:^|[._-])(?:stderr|err)(?:[._-]|$)", re.IGNORECASE)
+
+
 def stream_of_path(path: str) -> Stream:
-    return "Stderr" if "stderr" in ntpath.basename(path).lower() else "Stdout"
+    """Stderr for NSSM's `<name>.stderr.log` (and `.err.log`, `-stderr-...`), else Stdout."""
+    return "Stderr" if _STDERR_NAME.search(ntpath.basename(path)) else "Stdout"
 
 
 def _entry(parsed: Parsed, stream: Stream, service: Optional[str], path: Optional[str]) -> LogEntry:
