@@ -17,9 +17,9 @@ import os
 import posixpath
 import socket
 import sys
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, WithJsonSchema, field_validator
 
 from prefectwin.errors import InvalidArgument, NotFound
 from prefectwin.models import Params, Result, not_blank
@@ -102,7 +102,8 @@ class ServiceLogParams(Params):
     path: Optional[list[str]] = Field(None, min_length=1, description="Log files to read instead of a service's (any OS).")
     stream: Optional[list[Literal["Stdout", "Stderr", "EventLog"]]] = Field(None, min_length=1, description="Which logs; default all.")
     tail: Optional[int] = Field(None, ge=0, le=1000000, description="Only the last N entries.")
-    since: Optional[str] = Field(None, description="Only entries at or after this time (ISO 8601).")
+    # A string on the wire (PowerShell sends DateTime.ToString('o')), parsed by services/logs.py.
+    since: Optional[Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]] = Field(None, description="Only entries at or after this time (ISO 8601).")
     level: Optional[Literal["Debug", "Info", "Warning", "Error", "Critical"]] = Field(None, description="Only entries at or above this level.")
     cursor: Optional[str] = Field(None, min_length=1, max_length=65536, description="Carry on after a previous answer's cursor (-Wait).")
 
