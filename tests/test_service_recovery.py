@@ -209,3 +209,78 @@ def test_events_that_cannot_be_read_leave_the_facts_unknown(crashing):
 def test_the_event_query_filters_on_nssm_and_time():
     assert event_query(None) == "*[System[Provider[@Name='nssm']]]"
     assert event_query(0.5) == "*[System[Provider[@Name='nssm'] and TimeCreated[@SystemTime>'1970-01-01T00:00:00.500Z']]]"
+
+
+# -- the daily retention task ------------------------------------------------------------------
+def test_install_registers_the_daily_prune_task_and_a_failure_removes_it_again(tmp_path):
+    adapter = FakeServiceAdapter()
+    spec = build_spec(install_params(prefect_home=str(tmp_path)), python="/usr/bin/python3", default_home=str(tmp_path), host="HOST", flavor="posix", backend_python="/opt/pw/python")
+    actions = plan_install(spec, read_state(spec, adapter), start=True)
+    task = next(a for a in actions if a.kind == "register-task")
+    assert task.target == "\\PrefectWin\\PrefectServer-logs"
+    assert (task.data["command"], task.data["arguments"]) == ("/opt/pw/python", "-X utf8 -m prefectwin prune-logs PrefectServer")
+    apply_plan(actions, adapter, nssm="nssm", events=SilentEvents())
+    assert adapter.tasks == {task.target: ("/opt/pw/python", "-X utf8 -m prefectwin prune-logs PrefectServer")}
+    assert not [a for a in plan_install(spec, read_state(spec, adapter)) if a.kind == "register-task"]
+
+    fresh = FakeServiceAdapter()
+    steps = plan_install(spec, read_state(spec, fresh), start=True)
+    fresh.fail_at_change = [a.kind for a in steps].index("register-task") + 2  # the start after it fails
+    with pytest.raises(Exception):
+        apply_plan(steps, fresh, nssm="nssm", events=SilentEvents())
+    assert fresh.tasks == {} and fresh.services == {}
+
+
+def test_uninstall_removes_the_task(tmp_path):
+    adapter = FakeServiceAdapter()
+    spec = build_spec(install_params(prefect_home=str(tmp_path)), python="/usr/bin/python3", default_home=str(tmp_path), host="HOST", flavor="posix", backend_python="/opt/pw/python")
+    apply_plan(plan_install(spec, read_state(spec, adapter)), adapter, nssm="nssm", events=SilentEvents())
+    from prefectwin.services.plan import plan_uninstall
+
+    steps = plan_uninstall(adapter.read_service("PrefectServer"), firewall_port=None, stop_timeout_sec=5, log_files=[], database_files=[], log_task="\\PrefectWin\\PrefectServer-logs")
+    assert [a.kind for a in steps] == ["remove-task", "remove-service"]
+    apply_plan(steps, adapter, nssm="nssm", events=SilentEvents())
+    assert adapter.tasks == {}
+
+
+def test_prune_logs_command_applies_the_markers_retention_to_real_files(tmp_path, capsys):
+    from prefectwin import cli
+
+    logs = tmp_path / "logs"
+    copies = make_rotated(logs, "PrefectServer.stderr", [3, 2, 1])
+    marker = json.dumps({"managedBy": "PrefectWin", "role": "Server", "logPaths": [str(logs / "PrefectServer.stdout.log"), str(logs / "PrefectServer.stderr.log")], "logRetention": {"count": 2, "days": 0}})
+    adapter = _Files(services=[FakeService(name="PrefectServer", parameters={"Application": ("C:\\py\\python.exe",)}, marker=marker)])
+    previous = system._override
+    system.use_adapter(adapter)
+    try:
+        assert cli.main(["prune-logs", "PrefectServer"]) == 0
+        assert capsys.readouterr().out.splitlines() == [str(copies[0])]
+        assert not copies[0].exists() and copies[1].exists() and copies[2].exists()
+        assert cli.main(["prune-logs", "Nobody"]) == 1
+        assert json.loads(capsys.readouterr().err)["code"] == "NotFound"
+    finally:
+        system.use_adapter(previous)
+
+
+def test_the_windows_adapter_drives_schtasks_by_argument_list(tmp_path):
+    net = FakeServiceDotNet()
+    windows = WindowsAdapter(net=net)
+    runs: list[list[str]] = []
+    xml = (
+        '<?xml version="1.0" encoding="UTF-16"?><Task xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task"><Actions Context="Author">'
+        '<Exec><Command>"C:\\Program Files\\Py\\python.exe"</Command><Arguments>-X utf8 -m prefectwin prune-logs PrefectServer</Arguments></Exec></Actions></Task>'
+    )
+
+    def run(argv):
+        runs.append(argv)
+        return (0, xml) if "/Query" in argv else (0, "")
+
+    windows._run = run
+    assert windows.scheduled_task("\\PrefectWin\\PrefectServer-logs") == ("C:\\Program Files\\Py\\python.exe", "-X utf8 -m prefectwin prune-logs PrefectServer")
+    windows.register_scheduled_task("\\PrefectWin\\PrefectServer-logs", "C:\\Program Files\\Py\\python.exe", "-X utf8 -m prefectwin prune-logs PrefectServer")
+    create = runs[-1]
+    assert create[1:6] == ["/Create", "/F", "/TN", "\\PrefectWin\\PrefectServer-logs", "/SC"] and create[create.index("/RU") + 1] == "SYSTEM"
+    assert create[-1] == '"C:\\Program Files\\Py\\python.exe" -X utf8 -m prefectwin prune-logs PrefectServer'
+    windows._run = lambda argv: (1, "ERROR: The system cannot find the file specified.")
+    assert windows.scheduled_task("\\PrefectWin\\Nope-logs") is None
+    windows.remove_scheduled_task("\\PrefectWin\\Nope-logs")  # a missing task is no error

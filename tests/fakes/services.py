@@ -49,6 +49,8 @@ CHANGING = frozenset(
         "sqlite_backup",
         "sqlite_restore",
         "set_failure_actions",
+        "register_scheduled_task",
+        "remove_scheduled_task",
     }
 )
 
@@ -138,6 +140,8 @@ class FakeServiceAdapter(FakeAdapter):
         #: NSSM's Application-log events, as read_service_events reports them:
         #: {time (epoch), level, eventId, recordId, message, strings (insertion strings)}
         self.events: list[dict[str, Any]] = []
+        #: scheduled tasks: name -> (command, arguments)
+        self.tasks: dict[str, tuple[str, str]] = {}
 
     # -- recording and failing --------------------------------------------------------------
     def _record(self, name: str, args: tuple, kwargs: dict) -> None:
@@ -159,6 +163,7 @@ class FakeServiceAdapter(FakeAdapter):
                 "firewall": dict(self.firewall),
                 "packages": self.packages,
                 "files": self.files,
+                "tasks": dict(self.tasks),
             }
         )
 
@@ -330,3 +335,15 @@ class FakeServiceAdapter(FakeAdapter):
             if (name is None or name.lower() in (s.lower() for s in e.get("strings", ()))) and (after is None or e["time"] > after)
         ]
         return sorted(mine, key=lambda e: e["time"])[-max_events:]
+
+    def scheduled_task(self, name: str) -> Optional[tuple[str, str]]:
+        self._record("scheduled_task", (name,), {})
+        return self.tasks.get(name)
+
+    def register_scheduled_task(self, name: str, command: str, arguments: str) -> None:
+        self._record("register_scheduled_task", (name, command, arguments), {})
+        self.tasks[name] = (command, arguments)
+
+    def remove_scheduled_task(self, name: str) -> None:
+        self._record("remove_scheduled_task", (name,), {})
+        self.tasks.pop(name, None)

@@ -174,7 +174,7 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     flavor = _flavor()
     if params.python_path and not os.path.isabs(params.python_path) and flavor == ("windows" if os.name == "nt" else "posix"):
         params = params.model_copy(update={"python_path": os.path.abspath(params.python_path)})
-    build = dict(python=sys.executable, default_home=default_home(flavor), host=socket.gethostname(), flavor=flavor)
+    build = dict(python=sys.executable, default_home=default_home(flavor), host=socket.gethostname(), flavor=flavor, backend_python=sys.executable)
     spec = build_spec(params, **build)  # every parameter problem, before anything is asked of the machine
     adapter = get_adapter()
     adapter.require_services()
@@ -249,7 +249,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     """Stop and remove a Prefect service, its firewall rule, and (if asked) its logs and SQLite database."""
     from prefectwin.services.apply import apply_plan
     from prefectwin.services.plan import plan_uninstall
-    from prefectwin.services.spec import firewall_rule_name
+    from prefectwin.services.spec import firewall_rule_name, log_task_name
     from prefectwin.services.state import log_files, sqlite_files
     from prefectwin.services.validate import require_admin, require_nssm
     from prefectwin.system import get_adapter
@@ -275,6 +275,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         log_files=log_files(logs) if params.remove_logs else [],
         database_files=sqlite_files(marker.get("sqlitePath")) if params.remove_database else [],
         force=params.force,
+        log_task=log_task_name(record.name) if adapter.scheduled_task(log_task_name(record.name)) is not None else None,
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     if ctx.what_if:

@@ -20,7 +20,7 @@ ACTIVITY = "Applying the PrefectWin service plan"
 # Undo steps that need everything else restored first.
 _RUN_LAST = frozenset({"start-service", "restart-service"})
 # A failed step of these kinds may have been half done; its (tolerant) inverse runs too.
-_UNDO_WHEN_FAILED = frozenset({"create-directory", "install-service", "add-firewall-rule", "restart-service", "pip-install", "migrate-database"})
+_UNDO_WHEN_FAILED = frozenset({"create-directory", "install-service", "add-firewall-rule", "restart-service", "pip-install", "migrate-database", "register-task"})
 # A test hook: makes every health gate fail at once, so that an upgrade's rollback can be
 # proven with real servers. Nothing sets it outside the tests.
 FAIL_HEALTH_GATE_VARIABLE = "PREFECTWIN_TEST_FAIL_HEALTH_GATE"
@@ -84,6 +84,8 @@ def perform(action: Action, adapter: Any, nssm: Optional[str], events: Optional[
         "restore-packages": lambda: _restore_packages(action, adapter),
         "migrate-database": lambda: _migrate(action, adapter),
         "restore-database": lambda: adapter.sqlite_restore(data["backup"], data["database"]),
+        "register-task": lambda: adapter.register_scheduled_task(data["task"], data["command"], data["arguments"]),
+        "remove-task": lambda: adapter.remove_scheduled_task(data["task"]),
         "set-failure-actions": lambda: adapter.set_failure_actions(name, int(data["resetSec"]), [tuple(a) for a in data["actions"]]),
     }
     handlers[kind]()
@@ -165,6 +167,18 @@ def inverse(action: Action) -> Optional[Action]:
             parameter=action.parameter,
             data={"resetSec": reset, "actions": [list(s) for s in steps]},
         )
+    if kind == "register-task":
+        previous = data.get("previous")
+        if not previous:
+            return Action(kind="remove-task", description=f"Remove scheduled task '{target}' registered by this run", target=target, data={"task": data["task"]})
+        return Action(
+            kind="register-task",
+            description=f"Register scheduled task '{target}' as it was",
+            target=target,
+            data={"task": data["task"], "command": previous[0], "arguments": previous[1]},
+        )
+    if kind == "remove-task":
+        raise NotReversible("a removed scheduled task is not registered again")
     if kind == "remove-service":
         raise NotReversible("a removed service is not re-created")
     if kind == "remove-path":

@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr
 from prefectwin.errors import InvalidArgument
 from prefectwin.models import Result
 from prefectwin.secrets import MASK, mask_url
-from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, normalize_account
+from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, log_task_name, normalize_account
 from prefectwin.services.state import STOPPED, ServiceRecord, ServiceState
 
 ActionKind = Literal[
@@ -42,6 +42,7 @@ ActionKind = Literal[
     "restore-database",
     "set-failure-actions",
     "register-task",
+    "remove-task",
 ]
 Impact = Literal["Low", "Medium", "High"]
 
@@ -220,6 +221,9 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
     if failure is not None:
         actions.append(failure)
     actions.extend(plan_prune(spec.name, state.rotated_logs, keep=spec.retention_count, days=spec.retention_days, now=state.now))
+    task = _plan_log_task(spec, state.log_task)
+    if task is not None:
+        actions.append(task)
 
     timeout = spec.stop_timeout_ms // 1000 + 30
     if record is not None and record.running and needs_restart:
@@ -254,6 +258,25 @@ def _plan_failure_actions(spec: ServiceSpec, have: Optional[tuple[str, ...]], ne
         values=wanted,
         previous=have,
         data={"resetSec": spec.failure_reset_sec, "actions": [list(a) for a in spec.failure_actions], "newService": new},
+    )
+
+
+def _plan_log_task(spec: ServiceSpec, have: Optional[tuple[str, str]]) -> Optional[Action]:
+    """The daily task that runs `prefectwin prune-logs <service>` as SYSTEM, so the retention
+    holds while nobody runs PrefectWin (NSSM itself never deletes a rotated file)."""
+    if not spec.prune_command:
+        return None
+    import subprocess
+
+    wanted = (spec.prune_command[0], subprocess.list2cmdline(spec.prune_command[1:]))
+    if have == wanted:
+        return None
+    name = log_task_name(spec.name)
+    return Action(
+        kind="register-task",
+        description=f"Register the daily scheduled task '{name}' that deletes rotated logs of service '{spec.name}' beyond the retention",
+        target=name,
+        data={"task": name, "command": wanted[0], "arguments": wanted[1], "previous": list(have) if have else None},
     )
 
 
@@ -332,6 +355,7 @@ def plan_uninstall(
     log_files: list[str],
     database_files: list[str],
     force: bool = False,
+    log_task: Optional[str] = None,
 ) -> list[Action]:
     """Stop, remove the firewall rule, remove the service, then the files asked for."""
     name = record.name
@@ -353,6 +377,8 @@ def plan_uninstall(
         )
     if firewall_port is not None:
         actions.append(_remove_rule(firewall_rule_name(name), firewall_port))
+    if log_task is not None:
+        actions.append(Action(kind="remove-task", description=f"Remove the scheduled task '{log_task}'", target=log_task, data={"task": log_task}))
     actions.append(
         Action(kind="remove-service", description=f"Remove service '{name}'", target=name, data={"timeoutSec": stop_timeout_sec})
     )

@@ -151,6 +151,9 @@ class ServiceSpec(BaseModel):
     retention_days: int = DEFAULT_RETENTION_DAYS
     failure_reset_sec: int = FAILURE_RESET_SEC
     failure_actions: tuple[tuple[str, int], ...] = FAILURE_ACTIONS
+    # The daily scheduled task that applies the retention while nobody runs PrefectWin:
+    # (the backend's interpreter, its arguments). Empty: no task.
+    prune_command: tuple[str, ...] = ()
     restart_delay_ms: int = RESTART_DELAY_MS
     throttle_ms: int = THROTTLE_MS
     stop_timeout_ms: int
@@ -265,6 +268,17 @@ def parse_failure_values(values: tuple[str, ...]) -> tuple[int, tuple[tuple[str,
             kind, _, delay = value.partition("/")
             steps.append((kind, int(delay or 0)))
     return reset, tuple(steps)
+
+
+def log_task_name(service: str) -> str:
+    """The scheduled task that prunes a service's rotated logs, in Task Scheduler's PrefectWin folder."""
+    return f"\\PrefectWin\\{service}-logs"
+
+
+def prune_command(backend_python: str, service: str) -> tuple[str, ...]:
+    """What the task runs: the backend's interpreter, never anything from the request but the
+    service name (which SERVICE_NAME_PATTERN limits to letters, digits, '.', '_', '-')."""
+    return (backend_python, "-X", "utf8", "-m", "prefectwin", "prune-logs", service)
 
 
 def firewall_rule_name(service: str) -> str:
@@ -383,6 +397,7 @@ def build_spec(
     host: str,
     flavor: Flavor = "windows",
     local_server: Optional[tuple[str, str]] = None,
+    backend_python: Optional[str] = None,
 ) -> ServiceSpec:
     """The spec for `service.install` parameters.
 
@@ -473,6 +488,7 @@ def build_spec(
         rotate_seconds=_given(params, "log_rotate_seconds", DEFAULT_ROTATE_SECONDS),
         retention_count=_given(params, "log_retention_count", DEFAULT_RETENTION_COUNT),
         retention_days=_given(params, "log_retention_days", DEFAULT_RETENTION_DAYS),
+        prune_command=prune_command(backend_python, params.name) if backend_python else (),
         stop_timeout_ms=SERVER_STOP_TIMEOUT_MS if server else WORKER_STOP_TIMEOUT_MS,
         start_type=params.startup_type,
         account=account,

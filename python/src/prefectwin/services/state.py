@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from prefectwin.services.spec import ServiceSpec, firewall_rule_name, parse_marker
+from prefectwin.services.spec import ServiceSpec, firewall_rule_name, log_task_name, parse_marker
 
 RUNNING = "Running"
 STOPPED = "Stopped"
@@ -63,6 +63,8 @@ class ServiceState(BaseModel):
     # NSSM's rotated copies of each log: log path -> [(copy, modification time)].
     rotated_logs: dict[str, tuple[tuple[str, float], ...]] = {}
     now: float = 0.0
+    # The retention task's (command, arguments) as registered; None when there is none.
+    log_task: Optional[tuple[str, str]] = None
 
 
 def rotated_logs(log_paths: Sequence[str]) -> dict[str, tuple[tuple[str, float], ...]]:
@@ -92,6 +94,7 @@ def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:
         firewall_port=adapter.firewall_rule_port(firewall_rule_name(spec.name)),
         rotated_logs=rotated_logs(spec.log_paths),
         now=time.time(),
+        log_task=adapter.scheduled_task(log_task_name(spec.name)) if spec.prune_command else None,
     )
 
 

@@ -156,3 +156,18 @@ def load_eventing() -> Any:  # pragma: no cover - needs Windows and pythonnet
     from System.Diagnostics.Eventing.Reader import EventLogQuery, EventLogReader, PathType
 
     return SimpleNamespace(EventLogQuery=EventLogQuery, EventLogReader=EventLogReader, PathType=PathType, Epoch=DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc))
+
+
+def task_action(xml_text: str) -> Optional[tuple[str, str]]:
+    """(Command, Arguments) of the first Exec action in `schtasks /Query /XML` output."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.fromstring(xml_text.lstrip("\ufeff").strip())
+    except ElementTree.ParseError:
+        return None
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == "Exec":
+            fields = {child.tag.rsplit("}", 1)[-1]: (child.text or "") for child in element}
+            return fields.get("Command", "").strip('"'), fields.get("Arguments", "")
+    return None
