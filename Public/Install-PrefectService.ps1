@@ -100,8 +100,9 @@ function Install-PrefectService {
     time rotation off. Default 86400 (a day).
 
     .PARAMETER LogRetentionCount
-    Keeps this many rotated copies of each log file (NSSM rotates but never deletes); older
-    ones are deleted by this command, as planned actions that -WhatIf lists. Default 10.
+    Keeps this many rotated copies of each log file (NSSM rotates but never deletes). Older
+    ones are deleted by this command, as planned actions that -WhatIf lists, and every day by
+    the scheduled task \PrefectWin\<Name>-logs that this command registers. Default 10.
 
     .PARAMETER LogRetentionDays
     Also deletes rotated copies older than this many days. 0: no age limit. Default 30.

@@ -284,3 +284,58 @@ def test_the_windows_adapter_drives_schtasks_by_argument_list(tmp_path):
     windows._run = lambda argv: (1, "ERROR: The system cannot find the file specified.")
     assert windows.scheduled_task("\\PrefectWin\\Nope-logs") is None
     windows.remove_scheduled_task("\\PrefectWin\\Nope-logs")  # a missing task is no error
+
+
+class _EventRecord:
+    def __init__(self, seconds: float, level: int, record: int, strings: list[str], message: str | None) -> None:
+        from types import SimpleNamespace
+
+        self.TimeCreated = SimpleNamespace(ToUniversalTime=lambda: SimpleNamespace(Subtract=lambda epoch: SimpleNamespace(TotalSeconds=seconds)))
+        self.Level, self.Id, self.RecordId = level, 1, record
+        self.Properties = [SimpleNamespace(Value=s) for s in strings]
+        self._message = message
+        self.disposed = False
+
+    def FormatDescription(self):  # noqa: N802
+        if self._message is None:
+            raise RuntimeError("the message DLL is not registered")
+        return self._message
+
+    def Dispose(self):  # noqa: N802
+        self.disposed = True
+
+
+def test_the_windows_adapter_reads_nssm_events_newest_first_and_returns_them_oldest_first():
+    from types import SimpleNamespace
+
+    records = [  # EventLogReader with ReverseDirection: newest first
+        _EventRecord(300, 2, 3, ["C:\\py\\python.exe", "PrefectServer", "1"], "Program C:\\py\\python.exe for service PrefectServer exited with return code 1."),
+        _EventRecord(200, 4, 2, ["Other"], "Other service"),
+        _EventRecord(100, 4, 1, ["C:\\py\\python.exe", "args", "PrefectServer", "C:\\home"], None),
+    ]
+    queries = []
+
+    class Query:
+        def __init__(self, log, kind, xpath):
+            queries.append((log, kind, xpath))
+            self.ReverseDirection = False
+
+    class Reader:
+        def __init__(self, query):
+            assert query.ReverseDirection is True
+            self.pending = list(records)
+
+        def ReadEvent(self):  # noqa: N802
+            return self.pending.pop(0) if self.pending else None
+
+        def Dispose(self):  # noqa: N802
+            pass
+
+    net = FakeServiceDotNet()
+    net.EventLogQuery, net.EventLogReader, net.PathType, net.Epoch = Query, Reader, SimpleNamespace(LogName="LogName"), "epoch"
+    events = WindowsAdapter(net=net).read_service_events("PrefectServer", 50.0, 10)
+    assert queries == [("Application", "LogName", event_query(50.0))]
+    assert [(e["time"], e["level"], e["recordId"]) for e in events] == [(100.0, "Information", 1), (300.0, "Error", 3)]
+    assert events[0]["message"] == "C:\\py\\python.exe args PrefectServer C:\\home"  # no message DLL: the insertion strings
+    assert all(r.disposed for r in records)
+    assert crashes.crash_facts(events, "PrefectServer", now=400).last_exit_code == 1

@@ -7,7 +7,7 @@ limit). The live log file is never a candidate.
 
 When it runs: Install-PrefectService plans the deletions (so -WhatIf lists them), and the
 scheduled task it registers runs `python -m prefectwin prune-logs <service>` daily, which
-deletes by the retention in the service's marker (commands/service_logs_prune via cli.py).
+deletes by the retention in the service's marker (services/prune.py, through cli.py).
 """
 from __future__ import annotations
 
