@@ -216,24 +216,30 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             Set-Content -LiteralPath $log -Value '10:00:00.000 | INFO    | e2e - line one' -Encoding ascii
             $writer = Join-Path -Path $TestDrive -ChildPath 'rotate.py'
             Set-Content -LiteralPath $writer -Encoding ascii -Value @(
-                'import os, sys, time'
+                'import os, sys'
                 'log = sys.argv[1]'
                 'rotated = log[:-len(".log")] + "-20260302T100001.000.log"'
                 'def add(path, text):'
                 '    with open(path, "a") as handle:'
                 '        handle.write(text + "\n")'
-                'time.sleep(2)'
                 'add(log, "10:00:01.000 | WARNING | e2e - line two")'
                 'os.rename(log, rotated)'
                 'add(rotated, "10:00:01.500 | INFO    | e2e - line three")'
                 'add(log, "10:00:02.000 | ERROR   | e2e - line four")'
             )
-            $process = Start-Process -FilePath $python -ArgumentList @($writer, $log) -PassThru
+            # The writer starts once the first entry arrived, so the follower's cursor is taken
+            # before the file is written to, renamed and replaced.
+            $writing = @{}
             try {
-                $followed = @(Get-PrefectServiceLog -Path $log -Tail 1 -Wait | Select-Object -First 4)
+                $followed = @(Get-PrefectServiceLog -Path $log -Tail 1 -Wait | ForEach-Object -Process {
+                        if ($writing.Count -eq 0) {
+                            $writing['process'] = Start-Process -FilePath $python -ArgumentList @($writer, $log) -PassThru
+                        }
+                        $_
+                    } | Select-Object -First 4)
             } finally {
-                if (-not $process.WaitForExit(30000)) {
-                    $process.Kill()
+                if ($writing.Count -gt 0 -and -not $writing['process'].WaitForExit(30000)) {
+                    $writing['process'].Kill()
                 }
             }
             @($followed | ForEach-Object -Process { $_.Message }) | Should -Be @('line one', 'line two', 'line three', 'line four')
