@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import prefectwin.system as system
-from conftest import stop_prefect_server
+from fixtures.prefect_server import stop_prefect_server
 from fakes.services import FakeService, FakeServiceAdapter
 from prefectwin.events import Events
 from prefectwin.rpc import handle

@@ -28,7 +28,7 @@ from prefectwin.services import crashes, retention
 from prefectwin.services.apply import apply_plan
 from prefectwin.services.plan import plan_install
 from prefectwin.services.state import read_state
-from prefectwin.system.posix_services import LocalPaths
+from prefectwin.system.paths import LocalPaths
 from prefectwin.system.windows import WindowsAdapter
 from prefectwin.system.windows_recovery import decode_failure_actions, event_query
 from service_helpers import install_params
