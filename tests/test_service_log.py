@@ -10,6 +10,8 @@ import datetime as dt
 import io
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +20,8 @@ from pathlib import Path
 import pytest
 
 import prefectwin.system as system
-from fixtures.prefect_server import stop_prefect_server
+from fixtures.common import find_free_port
+from fixtures.prefect_server import _server_env
 from fakes.services import FakeService, FakeServiceAdapter
 from prefectwin.events import Events
 from prefectwin.rpc import handle
@@ -110,17 +113,34 @@ def test_select_by_since_and_level():
 
 # -- real Prefect output -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def server_log(prefect_server_factory) -> Path:
-    """The log of one real `prefect server start` (stdout and stderr, as the fixture writes it),
-    with the server's DEBUG logging on, so its services' start-up lines are there. Stopped
-    (Ctrl-C) once they are, so the file holds a whole run, shutdown included, and stays put."""
-    server = prefect_server_factory(PREFECT_LOGGING_LEVEL="DEBUG", PREFECT_LOGGING_SERVER_LEVEL="DEBUG")
-    deadline = time.monotonic() + 60
-    while " | INFO    | prefect.server" not in server.log_path.read_text(encoding="utf-8", errors="replace"):
-        assert time.monotonic() < deadline, server.log_tail()
-        time.sleep(0.5)
-    assert stop_prefect_server(server) is not None
-    return server.log_path
+def server_logs(tmp_path_factory, _prefect_db_template) -> tuple[Path, Path]:
+    """One real `prefect server start`, its stdout and stderr in two files as NSSM writes them,
+    with DEBUG logging so its services' start-up lines are there. Stopped with Ctrl-C once
+    they are, so the files hold a whole run, shutdown included, and stay put. It waits for
+    the log, not for /api/health, and longer than the shared fixture: only the log matters."""
+    home = tmp_path_factory.mktemp("prefect-server-logs")
+    template = _prefect_db_template()
+    if template is not None:
+        shutil.copyfile(template, home / "prefect.db")
+    stdout, stderr = home / "PrefectServer.stdout.log", home / "PrefectServer.stderr.log"
+    env = _server_env(home, {"PREFECT_LOGGING_LEVEL": "DEBUG", "PREFECT_LOGGING_SERVER_LEVEL": "DEBUG"})
+    argv = [PYTHON, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(find_free_port())]
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        process = subprocess.Popen(argv, env=env, cwd=str(home), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+    try:
+        deadline = time.monotonic() + 300
+        while " | INFO    | prefect.server" not in stderr.read_text(encoding="utf-8", errors="replace"):
+            assert process.poll() is None, f"prefect server start exited with {process.returncode}:\n{stderr.read_text(errors='replace')[-2000:]}"
+            assert time.monotonic() < deadline, stderr.read_text(errors="replace")[-2000:]
+            time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return stdout, stderr
 
 
 @pytest.fixture(scope="module")
@@ -145,12 +165,14 @@ def prefect_traceback_log(tmp_path_factory) -> Path:
     return path
 
 
-def test_a_real_servers_log_parses_with_the_banner_kept_raw(server_log):
+def test_a_real_servers_log_parses_with_the_banner_kept_raw(server_logs):
+    stdout, server_log = server_logs
+    banner = logfiles.tail(str(stdout), count=None, since=None, level=None)
+    assert any(e.raw and "PREFECT_API_URL" in e.raw and e.level is None for e in banner), "the banner's lines are kept as raw entries"
     entries = logfiles.tail(str(server_log), count=None, since=None, level=None)
     parsed = [e for e in entries if e.clock]
     assert any(e.logger.startswith("prefect.server") and e.level == "INFO" for e in parsed)
     assert any(e.logger == "uvicorn" and e.clock is None for e in entries), "uvicorn's own 'INFO:     ...' lines"
-    assert any(e.raw and "PREFECT_API_URL" in e.raw for e in entries), "the banner's lines are kept as raw entries"
     today = dt.datetime.now()
     assert all(abs((e.when - today).total_seconds()) < 3600 for e in parsed), "dated from the file's modification time"
     assert any((e.logger or "").startswith("uvicorn") and e.message.startswith("Finished server process") for e in entries)
@@ -169,11 +191,13 @@ def test_prefects_own_traceback_is_attached_to_its_entry(prefect_traceback_log):
     assert logfiles.tail(str(prefect_traceback_log), count=None, since=None, level="Error") == [entries[1]]
 
 
-def test_the_backend_reads_the_real_server_log(run_rpc, server_log):
-    done = run_rpc({"protocol": 1, "command": "service.log", "params": {"path": [str(server_log)], "tail": 2, "level": "Info"}})
+def test_the_backend_reads_the_real_server_log(run_rpc, server_logs):
+    stdout, stderr = server_logs
+    done = run_rpc({"protocol": 1, "command": "service.log", "params": {"path": [str(stdout), str(stderr)], "tail": 2, "level": "Info"}})
     assert done.code == 0, done.response
     entries = done.response["result"]["entries"]
-    assert len(entries) == 2 and all(e["level"] == "INFO" and e["stream"] == "Stdout" and e["time"] for e in entries)
+    assert len(entries) == 2 and all(e["level"] in ("INFO", "WARNING", "ERROR", "CRITICAL") and e["stream"] == "Stderr" and e["time"] for e in entries)
+    assert [e["message"] for e in entries] == [e.message for e in logfiles.tail(str(stderr), count=2, since=None, level="Info")]
     assert set(entries[0]) == {"time", "level", "logger", "message", "stream", "service", "path", "raw"}
 
 
