@@ -261,7 +261,7 @@ def test_uninstall_plans_then_removes_keeping_logs_and_database_unless_asked(ada
     (logs / "PrefectServer.stdout-20240101T000000.000.log").write_text("rotated")
     (tmp_path / "home" / "prefect.db").write_text("db")
     plan = call("service.uninstall", {"name": "PrefectServer"}, what_if=True).result
-    assert [a["kind"] for a in plan["actions"]] == ["stop-service", "remove-firewall-rule", "remove-task", "remove-service"]
+    assert [a["kind"] for a in plan["actions"]] == ["stop-service", "remove-firewall-rule", "remove-service"]
     assert adapter.services
     full = call("service.uninstall", {"name": "PrefectServer", "removeLogs": True, "removeDatabase": True}, what_if=True).result
     deleted = [a["target"] for a in full["actions"] if a["kind"] == "remove-path"]

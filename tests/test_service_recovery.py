@@ -31,7 +31,7 @@ from prefectwin.services.state import read_state
 from prefectwin.system.paths import LocalPaths
 from prefectwin.system.windows import WindowsAdapter
 from prefectwin.system.windows_recovery import decode_failure_actions, event_query
-from service_helpers import install_params
+from service_helpers import install_params, windows_spec
 from prefectwin.services.spec import build_spec
 
 DAY = 86_400
@@ -94,6 +94,8 @@ def test_rotation_and_retention_settings_reach_nssm_and_the_marker(tmp_path):
     assert spec.marker_data()["logRetention"] == {"count": 3, "days": 0}
     default = posix_spec(tmp_path)
     assert default.nssm_parameters()["AppRotateSeconds"] == ("86400",) and default.retention_count == 10
+    # Failure actions and the retention task are Windows's: a POSIX spec (the stand-in) has neither.
+    assert default.failure_actions == () and default.prune_command == ()
 
 
 def test_bad_retention_values_are_refused_naming_the_parameter(tmp_path):
@@ -104,9 +106,9 @@ def test_bad_retention_values_are_refused_naming_the_parameter(tmp_path):
 
 
 # -- failure actions -------------------------------------------------------------------------
-def test_failure_actions_are_planned_applied_and_then_unchanged(tmp_path):
+def test_failure_actions_are_planned_applied_and_then_unchanged():
     adapter = FakeServiceAdapter()
-    spec = posix_spec(tmp_path)
+    spec = windows_spec()
     actions = plan_install(spec, read_state(spec, adapter))
     failure = next(a for a in actions if a.kind == "set-failure-actions")
     assert "restart after 60 s, restart after 120 s, then nothing; reset the count after 86400 s" in failure.description
@@ -115,9 +117,9 @@ def test_failure_actions_are_planned_applied_and_then_unchanged(tmp_path):
     assert not [a for a in plan_install(spec, read_state(spec, adapter)) if a.kind == "set-failure-actions"]
 
 
-def test_changed_failure_actions_are_restored_when_a_later_step_fails(tmp_path):
+def test_changed_failure_actions_are_restored_when_a_later_step_fails():
     adapter = FakeServiceAdapter()
-    spec = posix_spec(tmp_path)
+    spec = windows_spec()
     apply_plan(plan_install(spec, read_state(spec, adapter)), adapter, nssm="nssm", events=SilentEvents())
     adapter.services["prefectserver"].parameters["FailureActions"] = ("reset=0", "restart/1000")
     before = adapter.snapshot()
@@ -214,7 +216,7 @@ def test_the_event_query_filters_on_nssm_and_time():
 # -- the daily retention task ------------------------------------------------------------------
 def test_install_registers_the_daily_prune_task_and_a_failure_removes_it_again(tmp_path):
     adapter = FakeServiceAdapter()
-    spec = build_spec(install_params(prefect_home=str(tmp_path)), python="/usr/bin/python3", default_home=str(tmp_path), host="HOST", flavor="posix", backend_python="/opt/pw/python")
+    spec = build_spec(install_params(), python="C:\\Py\\python.exe", default_home="C:\\ProgramData\\Prefect", host="HOST", flavor="windows", backend_python="/opt/pw/python")
     actions = plan_install(spec, read_state(spec, adapter), start=True)
     task = next(a for a in actions if a.kind == "register-task")
     assert task.target == "\\PrefectWin\\PrefectServer-logs"
@@ -233,7 +235,7 @@ def test_install_registers_the_daily_prune_task_and_a_failure_removes_it_again(t
 
 def test_uninstall_removes_the_task(tmp_path):
     adapter = FakeServiceAdapter()
-    spec = build_spec(install_params(prefect_home=str(tmp_path)), python="/usr/bin/python3", default_home=str(tmp_path), host="HOST", flavor="posix", backend_python="/opt/pw/python")
+    spec = build_spec(install_params(), python="C:\\Py\\python.exe", default_home="C:\\ProgramData\\Prefect", host="HOST", flavor="windows", backend_python="/opt/pw/python")
     apply_plan(plan_install(spec, read_state(spec, adapter)), adapter, nssm="nssm", events=SilentEvents())
     from prefectwin.services.plan import plan_uninstall
 

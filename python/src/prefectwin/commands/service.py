@@ -275,7 +275,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         log_files=log_files(logs) if params.remove_logs else [],
         database_files=sqlite_files(marker.get("sqlitePath")) if params.remove_database else [],
         force=params.force,
-        log_task=log_task_name(record.name) if adapter.scheduled_task(log_task_name(record.name)) is not None else None,
+        log_task=log_task_name(record.name) if adapter.name != "posix" and adapter.scheduled_task(log_task_name(record.name)) is not None else None,
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     if ctx.what_if:

@@ -243,6 +243,8 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
 def _plan_failure_actions(spec: ServiceSpec, have: Optional[tuple[str, ...]], new: bool) -> Optional[Action]:
     """The Service Control Manager's failure actions with their reset period (not NSSM's: the
     SCM acts when nssm.exe itself fails). Applied at once; no restart needed."""
+    if not spec.failure_actions:
+        return None
     wanted = spec.failure_values()
     if have == wanted:
         return None

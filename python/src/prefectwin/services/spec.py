@@ -488,7 +488,9 @@ def build_spec(
         rotate_seconds=_given(params, "log_rotate_seconds", DEFAULT_ROTATE_SECONDS),
         retention_count=_given(params, "log_retention_count", DEFAULT_RETENTION_COUNT),
         retention_days=_given(params, "log_retention_days", DEFAULT_RETENTION_DAYS),
-        prune_command=prune_command(backend_python, params.name) if backend_python else (),
+        # Windows only: the Service Control Manager's failure actions and Task Scheduler.
+        failure_actions=FAILURE_ACTIONS if flavor == "windows" else (),
+        prune_command=prune_command(backend_python, params.name) if backend_python and flavor == "windows" else (),
         stop_timeout_ms=SERVER_STOP_TIMEOUT_MS if server else WORKER_STOP_TIMEOUT_MS,
         start_type=params.startup_type,
         account=account,
