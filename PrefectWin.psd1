@@ -16,6 +16,7 @@
         'Backup-PrefectDatabase',
         'Get-PrefectPendingChange',
         'Get-PrefectService',
+        'Get-PrefectServiceLog',
         'Get-PrefectSession',
         'Get-PrefectSetting',
         'Install-PrefectService',

@@ -114,6 +114,20 @@ class PrefectService {
     [DscProperty()]
     [string] $DatabaseUrlVariable
 
+    # Log rotation and retention (Install-PrefectService -LogRotateBytes and the rest). In DSC,
+    # 0 (unset) means PrefectWin's default: 10 MiB, 1 day, 10 files, 30 days.
+    [DscProperty()]
+    [int] $LogRotateBytes
+
+    [DscProperty()]
+    [int] $LogRotateSeconds
+
+    [DscProperty()]
+    [int] $LogRetentionCount
+
+    [DscProperty()]
+    [int] $LogRetentionDays
+
     [DscProperty(NotConfigurable)]
     [string] $Status
 

@@ -6,8 +6,9 @@ function Install-PrefectService {
 
     .DESCRIPTION
     Builds one model of the service from the parameters (python.exe and its arguments,
-    PREFECT_HOME as the working directory, the environment, rotated log files, restart with
-    throttling, Ctrl-C first then a kill of the process tree on stop, start type, account,
+    PREFECT_HOME as the working directory, the environment, log files rotated by size and age
+    with a retention, restart with throttling, Ctrl-C first then a kill of the process tree on
+    stop, the service manager's failure actions with a reset period, start type, account,
     dependencies and a marker that PrefectWin manages the service), then:
 
     1. validates everything before anything changes: the interpreter exists and imports
@@ -92,7 +93,19 @@ function Install-PrefectService {
     Where the service's stdout and stderr logs go. Default: PREFECT_HOME\logs.
 
     .PARAMETER LogRotateBytes
-    Rotates a log file once it is this large. Default 10 MiB.
+    Rotates a log file once it is this large, while the service runs. Default 10 MiB.
+
+    .PARAMETER LogRotateSeconds
+    When NSSM starts the application, it first rotates a log file older than this. 0 turns
+    time rotation off. Default 86400 (a day).
+
+    .PARAMETER LogRetentionCount
+    Keeps this many rotated copies of each log file (NSSM rotates but never deletes). Older
+    ones are deleted by this command, as planned actions that -WhatIf lists, and every day by
+    the scheduled task \PrefectWin\<Name>-logs that this command registers. Default 10.
+
+    .PARAMETER LogRetentionDays
+    Also deletes rotated copies older than this many days. 0: no age limit. Default 30.
 
     .PARAMETER NssmPath
     The nssm.exe to use. By default, the one on PATH.
@@ -208,6 +221,18 @@ function Install-PrefectService {
         [Parameter()]
         [ValidateRange(1024, 2147483647)]
         [int] $LogRotateBytes,
+
+        [Parameter()]
+        [ValidateRange(0, 31536000)]
+        [int] $LogRotateSeconds,
+
+        [Parameter()]
+        [ValidateRange(1, 10000)]
+        [int] $LogRetentionCount,
+
+        [Parameter()]
+        [ValidateRange(0, 36500)]
+        [int] $LogRetentionDays,
 
         [Parameter()]
         [string] $NssmPath,

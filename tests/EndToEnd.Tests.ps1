@@ -26,6 +26,7 @@ BeforeDiscovery {
         @{ Cmdlet = 'Get-PrefectService'; Arguments = @{}; Target = 'Service' }
         @{ Cmdlet = 'Install-PrefectService'; Arguments = @{ Name = 'PrefectE2E'; Role = 'Server'; Port = 4242; Confirm = $false }; Target = 'Service' }
         @{ Cmdlet = 'Wait-PrefectService'; Arguments = @{ Name = 'PrefectE2E'; TimeoutSec = 5 }; Target = 'Service' }
+        @{ Cmdlet = 'Get-PrefectServiceLog'; Arguments = @{ Name = 'PrefectE2E'; Tail = 5 }; Target = 'Service' }
         @{ Cmdlet = 'Uninstall-PrefectService'; Arguments = @{ Name = 'PrefectE2E'; Confirm = $false }; Target = 'Service' }
         @{ Cmdlet = 'Set-PrefectSetting'; Arguments = @{ Name = 'PREFECT_API_URL'; Value = 'http://127.0.0.1:4242/api'; Scope = 'User'; Confirm = $false }; Target = 'params.scope' }
         @{ Cmdlet = 'Remove-PrefectSetting'; Arguments = @{ Name = 'PREFECT_API_URL'; Scope = 'Machine'; Confirm = $false }; Target = 'params.scope' }
@@ -189,6 +190,63 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             $oracle['PREFECT_API_URL'].Source | Should -BeExactly 'profile'
             @(Test-PrefectEnvironment -Port $server.Port -Check 'server.health')[0].Status | Should -BeExactly 'Pass'
             @(Repair-PrefectEnvironment -Port $server.Port -Check 'settings.api-url' -Confirm:$false)[0].Status | Should -BeExactly 'Skipped' -Because 'a repaired check has nothing left to do'
+        }
+    }
+
+    Context 'Get-PrefectServiceLog, on real log files' {
+        It 'reads the real server''s stdout and stderr logs as typed entries, its banner kept raw' {
+            $stdout = Join-Path -Path $server.HomePath -ChildPath 'server.out.log'
+            $stderr = Join-Path -Path $server.HomePath -ChildPath 'server.err.log'
+            $entries = @(Get-PrefectServiceLog -Path $stdout, $stderr)
+            $entries.Count | Should -BeGreaterThan 0
+            $entries | ForEach-Object -Process { $_.PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.ServiceLogEntry' }
+            $banner = @($entries | Where-Object { $_.Stream -eq 'Stdout' -and $_.Raw -like '*PREFECT_API_URL*' })
+            $banner.Count | Should -Be 1 -Because "the banner's lines are kept raw: $(Get-TestServerLog -Server $server)"
+            $banner[0].Level | Should -BeNullOrEmpty
+            $banner[0].Path | Should -BeExactly $stdout
+            # What the server writes to stderr depends on its log level; whatever is there is Stderr.
+            @($entries | Where-Object { $_.Path -eq $stderr -and $_.Stream -ne 'Stderr' }).Count | Should -Be 0
+            $last = @(Get-PrefectServiceLog -Path $stdout -Tail 1)
+            $last.Count | Should -Be 1
+            $last[0].Message | Should -BeExactly @($entries | Where-Object { $_.Path -eq $stdout })[-1].Message
+            @(Get-PrefectServiceLog -Path $stdout -Level Info).Count | Should -Be 0 -Because 'the banner has no level'
+        }
+
+        It '-Wait follows a log across a rename and a new file, as NSSM rotates it, until the pipeline ends' {
+            $log = Join-Path -Path $TestDrive -ChildPath 'follow.stderr.log'
+            Set-Content -LiteralPath $log -Value '10:00:00.000 | INFO    | e2e - line one' -Encoding ascii
+            $writer = Join-Path -Path $TestDrive -ChildPath 'rotate.py'
+            Set-Content -LiteralPath $writer -Encoding ascii -Value @(
+                'import os, sys'
+                'log = sys.argv[1]'
+                'rotated = log[:-len(".log")] + "-20260302T100001.000.log"'
+                'def add(path, text):'
+                '    with open(path, "a") as handle:'
+                '        handle.write(text + "\n")'
+                'add(log, "10:00:01.000 | WARNING | e2e - line two")'
+                'os.rename(log, rotated)'
+                'add(rotated, "10:00:01.500 | INFO    | e2e - line three")'
+                'add(log, "10:00:02.000 | ERROR   | e2e - line four")'
+            )
+            # The writer starts once the first entry arrived, so the follower's cursor is taken
+            # before the file is written to, renamed and replaced.
+            $writing = @{}
+            try {
+                $followed = @(Get-PrefectServiceLog -Path $log -Tail 1 -Wait | ForEach-Object -Process {
+                        if ($writing.Count -eq 0) {
+                            $writing['process'] = Start-Process -FilePath $python -ArgumentList @($writer, $log) -PassThru
+                        }
+                        $_
+                    } | Select-Object -First 4)
+            } finally {
+                if ($writing.Count -gt 0 -and -not $writing['process'].WaitForExit(30000)) {
+                    $writing['process'].Kill()
+                }
+            }
+            @($followed | ForEach-Object -Process { $_.Message }) | Should -Be @('line one', 'line two', 'line three', 'line four')
+            @($followed | ForEach-Object -Process { $_.Level }) | Should -Be @('INFO', 'WARNING', 'INFO', 'ERROR')
+            @($followed | Where-Object { $_.Stream -ne 'Stderr' }).Count | Should -Be 0
+            Test-Path -LiteralPath (Join-Path -Path $TestDrive -ChildPath 'follow.stderr-20260302T100001.000.log') | Should -BeTrue
         }
     }
 

@@ -110,6 +110,9 @@ BeforeAll {
             if ($kind -eq 'string' -and $null -ne $variant.PSObject.Properties['format'] -and $variant.format -eq 'password' -and $Type -eq [securestring]) {
                 return $true
             }
+            if ($kind -eq 'string' -and $null -ne $variant.PSObject.Properties['format'] -and $variant.format -eq 'date-time' -and $Type -eq [datetime]) {
+                return $true
+            }
             if ($kind -eq 'enum' -and $Type -eq [string]) {
                 return $true
             }

@@ -237,7 +237,8 @@ def test_get_lists_managed_services_only_in_one_batch(adapter, tmp_path, free_po
     adapter.calls.clear()
     infos = call("service.get", {}).result
     assert [(i["name"], i["role"], i["health"]) for i in infos] == [("PrefectServer", "Server", "Stopped")]
-    assert [c.name for c in adapter.calls] == ["require_services", "read_managed_services"]
+    # One registry/SCM batch, and one query of NSSM's events for every service at once.
+    assert [c.name for c in adapter.calls] == ["require_services", "read_managed_services", "read_service_events"]
     assert call("service.get", {"name": ["PrefectServer"]}).result[0]["name"] == "PrefectServer"
     missing = call("service.get", {"name": ["PrefectServer", "Nope"]}).error
     assert (missing["code"], missing["target"]) == ("NotFound", "Nope")
@@ -267,7 +268,7 @@ def test_uninstall_plans_then_removes_keeping_logs_and_database_unless_asked(ada
     assert len(deleted) == 3 and deleted[-1].endswith("prefect.db")
     assert [a["impact"] for a in full["actions"]][-1] == "High"
     done = call("service.uninstall", {"name": "PrefectServer"})
-    assert done.result["changed"] and adapter.services == {} and adapter.firewall == {}
+    assert done.result["changed"] and adapter.services == {} and adapter.firewall == {} and adapter.tasks == {}
     assert call("service.uninstall", {"name": "PrefectServer"}).error["code"] == "NotFound"
 
 
@@ -331,3 +332,24 @@ def test_passwords_appear_in_no_output_plan_error_or_object(adapter, tmp_path, f
     real = run_rpc({"protocol": 1, "command": "service.install", "params": params, "whatIf": True})
     _assert_no_secret(real.stdout_text, real.stderr_text)
     assert real.response["ok"] is False
+
+
+def test_an_install_planned_in_a_session_applies_by_id_when_nothing_changed(adapter, tmp_path, free_port):
+    """The state an install plans from is read again at apply: only the machine may make it
+    differ, never the clock (the retention's 'now' is no part of the fingerprint)."""
+    import time
+
+    from prefectwin.serve import answer
+
+    params = server_params(tmp_path, free_port, start=True)
+
+    def session_request(**extra) -> dict:
+        return answer(json.dumps({"id": 1, "protocol": 1, "command": "service.install", "params": params, **extra}).encode(), lambda event: None)
+
+    planned = session_request(whatIf=True)
+    assert planned["ok"], planned
+    time.sleep(0.05)
+    applied = session_request(apply={"planId": planned["result"]["planId"]})
+    assert applied["ok"], applied
+    assert [a["id"] for a in applied["result"]["actions"]] == [a["id"] for a in planned["result"]["actions"]]
+    assert adapter.changing_calls(), "the kept plan ran"

@@ -62,7 +62,7 @@ def use(monkeypatch):
     """Install a fake adapter; health comes from the fake's status (no HTTP to a fake URL)."""
     installed: list[Any] = []
 
-    def describe(record, *, check_health: bool = True):
+    def describe(record, *, check_health: bool = True, **_: Any):
         info = health.ServiceInfo(name=record.name, role=(record.managed or {}).get("role"), status=record.status)
         return info.model_copy(update={"health": "Healthy" if record.running else "Stopped"})
 

@@ -46,7 +46,7 @@ def test_first_install_plans_every_step_in_order():
     actions = plan_install(spec, read_state(spec, FakeServiceAdapter()), start=True)
     names = [a.kind for a in actions]
     assert names[:3] == ["create-directory", "create-directory", "install-service"]
-    assert names[-4:] == ["grant-access", "grant-access", "add-firewall-rule", "start-service"]
+    assert names[-5:] == ["grant-access", "grant-access", "add-firewall-rule", "set-failure-actions", "start-service"]
     assert {"set-parameter", "set-account", "write-marker"} <= set(names)
     set_params = [a.parameter for a in actions if a.kind == "set-parameter"]
     assert "Application" not in set_params  # nssm install sets it

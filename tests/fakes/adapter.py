@@ -215,6 +215,21 @@ class FakeAdapter:
     def sqlite_restore(self, backup: str, database: str) -> None:
         return self._answer("sqlite_restore", backup, database)
 
+    def read_service_events(self, name: Optional[str], after: Optional[float], max_events: int) -> list[dict[str, Any]]:
+        return self._answer("read_service_events", name, after, max_events)
+
+    def set_failure_actions(self, name: str, reset_sec: int, actions: Sequence[tuple[str, int]]) -> None:
+        return self._answer("set_failure_actions", name, reset_sec, actions)
+
+    def scheduled_task(self, name: str) -> Optional[tuple[str, str]]:
+        return self._answer("scheduled_task", name)
+
+    def register_scheduled_task(self, name: str, command: str, arguments: str) -> None:
+        return self._answer("register_scheduled_task", name, command, arguments)
+
+    def remove_scheduled_task(self, name: str) -> None:
+        return self._answer("remove_scheduled_task", name)
+
     # -- configured answers -------------------------------------------------------------------
     def _configured(self, name: str, args: tuple, kwargs: dict) -> Any:
         value = self.returns[name]

@@ -131,6 +131,41 @@ class _Security:
         return len(self.rules) < before
 
 
+class FakeAdvapi32:
+    """advapi32's service-configuration calls, through ctypes as windows_recovery makes them.
+    ChangeServiceConfig2W writes FailureActions into the fake registry the way the SCM stores
+    it, so a plan's read-back sees what was set."""
+
+    def __init__(self, net: "FakeServiceDotNet") -> None:
+        self.net = net
+        self.handles: dict[int, str] = {}
+
+    def OpenSCManagerW(self, machine: Any, database: Any, access: int) -> int:  # noqa: N802
+        self.net.calls.append(("OpenSCManagerW", (access,)))
+        return 1
+
+    def OpenServiceW(self, manager: int, name: str, access: int) -> int:  # noqa: N802
+        self.net.calls.append(("OpenServiceW", (name, access)))
+        if f"system\\currentcontrolset\\services\\{name.lower()}" not in self.net.registry:
+            return 0
+        self.handles[2] = name
+        return 2
+
+    def ChangeServiceConfig2W(self, handle: int, level: int, info: Any) -> int:  # noqa: N802
+        import struct
+
+        data = info._obj
+        actions = [(data.lpsaActions[i].Type, data.lpsaActions[i].Delay) for i in range(data.cActions)]
+        self.net.calls.append(("ChangeServiceConfig2W", (self.handles[handle], level, data.dwResetPeriod, tuple(actions))))
+        blob = struct.pack("<5I", data.dwResetPeriod, 0, 0, len(actions), 20 if actions else 0)
+        blob += b"".join(struct.pack("<2I", kind, delay) for kind, delay in actions)
+        FakeKey(self.net, self.net.names[f"system\\currentcontrolset\\services\\{self.handles[handle].lower()}"]).SetValue("FailureActions", list(blob))
+        return 1
+
+    def CloseServiceHandle(self, handle: int) -> int:  # noqa: N802
+        return 1
+
+
 class FakeServiceDotNet:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple]] = []
@@ -172,6 +207,7 @@ class FakeServiceDotNet:
             return SimpleNamespace(Get=lambda: list(net.wmi(namespace, query)))
 
         self.ManagementObjectSearcher = searcher
+        self.Advapi32 = FakeAdvapi32(self)
         self.FileVersionInfo = SimpleNamespace(GetVersionInfo=lambda path: SimpleNamespace(FileVersion="2.24.101.0", ProductVersion=None))
 
         def account(name: str) -> Any:

@@ -48,6 +48,9 @@ CHANGING = frozenset(
         "prefect_database_upgrade",
         "sqlite_backup",
         "sqlite_restore",
+        "set_failure_actions",
+        "register_scheduled_task",
+        "remove_scheduled_task",
     }
 )
 
@@ -134,6 +137,11 @@ class FakeServiceAdapter(FakeAdapter):
         self.files: dict[str, str] = {}
         #: database file -> the revision prefect_database_upgrade moves it to
         self.migrates_to = "new-revision"
+        #: NSSM's Application-log events, as read_service_events reports them:
+        #: {time (epoch), level, eventId, recordId, message, strings (insertion strings)}
+        self.events: list[dict[str, Any]] = []
+        #: scheduled tasks: name -> (command, arguments)
+        self.tasks: dict[str, tuple[str, str]] = {}
 
     # -- recording and failing --------------------------------------------------------------
     def _record(self, name: str, args: tuple, kwargs: dict) -> None:
@@ -155,6 +163,7 @@ class FakeServiceAdapter(FakeAdapter):
                 "firewall": dict(self.firewall),
                 "packages": self.packages,
                 "files": self.files,
+                "tasks": dict(self.tasks),
             }
         )
 
@@ -308,3 +317,33 @@ class FakeServiceAdapter(FakeAdapter):
     def sqlite_restore(self, backup: str, database: str) -> None:
         self._record("sqlite_restore", (backup, database), {})
         self.files[database] = self.files[backup]
+    def set_failure_actions(self, name: str, reset_sec: int, actions: Sequence[tuple[str, int]]) -> None:
+        self._record("set_failure_actions", (name, reset_sec, tuple(tuple(a) for a in actions)), {})
+        from prefectwin.services.spec import failure_values
+
+        service = self._service(name)
+        if reset_sec == 0 and not actions:
+            service.parameters.pop("FailureActions", None)
+        else:
+            service.parameters["FailureActions"] = failure_values(reset_sec, tuple(tuple(a) for a in actions))
+
+    def read_service_events(self, name: Optional[str], after: Optional[float], max_events: int) -> list[dict[str, Any]]:
+        self._record("read_service_events", (name, after, max_events), {})
+        mine = [
+            e
+            for e in self.events
+            if (name is None or name.lower() in (s.lower() for s in e.get("strings", ()))) and (after is None or e["time"] > after)
+        ]
+        return sorted(mine, key=lambda e: e["time"])[-max_events:]
+
+    def scheduled_task(self, name: str) -> Optional[tuple[str, str]]:
+        self._record("scheduled_task", (name,), {})
+        return self.tasks.get(name)
+
+    def register_scheduled_task(self, name: str, command: str, arguments: str) -> None:
+        self._record("register_scheduled_task", (name, command, arguments), {})
+        self.tasks[name] = (command, arguments)
+
+    def remove_scheduled_task(self, name: str) -> None:
+        self._record("remove_scheduled_task", (name,), {})
+        self.tasks.pop(name, None)

@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("rpc", help="Serve one JSON request from stdin (used by the PowerShell module).")
     sub.add_parser("serve", help="Serve JSON Lines requests with ids until stdin closes (a persistent session).")
     sub.add_parser("dsc", help="DSC v3: 'dsc get|test|set|export|schema|manifest --resource PrefectWin/Setting', the instance JSON on stdin.")
+    sub.add_parser("prune-logs", help="Delete a PrefectWin service's rotated logs beyond its retention (the daily task runs this).")
     return parser
 
 
@@ -100,6 +101,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         from prefectwin.serve import main as serve_main
 
         return serve_main(args_list[1:])
+    if args_list[:1] == ["prune-logs"]:
+        from prefectwin.services.prune import main as prune_main
+
+        return prune_main(args_list[1:])
     args = _parser().parse_args(args_list)
     if args.command == "doctor":
         return doctor(args)

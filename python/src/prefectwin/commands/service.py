@@ -4,6 +4,7 @@
 - `service.get`       Get-PrefectService        the services PrefectWin manages, with health
 - `service.wait`      Wait-PrefectService       until healthy or the timeout, with progress
 - `service.uninstall` Uninstall-PrefectService  stop, remove, and only the files asked for
+- `service.log`       Get-PrefectServiceLog     stdout/stderr log entries (and NSSM's events)
 
 install and uninstall change state: with whatIf they return the plan and touch nothing.
 Passwords (-DatabaseCredential, -Credential) arrive inside the request on stdin, stay
@@ -16,15 +17,16 @@ import os
 import posixpath
 import socket
 import sys
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, WithJsonSchema, field_validator
 
 from prefectwin.errors import InvalidArgument, NotFound
 from prefectwin.models import Params, Result, not_blank
 from prefectwin.registry import Context, command
 from prefectwin.services.health import ServiceInfo
 from prefectwin.change.model import Action, Planned
+from prefectwin.services.logs import ServiceLog
 from prefectwin.services.spec import SERVICE_NAME_PATTERN, Credential, StartupType
 
 ServiceName = Field(pattern=SERVICE_NAME_PATTERN, description="The Windows service name (letters, digits, '.', '_', '-').")
@@ -51,6 +53,9 @@ class ServiceInstallParams(Params):
     startup_type: StartupType = Field("Automatic", description="How the service starts at boot.")
     log_directory: Optional[str] = Field(None, description="Where stdout and stderr logs go; default: PREFECT_HOME\\logs.")
     log_rotate_bytes: Optional[int] = Field(None, ge=1024, description="Rotate a log once it is this large; default 10 MiB.")
+    log_rotate_seconds: Optional[int] = Field(None, ge=0, le=31_536_000, description="At start, rotate a log older than this; 0: never; default 1 day.")
+    log_retention_count: Optional[int] = Field(None, ge=1, le=10_000, description="Keep this many rotated files per log; default 10.")
+    log_retention_days: Optional[int] = Field(None, ge=0, le=36_500, description="Delete rotated files older than this; 0: no age limit; default 30.")
     nssm_path: Optional[str] = Field(None, description="nssm.exe; default: the one on PATH.")
     start: bool = Field(False, description="Start the service after installing it.")
     wait: bool = Field(False, description="Start it and wait until it is healthy.")
@@ -90,6 +95,17 @@ class ServiceUninstallParams(Params):
     timeout_sec: Optional[int] = Field(None, ge=1, le=3600, description="Kill the service if it has not stopped after this; default: its stop timeout.")
     nssm_path: Optional[str] = Field(None, description="nssm.exe; default: the one on PATH.")
     force: bool = Field(False, description="Remove a service PrefectWin does not manage.")
+
+
+class ServiceLogParams(Params):
+    name: Optional[str] = Field(None, pattern=SERVICE_NAME_PATTERN, description="The service whose logs to read (Windows).")
+    path: Optional[list[str]] = Field(None, min_length=1, description="Log files to read instead of a service's (any OS).")
+    stream: Optional[list[Literal["Stdout", "Stderr", "EventLog"]]] = Field(None, min_length=1, description="Which logs; default all.")
+    tail: Optional[int] = Field(None, ge=0, le=1000000, description="Only the last N entries.")
+    # A string on the wire (PowerShell sends DateTime.ToString('o')), parsed by services/logs.py.
+    since: Optional[Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]] = Field(None, description="Only entries at or after this time (ISO 8601).")
+    level: Optional[Literal["Debug", "Info", "Warning", "Error", "Critical"]] = Field(None, description="Only entries at or above this level.")
+    cursor: Optional[str] = Field(None, min_length=1, max_length=65536, description="Carry on after a previous answer's cursor (-Wait).")
 
 
 class ServicePlan(Planned):
@@ -160,7 +176,7 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     flavor = _flavor()
     if params.python_path and not os.path.isabs(params.python_path) and flavor == ("windows" if os.name == "nt" else "posix"):
         params = params.model_copy(update={"python_path": os.path.abspath(params.python_path)})
-    build = dict(python=sys.executable, default_home=default_home(flavor), host=socket.gethostname(), flavor=flavor)
+    build = dict(python=sys.executable, default_home=default_home(flavor), host=socket.gethostname(), flavor=flavor, backend_python=sys.executable)
     spec = build_spec(params, **build)  # every parameter problem, before anything is asked of the machine
     adapter = get_adapter()
     adapter.require_services()
@@ -203,7 +219,7 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
         if params.wait:
             service = wait_until_healthy([spec.name], params.timeout_sec, adapter, run_ctx.events)[0]
         elif params.pass_thru:
-            service = describe(adapter.read_service(spec.name))
+            service = describe(adapter.read_service(spec.name), adapter=adapter)
         return result(p, ran, True, service if params.pass_thru else None)
 
     proposal = session.Proposal(
@@ -239,7 +255,7 @@ def service_get(params: ServiceGetParams, ctx: Context) -> list[ServiceInfo]:
 
     adapter = get_adapter()
     adapter.require_services()
-    return describe_all(_records(adapter, params.name))
+    return describe_all(_records(adapter, params.name), adapter=adapter)
 
 
 @command("service.wait", params=ServiceWaitParams, result=list[ServiceInfo])
@@ -261,7 +277,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     from prefectwin.change.model import fingerprint, new_plan
     from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.plan import plan_uninstall
-    from prefectwin.services.spec import firewall_rule_name
+    from prefectwin.services.spec import firewall_rule_name, log_task_name
     from prefectwin.services.state import log_files, sqlite_files
     from prefectwin.services.validate import require_admin, require_nssm
     from prefectwin.system import get_adapter
@@ -295,6 +311,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         log_files=log_files(logs) if params.remove_logs else [],
         database_files=sqlite_files(marker.get("sqlitePath")) if params.remove_database else [],
         force=params.force,
+        log_task=log_task_name(record.name) if adapter.name != "posix" and adapter.scheduled_task(log_task_name(record.name)) is not None else None,
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     plan = new_plan(actions, state)
@@ -558,3 +575,27 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
         execute=execute,
     )
     return session.offer(ctx, proposal)
+
+
+@command("service.log", params=ServiceLogParams, result=ServiceLog)
+def service_log(params: ServiceLogParams, ctx: Context) -> ServiceLog:
+    """A service's stdout and stderr log entries, parsed, with NSSM's events on Windows."""
+    from prefectwin.services import logs
+
+    if (params.name is None) == (params.path is None):
+        raise InvalidArgument("Give either -Name (a service) or -Path (log files).", target="Name", remediation="Get-PrefectServiceLog -Name PrefectServer, or -Path C:\\ProgramData\\Prefect\\logs\\PrefectServer.stderr.log.")
+    since = logs.parse_since(params.since)
+    events = None
+    if params.path is not None:
+        targets = logs.log_targets(logs.check_paths(params.path, params.cursor is not None), params.stream)
+    else:
+        from prefectwin.system import get_adapter
+
+        adapter = get_adapter()
+        adapter.require_services()
+        record = _records(adapter, [params.name])[0]
+        targets = logs.service_logs(record, params.stream)
+        if params.stream is None or "EventLog" in params.stream:
+            name = record.name
+            events = lambda after: adapter.read_service_events(name, after, logs.MAX_EVENTS)  # noqa: E731
+    return logs.read_log(targets, service=params.name, tail=params.tail, since=since, level=params.level, cursor=params.cursor, events=events)

@@ -21,6 +21,10 @@ Ensure = Literal["Present", "Absent"]
 READ_ONLY = {"readOnly": True}
 
 
+# [int] properties of a PowerShell class are 0 when not set, so 0 means "not given" for these.
+ZERO_IS_UNSET = frozenset({"port", "logRotateBytes", "logRotateSeconds", "logRetentionCount", "logRetentionDays"})
+
+
 class Instance(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
 
@@ -34,7 +38,7 @@ class Instance(BaseModel):
             alias, field = names.get(key.lower(), (key, None))
             if field is not None and (field.json_schema_extra or {}).get("readOnly"):
                 continue
-            if value in ("", [], None) or (alias == "port" and value == 0):
+            if value in ("", [], None) or (alias in ZERO_IS_UNSET and value == 0):
                 continue
             normalized[alias] = value
         return normalized
@@ -115,6 +119,10 @@ class ServiceInstance(Instance):
     database_url: Optional[str] = Field(None, description="Server only: the database URL WITHOUT its password.")
     database_credential: Optional[Credential] = Field(None, description="Server only: the database user and password.")
     database_url_variable: Optional[str] = Field(None, description="Server only: the NAME of a machine environment variable holding the whole URL.")
+    log_rotate_bytes: Optional[int] = Field(None, description="Rotate a log once it is this large; 0 or unset: 10 MiB.")
+    log_rotate_seconds: Optional[int] = Field(None, description="At start, rotate a log older than this; 0 or unset: 1 day.")
+    log_retention_count: Optional[int] = Field(None, description="Keep this many rotated copies per log; 0 or unset: 10.")
+    log_retention_days: Optional[int] = Field(None, description="Delete rotated copies older than this; 0 or unset: 30.")
     status: Optional[str] = Field(None, description="Read only: the service's status.", json_schema_extra=READ_ONLY)
     health: Optional[str] = Field(None, description="Read only: the service's health.", json_schema_extra=READ_ONLY)
 

@@ -16,7 +16,22 @@ from prefectwin.registry import Context
 READ_BACK = (("role", "role"), ("port", "port"), ("prefectHome", "prefect_home"), ("pool", "pool"), ("apiUrl", "api_url"), ("startupType", "start_type"))
 # Property -> service.install parameter, where they differ.
 PARAMETER_OF = {"serviceDependency": "dependsOn"}
-PASSED_ON = ("role", "port", "bindAddress", "prefectHome", "pythonPath", "pool", "workerType", "apiUrl", "startupType", "serviceDependency")
+PASSED_ON = (
+    "role",
+    "port",
+    "bindAddress",
+    "prefectHome",
+    "pythonPath",
+    "pool",
+    "workerType",
+    "apiUrl",
+    "startupType",
+    "serviceDependency",
+    "logRotateBytes",
+    "logRotateSeconds",
+    "logRetentionCount",
+    "logRetentionDays",
+)
 
 
 def _from_info(info: Any) -> ServiceInstance:

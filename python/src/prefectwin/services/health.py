@@ -56,6 +56,9 @@ class ServiceInfo(Result):
     health: Health = "Unknown"
     health_detail: Optional[str] = None
     last_heartbeat: Optional[str] = None
+    restart_count: Optional[int] = None
+    last_exit_code: Optional[int] = None
+    last_start_time: Optional[str] = None
 
 
 def post_json(url: str, body: Any, timeout: float = HTTP_TIMEOUT_SEC) -> Any:
@@ -130,7 +133,34 @@ def _first(record: ServiceRecord, parameter: str) -> Optional[str]:
     return values[0] if values else None
 
 
-def describe(record: ServiceRecord, *, check_health: bool = True) -> ServiceInfo:
+def read_events(adapter: Any) -> Optional[list[dict[str, Any]]]:
+    """NSSM's events of the last day, for every service at once (one query, however many
+    services); None when the Application log cannot be read."""
+    from prefectwin.services import crashes
+
+    reader = getattr(adapter, "read_service_events", None) if adapter is not None else None
+    if reader is None:
+        return None
+    try:
+        return reader(None, time.time() - crashes.COUNT_WINDOW_SEC, 5000)
+    except Exception:  # noqa: BLE001 - a log that cannot be read leaves the facts unknown, not the service
+        return None
+
+
+def crash_facts_of(record: ServiceRecord, events: Optional[list[dict[str, Any]]]) -> Optional[Any]:
+    """NSSM's exits and starts of the service's application, from the Application log."""
+    from prefectwin.services import crashes
+
+    if events is None:
+        return None
+    mine = [e for e in events if record.name.lower() in (str(s).lower() for s in e.get("strings", ()))]
+    return crashes.crash_facts(mine, record.name, now=time.time())
+
+
+def describe(record: ServiceRecord, *, check_health: bool = True, adapter: Any = None, events: Optional[list[dict[str, Any]]] = None) -> ServiceInfo:
+    from prefectwin.services import crashes
+    from prefectwin.services.logfiles import stderr_tail
+
     marker = record.managed or {}
     role = marker.get("role")
     info = ServiceInfo(
@@ -148,10 +178,20 @@ def describe(record: ServiceRecord, *, check_health: bool = True) -> ServiceInfo
         log_paths=list(marker.get("logPaths") or []),
         version=prefect_version(_first(record, "Application")),
     )
+    facts = crash_facts_of(record, events if events is not None or adapter is None else read_events(adapter))
+    if facts is not None:
+        started = facts.last_start if facts.last_start is not None else record.started_at
+        info = info.model_copy(update={"restart_count": facts.restart_count, "last_exit_code": facts.last_exit_code, "last_start_time": crashes.iso(started)})
+    elif record.started_at is not None:
+        info = info.model_copy(update={"last_start_time": crashes.iso(record.started_at)})
     if not check_health:
         return info
     if not record.running:
         return info.model_copy(update={"health": "Stopped", "health_detail": f"the service is {record.status}"})
+    if facts is not None and facts.looping:
+        paths = info.log_paths or [_first(record, "AppStdout"), _first(record, "AppStderr")]
+        tail = stderr_tail(paths[1] if len(paths) > 1 else None)
+        return info.model_copy(update={"health": "Unhealthy", "health_detail": crashes.loop_message(facts, tail)})
     if role == "Server" and info.api_url:
         health, detail = server_health(info.api_url)
         return info.model_copy(update={"health": health, "health_detail": detail})
@@ -161,12 +201,15 @@ def describe(record: ServiceRecord, *, check_health: bool = True) -> ServiceInfo
     return info.model_copy(update={"health_detail": "the PrefectWin marker does not say how to check this service"})
 
 
-def describe_all(records: list[ServiceRecord], *, check_health: bool = True) -> list[ServiceInfo]:
+def describe_all(records: list[ServiceRecord], *, check_health: bool = True, adapter: Any = None) -> list[ServiceInfo]:
     """Describe every record; health checks run concurrently, in threads, not processes."""
+    events = read_events(adapter) if records else None
+    # Only when there are events, so a describe() replaced by a test need not know the keyword.
+    extra = {} if events is None else {"events": events}
     if len(records) <= 1:
-        return [describe(r, check_health=check_health) for r in records]
+        return [describe(r, check_health=check_health, **extra) for r in records]
     with ThreadPoolExecutor(max_workers=min(8, len(records)), thread_name_prefix="prefectwin-health") as pool:
-        return list(pool.map(lambda r: describe(r, check_health=check_health), records))
+        return list(pool.map(lambda r: describe(r, check_health=check_health, **extra), records))
 
 
 def wait_until_healthy(names: list[str], timeout_sec: float, adapter: Any, events: Events, poll_sec: float = POLL_INTERVAL_SEC) -> list[ServiceInfo]:
@@ -178,7 +221,7 @@ def wait_until_healthy(names: list[str], timeout_sec: float, adapter: Any, event
         gone = [n for n in names if n.lower() not in {r.name.lower() for r in records}]
         if gone:
             raise NotFound(f"Service {', '.join(repr(n) for n in gone)} not found.", target=", ".join(gone))
-        infos = describe_all(records)
+        infos = describe_all(records, adapter=adapter)
         elapsed = time.monotonic() - started
         pending = [i for i in infos if i.health != "Healthy"]
         status = "; ".join(f"{i.name}: {i.health}" + (f" ({i.health_detail})" if i.health != "Healthy" and i.health_detail else "") for i in infos)

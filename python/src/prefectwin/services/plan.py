@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from prefectwin.errors import InvalidArgument
 from prefectwin.change.model import Action, number
 from prefectwin.secrets import MASK, mask_url
-from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, normalize_account
+from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, log_task_name, normalize_account
 from prefectwin.services.state import STOPPED, ServiceRecord, ServiceState
 
 
@@ -173,6 +173,13 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
             )
 
     actions.extend(_plan_firewall(spec, state.firewall_port))
+    failure = _plan_failure_actions(spec, current.get("FailureActions"), new)
+    if failure is not None:
+        actions.append(failure)
+    actions.extend(plan_prune(spec.name, state.rotated_logs, keep=spec.retention_count, days=spec.retention_days, now=state.now))
+    task = _plan_log_task(spec, state.log_task)
+    if task is not None:
+        actions.append(task)
 
     timeout = spec.stop_timeout_ms // 1000 + 30
     if record is not None and record.running and needs_restart:
@@ -206,6 +213,66 @@ def link_install(actions: list[Action], name: str) -> list[Action]:
             needs += [*folders.values(), *grants]
         linked.append(action.model_copy(update={"depends_on": list(dict.fromkeys(needs))}))
     return linked
+
+
+def _plan_failure_actions(spec: ServiceSpec, have: Optional[tuple[str, ...]], new: bool) -> Optional[Action]:
+    """The Service Control Manager's failure actions with their reset period (not NSSM's: the
+    SCM acts when nssm.exe itself fails). Applied at once; no restart needed."""
+    if not spec.failure_actions:
+        return None
+    wanted = spec.failure_values()
+    if have == wanted:
+        return None
+    steps = ", ".join(f"{kind} after {delay // 1000} s" if kind != "none" else "then nothing" for kind, delay in spec.failure_actions)
+    description = f"Set the failure actions of service '{spec.name}': {steps}; reset the count after {spec.failure_reset_sec} s without failures"
+    if have:
+        description += f" (was {' '.join(have)})"
+    return Action(
+        kind="set-failure-actions",
+        description=description,
+        target=spec.name,
+        parameter="FailureActions",
+        data={"resetSec": spec.failure_reset_sec, "actions": [list(a) for a in spec.failure_actions], "previous": list(have or ()), "newService": new},
+    )
+
+
+def _plan_log_task(spec: ServiceSpec, have: Optional[tuple[str, str]]) -> Optional[Action]:
+    """The daily task that runs `prefectwin prune-logs <service>` as SYSTEM, so the retention
+    holds while nobody runs PrefectWin (NSSM itself never deletes a rotated file)."""
+    if not spec.prune_command:
+        return None
+    import subprocess
+
+    wanted = (spec.prune_command[0], subprocess.list2cmdline(spec.prune_command[1:]))
+    if have == wanted:
+        return None
+    name = log_task_name(spec.name)
+    return Action(
+        kind="register-task",
+        description=f"Register the daily scheduled task '{name}' that deletes rotated logs of service '{spec.name}' beyond the retention",
+        target=name,
+        data={"task": name, "command": wanted[0], "arguments": wanted[1], "previous": list(have) if have else None},
+    )
+
+
+def plan_prune(name: str, rotated: dict[str, tuple[tuple[str, float], ...]], *, keep: int, days: int, now: float) -> list[Action]:
+    """One remove-path per rotated log file beyond the retention (services/retention.py)."""
+    from prefectwin.services.retention import expired
+
+    actions = []
+    rule = f"keep {keep}" + (f", at most {days} days old" if days else "")
+    for log, copies in rotated.items():
+        for path in expired(copies, keep=keep, days=days, now=now):
+            actions.append(
+                Action(
+                    kind="remove-path",
+                    description=f"Delete rotated log file '{path}' of service '{name}' (retention: {rule})",
+                    target=path,
+                    impact="Low",
+                    data={"path": path, "retention": True},
+                )
+            )
+    return actions
 
 
 def _plan_account(spec: ServiceSpec, have: Optional[tuple[str, ...]], new: bool, force: bool) -> Optional[Action]:
@@ -263,6 +330,7 @@ def plan_uninstall(
     log_files: list[str],
     database_files: list[str],
     force: bool = False,
+    log_task: Optional[str] = None,
 ) -> list[Action]:
     """Stop, remove the firewall rule, remove the service, then the files asked for."""
     name = record.name
@@ -284,6 +352,8 @@ def plan_uninstall(
         )
     if firewall_port is not None:
         actions.append(_remove_rule(firewall_rule_name(name), firewall_port))
+    if log_task is not None:
+        actions.append(Action(kind="remove-task", description=f"Remove the scheduled task '{log_task}'", target=log_task, data={"task": log_task}))
     actions.append(
         Action(kind="remove-service", description=f"Remove service '{name}'", target=name, data={"timeoutSec": stop_timeout_sec})
     )

@@ -42,6 +42,19 @@ DEFAULT_BIND_ADDRESS = "127.0.0.1"
 DEFAULT_WORKER_TYPE = "process"
 DEFAULT_ACCOUNT = "LocalSystem"
 DEFAULT_ROTATE_BYTES = 10 * 1024 * 1024
+# NSSM rotates by time only when it starts the application (a file older than this is
+# rotated first); 0 turns that off. A day keeps one start's log per file for daily restarts.
+DEFAULT_ROTATE_SECONDS = 86_400
+# NSSM never deletes a rotated file. PrefectWin keeps this many per log, and none older than
+# the days (0: no age limit); see services/retention.py for when it deletes.
+DEFAULT_RETENTION_COUNT = 10
+DEFAULT_RETENTION_DAYS = 30
+# Service-manager failure actions, for when nssm.exe itself dies or gives up (NSSM restarts
+# the application on its own): restart after 1 min, then after 2 min, then leave it stopped;
+# the failure count goes back to zero after a day without failures. The last action is
+# "none" because the Service Control Manager repeats the last action for every later failure.
+FAILURE_RESET_SEC = 86_400
+FAILURE_ACTIONS = (("restart", 60_000), ("restart", 120_000), ("none", 0))
 
 # Stop timeouts, from measurements of the real payload on this project's Linux runner
 # (tests/test_service_payload_*.py print them; see docs/protocol.md, service.*):
@@ -133,6 +146,14 @@ class ServiceSpec(BaseModel):
     stdout_log: str
     stderr_log: str
     rotate_bytes: int = DEFAULT_ROTATE_BYTES
+    rotate_seconds: int = DEFAULT_ROTATE_SECONDS
+    retention_count: int = DEFAULT_RETENTION_COUNT
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    failure_reset_sec: int = FAILURE_RESET_SEC
+    failure_actions: tuple[tuple[str, int], ...] = FAILURE_ACTIONS
+    # The daily scheduled task that applies the retention while nobody runs PrefectWin:
+    # (the backend's interpreter, its arguments). Empty: no task.
+    prune_command: tuple[str, ...] = ()
     restart_delay_ms: int = RESTART_DELAY_MS
     throttle_ms: int = THROTTLE_MS
     stop_timeout_ms: int
@@ -196,6 +217,7 @@ class ServiceSpec(BaseModel):
             "AppRotateFiles": ("1",),
             "AppRotateOnline": ("1",),
             "AppRotateBytes": (str(self.rotate_bytes),),
+            "AppRotateSeconds": (str(self.rotate_seconds),),
             "AppExit": ("Default", "Restart"),
             "AppRestartDelay": (str(self.restart_delay_ms),),
             "AppThrottle": (str(self.throttle_ms),),
@@ -221,10 +243,42 @@ class ServiceSpec(BaseModel):
             "sqlitePath": self.sqlite_path,
             "firewallRule": self.firewall_rule,
             "stopTimeoutMs": self.stop_timeout_ms,
+            "logRetention": {"count": self.retention_count, "days": self.retention_days},
         }
+
+    def failure_values(self) -> tuple[str, ...]:
+        """The failure actions as ServiceRecord.parameters["FailureActions"] holds them."""
+        return failure_values(self.failure_reset_sec, self.failure_actions)
 
     def marker(self) -> str:
         return json.dumps(self.marker_data(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def failure_values(reset_sec: int, actions: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+    return (f"reset={reset_sec}", *(f"{kind}/{delay}" for kind, delay in actions))
+
+
+def parse_failure_values(values: tuple[str, ...]) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """The inverse of failure_values; nothing (no actions, no reset period) for ()."""
+    reset, steps = 0, []
+    for value in values:
+        if value.startswith("reset="):
+            reset = int(value[len("reset=") :])
+        else:
+            kind, _, delay = value.partition("/")
+            steps.append((kind, int(delay or 0)))
+    return reset, tuple(steps)
+
+
+def log_task_name(service: str) -> str:
+    """The scheduled task that prunes a service's rotated logs, in Task Scheduler's PrefectWin folder."""
+    return f"\\PrefectWin\\{service}-logs"
+
+
+def prune_command(backend_python: str, service: str) -> tuple[str, ...]:
+    """What the task runs: the backend's interpreter, never anything from the request but the
+    service name (which SERVICE_NAME_PATTERN limits to letters, digits, '.', '_', '-')."""
+    return (backend_python, "-X", "utf8", "-m", "prefectwin", "prune-logs", service)
 
 
 def firewall_rule_name(service: str) -> str:
@@ -343,6 +397,7 @@ def build_spec(
     host: str,
     flavor: Flavor = "windows",
     local_server: Optional[tuple[str, str]] = None,
+    backend_python: Optional[str] = None,
 ) -> ServiceSpec:
     """The spec for `service.install` parameters.
 
@@ -430,6 +485,12 @@ def build_spec(
         stdout_log=paths.join(log_dir, f"{name}.stdout.log"),
         stderr_log=paths.join(log_dir, f"{name}.stderr.log"),
         rotate_bytes=params.log_rotate_bytes or DEFAULT_ROTATE_BYTES,
+        rotate_seconds=_given(params, "log_rotate_seconds", DEFAULT_ROTATE_SECONDS),
+        retention_count=_given(params, "log_retention_count", DEFAULT_RETENTION_COUNT),
+        retention_days=_given(params, "log_retention_days", DEFAULT_RETENTION_DAYS),
+        # Windows only: the Service Control Manager's failure actions and Task Scheduler.
+        failure_actions=FAILURE_ACTIONS if flavor == "windows" else (),
+        prune_command=prune_command(backend_python, params.name) if backend_python and flavor == "windows" else (),
         stop_timeout_ms=SERVER_STOP_TIMEOUT_MS if server else WORKER_STOP_TIMEOUT_MS,
         start_type=params.startup_type,
         account=account,
@@ -449,6 +510,12 @@ def build_spec(
     )
     nssm_rules.check(_nssm_values(spec, params, extra))
     return spec
+
+
+def _given(params: Any, field: str, default: int) -> int:
+    """An optional integer parameter where 0 is a real value, not 'use the default'."""
+    value = getattr(params, field, None)
+    return default if value is None else value
 
 
 def _nssm_values(spec: ServiceSpec, params: Any, extra: dict[str, str]) -> list[tuple[str, Optional[str], "nssm_rules.Rule"]]:

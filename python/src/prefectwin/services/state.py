@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any, Optional
+import time
+from typing import Any, Optional, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from prefectwin.services.spec import ServiceSpec, firewall_rule_name, parse_marker
+from prefectwin.services.spec import ServiceSpec, firewall_rule_name, log_task_name, parse_marker
 
 RUNNING = "Running"
 STOPPED = "Stopped"
@@ -59,6 +60,28 @@ class ServiceState(BaseModel):
     directories: dict[str, bool] = {}
     access: dict[str, bool] = {}
     firewall_port: Optional[int] = None
+    # NSSM's rotated copies of each log: log path -> [(copy, modification time)].
+    rotated_logs: dict[str, tuple[tuple[str, float], ...]] = {}
+    # When the state was read, for the retention's ages; not part of the state itself, so the
+    # plan's fingerprint (model_dump) leaves it out and a re-check minutes later still matches.
+    now: float = Field(0.0, exclude=True)
+    # The retention task's (command, arguments) as registered; None when there is none.
+    log_task: Optional[tuple[str, str]] = None
+
+
+def rotated_logs(log_paths: Sequence[str]) -> dict[str, tuple[tuple[str, float], ...]]:
+    from prefectwin.services.logfiles import rotated_copies
+
+    found: dict[str, tuple[tuple[str, float], ...]] = {}
+    for path in log_paths:
+        copies = []
+        for copy in rotated_copies(path):
+            try:
+                copies.append((copy, os.stat(copy).st_mtime))
+            except FileNotFoundError:
+                continue
+        found[path] = tuple(copies)
+    return found
 
 
 def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:
@@ -71,6 +94,9 @@ def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:
         directories=directories,
         access=access,
         firewall_port=adapter.firewall_rule_port(firewall_rule_name(spec.name)),
+        rotated_logs=rotated_logs(spec.log_paths),
+        now=time.time(),
+        log_task=adapter.scheduled_task(log_task_name(spec.name)) if spec.prune_command else None,
     )
 
 

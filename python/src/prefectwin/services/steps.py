@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 from prefectwin.change.engine import NotReversible, Steps
 from prefectwin.change.model import Action
-from prefectwin.services.spec import BUILTIN_ACCOUNTS
+from prefectwin.services.spec import BUILTIN_ACCOUNTS, parse_failure_values
 
 
 # A test hook: makes every health gate fail at once, so that an upgrade's rollback can be
@@ -104,6 +104,9 @@ def perform(action: Action, rt: Runtime) -> None:
         "restore-packages": lambda: _restore_packages(action, adapter),
         "migrate-database": lambda: _migrate(action, adapter),
         "restore-database": lambda: adapter.sqlite_restore(data["backup"], data["database"]),
+        "register-task": lambda: adapter.register_scheduled_task(data["task"], data["command"], data["arguments"]),
+        "remove-task": lambda: adapter.remove_scheduled_task(data["task"]),
+        "set-failure-actions": lambda: adapter.set_failure_actions(name, int(data["resetSec"]), [tuple(a) for a in data["actions"]]),
     }
     handlers[kind]()
 
@@ -116,7 +119,7 @@ def inverse(action: Action) -> Optional[Action]:
     """The action that undoes `action`; None when undoing it is covered by another undo
     (a parameter of a service this run installed goes away with the service)."""
     kind, data, target = action.kind, action.data, action.target
-    if data.get("newService") and kind in ("set-parameter", "reset-parameter", "set-account", "write-marker"):
+    if data.get("newService") and kind in ("set-parameter", "reset-parameter", "set-account", "write-marker", "set-failure-actions"):
         return None
     if kind == "create-directory":
         return _undo(action, "remove-path", f"Remove directory '{target}' created by this run", path=target)
@@ -163,6 +166,16 @@ def inverse(action: Action) -> Optional[Action]:
         return undo.model_copy(update={"target": data["database"]})
     if kind in ("restore-packages", "restore-database"):
         raise NotReversible(f"{kind} is itself an undo")
+    if kind == "set-failure-actions":
+        reset, steps = parse_failure_values(tuple(data.get("previous") or ()))
+        return _undo(action, "set-failure-actions", f"Restore the failure actions of service '{target}'", resetSec=reset, actions=[list(s) for s in steps])
+    if kind == "register-task":
+        previous = data.get("previous")
+        if not previous:
+            return _undo(action, "remove-task", f"Remove scheduled task '{target}' registered by this run", task=data["task"])
+        return _undo(action, "register-task", f"Register scheduled task '{target}' as it was", task=data["task"], command=previous[0], arguments=previous[1])
+    if kind == "remove-task":
+        raise NotReversible("a removed scheduled task is not registered again")
     if kind == "remove-service":
         raise NotReversible("a removed service is not re-created")
     if kind == "remove-path":
@@ -177,5 +190,5 @@ STEPS = Steps(
     # Starting a service again needs everything it depends on restored first.
     run_last=frozenset({"start-service", "restart-service"}),
     # A failed step of these kinds may have been half done; its (tolerant) inverse runs too.
-    undo_when_failed=frozenset({"create-directory", "install-service", "add-firewall-rule", "restart-service", "pip-install", "migrate-database"}),
+    undo_when_failed=frozenset({"create-directory", "install-service", "add-firewall-rule", "restart-service", "pip-install", "migrate-database", "register-task"}),
 )

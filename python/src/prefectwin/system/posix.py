@@ -203,3 +203,18 @@ class PosixAdapter:
 
     def sqlite_restore(self, backup: str, database: str) -> None:
         self.interpreter.sqlite_restore(backup, database)
+
+    def read_service_events(self, name: Optional[str], after: Optional[float], max_events: int) -> list[dict[str, Any]]:
+        _no_services("The Windows Application event log")
+
+    def set_failure_actions(self, name: str, reset_sec: int, actions: Sequence[tuple[str, int]]) -> None:
+        _no_services()
+
+    def scheduled_task(self, name: str) -> Optional[tuple[str, str]]:
+        _no_services("Windows scheduled tasks")
+
+    def register_scheduled_task(self, name: str, command: str, arguments: str) -> None:
+        _no_services("Windows scheduled tasks")
+
+    def remove_scheduled_task(self, name: str) -> None:
+        _no_services("Windows scheduled tasks")

@@ -131,6 +131,23 @@ class SystemAdapter(Protocol):
     def remove_firewall_rule(self, name: str) -> None:
         """Delete the rule with this display name."""
 
+    # -- crash loops and log retention (Windows only) -------------------------------------------
+    def read_service_events(self, name: Optional[str], after: Optional[float], max_events: int) -> list[dict[str, Any]]:
+        """NSSM's Application-log events for one service (every service with None), newer than
+        `after` (epoch s), oldest first: {time, level, eventId, recordId, message, strings}."""
+
+    def set_failure_actions(self, name: str, reset_sec: int, actions: Sequence[tuple[str, int]]) -> None:
+        """The Service Control Manager's failure actions ((kind, delay ms)...) and reset period."""
+
+    def scheduled_task(self, name: str) -> Optional[tuple[str, str]]:
+        """A scheduled task's (command, arguments); None when there is no such task."""
+
+    def register_scheduled_task(self, name: str, command: str, arguments: str) -> None:
+        """Register (or replace) a daily task that runs as SYSTEM."""
+
+    def remove_scheduled_task(self, name: str) -> None:
+        """Delete a scheduled task; an absent one is no error."""
+
 
     # -- the target interpreter and its database (system/interpreter.py; the same on every OS) --
     def pip_freeze(self, python: str) -> list[str]:

@@ -167,3 +167,18 @@ class WindowsAdapter:
 
     def sqlite_restore(self, backup: str, database: str) -> None:
         self.interpreter.sqlite_restore(backup, database)
+
+    def read_service_events(self, name: Optional[str], after: Optional[float], max_events: int) -> list[dict[str, Any]]:
+        return self.services.read_service_events(name, after, max_events)
+
+    def set_failure_actions(self, name: str, reset_sec: int, actions: Sequence[tuple[str, int]]) -> None:
+        self.services.set_failure_actions(name, reset_sec, actions)
+
+    def scheduled_task(self, name: str) -> Optional[tuple[str, str]]:
+        return self.services.scheduled_task(name)
+
+    def register_scheduled_task(self, name: str, command: str, arguments: str) -> None:
+        self.services.register_scheduled_task(name, command, arguments)
+
+    def remove_scheduled_task(self, name: str) -> None:
+        self.services.remove_scheduled_task(name)

@@ -30,6 +30,7 @@ from prefectwin.services.state import ServiceRecord
 from prefectwin.system import processes
 from prefectwin.system.windows_facts import WindowsFactsReader
 from prefectwin.system.windows_net import DotNet
+from prefectwin.system.windows_recovery import decode_failure_actions
 
 SERVICES_KEY = r"SYSTEM\CurrentControlSet\Services"
 STRING_VALUES = ("Application", "AppParameters", "AppDirectory", "AppStdout", "AppStderr")
@@ -37,6 +38,7 @@ DWORD_VALUES = (
     "AppRotateFiles",
     "AppRotateOnline",
     "AppRotateBytes",
+    "AppRotateSeconds",
     "AppRestartDelay",
     "AppThrottle",
     "AppStopMethodSkip",
@@ -64,6 +66,11 @@ def decode_output(raw: bytes) -> str:
 
 def _wql(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _bytes(value: Any) -> Optional[bytes]:
+    """A REG_BINARY value (a .NET byte[] under pythonnet, a list in the fake) as bytes."""
+    return None if value is None else bytes(bytearray(int(b) & 0xFF for b in value))
 
 
 def _plain(values: Sequence[Any]) -> list[str]:
@@ -131,6 +138,9 @@ class WindowsServiceControl:
             text = self._value(key, value)
             if text is not None:
                 found[value] = (str(text),)
+        failure = decode_failure_actions(_bytes(key.GetValue("FailureActions")))
+        if failure is not None:
+            found["FailureActions"] = failure
         depends = key.GetValue("DependOnService")
         if depends is not None:
             found["DependOnService"] = tuple(str(d) for d in depends)
@@ -396,3 +406,48 @@ class WindowsServiceControl:
         code, output = self._run([self._netsh(), "advfirewall", "firewall", "delete", "rule", f"name={name}"])
         if code != 0 and self.firewall_rule_port(name) is not None:
             raise ApplyFailed(f"netsh could not remove firewall rule '{name}' (exit code {code}): {output or 'no output'}.", target=name)
+
+    # -- crash loops and logs (system/windows_recovery.py) ----------------------------------
+    def set_failure_actions(self, name: str, reset_sec: int, actions: Sequence[tuple[str, int]]) -> None:
+        from prefectwin.system import windows_recovery
+
+        windows_recovery.set_failure_actions(name, reset_sec, actions, api=getattr(self.svc_net, "Advapi32", None))
+
+    def read_service_events(self, name: Optional[str], after: Optional[float], max_events: int) -> list[dict[str, Any]]:
+        """NSSM's Application-log events for one service (all with None): {time, level,
+        eventId, recordId, message, strings}, oldest first, newer than `after` (epoch s)."""
+        from prefectwin.system import windows_recovery
+
+        net = getattr(self, "_eventing", None)
+        if net is None:
+            injected = self.svc_net
+            net = injected if hasattr(injected, "EventLogQuery") else windows_recovery.load_eventing()
+            self._eventing = net
+        return windows_recovery.read_events(net, name, after, max_events)
+
+    # -- the retention task (Task Scheduler through schtasks.exe's argument list) -----------
+    @staticmethod
+    def _schtasks() -> str:
+        return os.path.join(os.environ.get("SystemRoot", "C:\\Windows"), "System32", "schtasks.exe")
+
+    def scheduled_task(self, name: str) -> Optional[tuple[str, str]]:
+        """(command, arguments) of a task's first Exec action; None when there is no such task."""
+        from prefectwin.system.windows_recovery import task_action
+
+        code, output = self._run([self._schtasks(), "/Query", "/TN", name, "/XML"])
+        return task_action(output) if code == 0 else None
+
+    def register_scheduled_task(self, name: str, command: str, arguments: str) -> None:
+        """Daily, as SYSTEM (which may delete in every log folder), replacing a task of that name."""
+        import subprocess
+
+        line = subprocess.list2cmdline([command]) + " " + arguments
+        argv = [self._schtasks(), "/Create", "/F", "/TN", name, "/SC", "DAILY", "/ST", "03:17", "/RU", "SYSTEM", "/RL", "HIGHEST", "/TR", line]
+        code, output = self._run(argv)
+        if code != 0:
+            raise ApplyFailed(f"schtasks could not register task '{name}' (exit code {code}): {output or 'no output'}.", target=name)
+
+    def remove_scheduled_task(self, name: str) -> None:
+        code, output = self._run([self._schtasks(), "/Delete", "/TN", name, "/F"])
+        if code != 0 and self.scheduled_task(name) is not None:
+            raise ApplyFailed(f"schtasks could not remove task '{name}' (exit code {code}): {output or 'no output'}.", target=name)
