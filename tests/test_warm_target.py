@@ -233,3 +233,19 @@ def test_an_agent_too_long_for_a_command_line_is_refused(monkeypatch):
     monkeypatch.setattr(channel, "MAX_SOURCE_CHARS", 1000)
     with pytest.raises(RuntimeError, match="at most 1000"):
         channel.agent_source(channel.new_frame())
+
+
+@posix_only
+def test_a_profile_write_by_a_warm_agent_goes_to_the_requests_prefect_home(places):
+    """Writes find profiles.toml through this request's settings too, not the agent's first
+    request's: a Set-PrefectSetting after PREFECT_HOME changed must land in the new home."""
+    home_a, home_b, work = places["home-a"], places["home-b"], places["work-1"]
+    env_a, env_b = base_environment(home_a), base_environment(home_b)
+    with ServeSession(env_a, work) as session:
+        assert session.setting(PORT, environment=env_a, cwd=work)[1] == "default"
+        (agent,) = session.agent_pids()
+        answer = session.ask("setting.set", {"name": PORT, "value": "4317"}, environment=env_b, cwd=work)
+        assert answer["ok"], answer
+        assert session.agent_pids() == [agent]
+    assert not (home_a / "profiles.toml").exists()
+    assert config_view(sys.executable, env=env_b, cwd=work)[PORT]["value"] == "4317"

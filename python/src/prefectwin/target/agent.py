@@ -380,6 +380,7 @@ def validate(request):
     from prefect.exceptions import ProfileSettingsValidationError
     from prefect.settings import Profile
 
+    _current()  # this request's settings context: a warm agent's first one is long gone
     setting = _fields().get(request["name"])
     if setting is None:
         return {"canonical": None, "errors": []}
@@ -395,6 +396,7 @@ def validate(request):
 def profile_get(request):
     from prefect.settings import load_profiles
 
+    _current()  # profiles.toml is found through the settings context: this request's, not the first's
     profiles = load_profiles()
     name = request["profile"]
     if name not in profiles.names:
@@ -453,6 +455,7 @@ def profile_update(request):
     import prefect.context
     from prefect.settings import get_current_settings, load_profiles
 
+    _current()  # profiles.toml is found through the settings context: this request's, not the first's
     profiles = load_profiles()
     name = request.get("profile") or prefect.context.get_settings_context().profile.name
     if name not in profiles.names:
