@@ -11,6 +11,9 @@ import pytest
 
 from prefectwin.diagnosis.checks import CHECK_NAMES
 
+# A diagnosis of the shell: the service.* checks run only for Test-PrefectEnvironment -ServiceName.
+SHELL_CHECKS = [name for name in CHECK_NAMES if not name.startswith("service.")]
+
 VENV_BIN = os.path.dirname(sys.executable)
 CONSOLE_SCRIPT = os.path.join(VENV_BIN, "prefectwin.exe" if os.name == "nt" else "prefectwin")
 
@@ -40,7 +43,7 @@ def test_json_is_exactly_what_environment_test_returns(run_rpc, controlled):
     from_doctor = json.loads(done.stdout)
     from_rpc = run_rpc({"protocol": 1, "command": "environment.test", "params": {"port": port, "role": "Server"}}, env=env)
     assert from_doctor == from_rpc.response["result"]
-    assert [r["check"] for r in from_doctor] == list(CHECK_NAMES)
+    assert [r["check"] for r in from_doctor] == SHELL_CHECKS
     assert not any(r["status"] == "Fail" for r in from_doctor)
     assert done.stderr == ""  # the side channel is for the bridge, not for doctor --json
 
@@ -88,7 +91,7 @@ def test_table_lists_every_check_and_truncates_nothing(controlled, columns):
         env.pop("COLUMNS", None)
     done = doctor("--port", str(port), env=env)
     assert done.returncode == 0, done.stderr
-    for name in CHECK_NAMES:
+    for name in SHELL_CHECKS:
         assert name in done.stdout, f"{name} missing from the table:\n{done.stdout}"
     # A cut-off path or command in Remediation is useless: cells wrap, they are never elided.
     assert "\u2026" not in done.stdout, done.stdout  # rich elides with U+2026

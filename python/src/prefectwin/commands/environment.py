@@ -59,6 +59,10 @@ def diagnose(params: _DiagnosisParams, ctx: Context) -> list[CheckResult]:
     from prefectwin.system import get_adapter
 
     checks = select(params.check)
+    if not getattr(params, "service_name", None) and not params.check:
+        # The service.* checks describe an installed service; without -ServiceName they could
+        # only say Skipped, nine times, on every diagnosis of the shell.
+        checks = tuple(c for c in checks if not c.name.startswith("service."))
     adapter = get_adapter()
     if getattr(params, "service_name", None):
         # Each result names the service: piped services give one stream of results.
