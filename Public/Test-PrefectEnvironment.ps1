@@ -26,7 +26,8 @@ function Test-PrefectEnvironment {
     service.execution-policy, service.home-access, and for a worker service.api-url-match,
     service.auth-match and service.database-match, which compare its API URL, auth string and
     database with those of its PrefectWin server service. Each result's Service property names
-    the service; without -ServiceName the service checks are Skipped.
+    the service; without -ServiceName the service checks are not run (name one with -Check to
+    see it Skipped).
 
     Nothing is changed. A check that fails is an object with Status Fail, not an error; errors
     are written only when the diagnosis itself cannot run (per service, for piped services).

@@ -155,6 +155,34 @@ def test_a_failed_start_during_a_restart_starts_everything_again(use):
     assert {n: s.status for n, s in adapter.services.items()} == before
 
 
+def test_declining_a_workers_stop_under_confirm_skips_everything_after_it(use):
+    """Each restart step depends on the one before: a server must not be stopped under a
+    worker that was left running, nor workers started without their server's gate."""
+    from prefectwin.serve import answer
+
+    adapter = use(machine())
+
+    def session_request(**extra) -> dict:
+        document = {"id": 1, "protocol": 1, "command": "service.restart", "params": {"name": ["PrefectServer"]}, **extra}
+        return answer(json.dumps(document).encode(), lambda event: None)
+
+    planned = session_request(whatIf=True)
+    actions = planned["result"]["actions"]
+    assert all(a["dependsOn"] == [actions[i - 1]["id"]] for i, a in enumerate(actions) if i)
+    confirmed = [a["id"] for a in actions if a["target"] != "PrefectWorker2" or a["kind"] != "stop-service"]
+    applied = session_request(apply={"planId": planned["result"]["planId"], "confirm": confirmed})
+    assert applied["ok"], applied
+    assert changes(adapter) == [("stop_service", "PrefectWorker")]
+
+
+def test_a_restart_without_names_restarts_what_runs_and_leaves_stopped_services_stopped(use):
+    adapter = use(machine(worker_status="Stopped"))
+    response, _ = call("service.restart", {})
+    assert response["ok"], response
+    assert ("start_service", "PrefectWorker") not in changes(adapter)
+    assert {("stop_service", "OtherServer"), ("start_service", "OtherServer")} <= set(changes(adapter))
+
+
 def test_restart_of_an_unknown_service_is_not_found_and_changes_nothing(use):
     adapter = use(machine())
     response, _ = call("service.restart", {"name": ["Nope"]})

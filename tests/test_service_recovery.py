@@ -200,6 +200,53 @@ def test_get_shows_restarts_exit_code_and_start_and_a_crash_loop_is_unhealthy_wi
     assert "sqlite3.OperationalError: database is locked" in info["healthDetail"]
 
 
+def test_a_crash_looping_services_stderr_tail_is_shown_without_its_secrets(crashing, tmp_path):
+    fake, _ = crashing
+    service = fake.services["prefectserver"]
+    service.parameters["AppEnvironmentExtra"] = ("PREFECT_API_AUTH_STRING=admin:Tail-Secret-7",)
+    stderr = Path(json.loads(service.marker)["logPaths"][1])
+    stderr.write_text(
+        "Traceback (most recent call last):\n"
+        "sqlalchemy.exc.OperationalError: could not connect to postgresql+asyncpg://prefect:Db-Secret-9@db01:5432/prefect\n"
+        "httpx.HTTPStatusError: 401 for auth admin:Tail-Secret-7\n",
+        encoding="utf-8",
+    )
+    response, _ = handle(json.dumps({"protocol": 1, "command": "service.get", "params": {}}).encode(), Events(io.StringIO()))
+    detail = response["result"][0]["healthDetail"]
+    assert detail.startswith("crash loop") and "db01:5432" in detail
+    assert "Db-Secret-9" not in json.dumps(response) and "Tail-Secret-7" not in json.dumps(response)
+
+
+def test_a_service_that_answers_is_healthy_whatever_it_went_through(crashing):
+    """A service fixed after a crash loop must pass a restart's or an upgrade's health gate at
+    once, not stay Unhealthy until its old exits leave the window."""
+    import http.server
+    import threading
+
+    class Healthy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server interface
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"true")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        fake, _ = crashing
+        service = fake.services["prefectserver"]
+        marker = json.loads(service.marker)
+        service.marker = json.dumps({**marker, "apiUrl": f"http://127.0.0.1:{server.server_address[1]}/api"})
+        response, _ = handle(json.dumps({"protocol": 1, "command": "service.get", "params": {}}).encode(), Events(io.StringIO()))
+        info = response["result"][0]
+        assert (info["restartCount"], info["health"]) == (3, "Healthy"), info
+    finally:
+        server.shutdown()
+
+
 def test_events_that_cannot_be_read_leave_the_facts_unknown(crashing):
     fake, _ = crashing
     fake.fail_on["read_service_events"] = OSError("the event log service is not running")

@@ -27,3 +27,12 @@ def scrub(text: str, *secrets: str | None) -> str:
         if secret:
             text = text.replace(secret, MASK)
     return mask_url(text) or ""
+
+
+# Names whose values are secret by their meaning, wherever they appear (a service's environment,
+# a journal record). Prefect's own SecretStr fields are asked of the target where it matters.
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|CREDENTIAL|AUTH_STRING|CONNECTION_URL|_KEY$", re.IGNORECASE)
+
+
+def looks_secret(name: str) -> bool:
+    return bool(SECRET_NAME.search(name))

@@ -26,11 +26,10 @@ from typing import Any, Iterable, Optional
 
 from pydantic import SecretStr
 
-from prefectwin.secrets import mask_url
+from prefectwin.secrets import SECRET_NAME as _SECRET_NAME, mask_url
 
 VERSION = 1
 SECRET = {"$secret": True}
-_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|CREDENTIAL|AUTH_STRING|CONNECTION_URL|_KEY$", re.IGNORECASE)
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=")
 
 

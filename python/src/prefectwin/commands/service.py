@@ -436,8 +436,11 @@ def service_restart(params: ServiceRestartParams, ctx: Context) -> ServiceRestar
         return [r for r in adapter.read_managed_services(None) if r.managed is not None]
 
     records = managed()
-    names = params.name or [r.name for r in records]
-    plan = new_plan(plan_restart(records, names, health_timeout_sec=params.timeout_sec), records)
+    # Without -Name, what runs: a service an admin stopped (or disabled) stays stopped.
+    names = params.name or [r.name for r in records if r.running]
+    # In order, each step after the one before: declining a worker's stop must not stop its
+    # server under it, nor declining a server's start start its workers.
+    plan = new_plan(_chained(plan_restart(records, names, health_timeout_sec=params.timeout_sec)), records)
 
     def touched(actions: list[Action]) -> list[str]:
         return list(dict.fromkeys(a.target for a in actions if a.kind in ("stop-service", "start-service")))
@@ -453,6 +456,14 @@ def service_restart(params: ServiceRestartParams, ctx: Context) -> ServiceRestar
         execute=execute,
     )
     return session.offer(ctx, proposal)
+
+
+def _chained(actions: list[Action]) -> list[Action]:
+    """The actions numbered, each depending on the one before it."""
+    from prefectwin.change.model import number
+
+    ordered = number(actions)
+    return [a.model_copy(update={"depends_on": [ordered[i - 1].id]}) if i else a for i, a in enumerate(ordered)]
 
 
 def _apply_service_plan(plan: Any, confirm: Any, run_ctx: Context, adapter: Any, command: str, summary: str, secrets: tuple[str, ...], what: str) -> list[Action]:
@@ -499,7 +510,7 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     import datetime as _dt
 
     from prefectwin.change import session
-    from prefectwin.change.model import fingerprint, new_plan, number
+    from prefectwin.change.model import fingerprint, new_plan
     from prefectwin.errors import ApplyFailed, PrefectWinError
     from prefectwin.services.health import prefect_version, wait_until_healthy
     from prefectwin.services.upgrade import check_version, plan_update
@@ -534,8 +545,7 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     )
     # Each step needs the one before it (no migration without the backup, no start without the
     # migration), so declining one under -Confirm skips the rest of the upgrade.
-    ordered = number(actions)
-    plan = new_plan([a.model_copy(update={"depends_on": [ordered[i - 1].id]}) if i else a for i, a in enumerate(ordered)], records)
+    plan = new_plan(_chained(actions), records)
     for note in notes:
         ctx.events.warning(note)
 

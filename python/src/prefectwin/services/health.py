@@ -188,17 +188,37 @@ def describe(record: ServiceRecord, *, check_health: bool = True, adapter: Any =
         return info
     if not record.running:
         return info.model_copy(update={"health": "Stopped", "health_detail": f"the service is {record.status}"})
-    if facts is not None and facts.looping:
-        paths = info.log_paths or [_first(record, "AppStdout"), _first(record, "AppStderr")]
-        tail = stderr_tail(paths[1] if len(paths) > 1 else None)
-        return info.model_copy(update={"health": "Unhealthy", "health_detail": crashes.loop_message(facts, tail)})
+    # The service's own answer first: one that answers now is healthy, whatever it went through
+    # (a fixed service must pass a restart's or upgrade's gate at once). Only one that does not
+    # answer is called a crash loop, with the tail of its stderr.
+    health, detail, beat = None, None, None
     if role == "Server" and info.api_url:
         health, detail = server_health(info.api_url)
-        return info.model_copy(update={"health": health, "health_detail": detail})
-    if role == "Worker" and info.api_url and info.pool and info.worker_name:
+    elif role == "Worker" and info.api_url and info.pool and info.worker_name:
         health, detail, beat = worker_health(info.api_url, info.pool, info.worker_name, record.started_at)
+    if health != "Healthy" and facts is not None and facts.looping:
+        from prefectwin.secrets import mask_url, scrub
+
+        paths = info.log_paths or [_first(record, "AppStdout"), _first(record, "AppStderr")]
+        tail = stderr_tail(paths[1] if len(paths) > 1 else None)
+        # A traceback may quote a connection URL or a secret of the service's environment.
+        tail = scrub(mask_url(tail), *_secret_values(record)) if tail else tail
+        return info.model_copy(update={"health": "Unhealthy", "health_detail": crashes.loop_message(facts, tail), "last_heartbeat": beat})
+    if health is not None:
         return info.model_copy(update={"health": health, "health_detail": detail, "last_heartbeat": beat})
     return info.model_copy(update={"health_detail": "the PrefectWin marker does not say how to check this service"})
+
+
+def _secret_values(record: ServiceRecord) -> tuple[str, ...]:
+    """The values of the service's own environment that look secret, to scrub from its log."""
+    from prefectwin.secrets import looks_secret
+
+    found = []
+    for entry in record.parameters.get("AppEnvironmentExtra") or ():
+        name, _, value = str(entry).partition("=")
+        if value and looks_secret(name):
+            found.append(value)
+    return tuple(found)
 
 
 def describe_all(records: list[ServiceRecord], *, check_health: bool = True, adapter: Any = None) -> list[ServiceInfo]:

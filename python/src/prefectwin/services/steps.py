@@ -76,7 +76,9 @@ def _restore_packages(action: Action, adapter: Any) -> None:
 
 def _migrate(action: Action, adapter: Any) -> None:
     data = action.data
-    secrets = tuple(v for k, v in data["environment"].items() if "DATABASE" in k or "PASSWORD" in k)
+    from prefectwin.secrets import looks_secret
+
+    secrets = tuple(v for k, v in data["environment"].items() if v and ("DATABASE" in k.upper() or looks_secret(k)))
     adapter.prefect_database_upgrade(data["python"], data["environment"], data.get("cwd"), secrets)
 
 
