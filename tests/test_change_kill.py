@@ -22,9 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from fakes.services import FakeServiceAdapter
+
 HERE = Path(__file__).resolve().parent
 LAUNCHER = HERE / "fakes" / "disk_backend.py"
-EMPTY = {"services": {}, "directories": [], "access": [], "firewall": {}}
+# The state of a machine with nothing on it, as the fake writes it (whatever it models).
+EMPTY = json.loads(json.dumps(FakeServiceAdapter().snapshot()))
 
 
 def run_backend(workdir: Path, lines: list[dict], *, kill_at: int | None = None, timeout: float = 120) -> tuple[int, list[dict]]:

@@ -71,9 +71,11 @@ def test_full_report_on_this_machine(run_rpc, prefect_home, free_port):
     )
     assert result.code == 0
     checks = result.checks
-    assert list(checks) == list(CHECK_NAMES)
+    # A diagnosis of the shell: the service.* checks run only for -ServiceName.
+    assert list(checks) == [name for name in CHECK_NAMES if not name.startswith("service.")]
     for r in checks.values():
-        assert set(r) == {"check", "status", "message", "remediation", "data"}
+        assert set(r) == {"check", "status", "message", "remediation", "data", "service"}
+        assert r["service"] is None  # a diagnosis of the shell, not of a service
         assert r["status"] in ("Pass", "Warning", "Fail", "Skipped") and r["message"]
     statuses = {name: r["status"] for name, r in checks.items() if not name.startswith("windows.")}
     assert statuses == {
