@@ -96,7 +96,7 @@ function Receive-PrefectBackendAnswer {
             if ($left -le 0) {
                 return [PSCustomObject]@{ Code = 'Timeout'; Problem = "did not finish within $TimeoutSec seconds"; Text = $null }
             }
-            $pending = @($Backend.Stdout, $Backend.Stderr) -ne $null
+            $pending = @(@($Backend.Stdout, $Backend.Stderr) | Where-Object -FilterScript { $null -ne $_ })
             $null = [System.Threading.Tasks.Task]::WaitAny([System.Threading.Tasks.Task[]]$pending, [int][System.Math]::Min($left, 500))
         }
     } finally {

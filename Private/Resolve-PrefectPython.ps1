@@ -91,13 +91,14 @@ function Resolve-PrefectPython {
         }
     }
     if ($null -eq $found) {
-        $Cmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject @{
-                    code = 'NotInstalled'
-                    category = 'NotInstalled'
-                    message = 'No Python interpreter for the PrefectWin backend was found.'
-                    target = 'PREFECTWIN_PYTHON'
-                    remediation = "Run './build.ps1 Install' in the PrefectWin folder, or set PREFECTWIN_PYTHON to a python.exe that has the prefectwin package installed."
-                }))
+        $notFound = @{
+            code = 'NotInstalled'
+            category = 'NotInstalled'
+            message = 'No Python interpreter for the PrefectWin backend was found.'
+            target = 'PREFECTWIN_PYTHON'
+            remediation = "Run './build.ps1 Install' in the PrefectWin folder, or set PREFECTWIN_PYTHON to a python.exe that has the prefectwin package installed."
+        }
+        $Cmdlet.ThrowTerminatingError((New-PrefectErrorRecord -ErrorObject $notFound))
     }
     Write-Verbose -Message ("PrefectWin backend interpreter: {0} (from {1})" -f $found[0], $found[2])
     $script:PrefectWinBackendPython = [PSCustomObject]@{ PSTypeName = 'PrefectWin.PythonCommand'; Path = $found[0]; PrefixArgs = [string[]]$found[1]; Source = $found[2] }
