@@ -27,51 +27,11 @@ import subprocess
 import time
 from typing import Any, Optional, Sequence
 
+from prefectwin.diagnosis.service import split_command_line  # NSSM's AppParameters, split as python.exe would
 from prefectwin.errors import ApplyFailed, NotFound, OperationTimeout
 
 ROOT_VARIABLE = "PREFECTWIN_POSIX_SERVICE_ROOT"
 STANDIN_NSSM = "posix-service-stand-in"
-
-
-def split_command_line(line: str) -> list[str]:
-    """The argument vector the MS C runtime parses out of a command line (the inverse of
-    subprocess.list2cmdline): backslashes are literal unless they precede a quote."""
-    args: list[str] = []
-    current: list[str] = []
-    quoted = have = False
-    i = 0
-    while i < len(line):
-        c = line[i]
-        if c == "\\":
-            j = i
-            while j < len(line) and line[j] == "\\":
-                j += 1
-            count = j - i
-            if j < len(line) and line[j] == '"':
-                current.append("\\" * (count // 2))
-                if count % 2:
-                    current.append('"')
-                    j += 1
-                i = j
-            else:
-                current.append("\\" * count)
-                i = j
-            have = True
-            continue
-        if c == '"':
-            quoted = not quoted
-            have = True
-        elif c in " \t" and not quoted:
-            if have or current:
-                args.append("".join(current))
-            current, have = [], False
-        else:
-            current.append(c)
-            have = True
-        i += 1
-    if have or current:
-        args.append("".join(current))
-    return args
 
 
 def _plain(values: Sequence[Any]) -> tuple[str, ...]:
