@@ -67,72 +67,35 @@ enum PrefectEnsure {
 # the Windows service dependencies (Install-PrefectService -DependsOn) are ServiceDependency.
 [DscResource()]
 class PrefectService {
-    [DscProperty(Key)]
-    [string] $Name
-
-    [DscProperty()]
-    [PrefectEnsure] $Ensure = [PrefectEnsure]::Present
+    [DscProperty(Key)] [string] $Name
+    [DscProperty()] [PrefectEnsure] $Ensure = [PrefectEnsure]::Present
 
     # Server or Worker; required when Ensure is Present.
-    [DscProperty()]
-    [string] $Role
-
-    [DscProperty()]
-    [int] $Port
-
-    [DscProperty()]
-    [string] $BindAddress
-
-    [DscProperty()]
-    [string] $PrefectHome
-
-    [DscProperty()]
-    [string] $PythonPath
-
-    [DscProperty()]
-    [string] $Pool
-
-    [DscProperty()]
-    [string] $WorkerType
-
-    [DscProperty()]
-    [string] $ApiUrl
+    [DscProperty()] [string] $Role
+    [DscProperty()] [int] $Port
+    [DscProperty()] [string] $BindAddress
+    [DscProperty()] [string] $PrefectHome
+    [DscProperty()] [string] $PythonPath
+    [DscProperty()] [string] $Pool
+    [DscProperty()] [string] $WorkerType
+    [DscProperty()] [string] $ApiUrl
 
     # Automatic (the default), AutomaticDelayed or Manual.
-    [DscProperty()]
-    [string] $StartupType
-
-    [DscProperty()]
-    [string[]] $ServiceDependency
-
-    [DscProperty()]
-    [string] $DatabaseUrl
-
-    [DscProperty()]
-    [System.Management.Automation.PSCredential] $DatabaseCredential
-
-    [DscProperty()]
-    [string] $DatabaseUrlVariable
+    [DscProperty()] [string] $StartupType
+    [DscProperty()] [string[]] $ServiceDependency
+    [DscProperty()] [string] $DatabaseUrl
+    [DscProperty()] [System.Management.Automation.PSCredential] $DatabaseCredential
+    [DscProperty()] [string] $DatabaseUrlVariable
 
     # Log rotation and retention (Install-PrefectService -LogRotateBytes and the rest). In DSC,
     # 0 (unset) means PrefectWin's default: 10 MiB, 1 day, 10 files, 30 days.
-    [DscProperty()]
-    [int] $LogRotateBytes
+    [DscProperty()] [int] $LogRotateBytes
+    [DscProperty()] [int] $LogRotateSeconds
+    [DscProperty()] [int] $LogRetentionCount
+    [DscProperty()] [int] $LogRetentionDays
 
-    [DscProperty()]
-    [int] $LogRotateSeconds
-
-    [DscProperty()]
-    [int] $LogRetentionCount
-
-    [DscProperty()]
-    [int] $LogRetentionDays
-
-    [DscProperty(NotConfigurable)]
-    [string] $Status
-
-    [DscProperty(NotConfigurable)]
-    [string] $Health
+    [DscProperty(NotConfigurable)] [string] $Status
+    [DscProperty(NotConfigurable)] [string] $Health
 
     [PrefectService] Get() {
         return [PrefectService](Invoke-PrefectDscResource -Resource 'PrefectService' -Method 'Get' -Instance $this -ErrorAction Stop)
@@ -159,23 +122,12 @@ class PrefectService {
 # means nothing to DSC and is refused.
 [DscResource()]
 class PrefectSetting {
-    [DscProperty(Key)]
-    [string] $Name
-
-    [DscProperty(Key)]
-    [string] $Scope
-
-    [DscProperty()]
-    [PrefectEnsure] $Ensure = [PrefectEnsure]::Present
-
-    [DscProperty()]
-    [string] $Value
-
-    [DscProperty()]
-    [string] $PythonPath
-
-    [DscProperty(NotConfigurable)]
-    [string] $Source
+    [DscProperty(Key)] [string] $Name
+    [DscProperty(Key)] [string] $Scope
+    [DscProperty()] [PrefectEnsure] $Ensure = [PrefectEnsure]::Present
+    [DscProperty()] [string] $Value
+    [DscProperty()] [string] $PythonPath
+    [DscProperty(NotConfigurable)] [string] $Source
 
     [PrefectSetting] Get() {
         return [PrefectSetting](Invoke-PrefectDscResource -Resource 'PrefectSetting' -Method 'Get' -Instance $this -ErrorAction Stop)

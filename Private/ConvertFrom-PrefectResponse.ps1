@@ -6,7 +6,7 @@ function ConvertFrom-PrefectResponse {
     .DESCRIPTION
     ok:true writes the result (a list is unrolled). ok:false writes a non-terminating
     PrefectWin.<code> ErrorRecord through the cmdlet and returns nothing. Anything that is not a
-    protocol-1 response throws PrefectWin.BridgeFailed with the tail of the backend's stderr.
+    protocol-1 response (an ok:false one without the code and message of its error included) throws PrefectWin.BridgeFailed with the tail of the backend's stderr.
     The Pester contract tests call this function from their Invoke-PrefectBackend mock, so the
     fixtures' responses go through the same code as real ones.
 
@@ -51,7 +51,10 @@ function ConvertFrom-PrefectResponse {
     }
     $protocol = Get-PrefectField -InputObject $response -Name 'protocol'
     $ok = Get-PrefectField -InputObject $response -Name 'ok'
-    if ($null -eq $problem -and ($null -eq $protocol -or $ok -isnot [bool])) {
+    $errorObject = Get-PrefectField -InputObject $response -Name 'error'
+    # ok:false comes with its error's code and message (errors.py), which the record is made of.
+    $answered = $ok -is [bool] -and ($ok -or ((Get-PrefectField -InputObject $errorObject -Name 'code') -and (Get-PrefectField -InputObject $errorObject -Name 'message')))
+    if ($null -eq $problem -and ($null -eq $protocol -or -not $answered)) {
         $problem = "its stdout is not a PrefectWin response (exit code $ExitCode)"
     } elseif ($null -eq $problem -and 1 -ne $protocol) {
         $problem = "it speaks protocol $protocol and this module speaks protocol 1"
@@ -66,13 +69,6 @@ function ConvertFrom-PrefectResponse {
             Write-Output -InputObject $result
         }
         return
-    }
-    $errorObject = Get-PrefectField -InputObject $response -Name 'error'
-    if ($null -eq $errorObject) {
-        $errorObject = @{
-            code = 'InternalError'
-            message = "The PrefectWin backend failed '$Command' without saying why (exit code $ExitCode)."
-        }
     }
     $Cmdlet.WriteError((New-PrefectErrorRecord -ErrorObject $errorObject))
 }

@@ -17,6 +17,15 @@ function ConvertTo-PrefectJsonValue {
     if ($null -eq $Value) {
         return $null
     }
+    if ($Value -is [System.Management.Automation.PSCustomObject]) {
+        # Before the unwrapping below: every PSCustomObject shares one base object, and its
+        # properties live on the wrapper only.
+        $dictionary = [ordered]@{}
+        foreach ($property in $Value.PSObject.Properties) {
+            $dictionary[$property.Name] = ConvertTo-PrefectJsonValue -Value $property.Value
+        }
+        return $dictionary
+    }
     if ($Value -is [System.Management.Automation.PSObject]) {
         $Value = $Value.PSObject.BaseObject
     }
@@ -52,13 +61,6 @@ function ConvertTo-PrefectJsonValue {
         $dictionary = [ordered]@{}
         foreach ($key in $keys) {
             $dictionary[[string]$key] = ConvertTo-PrefectJsonValue -Value $Value[$key]
-        }
-        return $dictionary
-    }
-    if ($Value -is [System.Management.Automation.PSCustomObject]) {
-        $dictionary = [ordered]@{}
-        foreach ($property in $Value.PSObject.Properties) {
-            $dictionary[$property.Name] = ConvertTo-PrefectJsonValue -Value $property.Value
         }
         return $dictionary
     }

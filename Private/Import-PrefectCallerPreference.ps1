@@ -32,19 +32,11 @@ function Import-PrefectCallerPreference {
     if ($Cmdlet -isnot [System.Management.Automation.PSCmdlet]) {
         return
     }
-    $commonParameter = @{
-        ErrorActionPreference = 'ErrorAction'
-        WarningPreference = 'WarningAction'
-        VerbosePreference = 'Verbose'
-        InformationPreference = 'InformationAction'
-        DebugPreference = 'Debug'
-        ProgressPreference = 'ProgressAction'
-        WhatIfPreference = 'WhatIf'
-        ConfirmPreference = 'Confirm'
-    }
     $bound = $Cmdlet.MyInvocation.BoundParameters
     foreach ($variable in $Name) {
-        if ($bound.ContainsKey($commonParameter[$variable])) {
+        # The common parameter of ErrorActionPreference is -ErrorAction, of VerbosePreference -Verbose.
+        $stem = $variable -replace 'Preference$', ''
+        if ($bound.ContainsKey($stem) -or $bound.ContainsKey($stem + 'Action')) {
             continue
         }
         $callerVariable = $Cmdlet.SessionState.PSVariable.Get($variable)

@@ -89,16 +89,7 @@ function Invoke-PrefectBackend {
         }
     }
     if ($null -ne $reply.Problem) {
-        $code = $reply.Code
-        $problem = $reply.Problem
-        if ($code -eq 'SessionLost') {
-            $problem += " and $($backend.Ended)"
-        }
-        if ($code -eq 'SessionLost' -and $backend.Requests -eq 0) {
-            # A backend that dies before its first answer cannot serve at all.
-            $code = 'BridgeFailed'
-        }
-        $Cmdlet.ThrowTerminatingError((New-PrefectBridgeError -Code $code -Command $Command -Problem $problem -Backend $backend))
+        $Cmdlet.ThrowTerminatingError((New-PrefectBridgeError -Code $reply.Code -Command $Command -Problem $reply.Problem -Backend $backend))
     }
     $backend.Requests++
     ConvertFrom-PrefectResponse -Cmdlet $Cmdlet -Command $Command -Stdout $reply.Text -ExitCode $reply.ExitCode -Python $backend.Python -StderrTail $backend.Tail

@@ -26,17 +26,9 @@ function Invoke-PrefectDscResource {
     [CmdletBinding()]
     [OutputType([hashtable], [bool])]
     param(
-        [Parameter(Mandatory = $true)]
-        [ValidateSet('PrefectService', 'PrefectSetting')]
-        [string] $Resource,
-
-        [Parameter(Mandatory = $true)]
-        [ValidateSet('Get', 'Test', 'Set', 'Export')]
-        [string] $Method,
-
-        [Parameter()]
-        [AllowNull()]
-        [object] $Instance
+        [Parameter(Mandatory = $true)] [ValidateSet('PrefectService', 'PrefectSetting')] [string] $Resource,
+        [Parameter(Mandatory = $true)] [ValidateSet('Get', 'Test', 'Set', 'Export')] [string] $Method,
+        [Parameter()] [AllowNull()] [object] $Instance
     )
     $properties = @{}
     if ($null -ne $Instance) {

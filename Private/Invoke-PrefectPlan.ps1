@@ -44,24 +44,12 @@ function Invoke-PrefectPlan {
     [CmdletBinding()]
     [OutputType([object])]
     param(
-        [Parameter(Mandatory = $true)]
-        [object] $Cmdlet,
-
-        [Parameter(Mandatory = $true)]
-        [string] $Command,
-
-        [Parameter()]
-        [System.Collections.IDictionary] $Parameters = @{},
-
-        [Parameter(Mandatory = $true)]
-        [string] $Target,
-
-        [Parameter()]
-        [switch] $ApplyEmpty,
-
-        [Parameter()]
-        [ValidateRange(1, 86400)]
-        [int] $TimeoutSec = 600
+        [Parameter(Mandatory = $true)] [object] $Cmdlet,
+        [Parameter(Mandatory = $true)] [string] $Command,
+        [Parameter()] [System.Collections.IDictionary] $Parameters = @{},
+        [Parameter(Mandatory = $true)] [string] $Target,
+        [Parameter()] [switch] $ApplyEmpty,
+        [Parameter()] [ValidateRange(1, 86400)] [int] $TimeoutSec = 600
     )
     # ShouldProcess below reads $WhatIfPreference and $ConfirmPreference here, not in the caller.
     Import-PrefectCallerPreference -Cmdlet $Cmdlet -Name 'WhatIfPreference', 'ConfirmPreference'
@@ -70,25 +58,14 @@ function Invoke-PrefectPlan {
         # The backend reported an error, which Invoke-PrefectBackend has written.
         return
     }
+    # Every state-changing command's plan has its 'actions' (registry.py refuses one that does
+    # not), each with an id, a description and the ids it depends on.
     $actions = Get-PrefectField -InputObject $plan -Name 'actions'
-    if ($null -eq $actions) {
-        $record = New-PrefectErrorRecord -ErrorObject @{
-            code = 'BridgeFailed'
-            category = 'InvalidResult'
-            message = "The plan of '$Command' has no 'actions'; a state-changing command must return them with whatIf."
-            target = $Command
-            remediation = 'Report this as a PrefectWin bug: see docs/development.md, State-changing commands.'
-        }
-        $Cmdlet.ThrowTerminatingError($record)
-    }
     $actions = @($actions)
     $confirmed = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $skipped = New-Object -TypeName 'System.Collections.Generic.HashSet[string]'
     foreach ($action in $actions) {
         $description = [string](Get-PrefectField -InputObject $action -Name 'description')
-        if (-not $description) {
-            $description = [string](Get-PrefectField -InputObject $action -Name 'kind')
-        }
         $id = [string](Get-PrefectField -InputObject $action -Name 'id')
         $needs = Get-PrefectField -InputObject $action -Name 'dependsOn'
         $blocking = @($needs | Where-Object -FilterScript { $null -ne $_ -and $skipped.Contains([string]$_) })
@@ -114,23 +91,13 @@ function Invoke-PrefectPlan {
         Write-Verbose -Message "Nothing was changed on ${Target}: $($actions.Count) action(s) planned, none confirmed."
         return $plan
     }
-    # The plan as it was shown: what the backend compares when it has to plan again.
-    $shown = foreach ($action in $actions) {
-        $needs = Get-PrefectField -InputObject $action -Name 'dependsOn'
-        @{
-            id = [string](Get-PrefectField -InputObject $action -Name 'id')
-            kind = [string](Get-PrefectField -InputObject $action -Name 'kind')
-            description = [string](Get-PrefectField -InputObject $action -Name 'description')
-            target = Get-PrefectField -InputObject $action -Name 'target'
-            dependsOn = [string[]]@($needs | Where-Object -FilterScript { $null -ne $_ })
-        }
-    }
+    # The plan as it was shown, as the backend gave it: what it compares when it has to plan again.
     $apply = @{
-        planId = [string](Get-PrefectField -InputObject $plan -Name 'planId')
+        planId = Get-PrefectField -InputObject $plan -Name 'planId'
         confirm = $confirmed.ToArray()
         plan = @{
-            fingerprint = [string](Get-PrefectField -InputObject $plan -Name 'fingerprint')
-            actions = @($shown)
+            fingerprint = Get-PrefectField -InputObject $plan -Name 'fingerprint'
+            actions = $actions
         }
     }
     Invoke-PrefectBackend -Cmdlet $Cmdlet -Command $Command -Parameters $Parameters -Apply $apply -TimeoutSec $TimeoutSec

@@ -32,6 +32,13 @@ function New-PrefectBridgeError {
         [Parameter(Mandatory = $true)] [string] $Problem,
         [Parameter(Mandatory = $true)] [object] $Backend
     )
+    if ($Code -eq 'SessionLost') {
+        $Problem += " and $($Backend.Ended)"
+    }
+    if ($Code -eq 'SessionLost' -and $Backend.Requests -eq 0) {
+        # A backend that dies before its first answer cannot serve at all.
+        $Code = 'BridgeFailed'
+    }
     $interpreter = [string](Get-PrefectField -InputObject (Get-PrefectField -InputObject $Backend -Name 'Python') -Name 'Path')
     $processId = Get-PrefectField -InputObject $Backend -Name 'ProcessId'
     $details = switch ($Code) {

@@ -70,22 +70,19 @@ function Resolve-PrefectPython {
             $found = @($venvPython, @(), 'module venv')
         }
     }
-    $launcher = $null
-    if ($null -eq $found) {
-        $launcher = @(Get-Command -Name 'py' -CommandType Application -ErrorAction SilentlyContinue) | Select-Object -First 1
-    }
-    if ($null -ne $launcher) {
-        $found = @([string]$launcher.Path, @('-3'), 'py launcher')
-    }
     $virtualEnv = [System.Environment]::GetEnvironmentVariable('VIRTUAL_ENV')
-    foreach ($name in @('python', 'python3')) {
+    foreach ($name in @('py', 'python', 'python3')) {
         foreach ($command in @($(if ($null -eq $found) { Get-Command -Name $name -CommandType Application -All -ErrorAction SilentlyContinue }))) {
             $path = [string]$command.Path
-            if ($path -match '[\\/]WindowsApps[\\/]') {
+            if ($null -ne $found) {
+                break
+            } elseif ($name -eq 'py') {
+                $found = @($path, @('-3'), 'py launcher')
+            } elseif ($path -match '[\\/]WindowsApps[\\/]') {
                 Write-Verbose -Message "Skipping ${path}: the Microsoft Store stub, not an installed Python."
             } elseif ($virtualEnv -and ($path -replace '\\', '/').StartsWith(($virtualEnv -replace '\\', '/').TrimEnd('/') + '/', [System.StringComparison]::OrdinalIgnoreCase)) {
                 Write-Verbose -Message "Skipping ${path}: it belongs to the active virtual environment $virtualEnv."
-            } elseif ($null -eq $found) {
+            } else {
                 $found = @($path, @(), 'PATH')
             }
         }

@@ -26,20 +26,19 @@ function Write-PrefectBackendEvent {
         [Parameter(Mandatory = $true)] [object] $Record,
         [Parameter(Mandatory = $true)] [AllowEmptyCollection()] [System.Collections.Generic.List[string]] $Activity
     )
+    # The backend (events.py) sends an activity and a status that are never empty, and a
+    # percentage (or null) from 0 to 100.
     $progress = Get-PrefectField -InputObject $Record -Name 'progress'
     if ($null -ne $progress) {
         $name = [string](Get-PrefectField -InputObject $progress -Name 'activity')
         $status = [string](Get-PrefectField -InputObject $progress -Name 'status')
         $percent = Get-PrefectField -InputObject $progress -Name 'percent'
-        if (-not $name) {
-            $name = 'PrefectWin'
-        }
         if (-not $Activity.Contains($name)) {
             $Activity.Add($name)
         }
-        $bar = @{ Activity = $name; Status = $(if ($status) { $status } else { 'Working' }); Id = $script:PrefectWinProgressBaseId + $Activity.IndexOf($name) }
+        $bar = @{ Activity = $name; Status = $status; Id = $script:PrefectWinProgressBaseId + $Activity.IndexOf($name) }
         if ($null -ne $percent) {
-            $bar['PercentComplete'] = [System.Math]::Max(0, [System.Math]::Min(100, [int]$percent))
+            $bar['PercentComplete'] = [int]$percent
         }
         Write-Progress @bar
         return

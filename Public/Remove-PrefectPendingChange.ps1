@@ -9,21 +9,21 @@ function Remove-PrefectPendingChange {
     stop warning about it. Nothing else on the machine is changed.
 
     .PARAMETER PlanId
-    The plan id of the interrupted change (Get-PrefectPendingChange lists them). Accepts
-    pipeline input by property name. By default, the only interrupted change.
+    The record to drop, named by its plan id (as Get-PrefectPendingChange lists it, or from
+    the pipeline by property name). When omitted, the only interrupted change's record.
 
     .EXAMPLE
-    Remove-PrefectPendingChange -WhatIf
+    Remove-PrefectPendingChange -PlanId '3f2a9c1d04be'
 
-    Shows what would be done for the only interrupted change, and changes nothing.
+    Drops the record of that change, once the original command has been run again by hand.
 
     .EXAMPLE
-    Get-PrefectPendingChange | Remove-PrefectPendingChange -Confirm:$false
+    Get-PrefectPendingChange | Remove-PrefectPendingChange -WhatIf
 
-    Does it for every interrupted change, without asking.
+    Names every record that would be dropped, and drops none.
 
     .INPUTS
-    Objects with a PlanId property, such as PrefectWin.PendingChange.
+    PrefectWin.PendingChange, or any object with a PlanId property.
 
     .OUTPUTS
     PrefectWin.ChangeRecovery

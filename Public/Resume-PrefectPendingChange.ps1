@@ -14,27 +14,30 @@ function Resume-PrefectPendingChange {
     it is now.
 
     .PARAMETER PlanId
-    The plan id of the interrupted change (Get-PrefectPendingChange lists them). Accepts
-    pipeline input by property name. By default, the only interrupted change.
+    Which interrupted change to finish, by the plan id Get-PrefectPendingChange shows (or
+    piped in by property name); by default the only one there is.
 
     .EXAMPLE
     Resume-PrefectPendingChange -WhatIf
 
-    Shows what would be done for the only interrupted change, and changes nothing.
+    Lists the steps of the only interrupted change that are still to run, and runs none.
 
     .EXAMPLE
-    Get-PrefectPendingChange | Resume-PrefectPendingChange -Confirm:$false
+    Get-PrefectPendingChange | Where-Object -Property Command -EQ 'service.install' | Resume-PrefectPendingChange -Confirm:$false
 
-    Does it for every interrupted change, without asking.
+    Finishes every interrupted service installation, without asking about each step.
 
     .INPUTS
-    Objects with a PlanId property, such as PrefectWin.PendingChange.
+    PrefectWin.PendingChange, or any object with a PlanId property.
 
     .OUTPUTS
     PrefectWin.ChangeRecovery
 
     .LINK
     Get-PrefectPendingChange
+
+    .LINK
+    Undo-PrefectPendingChange
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
     [OutputType('PrefectWin.ChangeRecovery')]

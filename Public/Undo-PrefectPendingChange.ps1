@@ -14,27 +14,30 @@ function Undo-PrefectPendingChange {
     in NotReversible.
 
     .PARAMETER PlanId
-    The plan id of the interrupted change (Get-PrefectPendingChange lists them). Accepts
-    pipeline input by property name. By default, the only interrupted change.
+    Which interrupted change to roll back: its plan id from Get-PrefectPendingChange, also
+    taken from the pipeline by property name. Without it, the only interrupted change.
 
     .EXAMPLE
-    Undo-PrefectPendingChange -WhatIf
+    Undo-PrefectPendingChange -Confirm
 
-    Shows what would be done for the only interrupted change, and changes nothing.
+    Rolls back the only interrupted change, asking before each undo step.
 
     .EXAMPLE
-    Get-PrefectPendingChange | Undo-PrefectPendingChange -Confirm:$false
+    (Undo-PrefectPendingChange -PlanId '3f2a9c1d04be' -Confirm:$false).NotReversible
 
-    Does it for every interrupted change, without asking.
+    Rolls back that change without asking, then lists what could not be put back.
 
     .INPUTS
-    Objects with a PlanId property, such as PrefectWin.PendingChange.
+    PrefectWin.PendingChange, or any object with a PlanId property.
 
     .OUTPUTS
     PrefectWin.ChangeRecovery
 
     .LINK
     Get-PrefectPendingChange
+
+    .LINK
+    Resume-PrefectPendingChange
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
     [OutputType('PrefectWin.ChangeRecovery')]

@@ -285,7 +285,7 @@ def record(path: Path) -> None:
             request["apply"] = {
                 "confirm": request["apply"].get("confirm", [a["id"] for a in shown["actions"]]),
                 "plan": {
-                    "actions": [{k: a[k] for k in ("id", "kind", "description", "target", "dependsOn")} for a in shown["actions"]],
+                    "actions": shown["actions"],
                     "fingerprint": shown["fingerprint"],
                 },
                 "planId": shown["planId"],

@@ -235,6 +235,34 @@ def test_schema_lists_every_command():
     assert set(version["result"]["properties"]) == {"version", "protocol", "pythonVersion", "pythonExecutable"}
 
 
+def test_a_state_changing_command_must_return_its_actions():
+    # Invoke-PrefectPlan asks ShouldProcess about each action of the whatIf answer, and trusts
+    # that every state-changing command has them.
+    from prefectwin.models import Params, Result
+
+    class NoPlan(Result):
+        changed: bool = False
+
+    with pytest.raises(RuntimeError, match="must list its actions"):
+        registry.command("test.no-actions", params=Params, result=NoPlan, changes_state=True)(lambda params, ctx: NoPlan())
+    assert "test.no-actions" not in registry.load_all()
+
+
+def test_progress_events_are_what_write_progress_takes():
+    # The bridge hands activity, status and percent to Write-Progress as they are.
+    stream = io.StringIO()
+    events = Events(stream)
+    events.progress("", "", 250)
+    events.progress("Installing", "Step 1", -5)
+    events.progress("Installing", "Step 2")
+    shown = [json.loads(line)["progress"] for line in stream.getvalue().splitlines()]
+    assert shown == [
+        {"activity": "PrefectWin", "status": "Working", "percent": 100},
+        {"activity": "Installing", "status": "Step 1", "percent": 0},
+        {"activity": "Installing", "status": "Step 2", "percent": None},
+    ]
+
+
 def test_trivial_command_imports_nothing_heavy():
     code = textwrap.dedent(
         """

@@ -40,7 +40,10 @@ class Events:
         self._emit({"level": "debug", "message": message})
 
     def progress(self, activity: str, status: str, percent: Optional[int] = None) -> None:
-        self._emit({"progress": {"activity": activity, "status": status, "percent": percent}})
+        # Written as PowerShell's Write-Progress takes it, which the bridge passes on unchanged:
+        # an activity and a status that are never empty, and a percentage from 0 to 100.
+        shown = None if percent is None else max(0, min(100, int(percent)))
+        self._emit({"progress": {"activity": activity or "PrefectWin", "status": status or "Working", "percent": shown}})
 
 
 class SilentEvents(Events):

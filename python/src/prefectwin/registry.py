@@ -42,6 +42,9 @@ def command(name: str, *, params: type, result: Any, changes_state: bool = False
     def register(handler: Callable[[Any, Context], Any]) -> Callable[[Any, Context], Any]:
         if name in _COMMANDS:
             raise RuntimeError(f"command {name} registered twice")
+        if changes_state and "actions" not in getattr(result, "model_fields", {}):
+            # Invoke-PrefectPlan asks ShouldProcess about each action of the whatIf answer.
+            raise RuntimeError(f"command {name} changes state, so its result must list its actions")
         summary = (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""
         _COMMANDS[name] = Command(name, params, result, handler, summary, changes_state)
         return handler
