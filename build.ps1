@@ -14,7 +14,7 @@ Tasks:
            help, ONE PrefectWin.psm1 that holds every Private/ and Public/ function and the DSC
            resource classes (faster to import than ~20 dot-sourced files), and python/ (the
            backend package). The work is done by tools/build_module.py, so that pytest
-           (tests/test_build.py) runs the same code and checks its result without PowerShell.
+           (tests/module/test_build.py) runs the same code and checks its result without PowerShell.
   Publish  Builds, then Publish-Module of that folder to -Repository (Register-PSRepository
            first). An API key, if the repository needs one, comes from the environment variable
            PREFECTWIN_NUGET_API_KEY, never from the command line. Refused in CI.

@@ -9,7 +9,7 @@ function ConvertTo-PrefectRequestJson {
     one-element array an array and never serializes extended properties. A session request
     starts with its "id"; "apply", "cwd" and "environment" follow the four fields, each only when
     given. The contract fixtures record requests without id, cwd and environment
-    (tests/test_contract.py says why).
+    (tests/bridge/test_contract.py says why).
 
     .PARAMETER Command
     The backend command, 'family.verb'.

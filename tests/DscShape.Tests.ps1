@@ -198,7 +198,7 @@ Describe 'The DSC resources of the repository' {
         @{ Resource = 'PrefectService'; Manifest = 'PrefectWin.Service.dsc.resource.json' }
         @{ Resource = 'PrefectSetting'; Manifest = 'PrefectWin.Setting.dsc.resource.json' }
     ) {
-        # The manifests embed the backend's model (tests/test_dsc.py holds them equal), so the
+        # The manifests embed the backend's model (tests/dsc/test_resources.py holds them equal), so the
         # class and the backend cannot drift apart: names equal but for the first letter's case.
         $manifest = Get-Content -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath "dsc/$Manifest") -Raw | ConvertFrom-Json
         $schema = $manifest.schema.embedded

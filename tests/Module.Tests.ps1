@@ -24,7 +24,7 @@ BeforeAll {
     $schemaText = & $python.Path @($python.PrefixArgs) -X utf8 -m prefectwin rpc --schema
     $schema = ($schemaText -join "`n") | ConvertFrom-Json
     $manifestData = Import-PowerShellDataFile -LiteralPath $manifestPath
-    # The public cmdlets set apart, each with its reason (also read by tests/test_contract.py).
+    # The public cmdlets set apart, each with its reason (also read by tests/bridge/test_contract.py).
     $exceptions = Get-Content -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath 'public-cmdlets.json') -Raw | ConvertFrom-Json
     $sessionCmdlets = @($exceptions.sessionCmdlets.PSObject.Properties | ForEach-Object -Process { $_.Name })
     $powerShellOnly = @{}

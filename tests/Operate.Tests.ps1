@@ -5,7 +5,7 @@
     (PREFECTWIN_POSIX_SERVICE_ROOT; python/src/prefectwin/system/posix_standin.py). Each service
     is one JSON file of NSSM parameters and a marker, written here; -WhatIf plans read them and
     start nothing. The real upgrade and rollback with real servers is
-    tests/test_service_upgrade.py.
+    tests/services/test_upgrade.py.
 #>
 
 BeforeDiscovery {

@@ -2,7 +2,7 @@
 <#
     Pester 5 tests of the PrefectWin module ('./build.ps1 Test' runs them).
 
-    - Contract fixtures (tests/contract/<Cmdlet>/*.json, also replayed by tests/test_contract.py
+    - Contract fixtures (tests/contract/<Cmdlet>/*.json, also replayed by tests/bridge/test_contract.py
       against the real backend): every fixture of every cmdlet is picked up. The one seam is
       'Mock Invoke-PrefectBackend -ModuleName PrefectWin'. The mock serializes what the cmdlet
       passed with the module's own ConvertTo-PrefectRequestJson and compares it with the
@@ -459,7 +459,7 @@ Describe 'ConvertTo-PrefectRequestJson in a session' {
 }
 
 # The classes are shims over dsc.get/test/set/export: their rules (validation, passwords in
-# URLs, machine variables) are the backend's and are tested in tests/test_dsc.py and, for
+# URLs, machine variables) are the backend's and are tested in tests/dsc/test_resources.py and, for
 # real under pwsh, in Dsc.Tests.ps1. Here: what each class method sends and how it maps the answer.
 Describe 'DSC resource classes' {
     BeforeAll {

@@ -8,7 +8,7 @@
     - Uninstall-PrefectService takes the name by property name.
 
     The backend's answers come from tests/contract-services/recorded.json, recorded from the real
-    request handler (tests/test_service_recorded.py keeps them current). The one seam is
+    request handler (tests/services/test_recorded.py keeps them current). The one seam is
     'Mock Invoke-PrefectBackend -ModuleName PrefectWin'; each mocked call serializes the request
     with the module's own ConvertTo-PrefectRequestJson and hands the recorded response to the
     module's own ConvertFrom-PrefectResponse.

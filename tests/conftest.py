@@ -7,6 +7,7 @@ tests/fixtures/ (see each module's docstring, and each fixture's):
     fixtures/prefect_server.py  prefect_server, prefect_server_factory: real `prefect server start`
     fixtures/postgres.py        postgres_url, throwaway_postgres: real PostgreSQL
     fixtures/adapter.py         fake_adapter: the recording system adapter fake
+    fixtures/parallel.py        how the tests share out over pytest-xdist workers (-n 2)
 
 Real parts wherever this machine has them (a real `prefect server start`, real PostgreSQL,
 real sockets and processes); fakes only for Windows-only calls (tests/fakes/).
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["fixtures.common", "fixtures.rpc", "fixtures.prefect_server", "fixtures.postgres", "fixtures.adapter"]
+pytest_plugins = ["fixtures.common", "fixtures.rpc", "fixtures.prefect_server", "fixtures.postgres", "fixtures.adapter", "fixtures.parallel"]
 
 
 # --------------------------------------------------------------------------------------------

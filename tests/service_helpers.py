@@ -1,4 +1,4 @@
-"""Helpers shared by tests/test_service_*.py: building specs, and parsing a Windows command line."""
+"""Helpers shared by tests/services/test_*.py: building specs, and parsing a Windows command line."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,5 @@
-"""The service payload, for real: shared by test_service_payload_sqlite.py and
-test_service_payload_postgres.py, which each provide `payload_database` and so start ONE
+"""The service payload, for real: shared by tests/services/test_payload_sqlite.py and
+tests/services/test_payload_postgres.py, which each provide `payload_database` and so start ONE
 server each.
 
 One module-scoped scenario runs the specs exactly as built (application = this venv's

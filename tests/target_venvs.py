@@ -46,7 +46,7 @@ PINS: dict[str, tuple[str, ...]] = {
     "3.1.15": ("prefect==3.1.15", "fastapi<0.116", "importlib_metadata"),
     # Not the README's either: with fastapi 0.150 its server answers 500 as 3.1.15's does.
     "3.4.25": ("prefect==3.4.25", "fastapi<0.116", "importlib_metadata"),
-    # The upgrade test's starting point (tests/test_service_upgrade.py); not the README's pin
+    # The upgrade test's starting point (tests/services/test_upgrade.py); not the README's pin
     # either: with fastapi 0.150 its server answers 500 as 3.1.15's does.
     "3.6.29": ("prefect==3.6.29", "fastapi<0.116"),
     "3.9.1": ("prefect==3.9.1",),

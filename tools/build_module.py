@@ -17,7 +17,7 @@ writes OUT/PrefectWin/<ModuleVersion>/ (OUT defaults to out/ in the repository):
 
 One file instead of ~20 dot-sourced ones makes Import-Module faster, and DSC finds the classes
 in the root module either way. The logic is here, in Python, rather than in build.ps1 so that
-tests/test_build.py runs this very code and checks the files it writes, and tests/Module.Tests.ps1
+tests/module/test_build.py runs this very code and checks the files it writes, and tests/Module.Tests.ps1
 imports and parses its result with PowerShell. It is tooling: nothing in the backend's rpc path
 imports it.
 """

@@ -1,5 +1,5 @@
 """A recording fake of prefectwin.system.protocol.SystemAdapter: it has every protocol method
-and no other public one (tests/test_system_layout.py checks both).
+and no other public one (tests/system/test_layout.py checks both).
 
     adapter = FakeAdapter(windows=WindowsFacts(is_admin=True), code_page=1252,
                           drives={"Z:": ("mapped", r"\\\\fs01\\share")})

@@ -1,5 +1,5 @@
 """The real `python -m prefectwin serve` (or `rpc`, with the argument `rpc`), with the
-disk-backed fake service adapter installed, for tests/test_change_kill.py.
+disk-backed fake service adapter installed, for tests/change/test_kill_recovery.py.
 
 Environment:
   FAKE_STATE         the JSON file that holds the fake machine (fakes/disk_services.py)

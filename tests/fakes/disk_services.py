@@ -1,5 +1,5 @@
 """FakeServiceAdapter with its machine kept in a JSON file, so that a backend killed mid-apply
-leaves its state on disk for the next process (tests/test_change_kill.py).
+leaves its state on disk for the next process (tests/change/test_kill_recovery.py).
 
     adapter = DiskServiceAdapter(path)   loads the file (an empty machine if it is missing)
     adapter.snapshot()                   as FakeServiceAdapter's

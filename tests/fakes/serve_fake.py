@@ -1,5 +1,5 @@
 """A stand-in for `python -m prefectwin serve`, for the Pester session tests (Windows: started
-through a .cmd that PREFECTWIN_PYTHON names; tests/test_session_fake.py runs it here).
+through a .cmd that PREFECTWIN_PYTHON names; tests/bridge/test_session_fake.py runs it here).
 
 It speaks the session protocol (docs/protocol.md, Sessions) and misbehaves on request:
   - any command: three verbose events with the request's id on stdout, numbered, then the

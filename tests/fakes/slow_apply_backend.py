@@ -1,5 +1,5 @@
 """`python -m prefectwin rpc` with a recording fake adapter whose steps take their time, for
-tests/test_stop_signals.py: it kills this backend in the middle of an apply.
+tests/bridge/test_stop_signals.py: it kills this backend in the middle of an apply.
 
 The fake is Windows-like (User scope allowed) and keeps the persistent User environment in a
 JSON file (FAKE_STATE), rewritten after every change, so the test reads the state the killed

@@ -14,7 +14,7 @@ CheckName = Literal[CHECK_NAMES]  # type: ignore[valid-type]
 # Repair never diagnoses a service, so the service.* checks are no choice there.
 RepairCheckName = Literal[tuple(n for n in CHECK_NAMES if not n.startswith("service."))]  # type: ignore[valid-type]
 # services.spec.SERVICE_NAME_PATTERN, written out: importing the spec module costs this command
-# a fifth of a second (tests/test_service_diagnosis.py holds the two equal).
+# a fifth of a second (tests/diagnosis/test_service.py holds the two equal).
 SERVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$"
 
 

@@ -57,7 +57,7 @@ FAILURE_RESET_SEC = 86_400
 FAILURE_ACTIONS = (("restart", 60_000), ("restart", 120_000), ("none", 0))
 
 # Stop timeouts, from measurements of the real payload on this project's Linux runner
-# (tests/test_service_payload_*.py print them; see docs/protocol.md, service.*):
+# (tests/services/test_payload_*.py print them; see docs/protocol.md, service.*):
 # - the server exits on Ctrl-C/SIGINT in 1.5-2.8 s;
 # - a worker exits on Ctrl-C in about 0.2 s while its server is up, but takes about 7.3 s
 #   when its server went first (its client retries before giving up).

@@ -1,6 +1,6 @@
 """The one adapter protocol: every method any system adapter offers, with its types.
 
-WindowsAdapter, PosixAdapter and the tests' fakes each implement all of it (tests/test_system_layout.py
+WindowsAdapter, PosixAdapter and the tests' fakes each implement all of it (tests/system/test_layout.py
 checks that, and that no adapter offers a public method outside it). Callers check
 `adapter.name` before asking for something only Windows has; the POSIX adapter answers such a
 call with NotSupported rather than a wrong value.

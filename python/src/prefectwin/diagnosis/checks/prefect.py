@@ -15,8 +15,8 @@ from prefectwin.diagnosis.checks.base import check, fail, passed, skipped, warn
 from prefectwin.diagnosis.facts import Facts
 
 SUPPORTED_MAJOR = 3
-# The lowest release PrefectWin supports (README, python/pyproject.toml); tests/test_target_*.py
-# run 3.1.15 as the oldest. 3.0.x is refused: it has no `python -m prefect` (no
+# The lowest release PrefectWin supports (README, python/pyproject.toml); tests/target/test_releases.py
+# and tests/services/test_spec_on_releases.py run 3.1.15 as the oldest. 3.0.x is refused: it has no `python -m prefect` (no
 # prefect/__main__.py), which is how every service starts Prefect, and it needs pydantic 2.9.
 LOWEST_SUPPORTED = (3, 1, 0)
 LOWEST_SUPPORTED_TEXT = "3.1"

@@ -185,7 +185,7 @@ def _check_answer(answer: bytes, expected_id) -> dict:
 def test_serve_answers_every_hostile_line_once_with_strict_json(session, case):
     line, expected_id = case
     assert session.proc.poll() is None, "the session died"
-    assume(len(line) <= 1024 * 1024)  # longer lines: tests/test_serve.py
+    assume(len(line) <= 1024 * 1024)  # longer lines: tests/bridge/test_serve.py
     if expected_id == "blank":
         # The protocol ignores blank lines: no answer, and the next request gets the next one.
         session.proc.stdin.write(line + b"\n")

@@ -24,7 +24,7 @@ import pytest
 
 from fakes.services import FakeServiceAdapter
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]
 LAUNCHER = HERE / "fakes" / "disk_backend.py"
 # The state of a machine with nothing on it, as the fake writes it (whatever it models).
 EMPTY = json.loads(json.dumps(FakeServiceAdapter().snapshot()))

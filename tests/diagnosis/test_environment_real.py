@@ -1,7 +1,7 @@
 """environment.test end to end: the real rpc subprocess against real facts on this machine
 (real listening processes, real interpreters, real SQLite files, real PostgreSQL, a real
 `prefect server start`). Only the Windows checks are out of reach here (see
-test_windows_adapter.py)."""
+tests/system/test_windows_facts.py)."""
 from __future__ import annotations
 
 import os

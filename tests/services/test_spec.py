@@ -158,7 +158,7 @@ QUOTING_PATHS = [
     "D:\\数据\\prefect",
     'C:\\odd "quoted" dir\\x',
     # Shell metacharacters pass through untouched; '%PATH%' would not (NSSM expands it), so
-    # tests/test_nssm_rules.py expects it refused.
+    # tests/services/test_nssm_rules.py expects it refused.
     "C:\\a & b\\$(whoami)\\x",
     "C:\\trailing backslash\\",
     "\\\\fs01\\share with space\\prefect",

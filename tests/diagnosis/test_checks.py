@@ -837,7 +837,7 @@ def test_database_bad_url_names_the_encoding_fix():
 
 
 # ------------------------------------------------------------------------------------------
-# service.* (Test-PrefectEnvironment -ServiceName); end to end in test_service_diagnosis.py
+# service.* (Test-PrefectEnvironment -ServiceName); end to end in tests/diagnosis/test_service.py
 # ------------------------------------------------------------------------------------------
 def svc(role: str = "Worker", prefect=None, bind: str = "127.0.0.1", peer=None, **fields):
     from prefectwin.diagnosis.facts import PeerServerFacts, ServiceAccountFacts, ServiceFacts

@@ -42,7 +42,7 @@ for the user's prompt (run_rpc). The Pester unit tests of ConvertTo-PrefectReque
 cwd and id fields themselves.
 
 Record or re-record responses (never write them by hand):
-    .venv/bin/python tests/test_contract.py tests/contract/Test-PrefectEnvironment/<case>.json
+    .venv/bin/python tests/bridge/test_contract.py tests/contract/Test-PrefectEnvironment/<case>.json
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ from typing import Any
 
 import pytest
 
-CONTRACT = Path(__file__).resolve().parent / "contract"
+CONTRACT = Path(__file__).resolve().parents[1] / "contract"
 REPO = CONTRACT.parent.parent
 FIXTURES = sorted(CONTRACT.glob("*/*.json"))
 PLATFORMS = {"any", "posix", "windows"}
@@ -206,7 +206,7 @@ def test_fixture_is_well_formed(path: Path) -> None:
     for exchange in exchanges(fixture):
         request, response = exchange["request"], exchange.get("response")
         assert isinstance(response, dict), (
-            f"no recorded response: run '.venv/bin/python tests/test_contract.py {path.relative_to(REPO).as_posix()}'"
+            f"no recorded response: run '.venv/bin/python tests/bridge/test_contract.py {path.relative_to(REPO).as_posix()}'"
         )
         assert set(request) - {"apply"} == {"protocol", "command", "params", "whatIf"}, (
             "a request as the cmdlet hands it to Invoke-PrefectBackend: no cwd or id (see the module docstring)"

@@ -3,8 +3,8 @@ real or fake, implements whole and does not go beyond; adapters built from colla
 base classes; and system modules that import each other without a cycle.
 
 The Windows adapter is built here on a stand-in .NET object: nothing is loaded until a method
-runs, so this checks its shape, not its behaviour on Windows (tests/test_*_windows.py do that
-against fake .NET surfaces)."""
+runs, so this checks its shape, not its behaviour on Windows (tests/system/test_windows_*.py and
+tests/settings/test_*windows*.py do that against fake .NET surfaces)."""
 from __future__ import annotations
 
 import ast

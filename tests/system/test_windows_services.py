@@ -99,7 +99,7 @@ def test_listing_managed_services_costs_the_same_however_many_there_are(adapter,
     assert queries[-1].endswith("WHERE Name='Prefect\\'Server'")
 
 
-# -- NSSM argument lists (a %NAME% would be expanded, so tests/test_nssm_rules.py expects it refused) --
+# -- NSSM argument lists (a %NAME% would be expanded, so tests/services/test_nssm_rules.py expects it refused) --
 QUOTING = ["C:\\Program Files\\Python 3.12\\python.exe", "C:\\Users\\José\\prefect", "D:\\数据\\prefect", 'C:\\a "b" & 100% $(x)\\y']
 
 

@@ -1,12 +1,12 @@
 """Backend responses for tests/Service.Tests.ps1, recorded from the real request handler.
 
 The service commands succeed only on Windows, so their success responses cannot be replayed by
-tests/test_contract.py here. Instead the real handler runs in-process with the stateful fake
+tests/bridge/test_contract.py here. Instead the real handler runs in-process with the stateful fake
 adapter (the pre-flight validation, which needs the real machine, is left out: it is tested in
-test_service_command.py), and the responses are stored in tests/contract-services/recorded.json.
+tests/services/test_command.py), and the responses are stored in tests/contract-services/recorded.json.
 Pester mocks Invoke-PrefectBackend with them; this test fails when they drift from the backend.
 
-Re-record:  .venv/bin/python tests/test_service_recorded.py
+Re-record:  .venv/bin/python tests/services/test_recorded.py
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-RECORDED = Path(__file__).resolve().parent / "contract-services" / "recorded.json"
+RECORDED = Path(__file__).resolve().parents[1] / "contract-services" / "recorded.json"
 DB_PASSWORD = "Recorded-Db-Pw-1"
 ACCOUNT_PASSWORD = "Recorded-Acct-Pw-2"
 
@@ -93,9 +93,9 @@ def _text(exchanges: dict[str, Any]) -> str:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="recorded with POSIX paths (the backend checks paths with the local OS's rules)")
 def test_recorded_responses_are_what_the_backend_answers_now() -> None:
-    assert RECORDED.is_file(), "run: .venv/bin/python tests/test_service_recorded.py"
+    assert RECORDED.is_file(), "run: .venv/bin/python tests/services/test_recorded.py"
     assert json.loads(RECORDED.read_text(encoding="utf-8")) == json.loads(_text(record())), (
-        "the backend's answers changed: re-record with .venv/bin/python tests/test_service_recorded.py"
+        "the backend's answers changed: re-record with .venv/bin/python tests/services/test_recorded.py"
     )
 
 

@@ -190,7 +190,7 @@ def test_set_value_param_is_a_secret_and_never_echoed_by_validation_errors():
     assert isinstance(params.value, SecretStr) and "pnu_abc" not in repr(params)
 
 
-# -- the POSIX adapter refuses what only Windows has (the whole surface: test_system_layout.py)
+# -- the POSIX adapter refuses what only Windows has (the whole surface: tests/system/test_layout.py)
 @pytest.mark.parametrize("method, args", [("set_environment_variable", ("X", "1", "User")), ("set_user_path", ("C:\\bin",)), ("add_defender_exclusions", (["C:\\"],))])
 def test_the_posix_adapter_refuses_windows_configuration_clearly(method, args):
     from prefectwin.system.posix import PosixAdapter

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-FAKE = Path(__file__).resolve().parent / "fakes" / "serve_fake.py"
+FAKE = Path(__file__).resolve().parents[1] / "fakes" / "serve_fake.py"
 
 
 def answers(done: subprocess.CompletedProcess) -> list[dict]:

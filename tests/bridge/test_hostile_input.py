@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_serve import serve
+from bridge.test_serve import serve
 
 PYTHON = sys.executable
 LONE = "\ud800"

@@ -3,7 +3,7 @@ stateful fake adapter standing in for Windows (the SCM, pip and the database fil
 in-memory machine). What is checked: the order of every change, -WhatIf changing nothing, and
 a failure anywhere putting back the version, the database and the running services.
 
-The same steps run for real on Linux in tests/test_service_upgrade.py."""
+The same steps run for real on Linux in tests/services/test_upgrade.py."""
 from __future__ import annotations
 
 import io

@@ -18,10 +18,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals; Windows uses Job Objects (tests/test_processes.py)")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals; Windows uses Job Objects (tests/system/test_processes.py)")
 
 PYTHON = sys.executable
-FAKES = Path(__file__).resolve().parent / "fakes"
+FAKES = Path(__file__).resolve().parents[1] / "fakes"
 HANG = """#!/bin/sh
 sleep 300 &
 echo $! > "$0.grandchild"

@@ -27,7 +27,7 @@ from prefectwin.dsc import manifest as dsc_manifest
 from prefectwin.dsc.instances import DSC_TYPES, MODELS, instance_schema
 from prefectwin.services import validate
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((REPO / "dsc").glob("*.dsc.resource.json"))
 URL = "http://127.0.0.1:4250/api"
 PASSWORD = "Kea-Ünïq-5b7&:@/%y"
