@@ -899,7 +899,8 @@ class TestServiceChecks:
         expect(run("service.secrets-file", with_file(secrets_file_access=access(writer))), "Fail", "can change it")
         expect(run("service.secrets-file", with_file(secrets_file_access={**access(mine), "owner": "alice", "owner_sid": "S-1-5-21-9"})), "Fail", "its owner is alice")
         expect(run("service.secrets-file", with_file(secrets_file_exists=False, secrets_file_access=None)), "Fail", "does not exist")
-        expect(run("service.secrets-file", with_file(secrets_file_error="PermissionError: denied")), "Fail", "cannot be read")
+        expect(run("service.secrets-file", with_file(secrets_file_error="OSError: bad handle")), "Fail", "cannot be read")
+        expect(run("service.secrets-file", with_file(secrets_file_error="PermissionDenied: cannot be read")), "Warning", "may not read", remediation=("as administrator",))
         # Secrets still in NSSM's registry values (a service installed before the secrets file).
         exposed = svc(nssm_environment_names=("PREFECT_API_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"))
         expect(run("service.secrets-file", exposed), "Fail", "PREFECT_SERVER_DATABASE_CONNECTION_URL in its NSSM registry values", remediation=("clears them from the registry",))

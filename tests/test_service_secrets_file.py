@@ -420,3 +420,18 @@ def test_posix_writes_mode_0600_atomically_and_reports_a_widened_mode(tmp_path):
     os.chmod(path, 0o644)
     problems = access_problems(adapter.file_access(path, "no-such-posix-user"), "the service's user")
     assert any("everyone can read it" in p for p in problems)
+
+
+def test_a_session_that_may_not_read_the_file_plans_a_rewrite_it_cannot_undo():
+    from prefectwin.change.engine import NotReversible
+    from prefectwin.errors import PermissionDenied
+    from prefectwin.services.steps import inverse
+
+    adapter = FakeServiceAdapter()
+    wanted = spec()
+    install(adapter, wanted)
+    adapter.fail_on["read_restricted_file"] = PermissionDenied("denied")
+    [action] = plan_install(wanted, read_state(wanted, adapter))
+    assert action.kind == "write-secrets-file" and "cannot read it to compare" in action.description
+    with pytest.raises(NotReversible):
+        inverse(action)

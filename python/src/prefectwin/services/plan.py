@@ -226,7 +226,9 @@ def plan_secrets_file(spec: ServiceSpec, state: ServiceState) -> list[Action]:
     want = _file_entries(wanted.get_secret_value())
     had = _file_entries(previous.get_secret_value() if previous is not None else None)
     readers = f"readable only by {spec.account_principal}, SYSTEM and Administrators"
-    if previous is None:
+    if state.secrets_file_unreadable:
+        description = f"Rewrite the secrets file '{path}' of service '{spec.name}' ({', '.join(want)}; this session cannot read it to compare), {readers}"
+    elif previous is None:
         description = f"Write the secrets file '{path}' of service '{spec.name}' ({', '.join(want)}), {readers}"
     elif not state.secrets_file_current:
         changed = [k for k in want if had.get(k) != want[k]]
@@ -240,7 +242,7 @@ def plan_secrets_file(spec: ServiceSpec, state: ServiceState) -> list[Action]:
             kind="write-secrets-file",
             description=description,
             target=path,
-            data={"path": path, "content": wanted, "reader": spec.account_principal, "previous": previous},
+            data={"path": path, "content": wanted, "reader": spec.account_principal, "previous": previous, "previousUnknown": state.secrets_file_unreadable},
         )
     ]
 

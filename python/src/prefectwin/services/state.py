@@ -73,6 +73,8 @@ class ServiceState(BaseModel):
     secrets_file: Optional[SecretStr] = None
     secrets_file_current: bool = False
     secrets_file_problems: tuple[str, ...] = ()
+    # It exists but this session may not read it (-WhatIf without administrator rights).
+    secrets_file_unreadable: bool = False
     # A secrets file PrefectWin wrote earlier that the service will no longer read (its
     # secrets are gone, or its working directory moved), with what it holds.
     stale_secrets_file: Optional[str] = None
@@ -105,12 +107,16 @@ def secrets_file_of(record: Optional[ServiceRecord]) -> Optional[str]:
 
 
 def _secrets_state(spec: ServiceSpec, record: Optional[ServiceRecord], adapter: Any) -> dict[str, Any]:
+    from prefectwin.errors import PermissionDenied
     from prefectwin.services.secrets_file import access_problems
 
     found: dict[str, Any] = {}
     path = spec.secrets_file
     if path:
-        current = adapter.read_restricted_file(path)
+        try:
+            current = adapter.read_restricted_file(path)
+        except PermissionDenied:
+            return {"secrets_file_unreadable": True}
         wanted = spec.secrets_text()
         found["secrets_file"] = current
         found["secrets_file_current"] = current is not None and wanted is not None and current.get_secret_value() == wanted.get_secret_value()

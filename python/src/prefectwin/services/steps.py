@@ -194,6 +194,8 @@ def _undo_secrets_file(action: Action) -> Action:
     again when this run created it."""
     data, target = action.data, action.target
     previous = data.get("previous")
+    if data.get("previousUnknown"):
+        raise NotReversible("the secrets file could not be read when this was planned")
     if previous is None:
         return _undo(action, "remove-secrets-file", f"Delete the secrets file '{target}' written by this run", path=data["path"], previous=None, reader=data["reader"])
     return _undo(action, "write-secrets-file", f"Restore the secrets file '{target}' as it was", path=data["path"], content=previous, reader=data["reader"], previous=None)

@@ -106,6 +106,13 @@ def secrets_file(facts: Facts):
     if not service.secrets_file:
         return skipped(f"Service {service.name} has no PrefectWin secrets file (no PREFECT_PROFILES_PATH to one in its NSSM environment).")
     if service.secrets_file_error:
+        if service.secrets_file_error.startswith("PermissionDenied"):
+            # As it should be for anyone but the account and Administrators: nothing to judge here.
+            return warn(
+                f"This session may not read the secrets file {service.secrets_file} of service {service.name}, nor its access list, so neither was checked.",
+                "Run Test-PrefectEnvironment as administrator to check them.",
+                **data,
+            )
         return fail(f"The secrets file {service.secrets_file} of service {service.name} cannot be read: {service.secrets_file_error}.", "Run Test-PrefectEnvironment as administrator. " + reinstall, **data)
     if not service.secrets_file_exists or service.secrets_file_access is None:
         return fail(
