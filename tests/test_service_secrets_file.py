@@ -435,3 +435,32 @@ def test_a_session_that_may_not_read_the_file_plans_a_rewrite_it_cannot_undo():
     assert action.kind == "write-secrets-file" and "cannot read it to compare" in action.description
     with pytest.raises(NotReversible):
         inverse(action)
+
+
+def test_a_crash_loop_tail_is_scrubbed_of_what_the_secrets_file_holds(tmp_path):
+    import time
+
+    import prefectwin.system as system
+    from prefectwin.events import Events
+    from prefectwin.rpc import handle
+
+    stderr = tmp_path / "PrefectServer.stderr.log"
+    stderr.write_text("Traceback (most recent call last):\nhttpx.HTTPStatusError: 401 for auth admin:Tail-From-File-3\n", encoding="utf-8")
+    marker = json.dumps({"managedBy": "PrefectWin", "role": "Server", "apiUrl": "http://127.0.0.1:9/api", "logPaths": [str(tmp_path / "o.log"), str(stderr)]})
+    path = "C:\\ProgramData\\Prefect\\PrefectServer.secrets.toml"
+    parameters = {"Application": ("C:\\py\\python.exe",), "AppEnvironmentExtra": (f"PREFECT_PROFILES_PATH={path}",)}
+    fake = FakeServiceAdapter(services=[FakeService(name="PrefectServer", parameters=parameters, marker=marker, status="Running", pid=10, app_pids=(11,))])
+    fake.secret_files[path] = 'active = "prefectwin"\n[profiles.prefectwin]\nPREFECT_SERVER_API_AUTH_STRING = "admin:Tail-From-File-3"\n'
+    now = time.time()
+    exit_event = lambda when, record: {"time": when, "level": "Error", "eventId": 1, "recordId": record, "message": "Program C:\\py\\python.exe for service PrefectServer exited with return code 1.", "strings": ["C:\\py\\python.exe", "PrefectServer", "1"]}  # noqa: E731
+    start_event = lambda when: {"time": when, "level": "Information", "eventId": 2, "recordId": 0, "message": "Started C:\\py\\python.exe -m prefect server start for service PrefectServer in C:\\ProgramData\\Prefect.", "strings": ["C:\\py\\python.exe", "-m prefect server start", "PrefectServer", "C:\\ProgramData\\Prefect"]}  # noqa: E731
+    fake.events = [start_event(now - 200), exit_event(now - 150, 1), start_event(now - 140), exit_event(now - 90, 2), start_event(now - 80), exit_event(now - 30, 3), start_event(now - 20)]
+    previous = system._override
+    system.use_adapter(fake)
+    try:
+        response, _ = handle(json.dumps({"protocol": 1, "command": "service.get", "params": {}}).encode(), Events(io.StringIO()))
+    finally:
+        system.use_adapter(previous)
+    detail = response["result"][0]["healthDetail"]
+    assert detail.startswith("crash loop") and "401 for auth" in detail
+    assert "Tail-From-File-3" not in json.dumps(response)
