@@ -25,7 +25,13 @@ function Install-PrefectService {
     Passwords are never typed into a URL or a command line: -DatabaseCredential and
     -Credential are PSCredentials whose passwords travel inside the request on the backend's
     standard input (a local pipe), never in its argument list, and appear in no output,
-    message, plan or log.
+    message, plan or log. The service's secrets (the database URL with its password, and
+    secret -Environment settings) are not stored in NSSM's registry values, which local users
+    can read: they go into PREFECT_HOME\<Name>.secrets.toml, a Prefect profile only the
+    service's account can read and only SYSTEM and Administrators can change, which Prefect
+    reads through PREFECT_PROFILES_PATH. Running the command again with a new password
+    rewrites that file (and restarts a running service); a service installed by an older
+    PrefectWin has its secrets moved out of the registry the same way.
 
     .PARAMETER Name
     The Windows service name: letters, digits, '.', '_' and '-'.
@@ -77,7 +83,9 @@ function Install-PrefectService {
 
     .PARAMETER Environment
     More environment variables for the service. Variables that a parameter owns (PREFECT_HOME,
-    PREFECT_API_URL, the database URL, ...) are refused.
+    PREFECT_API_URL, the database URL, PREFECT_PROFILES_PATH, ...) are refused. A Prefect
+    setting whose name looks secret (PREFECT_API_KEY, an auth string, a password) or whose
+    value carries URL credentials goes into the service's secrets file, not into NSSM.
 
     .PARAMETER Account
     LocalSystem (the default), LocalService, NetworkService, DOMAIN\user or a gMSA

@@ -22,7 +22,9 @@ function Test-PrefectEnvironment {
     variables, NSSM's AppEnvironmentExtra, and the .env in its working directory that Prefect
     reads), its working directory, and its account (TEMP, PATH, the execution policy in force
     for that account, and whether it may modify a UNC PREFECT_HOME). Then the service checks
-    run: service.working-directory, service.environment, service.temp, service.path,
+    run: service.working-directory, service.environment, service.secrets-file (the service's
+    secrets sit in a file only its account, SYSTEM and Administrators can read, and none in
+    NSSM's registry values), service.temp, service.path,
     service.execution-policy, service.home-access, and for a worker service.api-url-match,
     service.auth-match and service.database-match, which compare its API URL, auth string and
     database with those of its PrefectWin server service. Each result's Service property names
@@ -116,7 +118,7 @@ function Test-PrefectEnvironment {
         [string] $Role = 'Server',
 
         [Parameter()]
-        [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'server.version', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.defender', 'windows.long-paths', 'windows.nssm', 'service.working-directory', 'service.environment', 'service.temp', 'service.path', 'service.execution-policy', 'service.home-access', 'service.api-url-match', 'service.auth-match', 'service.database-match')]
+        [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'server.version', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.defender', 'windows.long-paths', 'windows.nssm', 'service.working-directory', 'service.environment', 'service.secrets-file', 'service.temp', 'service.path', 'service.execution-policy', 'service.home-access', 'service.api-url-match', 'service.auth-match', 'service.database-match')]
         [string[]] $Check,
 
         [Parameter(Mandatory = $true, ParameterSetName = 'Service', ValueFromPipelineByPropertyName = $true)]

@@ -1,6 +1,7 @@
 """Run a ServiceSpec's payload for real, the way NSSM will: the same program, arguments,
-environment, working directory and log files, stopped with Ctrl-C first and the process tree
-killed after the spec's stop timeout.
+environment, working directory and log files, its secrets file written as the plan writes it
+(through the real POSIX adapter; the environment carries no secret), stopped with Ctrl-C first
+and the process tree killed after the spec's stop timeout.
 
 On Linux, Ctrl-C to a console is SIGINT to the process group (every process in the console
 gets it), which is what `stop()` sends; killing the tree is SIGKILL to every process in it.
@@ -58,6 +59,10 @@ class Payload:
         spec = self.spec
         os.makedirs(spec.working_directory, exist_ok=True)
         os.makedirs(spec.log_directory, exist_ok=True)
+        if spec.secrets_file:
+            from prefectwin.system.posix import PosixAdapter
+
+            PosixAdapter().write_restricted_file(spec.secrets_file, spec.secrets_text(), spec.account_principal)
         kwargs: dict[str, Any] = {}
         if IS_WINDOWS:
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP

@@ -132,7 +132,8 @@ def test_the_journal_of_a_killed_install_holds_no_secret(scenario, tmp_path):
     base, install, _, _ = scenario
     password = "Kill-Me-S3cret-pw"
     params = {**install["params"], "name": "SecretServer", "databaseUrl": "postgresql+asyncpg://prefect@db:5432/prefect", "databaseCredential": {"userName": "prefect", "password": password}}
-    code, _ = run_backend(tmp_path, [{"command": "service.install", "params": params}], kill_at=6)
+    # Killed after the two folders, before the secrets file (the third change) is written.
+    code, _ = run_backend(tmp_path, [{"command": "service.install", "params": params}], kill_at=2)
     assert code == -signal.SIGKILL
     [path] = (tmp_path / "data" / "journal").glob("*.json")
     text = path.read_text(encoding="utf-8")

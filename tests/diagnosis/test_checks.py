@@ -59,7 +59,7 @@ def test_check_order_is_the_documented_one():
         "python.found", "python.version", "python.path-spaces", "prefect.installed", "prefect.cli-on-path",
         "settings.home", "settings.profile", "settings.api-url", "port.available", "database", "encoding",
         "server.health", "server.version", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.defender",
-        "windows.long-paths", "windows.nssm", "service.working-directory", "service.environment", "service.temp",
+        "windows.long-paths", "windows.nssm", "service.working-directory", "service.environment", "service.secrets-file", "service.temp",
         "service.path", "service.execution-policy", "service.home-access", "service.api-url-match", "service.auth-match",
         "service.database-match",
     )
@@ -871,6 +871,39 @@ class TestServiceChecks:
     def test_working_directory(self):
         expect(run("service.working-directory", svc(env_file=f"{HOME}/.env")), "Pass", f"{HOME}/.env")
         expect(run("service.working-directory", svc(working_directory_exists=False)), "Fail", "does not exist", remediation=("AppDirectory",))
+
+    def test_secrets_file(self):
+        from prefectwin.services.secrets_file import ADMINISTRATORS_SID, SYSTEM_SID, AccessEntry, FileAccess
+
+        path = f"{HOME}/PrefectWorker.secrets.toml"
+        mine = AccessEntry(principal="NT SERVICE\\PrefectWorker", sid="S-1-5-80-1", rights=0x120089)
+        admins = [AccessEntry(principal="SYSTEM", sid=SYSTEM_SID, rights=0x1F01FF), AccessEntry(principal="Administrators", sid=ADMINISTRATORS_SID, rights=0x1F01FF)]
+
+        def access(*entries, **fields):
+            return FileAccess(owner_sid=ADMINISTRATORS_SID, entries=(*admins, *entries), reader_sid="S-1-5-80-1", **fields).model_dump()
+
+        def with_file(**fields):
+            base = dict(secrets_file=path, secrets_file_exists=True, secrets_file_names=("PREFECT_API_AUTH_STRING",), secrets_file_access=access(mine))
+            return svc(**{**base, **fields})
+
+        expect(run("service.secrets-file", svc()), "Skipped", "no PrefectWin secrets file")
+        expect(run("service.secrets-file", with_file()), "Pass", "only LocalSystem, SYSTEM and Administrators")
+        users = AccessEntry(principal="BUILTIN\\Users", sid="S-1-5-32-545", rights=0x1200A9)
+        expect(run("service.secrets-file", with_file(secrets_file_access=access(mine, users))), "Fail", "BUILTIN\\Users can read it", remediation=("Install-PrefectService",))
+        # A deny entry for the group takes its read away; inheritance on is a problem of its own.
+        denied = AccessEntry(principal="BUILTIN\\Users", sid="S-1-5-32-545", rights=0x1, allow=False)
+        expect(run("service.secrets-file", with_file(secrets_file_access=access(mine, users, denied))), "Pass", "only LocalSystem")
+        expect(run("service.secrets-file", with_file(secrets_file_access=access(mine, inherits=True))), "Fail", "inherits the access of its folder")
+        expect(run("service.secrets-file", with_file(secrets_file_access=access())), "Fail", "cannot read it")
+        writer = AccessEntry(principal="NT SERVICE\\PrefectWorker", sid="S-1-5-80-1", rights=0x1301BF)
+        expect(run("service.secrets-file", with_file(secrets_file_access=access(writer))), "Fail", "can change it")
+        expect(run("service.secrets-file", with_file(secrets_file_access={**access(mine), "owner": "alice", "owner_sid": "S-1-5-21-9"})), "Fail", "its owner is alice")
+        expect(run("service.secrets-file", with_file(secrets_file_exists=False, secrets_file_access=None)), "Fail", "does not exist")
+        expect(run("service.secrets-file", with_file(secrets_file_error="OSError: bad handle")), "Fail", "cannot be read")
+        expect(run("service.secrets-file", with_file(secrets_file_error="PermissionDenied: cannot be read")), "Warning", "may not read", remediation=("as administrator",))
+        # Secrets still in NSSM's registry values (a service installed before the secrets file).
+        exposed = svc(nssm_environment_names=("PREFECT_API_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"))
+        expect(run("service.secrets-file", exposed), "Fail", "PREFECT_SERVER_DATABASE_CONNECTION_URL in its NSSM registry values", remediation=("clears them from the registry",))
 
     def test_environment(self):
         expect(run("service.environment", svc()), "Pass", "2 NSSM variable(s)")

@@ -197,8 +197,11 @@ def test_database_url_variable_is_read_from_the_machine_environment(services, tm
     assert ok(done)["changed"] is True
     shown = json.dumps(done[0], ensure_ascii=False) + json.dumps(done[2], ensure_ascii=False)
     assert PASSWORD not in shown and QUOTED not in shown
-    environment = services.services["prefectserver"].parameters["AppEnvironmentExtra"]
-    assert any(entry.startswith("PREFECT_SERVER_DATABASE_CONNECTION_URL=") and "db01" in entry for entry in environment)
+    environment = dict(e.partition("=")[::2] for e in services.services["prefectserver"].parameters["AppEnvironmentExtra"])
+    from prefectwin.services.secrets_file import file_values
+
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in environment  # in the service's secrets file instead
+    assert "db01" in file_values(services.secret_files[environment["PREFECT_PROFILES_PATH"]])["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
     assert ok(dsc("test", "PrefectService", **desired))["inDesiredState"] is True
 
 

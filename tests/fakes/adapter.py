@@ -138,6 +138,16 @@ class FakeAdapter:
     def remove_path(self, path: str) -> None:
         return self._answer("remove_path", path)
 
+    # -- restricted files -----------------------------------------------------------------------
+    def write_restricted_file(self, path: str, content: Any, reader: str) -> None:
+        return self._answer("write_restricted_file", path, content, reader)
+
+    def read_restricted_file(self, path: str) -> Any:
+        return self._answer("read_restricted_file", path)
+
+    def file_access(self, path: str, reader: str) -> Any:
+        return self._answer("file_access", path, reader)
+
     # -- services -----------------------------------------------------------------------------
     def require_services(self) -> None:
         return self._answer("require_services")

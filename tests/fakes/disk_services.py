@@ -36,6 +36,10 @@ class DiskServiceAdapter(FakeServiceAdapter):
         self.directories = set(state["directories"])
         self.access = {tuple(pair) for pair in state["access"]}
         self.firewall = dict(state["firewall"])
+        from prefectwin.services.secrets_file import FileAccess
+
+        self.secret_files = dict(state.get("secret_files", {}))
+        self.file_acls = {k: FileAccess.model_validate(v) for k, v in state.get("file_acls", {}).items()}
 
     def state(self) -> dict[str, Any]:
         """The machine as JSON data (what the file holds)."""

@@ -8,6 +8,10 @@ recorded (`.calls`), and `fail_on` / `fail_on_call` work as in FakeAdapter. In a
                                     anything; reads never count, so "fail at step k" is exact
     adapter.snapshot()              the whole machine as plain data, to compare before/after
 
+Restricted files (a service's secrets file) live in `secret_files` (path -> text) with the
+access list Windows would give them in `file_acls` (path -> FileAccess); an account's SID is
+"S-<account, lower case>", as in tests/fakes/service_dotnet.py.
+
 `nssm_install` writes the defaults real NSSM 2.24 writes, so a plan's first apply and its
 idempotency are tested against what a fresh NSSM service looks like.
 """
@@ -51,6 +55,7 @@ CHANGING = frozenset(
         "set_failure_actions",
         "register_scheduled_task",
         "remove_scheduled_task",
+        "write_restricted_file",
     }
 )
 
@@ -142,6 +147,9 @@ class FakeServiceAdapter(FakeAdapter):
         self.events: list[dict[str, Any]] = []
         #: scheduled tasks: name -> (command, arguments)
         self.tasks: dict[str, tuple[str, str]] = {}
+        #: restricted files: path -> text, and path -> the FileAccess a write gave it
+        self.secret_files: dict[str, str] = {}
+        self.file_acls: dict[str, Any] = {}
 
     # -- recording and failing --------------------------------------------------------------
     def _record(self, name: str, args: tuple, kwargs: dict) -> None:
@@ -164,6 +172,8 @@ class FakeServiceAdapter(FakeAdapter):
                 "packages": self.packages,
                 "files": self.files,
                 "tasks": dict(self.tasks),
+                "secret_files": dict(self.secret_files),
+                "file_acls": {k: v.model_dump() for k, v in self.file_acls.items()},
             }
         )
 
@@ -208,7 +218,7 @@ class FakeServiceAdapter(FakeAdapter):
 
     def path_exists(self, path: str) -> bool:
         self._record("path_exists", (path,), {})
-        return path in self.directories
+        return path in self.directories or path in self.secret_files
 
     def has_modify(self, path: str, principal: str) -> bool:
         self._record("has_modify", (path, principal), {})
@@ -227,6 +237,9 @@ class FakeServiceAdapter(FakeAdapter):
         self._record("remove_path", (path,), {})
         self.directories = {d for d in self.directories if d != path and not d.startswith(path.rstrip("\\/") + ("\\" if "\\" in path else "/"))}
         self.access = {(p, who) for p, who in self.access if p in self.directories}
+        for file in [f for f in self.secret_files if f == path or f.startswith(path.rstrip("\\/") + ("\\" if "\\" in path else "/"))]:
+            self.secret_files.pop(file)
+            self.file_acls.pop(file, None)
 
     def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
         self._record("nssm_install", (nssm, name, application), {})
@@ -283,6 +296,32 @@ class FakeServiceAdapter(FakeAdapter):
     def remove_firewall_rule(self, name: str) -> None:
         self._record("remove_firewall_rule", (name,), {})
         self.firewall.pop(name, None)
+
+    def write_restricted_file(self, path: str, content: SecretStr, reader: str) -> None:
+        self._record("write_restricted_file", (path, content, reader), {})
+        from prefectwin.services.secrets_file import ADMINISTRATORS_SID, SYSTEM_SID, AccessEntry, FileAccess
+
+        full, read = 0x1F01FF, 0x120089
+        self.secret_files[path] = content.get_secret_value()
+        self.file_acls[path] = FileAccess(
+            owner="BUILTIN\\Administrators",
+            owner_sid=ADMINISTRATORS_SID,
+            inherits=False,
+            entries=(
+                AccessEntry(principal="NT AUTHORITY\\SYSTEM", sid=SYSTEM_SID, rights=full),
+                AccessEntry(principal="BUILTIN\\Administrators", sid=ADMINISTRATORS_SID, rights=full),
+                AccessEntry(principal=reader, sid=f"S-{reader.lower()}", rights=read),
+            ),
+        )
+
+    def read_restricted_file(self, path: str) -> Optional[SecretStr]:
+        self._record("read_restricted_file", (path,), {})
+        return SecretStr(self.secret_files[path]) if path in self.secret_files else None
+
+    def file_access(self, path: str, reader: str) -> Any:
+        self._record("file_access", (path, reader), {})
+        access = self.file_acls.get(path)
+        return access.model_copy(update={"reader_sid": f"S-{reader.lower()}"}) if access is not None else None
 
     # -- the interpreter and its database (system/interpreter.py) -------------------------------
     def pip_freeze(self, python: str) -> list[str]:

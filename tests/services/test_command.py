@@ -326,8 +326,13 @@ def test_passwords_appear_in_no_output_plan_error_or_object(adapter, tmp_path, f
         actions = payload.get("actions", []) if isinstance(payload, dict) else []
         _assert_no_secret(result.text(), *result.verbose(), *(a["description"] for a in actions))
     # The values really reached the (fake) machine: the masking is not a missing value.
+    # It reached the service's secrets file, and not NSSM's environment.
+    from prefectwin.services.secrets_file import file_values
+
     env = dict(e.partition("=")[::2] for e in adapter.services["prefectserver"].parameters["AppEnvironmentExtra"])
-    assert urllib.parse.unquote(urllib.parse.urlsplit(env["PREFECT_SERVER_DATABASE_CONNECTION_URL"]).password) == DB_PASSWORD
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in env
+    stored = file_values(adapter.secret_files[env["PREFECT_PROFILES_PATH"]])
+    assert urllib.parse.unquote(urllib.parse.urlsplit(stored["PREFECT_SERVER_DATABASE_CONNECTION_URL"]).password) == DB_PASSWORD
     # And the real process: the pure validation passes, then this OS says NotSupported.
     real = run_rpc({"protocol": 1, "command": "service.install", "params": params, "whatIf": True})
     _assert_no_secret(real.stdout_text, real.stderr_text)

@@ -45,7 +45,8 @@ def test_first_install_plans_every_step_in_order():
     spec = full_spec()
     actions = plan_install(spec, read_state(spec, FakeServiceAdapter()), start=True)
     names = [a.kind for a in actions]
-    assert names[:3] == ["create-directory", "create-directory", "install-service"]
+    # The secrets file exists before anything refers to it.
+    assert names[:4] == ["create-directory", "create-directory", "write-secrets-file", "install-service"]
     assert names[-5:] == ["grant-access", "grant-access", "add-firewall-rule", "set-failure-actions", "start-service"]
     assert {"set-parameter", "set-account", "write-marker"} <= set(names)
     set_params = [a.parameter for a in actions if a.kind == "set-parameter"]
@@ -62,7 +63,10 @@ def test_plan_on_the_wire_carries_descriptions_but_never_values_or_passwords():
         assert set(wire) == {"id", "kind", "description", "target", "dependsOn", "parameter", "scope", "impact"}
         assert PASSWORD not in str(wire)
     env = next(a for a in actions if a.parameter == "AppEnvironmentExtra")
-    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL=********" in env.description
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in env.description  # NSSM never holds it
+    assert f"PREFECT_PROFILES_PATH={spec.secrets_file}" in env.description
+    secrets = next(a for a in actions if a.kind == "write-secrets-file")
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" in secrets.description and secrets.target == spec.secrets_file
 
 
 def test_applying_the_first_install_builds_the_service_as_specified():

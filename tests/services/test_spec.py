@@ -86,12 +86,14 @@ def test_database_credential_is_merged_into_the_url_and_stays_secret():
     assert parts.scheme == "postgresql+asyncpg"  # Prefect's server talks to PostgreSQL through asyncpg
     assert urllib.parse.unquote(parts.password) == PASSWORD and urllib.parse.unquote(parts.username) == "prefect user"
     assert (parts.hostname, parts.port, parts.path) == ("db.example.com", 5432, "/prefect")
-    # Nowhere but inside the SecretStr: not in the plain environment, the dump, the marker.
+    # Nowhere but inside the SecretStr: not in NSSM's environment, the dump, the marker; the
+    # service reads it from its secrets file, which NSSM's environment points Prefect at.
     entries = spec.environment_entries()
-    assert sum(isinstance(e, SecretStr) for e in entries) == 1
-    for text in (repr(spec), spec.model_dump_json(), spec.marker(), str(spec.environment), repr(entries)):
+    assert not any(isinstance(e, SecretStr) for e in entries)
+    for text in (repr(spec), spec.model_dump_json(), spec.marker(), str(spec.environment), repr(entries), " ".join(reveal(entries))):
         assert PASSWORD not in text and urllib.parse.quote(PASSWORD, safe="") not in text
-    assert f"PREFECT_SERVER_DATABASE_CONNECTION_URL={url}" in reveal(entries)
+    assert f"PREFECT_PROFILES_PATH={spec.secrets_file}" in entries
+    assert spec.settings_environment()["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == url
     assert spec.database_kind == "postgresql" and spec.sqlite_path is None
 
 

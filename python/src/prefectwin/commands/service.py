@@ -278,7 +278,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.plan import plan_uninstall
     from prefectwin.services.spec import firewall_rule_name, log_task_name
-    from prefectwin.services.state import log_files, sqlite_files
+    from prefectwin.services.state import log_files, secrets_file_of, sqlite_files
     from prefectwin.services.validate import require_admin, require_nssm
     from prefectwin.system import get_adapter
 
@@ -301,7 +301,8 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     def state_now():
         current = adapter.read_service(params.name)
         files = (log_files(logs) if params.remove_logs else []) + (sqlite_files(marker.get("sqlitePath")) if params.remove_database else [])
-        return {"service": current, "firewall": adapter.firewall_rule_port(rule), "files": files}
+        secrets = secrets_file_of(current)
+        return {"service": current, "firewall": adapter.firewall_rule_port(rule), "files": files, "secretsFile": secrets if secrets and adapter.path_exists(secrets) else None}
 
     state = state_now()
     actions = plan_uninstall(
@@ -312,6 +313,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         database_files=sqlite_files(marker.get("sqlitePath")) if params.remove_database else [],
         force=params.force,
         log_task=log_task_name(record.name) if adapter.name != "posix" and adapter.scheduled_task(log_task_name(record.name)) is not None else None,
+        secrets_file=state["secretsFile"],
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     plan = new_plan(actions, state)
@@ -330,7 +332,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
             command="service.uninstall",
             summary=f"Uninstall-PrefectService {record.name}",
             context={"nssm": nssm},
-            secrets=_record_secrets(record),
+            secrets=_record_secrets(record, adapter),
             activity="Applying the PrefectWin service plan",
         )
         return result(p, ran, True)
@@ -344,16 +346,26 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     return session.offer(ctx, proposal)
 
 
-def _record_secrets(record: Any) -> tuple[str, ...]:
-    """The installed service's database URL and password, to scrub from any message."""
+def _record_secrets(record: Any, adapter: Any = None) -> tuple[str, ...]:
+    """The installed service's database URL and password, and what its secrets file holds,
+    to scrub from any message."""
     from urllib.parse import unquote, urlsplit
 
+    from prefectwin.services.secrets_file import file_values
     from prefectwin.services.spec import SECRET_KEYS
+    from prefectwin.services.state import secrets_file_of
 
     found = []
-    for entry in record.parameters.get("AppEnvironmentExtra", ()):
-        key, _, value = entry.partition("=")
-        if key in SECRET_KEYS and value:
+    values = [e.partition("=")[::2] for e in record.parameters.get("AppEnvironmentExtra", ()) if e.partition("=")[0] in SECRET_KEYS]
+    path = secrets_file_of(record) if adapter is not None else None
+    if path:
+        try:
+            text = adapter.read_restricted_file(path)
+        except Exception:  # noqa: BLE001 - scrubbing what can be read; reading is not the command
+            text = None
+        values += list(file_values(text.get_secret_value()).items()) if text is not None else []
+    for key, value in values:
+        if value:
             found.append(value)
             password = urlsplit(value).password
             if password:
@@ -411,7 +423,13 @@ class ServiceUpdate(Planned):
 
 def _all_secrets(records: list[Any]) -> tuple[str, ...]:
     """Every database URL and password of these services: a migration's error text may quote one."""
-    return tuple(secret for record in records for secret in _record_secrets(record))
+    return tuple(secret for record in records for secret in _record_secrets(record, _adapter_or_none()))
+
+
+def _adapter_or_none() -> Any:
+    from prefectwin.system import get_adapter
+
+    return get_adapter()
 
 
 def _services_after(adapter: Any, names: list[str]) -> list[ServiceInfo]:

@@ -270,7 +270,14 @@ class ServiceFacts(_Facts):
     # Whether the account's network identity has Modify on a UNC PREFECT_HOME (None: not asked).
     home_access: Optional[bool] = None
     home_access_error: Optional[str] = None
-    # The auth string the service sends (its environment or .env), and the peer it talks to.
+    # The secrets file PrefectWin wrote (NSSM's PREFECT_PROFILES_PATH), whether it exists, the
+    # names it sets, and its access list (services.secrets_file.FileAccess, as plain data).
+    secrets_file: Optional[str] = None
+    secrets_file_exists: bool = False
+    secrets_file_names: tuple[str, ...] = ()
+    secrets_file_access: Optional[dict] = None
+    secrets_file_error: Optional[str] = None
+    # The auth string the service sends (its environment, .env or secrets file), and the peer it talks to.
     auth_string: Optional[SecretStr] = None
     database_url_source: Optional[str] = None
     server: Optional[PeerServerFacts] = None

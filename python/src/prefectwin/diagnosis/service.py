@@ -228,11 +228,28 @@ def _working_files(cwd: Optional[str]) -> tuple[Optional[str], dict[str, str], O
     return (env_path if os.path.isfile(env_path) else None), values, error, (toml_path if os.path.isfile(toml_path) else None)
 
 
+def _secrets_file(env: dict[str, str], adapter: Any, principal: str) -> tuple[Optional[str], dict[str, str], Optional[Any], Optional[str]]:
+    """(the secrets file PrefectWin wrote for the service, what it sets, its access list, why it
+    could not be read): the file NSSM's PREFECT_PROFILES_PATH names, when it is one of ours."""
+    from prefectwin.services.secrets_file import file_values
+    from prefectwin.services.spec import PROFILES_PATH_KEY, SECRETS_FILE_SUFFIX
+
+    path = lookup(env, PROFILES_PATH_KEY)
+    if not path or not path.lower().endswith(SECRETS_FILE_SUFFIX):
+        return None, {}, None, None
+    try:
+        text = adapter.read_restricted_file(path)
+        access = adapter.file_access(path, principal) if text is not None else None
+    except Exception as exc:  # noqa: BLE001 - a fact the check reports, not a failed diagnosis
+        return path, {}, None, f"{type(exc).__name__}: {exc}"
+    return path, file_values(text.get_secret_value()) if text is not None else {}, access, None
+
+
 def _secret(value: Optional[str]) -> Optional[SecretStr]:
     return SecretStr(value) if value else None
 
 
-def _peer(record: Any, base: dict[str, str]) -> PeerServerFacts:
+def _peer(record: Any, base: dict[str, str], adapter: Any = None, principal: str = "") -> PeerServerFacts:
     env, _ = service_environment(record.parameters, base)
     arguments = split_command_line(expand(" ".join(record.parameters.get("AppParameters", ())), env))
     managed = record.managed or {}
@@ -240,15 +257,14 @@ def _peer(record: Any, base: dict[str, str]) -> PeerServerFacts:
     port_text = option(arguments, "--port") or lookup(env, "PREFECT_SERVER_API_PORT") or str(managed.get("port") or DEFAULT_PORT)
     cwd = expand((record.parameters.get("AppDirectory") or ("",))[0], env) or None
     _, dotenv, _, _ = _working_files(cwd)
-    # Environment variables beat .env in Prefect's settings, so the NSSM value wins.
-    auth = lookup(env, SERVER_AUTH_KEY) or lookup(dotenv, SERVER_AUTH_KEY)
+    secrets = _secrets_file(env, adapter, principal)[1] if adapter is not None else {}
+    # Prefect's order: the environment, then .env, then the profile (the secrets file).
+    auth = lookup(env, SERVER_AUTH_KEY) or lookup(dotenv, SERVER_AUTH_KEY) or lookup(secrets, SERVER_AUTH_KEY)
     database, source = None, "default"
     for key in DATABASE_KEYS:
-        if lookup(env, key):
-            database, source = lookup(env, key), "environment"
-            break
-        if lookup(dotenv, key):
-            database, source = lookup(dotenv, key), ".env"
+        found = next(((lookup(d, key), name) for d, name in ((env, "environment"), (dotenv, ".env"), (secrets, "secrets file")) if lookup(d, key)), None)
+        if found:
+            database, source = found
             break
     if database is None:
         home = lookup(env, "PREFECT_HOME") or managed.get("prefectHome")
@@ -329,10 +345,12 @@ def read_target(name: str, adapter: Any, *, principal_of: Callable[[str], str]) 
             # The server's own account, whose block may differ from the worker's.
             server_account = (chosen.parameters.get("ObjectName") or (DEFAULT_ACCOUNT,))[0]
             same = principal_of(server_account) == account_facts.principal
-            server = _peer(chosen, (account_facts if same else _account(adapter, principal_of(server_account))).environment)
+            server = _peer(chosen, (account_facts if same else _account(adapter, principal_of(server_account))).environment, adapter, principal_of(server_account))
     port_text = option(arguments, "--port") if role == "Server" else None
+    secrets_path, secrets, secrets_access, secrets_error = _secrets_file(env, adapter, account_facts.principal)
     database_source = next(
-        ("environment" if lookup(env, k) else ".env" for k in DATABASE_KEYS if lookup(env, k) or lookup(dotenv, k)), None
+        ("environment" if lookup(env, k) else ".env" if lookup(dotenv, k) else "secrets file" for k in DATABASE_KEYS if lookup(env, k) or lookup(dotenv, k) or lookup(secrets, k)),
+        None,
     )
     facts = ServiceFacts(
         name=record.name,
@@ -360,7 +378,12 @@ def read_target(name: str, adapter: Any, *, principal_of: Callable[[str], str]) 
         home_drive_kind=home_kind,
         home_access=home_access,
         home_access_error=home_error,
-        auth_string=_secret(lookup(env, CLIENT_AUTH_KEY) or lookup(dotenv, CLIENT_AUTH_KEY)),
+        secrets_file=secrets_path,
+        secrets_file_exists=secrets_access is not None,
+        secrets_file_names=tuple(sorted(secrets, key=str.upper)),
+        secrets_file_access=secrets_access.model_dump() if secrets_access is not None else None,
+        secrets_file_error=secrets_error,
+        auth_string=_secret(lookup(env, CLIENT_AUTH_KEY) or lookup(dotenv, CLIENT_AUTH_KEY) or lookup(secrets, CLIENT_AUTH_KEY)),
         database_url_source=database_source,
         server=server,
         server_lookup=lookup_note,

@@ -218,7 +218,24 @@ def _secret_values(record: ServiceRecord) -> tuple[str, ...]:
         name, _, value = str(entry).partition("=")
         if value and looks_secret(name):
             found.append(value)
-    return tuple(found)
+    return tuple(found) + _secrets_file_values(record)
+
+
+def _secrets_file_values(record: ServiceRecord) -> tuple[str, ...]:
+    """What the service's secrets file holds (its secrets are there, not in NSSM's environment)."""
+    from prefectwin.services.secrets_file import file_values
+    from prefectwin.services.state import secrets_file_of
+
+    path = secrets_file_of(record)
+    if not path:
+        return ()
+    try:
+        from prefectwin.system import get_adapter
+
+        text = get_adapter().read_restricted_file(path)
+    except Exception:  # noqa: BLE001 - scrubbing what can be read; URL passwords are masked anyway
+        return ()
+    return tuple(v for v in file_values(text.get_secret_value()).values() if v) if text is not None else ()
 
 
 def describe_all(records: list[ServiceRecord], *, check_health: bool = True, adapter: Any = None) -> list[ServiceInfo]:

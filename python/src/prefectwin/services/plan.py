@@ -124,6 +124,8 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
         if not state.directories.get(path):
             actions.append(Action(kind="create-directory", description=f"Create directory '{path}'", target=path, data={"path": path}))
 
+    actions.extend(plan_secrets_file(spec, state))
+
     current = dict(record.parameters) if record else {}
     if new:
         actions.append(
@@ -181,6 +183,11 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
     if task is not None:
         actions.append(task)
 
+    stale = _plan_stale_secrets_file(spec, state)
+    if stale is not None:
+        actions.append(stale)
+    needs_restart |= any(a.kind == "write-secrets-file" for a in actions)
+
     timeout = spec.stop_timeout_ms // 1000 + 30
     if record is not None and record.running and needs_restart:
         actions.append(
@@ -196,12 +203,70 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
     return link_install(number(actions), spec.name)
 
 
+# -- the secrets file --------------------------------------------------------------------------
+def _file_entries(text: Optional[str]) -> dict[str, str]:
+    """KEY -> its line, for the `KEY = "value"` lines of a secrets file (spec.secrets_text)."""
+    found = {}
+    for line in (text or "").splitlines():
+        key, sep, _ = line.partition(" = ")
+        if sep and not line.startswith(("#", "[", "active ")):
+            found[key.strip('"')] = line
+    return found
+
+
+def plan_secrets_file(spec: ServiceSpec, state: ServiceState) -> list[Action]:
+    """Write the service's secrets file when it is missing, holds other values, or others can
+    read it. The description names the settings that change, never a value."""
+    path, wanted = spec.secrets_file, spec.secrets_text()
+    if not path or wanted is None:
+        return []
+    if state.secrets_file_current and not state.secrets_file_problems:
+        return []
+    previous = state.secrets_file
+    want = _file_entries(wanted.get_secret_value())
+    had = _file_entries(previous.get_secret_value() if previous is not None else None)
+    readers = f"readable only by {spec.account_principal}, SYSTEM and Administrators"
+    if state.secrets_file_unreadable:
+        description = f"Rewrite the secrets file '{path}' of service '{spec.name}' ({', '.join(want)}; this session cannot read it to compare), {readers}"
+    elif previous is None:
+        description = f"Write the secrets file '{path}' of service '{spec.name}' ({', '.join(want)}), {readers}"
+    elif not state.secrets_file_current:
+        changed = [k for k in want if had.get(k) != want[k]]
+        removed = [k for k in had if k not in want]
+        parts = ([f"new value of {', '.join(changed)}"] if changed else []) + ([f"remove {', '.join(removed)}"] if removed else [])
+        description = f"Rewrite the secrets file '{path}' of service '{spec.name}' ({'; '.join(parts) or 'reformat'}), {readers}"
+    else:
+        description = f"Rewrite the secrets file '{path}' of service '{spec.name}' with its access list ({'; '.join(state.secrets_file_problems)}), {readers}"
+    return [
+        Action(
+            kind="write-secrets-file",
+            description=description,
+            target=path,
+            data={"path": path, "content": wanted, "reader": spec.account_principal, "previous": previous, "previousUnknown": state.secrets_file_unreadable},
+        )
+    ]
+
+
+def _plan_stale_secrets_file(spec: ServiceSpec, state: ServiceState) -> Optional[Action]:
+    """Delete a secrets file the service no longer reads (kept for the undo)."""
+    if not state.stale_secrets_file:
+        return None
+    return Action(
+        kind="remove-secrets-file",
+        description=f"Delete the secrets file '{state.stale_secrets_file}', which service '{spec.name}' no longer reads",
+        target=state.stale_secrets_file,
+        data={"path": state.stale_secrets_file, "previous": state.stale_secrets_content, "reader": spec.account_principal},
+    )
+
+
 def link_install(actions: list[Action], name: str) -> list[Action]:
     """dependsOn: everything done to the service needs it installed; a grant needs its folder;
     starting needs the service, its folders and their grants."""
     install = [a.id for a in actions if a.kind == "install-service"]
     folders = {a.target: a.id for a in actions if a.kind == "create-directory"}
     grants = [a.id for a in actions if a.kind == "grant-access"]
+    # A service must not start without the secrets file it reads.
+    secrets = [a.id for a in actions if a.kind == "write-secrets-file"]
     linked = []
     for action in actions:
         needs: list[str] = []
@@ -209,10 +274,22 @@ def link_install(actions: list[Action], name: str) -> list[Action]:
             needs += install
         if action.kind == "grant-access" and action.target in folders:
             needs.append(folders[action.target])
+        if action.kind == "write-secrets-file":
+            needs += [i for path, i in folders.items() if _inside(action.target, path)]
+        if action.kind == "remove-secrets-file":
+            # Only once the service no longer points at it.
+            needs += [a.id for a in actions if a.kind in ("set-parameter", "reset-parameter") and a.parameter == "AppEnvironmentExtra"]
         if action.kind == "start-service":
-            needs += [*folders.values(), *grants]
+            needs += [*folders.values(), *grants, *secrets]
+        if action.kind == "restart-service":
+            needs += secrets
         linked.append(action.model_copy(update={"depends_on": list(dict.fromkeys(needs))}))
     return linked
+
+
+def _inside(path: str, folder: str) -> bool:
+    sep = "\\" if "\\" in folder else "/"
+    return path.lower().startswith(folder.rstrip(sep).lower() + sep)
 
 
 def _plan_failure_actions(spec: ServiceSpec, have: Optional[tuple[str, ...]], new: bool) -> Optional[Action]:
@@ -331,8 +408,9 @@ def plan_uninstall(
     database_files: list[str],
     force: bool = False,
     log_task: Optional[str] = None,
+    secrets_file: Optional[str] = None,
 ) -> list[Action]:
-    """Stop, remove the firewall rule, remove the service, then the files asked for."""
+    """Stop, remove the firewall rule, remove the service and its secrets file, then the files asked for."""
     name = record.name
     if record.managed is None and not force:
         raise InvalidArgument(
@@ -357,6 +435,10 @@ def plan_uninstall(
     actions.append(
         Action(kind="remove-service", description=f"Remove service '{name}'", target=name, data={"timeoutSec": stop_timeout_sec})
     )
+    if secrets_file is not None:
+        actions.append(
+            Action(kind="remove-path", description=f"Delete the secrets file '{secrets_file}' of service '{name}'", target=secrets_file, data={"path": secrets_file})
+        )
     for path in log_files:
         actions.append(Action(kind="remove-path", description=f"Delete log file '{path}'", target=path, data={"path": path}))
     for path in database_files:

@@ -5,14 +5,18 @@ default PREFECT_HOME, the host name) always give the same spec. Everything the s
 wrapper needs is derived from the spec: NSSM's parameters (`nssm_parameters`), the process
 environment (`process_environment`), and the marker that says PrefectWin manages it.
 
-Every password is a `SecretStr` here. `process_environment()` and the NSSM argument lists
-are the only places a password is revealed, on its way into the service configuration.
+Every password is a `SecretStr` here. Secrets never reach NSSM: its registry values and its
+command lines are readable by local users. They go into the service's secrets file instead
+(`secrets_file`, `secrets_text`), a Prefect profiles file that only the service's account and
+Administrators can read, which NSSM's environment points Prefect at (PREFECT_PROFILES_PATH).
+`secrets_text()` and `settings_environment()` are the only places a password is revealed.
 """
 from __future__ import annotations
 
 import json
 import ntpath
 import posixpath
+import re
 import subprocess
 import urllib.parse
 from typing import Any, Literal, Optional, Union
@@ -23,7 +27,7 @@ from prefectwin.diagnosis.database import database_kind, sqlite_path
 from prefectwin.errors import InvalidArgument
 from prefectwin.hosts import client_host
 from prefectwin.models import Params
-from prefectwin.secrets import mask_url
+from prefectwin.secrets import looks_secret, mask_url
 from prefectwin.services import nssm_rules
 
 Role = Literal["Server", "Worker"]
@@ -98,7 +102,19 @@ RESERVED_KEYS = {
     "PREFECT_API_DATABASE_CONNECTION_URL": "-DatabaseUrl",
     "PREFECT_SERVER_DATABASE_PASSWORD": "-DatabaseCredential",
     "PREFECT_API_DATABASE_PASSWORD": "-DatabaseCredential",
+    "PREFECT_PROFILES_PATH": "the service's secrets file",
+    "PREFECT_PROFILE": "the service's secrets file (its one profile)",
 }
+
+# Secret delivery. Prefect 3.1.15 and 3.4.25 do not read a .env with today's pydantic-settings
+# (2.16 added a positional parameter that their DotEnvSettingsSource call shifts), but every
+# supported release reads a profile from PREFECT_PROFILES_PATH, with one precedence: the process
+# environment, then .env, prefect.toml and pyproject.toml in the working directory, then the
+# profile (tests/test_secrets_file_releases.py shows both, release by release).
+PROFILES_PATH_KEY = "PREFECT_PROFILES_PATH"
+SECRETS_PROFILE = "prefectwin"
+SECRETS_FILE_SUFFIX = ".secrets.toml"
+_BARE_TOML_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 # Built-in service accounts: the SCM name, and the name an ACL knows them by.
 BUILTIN_ACCOUNTS = {
@@ -187,16 +203,49 @@ class ServiceSpec(BaseModel):
     def log_paths(self) -> tuple[str, ...]:
         return (self.stdout_log, self.stderr_log)
 
-    def environment_entries(self) -> tuple[Value, ...]:
-        """One KEY=VALUE per variable, sorted by key; secret ones stay SecretStr."""
-        merged: dict[str, Value] = dict(self.environment)
-        for key, secret in self.secret_environment.items():
-            merged[key] = SecretStr(f"{key}={secret.get_secret_value()}")
-        return tuple(value if isinstance(value, SecretStr) else f"{key}={value}" for key, value in sorted(merged.items()))
+    # -- secret delivery ----------------------------------------------------------------------
+    @property
+    def secrets_file(self) -> Optional[str]:
+        """The service's secrets file in its working directory; None when it has no secret."""
+        if not self.secret_environment:
+            return None
+        return secrets_file_path(self.working_directory, self.name)
+
+    def secrets_text(self) -> Optional[SecretStr]:
+        """The secrets file: one Prefect profile with the secret settings, made active."""
+        if not self.secret_environment:
+            return None
+        lines = [
+            f"# Written by PrefectWin for service '{self.name}'; Install-PrefectService rewrites it.",
+            "# The service's secret Prefect settings: only its account and Administrators may read this file.",
+            f"active = {toml_string(SECRETS_PROFILE)}",
+            "",
+            f"[profiles.{SECRETS_PROFILE}]",
+        ]
+        for key, value in sorted(self.secret_environment.items()):
+            name = key if _BARE_TOML_KEY.match(key) else toml_string(key)
+            lines.append(f"{name} = {toml_string(value.get_secret_value())}")
+        return SecretStr("\n".join(lines) + "\n")
+
+    def nssm_environment(self) -> dict[str, str]:
+        """The variables NSSM holds (AppEnvironmentExtra): no secret, only where the secrets are."""
+        env = dict(self.environment)
+        if self.secrets_file:
+            env[PROFILES_PATH_KEY] = self.secrets_file
+        return env
+
+    def environment_entries(self) -> tuple[str, ...]:
+        """One KEY=VALUE per NSSM variable, sorted by key."""
+        return tuple(f"{key}={value}" for key, value in sorted(self.nssm_environment().items()))
 
     def process_environment(self) -> dict[str, str]:
-        """The variables the service adds to the system environment, secrets revealed."""
-        env = dict(self.environment)
+        """The variables the service process starts with, on top of the system's: no secret."""
+        return self.nssm_environment()
+
+    def settings_environment(self) -> dict[str, str]:
+        """What the service's Prefect ends up with once it has read its secrets file, secrets
+        revealed: for asking the target about the service before that file is written."""
+        env = self.process_environment()
         env.update({k: v.get_secret_value() for k, v in self.secret_environment.items()})
         return env
 
@@ -252,6 +301,46 @@ class ServiceSpec(BaseModel):
 
     def marker(self) -> str:
         return json.dumps(self.marker_data(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def secrets_file_path(working_directory: str, name: str) -> str:
+    """`<working directory>/<service>.secrets.toml`, in the working directory's own path flavour."""
+    paths = ntpath if ("\\" in working_directory or re.match(r"^[A-Za-z]:", working_directory)) else posixpath
+    return paths.join(working_directory, name + SECRETS_FILE_SUFFIX)
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string that every TOML reader of the supported releases (toml, tomllib) reads
+    back exactly: quotes, backslashes and control characters escaped, and everything outside
+    printable ASCII escaped too, so the file's encoding cannot matter."""
+    out = []
+    for char in value:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            raise _bad("A secret value contains a lone UTF-16 surrogate, which no file can hold.", "Environment", "Check the value for a broken character.")
+        if char in '"\\':
+            out.append("\\" + char)
+        elif 0x20 <= code < 0x7F:
+            out.append(char)
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04X}")
+        else:
+            out.append(f"\\U{code:08X}")
+    return '"' + "".join(out) + '"'
+
+
+def split_secret_environment(extra: dict[str, str]) -> tuple[dict[str, str], dict[str, SecretStr]]:
+    """-Environment's variables as (plain, secret): a Prefect setting whose name looks secret or
+    whose value carries URL credentials goes to the secrets file, not to NSSM. Other variables
+    cannot: the file is a Prefect profile, and only Prefect reads it."""
+    plain: dict[str, str] = {}
+    secret: dict[str, SecretStr] = {}
+    for key, value in extra.items():
+        if key.upper().startswith("PREFECT_") and value and (looks_secret(key) or mask_url(value) != value):
+            secret[key] = SecretStr(value)
+        else:
+            plain[key] = value
+    return plain, secret
 
 
 def failure_values(reset_sec: int, actions: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
@@ -465,7 +554,9 @@ def build_spec(
             arguments += ("--work-queue", queue)
         environment["PREFECT_API_URL"] = api_url
         description = f"Prefect 3 worker for work pool '{pool}', managed by PrefectWin."
-    environment.update(extra)
+    plain_extra, secret_extra = split_secret_environment(extra)
+    environment.update(plain_extra)
+    secret_environment.update(secret_extra)
     if any(d.lower() == params.name.lower() for d in dependencies):
         raise _bad(f"Service '{params.name}' cannot depend on itself.", "DependsOn")
 
@@ -520,7 +611,7 @@ def _given(params: Any, field: str, default: int) -> int:
 
 def _nssm_values(spec: ServiceSpec, params: Any, extra: dict[str, str]) -> list[tuple[str, Optional[str], "nssm_rules.Rule"]]:
     """Every value that reaches NSSM, with the parameter it came from."""
-    database = spec.secret_environment.get(DATABASE_URL_KEY)
+    # Secrets go to the secrets file, not to NSSM; the file's TOML escapes any character.
     credential = params.credential
     values: list[tuple[str, Optional[str], nssm_rules.Rule]] = [
         ("PythonPath", spec.application, "path"),
@@ -530,7 +621,6 @@ def _nssm_values(spec: ServiceSpec, params: Any, extra: dict[str, str]) -> list[
         ("LogDirectory", spec.stderr_log, "path"),
         ("BindAddress", spec.bind_address, "host"),
         ("ApiUrl", spec.api_url, "url"),
-        ("DatabaseUrl", database.get_secret_value() if database else None, "secret"),
         ("Pool", spec.pool, "argument"),
         ("WorkerType", spec.worker_type, "argument"),
         *(("WorkQueue", queue, "argument") for queue in spec.work_queues),
@@ -540,7 +630,8 @@ def _nssm_values(spec: ServiceSpec, params: Any, extra: dict[str, str]) -> list[
     ]
     for key, value in extra.items():
         values.append(("Environment", key, "env-name"))
-        values.append((f"Environment[{key}]", value, "secret"))
+        if key not in spec.secret_environment:
+            values.append((f"Environment[{key}]", value, "secret"))
     return values
 
 

@@ -11,9 +11,9 @@ import os
 import time
 from typing import Any, Optional, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from prefectwin.services.spec import ServiceSpec, firewall_rule_name, log_task_name, parse_marker
+from prefectwin.services.spec import PROFILES_PATH_KEY, SECRETS_FILE_SUFFIX, ServiceSpec, firewall_rule_name, log_task_name, parse_marker
 
 RUNNING = "Running"
 STOPPED = "Stopped"
@@ -67,6 +67,18 @@ class ServiceState(BaseModel):
     now: float = Field(0.0, exclude=True)
     # The retention task's (command, arguments) as registered; None when there is none.
     log_task: Optional[tuple[str, str]] = None
+    # The spec's secrets file as it is (None: absent), and what is wrong with its access list.
+    # A fingerprint shows SecretStr as a mask, so `secrets_file_current` says whether it holds
+    # what the spec wants.
+    secrets_file: Optional[SecretStr] = None
+    secrets_file_current: bool = False
+    secrets_file_problems: tuple[str, ...] = ()
+    # It exists but this session may not read it (-WhatIf without administrator rights).
+    secrets_file_unreadable: bool = False
+    # A secrets file PrefectWin wrote earlier that the service will no longer read (its
+    # secrets are gone, or its working directory moved), with what it holds.
+    stale_secrets_file: Optional[str] = None
+    stale_secrets_content: Optional[SecretStr] = None
 
 
 def rotated_logs(log_paths: Sequence[str]) -> dict[str, tuple[tuple[str, float], ...]]:
@@ -84,6 +96,41 @@ def rotated_logs(log_paths: Sequence[str]) -> dict[str, tuple[tuple[str, float],
     return found
 
 
+def secrets_file_of(record: Optional[ServiceRecord]) -> Optional[str]:
+    """The secrets file an installed service reads: its NSSM environment's PREFECT_PROFILES_PATH,
+    when that names a file PrefectWin writes (<name>.secrets.toml)."""
+    for entry in (record.parameters.get("AppEnvironmentExtra", ()) if record else ()):
+        key, _, value = entry.partition("=")
+        if key.upper() == PROFILES_PATH_KEY and value.lower().endswith(SECRETS_FILE_SUFFIX):
+            return value
+    return None
+
+
+def _secrets_state(spec: ServiceSpec, record: Optional[ServiceRecord], adapter: Any) -> dict[str, Any]:
+    from prefectwin.errors import PermissionDenied
+    from prefectwin.services.secrets_file import access_problems
+
+    found: dict[str, Any] = {}
+    path = spec.secrets_file
+    if path:
+        try:
+            current = adapter.read_restricted_file(path)
+        except PermissionDenied:
+            return {"secrets_file_unreadable": True}
+        wanted = spec.secrets_text()
+        found["secrets_file"] = current
+        found["secrets_file_current"] = current is not None and wanted is not None and current.get_secret_value() == wanted.get_secret_value()
+        if current is not None:
+            access = adapter.file_access(path, spec.account_principal)
+            found["secrets_file_problems"] = tuple(access_problems(access, spec.account_principal)) if access else ()
+    old = secrets_file_of(record)
+    if old and old != path:
+        content = adapter.read_restricted_file(old)
+        if content is not None:
+            found["stale_secrets_file"], found["stale_secrets_content"] = old, content
+    return found
+
+
 def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:
     """Everything `plan_install` needs to know about the machine, for this spec."""
     record = adapter.read_service(spec.name)
@@ -97,6 +144,7 @@ def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:
         rotated_logs=rotated_logs(spec.log_paths),
         now=time.time(),
         log_task=adapter.scheduled_task(log_task_name(spec.name)) if spec.prune_command else None,
+        **_secrets_state(spec, record, adapter),
     )
 
 

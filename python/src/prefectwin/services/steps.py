@@ -109,6 +109,8 @@ def perform(action: Action, rt: Runtime) -> None:
         "register-task": lambda: adapter.register_scheduled_task(data["task"], data["command"], data["arguments"]),
         "remove-task": lambda: adapter.remove_scheduled_task(data["task"]),
         "set-failure-actions": lambda: adapter.set_failure_actions(name, int(data["resetSec"]), [tuple(a) for a in data["actions"]]),
+        "write-secrets-file": lambda: adapter.write_restricted_file(data["path"], data["content"], data["reader"]),
+        "remove-secrets-file": lambda: adapter.remove_path(data["path"]),
     }
     handlers[kind]()
 
@@ -178,11 +180,25 @@ def inverse(action: Action) -> Optional[Action]:
         return _undo(action, "register-task", f"Register scheduled task '{target}' as it was", task=data["task"], command=previous[0], arguments=previous[1])
     if kind == "remove-task":
         raise NotReversible("a removed scheduled task is not registered again")
+    if kind in ("write-secrets-file", "remove-secrets-file"):
+        return _undo_secrets_file(action)
     if kind == "remove-service":
         raise NotReversible("a removed service is not re-created")
     if kind == "remove-path":
         raise NotReversible("a deleted file is not restored")
     raise NotReversible(f"no inverse for {kind}")
+
+
+def _undo_secrets_file(action: Action) -> Action:
+    """The file as it was, byte for byte (its text is in the action, as a SecretStr), or gone
+    again when this run created it."""
+    data, target = action.data, action.target
+    previous = data.get("previous")
+    if data.get("previousUnknown"):
+        raise NotReversible("the secrets file could not be read when this was planned")
+    if previous is None:
+        return _undo(action, "remove-secrets-file", f"Delete the secrets file '{target}' written by this run", path=data["path"], previous=None, reader=data["reader"])
+    return _undo(action, "write-secrets-file", f"Restore the secrets file '{target}' as it was", path=data["path"], content=previous, reader=data["reader"], previous=None)
 
 
 STEPS = Steps(

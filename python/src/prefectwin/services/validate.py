@@ -35,11 +35,13 @@ NETWORK_KINDS = ("unc", "mapped")
 OWN_KEYS = frozenset({*RESERVED_KEYS, "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_CLI_COLORS", "PREFECT_LOGGING_COLORS"})
 
 
-def service_environment(spec: ServiceSpec) -> dict[str, str]:
+def service_environment(spec: ServiceSpec, *, with_secrets: bool = False) -> dict[str, str]:
     """The environment the service process will see: the machine's, without the installing
-    user's PREFECT_* settings (a service never sees those), plus the spec's variables."""
+    user's PREFECT_* settings (a service never sees those), plus the spec's variables. Its
+    secrets come from its secrets file; `with_secrets` adds them, for asking the target before
+    that file is written."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PREFECT_")}
-    env.update(spec.process_environment())
+    env.update(spec.settings_environment() if with_secrets else spec.process_environment())
     return env
 
 
@@ -82,7 +84,7 @@ def validate_install(spec: ServiceSpec, record: Optional[ServiceRecord], adapter
     cwd = spec.prefect_home if os.path.isdir(spec.prefect_home) else None
     events.progress("Checking the service parameters", f"Asking {spec.application} about Prefect", 10)
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefectwin-validate") as pool:
-        probe_future = pool.submit(probe.run_probe, spec.application, env=service_environment(spec), cwd=cwd)
+        probe_future = pool.submit(probe.run_probe, spec.application, env=service_environment(spec, with_secrets=True), cwd=cwd)
         home_future = pool.submit(paths.path_facts, spec.prefect_home, adapter.drive_kind)
         port_future = pool.submit(network.port_facts, spec.bind_address, spec.port) if server else None
         log_kind = pool.submit(adapter.drive_kind, spec.log_directory)
@@ -115,7 +117,7 @@ def validate_install(spec: ServiceSpec, record: Optional[ServiceRecord], adapter
                 continue
             error, target = _ERRORS[check.name]
             raise error(result.message, target=target, remediation=result.remediation)
-    ignored = sorted(set(prefect_facts.unknown_env) & {k.upper() for k in spec.process_environment()})
+    ignored = sorted(set(prefect_facts.unknown_env) & {k.upper() for k in spec.settings_environment()})
     if ignored and prefect_facts.installed:
         raise InvalidArgument(
             f"Prefect {prefect_facts.version} in {spec.application} has no setting named {', '.join(ignored)}, which the service would set; it would ignore {'them' if len(ignored) > 1 else 'it'}.",

@@ -105,6 +105,53 @@ class PosixAdapter:
     def remove_path(self, path: str) -> None:
         self.paths.remove_path(path)
 
+    # -- restricted files -------------------------------------------------------------------
+    def write_restricted_file(self, path: str, content: Any, reader: str) -> None:
+        """Mode 0600 from the first byte, owned by whoever writes it: the stand-in runs a
+        service as that user, and POSIX has no Windows account to give it to."""
+        from prefectwin.system.windows_files import write_atomically
+
+        write_atomically(path, content.get_secret_value().encode("utf-8"), lambda temp: os.chmod(temp, 0o600))
+
+    def read_restricted_file(self, path: str) -> Optional[Any]:
+        from prefectwin.system.windows_files import read_text
+
+        return read_text(path)
+
+    def file_access(self, path: str, reader: str) -> Optional[Any]:
+        """The mode bits as entries: the owner (uid:N), the group (gid:N), everyone else."""
+        import grp
+        import pwd
+        import stat
+
+        from prefectwin.services.secrets_file import AccessEntry, FileAccess
+
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return None
+
+        def name(lookup: Any, number: int) -> str:
+            try:
+                return lookup(number)[0]
+            except KeyError:
+                return str(number)
+
+        def rights(read: int, write: int) -> int:
+            return (0x1 if info.st_mode & read else 0) | (0x2 if info.st_mode & write else 0)
+
+        owner = f"uid:{info.st_uid}"
+        entries = [
+            AccessEntry(principal=name(pwd.getpwuid, info.st_uid), sid=owner, rights=rights(stat.S_IRUSR, stat.S_IWUSR)),
+            AccessEntry(principal=f"group {name(grp.getgrgid, info.st_gid)}", sid=f"gid:{info.st_gid}", rights=rights(stat.S_IRGRP, stat.S_IWGRP)),
+            AccessEntry(principal="everyone", sid="S-1-1-0", rights=rights(stat.S_IROTH, stat.S_IWOTH)),
+        ]
+        try:
+            reader_sid = f"uid:{pwd.getpwnam(reader).pw_uid}"
+        except KeyError:
+            reader_sid = f"uid:{os.geteuid()}"  # a Windows account name: the stand-in's own user runs it
+        return FileAccess(owner=entries[0].principal, owner_sid=owner, entries=tuple(e for e in entries if e.rights), reader_sid=reader_sid)
+
     # -- services ---------------------------------------------------------------------------
     def require_services(self) -> None:
         if self.standin is not None:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from prefectwin.diagnosis.facts import ServiceAccountFacts, WindowsFacts
+    from prefectwin.services.secrets_file import FileAccess
     from prefectwin.services.state import ServiceRecord
 
 DriveKind = Literal["local", "mapped", "unc", "unknown"]
@@ -70,6 +71,17 @@ class SystemAdapter(Protocol):
 
     def remove_path(self, path: str) -> None:
         """Delete a file, or a directory with everything in it; a missing path is no error."""
+
+    # -- restricted files: a service's secrets (system/windows_files.py; POSIX: mode 0600) -----
+    def write_restricted_file(self, path: str, content: SecretStr, reader: str) -> None:
+        """Replace the file atomically with `content` (UTF-8), readable by `reader` (an ACL
+        principal) and changeable only by SYSTEM and Administrators, inheritance off."""
+
+    def read_restricted_file(self, path: str) -> Optional[SecretStr]:
+        """The file's text; None when there is no such file."""
+
+    def file_access(self, path: str, reader: str) -> Optional[FileAccess]:
+        """Who may read and change the file, with `reader` resolved to its SID; None if absent."""
 
     # -- services: reading (Windows only) -------------------------------------------------------
     def require_services(self) -> None:

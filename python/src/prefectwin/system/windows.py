@@ -6,6 +6,7 @@ WindowsAdapter is the protocol's Windows face, composed of collaborators that sh
 - windows_config.WindowsConfig: persistent variables, the user PATH, policy, long paths, Defender;
 - windows_services.WindowsServiceControl: the SCM, NSSM, ACLs and the firewall;
 - windows_account.WindowsServiceAccounts: a service account's environment block and policies;
+- windows_files.WindowsRestrictedFiles: a service's secrets file and its access list;
 - paths.LocalPaths: plain file operations.
 Every child process (nssm.exe, netsh.exe) runs through `_run`, which tests replace with a recorder.
 """
@@ -16,6 +17,7 @@ from typing import Any, Optional, Sequence
 from pydantic import SecretStr
 
 from prefectwin.diagnosis.facts import ServiceAccountFacts, WindowsFacts
+from prefectwin.services.secrets_file import FileAccess
 from prefectwin.services.state import ServiceRecord
 from prefectwin.system.interpreter import InterpreterOps
 from prefectwin.system.paths import LocalPaths
@@ -23,6 +25,7 @@ from prefectwin.system.protocol import DriveKind
 from prefectwin.system.windows_account import WindowsServiceAccounts
 from prefectwin.system.windows_config import WindowsConfig
 from prefectwin.system.windows_facts import WindowsFactsReader
+from prefectwin.system.windows_files import WindowsRestrictedFiles
 from prefectwin.system.windows_net import DotNet
 from prefectwin.system.windows_services import WindowsServiceControl, run_child
 
@@ -38,6 +41,7 @@ class WindowsAdapter:
         self.services = WindowsServiceControl(self.dotnet, self.facts, lambda argv: self._run(argv))
         self.paths = LocalPaths()
         self.accounts = WindowsServiceAccounts(self.dotnet)
+        self.files = WindowsRestrictedFiles(self.dotnet)
         self.interpreter = InterpreterOps()
 
     def _run(self, argv: list[str]) -> tuple[int, str]:  # pragma: no cover - replaced in tests
@@ -90,6 +94,16 @@ class WindowsAdapter:
 
     def remove_path(self, path: str) -> None:
         self.paths.remove_path(path)
+
+    # -- restricted files -------------------------------------------------------------------
+    def write_restricted_file(self, path: str, content: SecretStr, reader: str) -> None:
+        self.files.write_restricted_file(path, content, reader)
+
+    def read_restricted_file(self, path: str) -> Optional[SecretStr]:
+        return self.files.read_restricted_file(path)
+
+    def file_access(self, path: str, reader: str) -> Optional[FileAccess]:
+        return self.files.file_access(path, reader)
 
     # -- services ---------------------------------------------------------------------------
     def require_services(self) -> None:

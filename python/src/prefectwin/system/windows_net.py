@@ -84,12 +84,34 @@ def load_service_dotnet() -> SimpleNamespace:  # pragma: no cover - needs Window
     )
 
 
+def load_file_dotnet() -> SimpleNamespace:  # pragma: no cover - needs Windows and pythonnet
+    """What restricted files need: a file's security descriptor, its rules and principals."""
+    import clr
+
+    from System.IO import FileInfo
+    from System.Security.AccessControl import AccessControlType, FileSecurity, FileSystemAccessRule, FileSystemRights
+    from System.Security.Principal import NTAccount, SecurityIdentifier
+
+    return SimpleNamespace(
+        FileInfo=FileInfo,
+        FileSecurity=FileSecurity,
+        FileSystemAccessRule=FileSystemAccessRule,
+        FileSystemRights=FileSystemRights,
+        AccessControlType=AccessControlType,
+        NTAccount=NTAccount,
+        SecurityIdentifier=SecurityIdentifier,
+        SecurityIdentifierType=clr.GetClrType(SecurityIdentifier),
+        NTAccountType=clr.GetClrType(NTAccount),
+    )
+
+
 class DotNet:
     """One adapter's .NET surface: the injected fake, or the real one loaded on first use."""
 
     def __init__(self, net: Optional[Any] = None) -> None:
         self._net = net
         self._services: Optional[Any] = None
+        self._files: Optional[Any] = None
 
     @property
     def base(self) -> Any:
@@ -110,6 +132,13 @@ class DotNet:
             candidate = self._net
             self._services = candidate if candidate is not None and hasattr(candidate, "ServiceControllerStatus") else load_service_dotnet()
         return self._services
+
+    @property
+    def files(self) -> Any:
+        if self._files is None:
+            candidate = self._net
+            self._files = candidate if candidate is not None and hasattr(candidate, "FileSecurity") else load_file_dotnet()
+        return self._files
 
     def registry_value(self, hive: Any, key: str, name: str) -> Any:
         subkey = hive.OpenSubKey(key)

@@ -83,6 +83,58 @@ def environment(facts: Facts):
     return passed(f"Service {service.name} runs with {sources}.", **data)
 
 
+@check("service.secrets-file")
+def secrets_file(facts: Facts):
+    """The file PrefectWin keeps a service's secrets in: there, and readable by nobody but the
+    service's account, SYSTEM and Administrators."""
+    from prefectwin.services.secrets_file import FileAccess, access_problems
+
+    from prefectwin.secrets import looks_secret
+
+    service = _service(facts)
+    if service is None:
+        return skipped(NOT_A_SERVICE)
+    exposed = [n for n in service.nssm_environment_names if n.upper().startswith("PREFECT_") and looks_secret(n)]
+    data = dict(path=service.secrets_file, names=list(service.secrets_file_names), access=service.secrets_file_access, inRegistry=exposed)
+    reinstall = f"Run Install-PrefectService for {service.name} again with the same parameters: it rewrites the file with the right access list."
+    if exposed:
+        return fail(
+            f"Service {service.name} keeps {', '.join(exposed)} in its NSSM registry values (AppEnvironmentExtra), which local users can read.",
+            f"Run Install-PrefectService for {service.name} again with the same parameters: it moves them into a secrets file only the service's account and Administrators can read, and clears them from the registry.",
+            **data,
+        )
+    if not service.secrets_file:
+        return skipped(f"Service {service.name} has no PrefectWin secrets file (no PREFECT_PROFILES_PATH to one in its NSSM environment).")
+    if service.secrets_file_error:
+        if service.secrets_file_error.startswith("PermissionDenied"):
+            # As it should be for anyone but the account and Administrators: nothing to judge here.
+            return warn(
+                f"This session may not read the secrets file {service.secrets_file} of service {service.name}, nor its access list, so neither was checked.",
+                "Run Test-PrefectEnvironment as administrator to check them.",
+                **data,
+            )
+        return fail(f"The secrets file {service.secrets_file} of service {service.name} cannot be read: {service.secrets_file_error}.", "Run Test-PrefectEnvironment as administrator. " + reinstall, **data)
+    if not service.secrets_file_exists or service.secrets_file_access is None:
+        return fail(
+            f"Service {service.name} reads its secrets from {service.secrets_file}, which does not exist: Prefect starts without them (a server on its default SQLite database, a worker without credentials).",
+            reinstall,
+            **data,
+        )
+    access = FileAccess.model_validate(service.secrets_file_access)
+    problems = access_problems(access, service.account)
+    if problems:
+        return fail(
+            f"The secrets file {service.secrets_file} of service {service.name} is not protected: {'; '.join(problems)}.",
+            reinstall,
+            problems=problems,
+            **data,
+        )
+    return passed(
+        f"The secrets of service {service.name} ({', '.join(service.secrets_file_names) or 'none'}) are in {service.secrets_file}, which only {service.account}, SYSTEM and Administrators can read.",
+        **data,
+    )
+
+
 @check("service.temp")
 def temp(facts: Facts):
     service = _service(facts)
