@@ -24,7 +24,7 @@ from prefectwin.errors import InvalidArgument
 from prefectwin.hosts import client_host
 from prefectwin.models import Params
 from prefectwin.secrets import mask_url
-from prefectwin.services import nssm_rules
+from prefectwin.services import auth, nssm_rules
 
 Role = Literal["Server", "Worker"]
 StartupType = Literal["Automatic", "AutomaticDelayed", "Manual"]
@@ -87,7 +87,7 @@ START_TYPES = {
 }
 
 DATABASE_URL_KEY = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
-SECRET_KEYS = frozenset({DATABASE_URL_KEY})
+SECRET_KEYS = frozenset({DATABASE_URL_KEY, *auth.AUTH_KEYS})
 # Environment keys that a dedicated parameter owns; -Environment may not set them.
 RESERVED_KEYS = {
     "PREFECT_HOME": "-PrefectHome",
@@ -98,6 +98,7 @@ RESERVED_KEYS = {
     "PREFECT_API_DATABASE_CONNECTION_URL": "-DatabaseUrl",
     "PREFECT_SERVER_DATABASE_PASSWORD": "-DatabaseCredential",
     "PREFECT_API_DATABASE_PASSWORD": "-DatabaseCredential",
+    **auth.RESERVED,
 }
 
 # Built-in service accounts: the SCM name, and the name an ACL knows them by.
@@ -398,13 +399,15 @@ def build_spec(
     flavor: Flavor = "windows",
     local_server: Optional[tuple[str, str]] = None,
     backend_python: Optional[str] = None,
+    local_server_auth: Optional[SecretStr] = None,
 ) -> ServiceSpec:
     """The spec for `service.install` parameters.
 
     python: the absolute interpreter when -PythonPath is not given; default_home: PREFECT_HOME
     when -PrefectHome is not given; host: this computer's name (it names the worker);
     local_server: (service name, API URL) of the PrefectWin server on this computer, if any,
-    which a worker uses by default.
+    which a worker uses by default; local_server_auth: that server's auth string, which such a
+    worker sends unless -AuthCredential gives another (services/auth.py).
     """
     paths = ntpath if flavor == "windows" else posixpath
     role = params.role
@@ -447,6 +450,7 @@ def build_spec(
         database, kind, sqlite_file = _database(params, home, paths)
         if database is not None:
             secret_environment[DATABASE_URL_KEY] = SecretStr(database)
+        secret_environment.update(auth.server_auth(params, bind, port))
         worker_name = pool = worker_type = None
         queues: tuple[str, ...] = ()
         description = "Prefect 3 server, managed by PrefectWin."
@@ -464,6 +468,7 @@ def build_spec(
         for queue in queues:
             arguments += ("--work-queue", queue)
         environment["PREFECT_API_URL"] = api_url
+        secret_environment.update(auth.worker_auth(params, local_server_auth if local_server else None))
         description = f"Prefect 3 worker for work pool '{pool}', managed by PrefectWin."
     environment.update(extra)
     if any(d.lower() == params.name.lower() for d in dependencies):
@@ -531,6 +536,7 @@ def _nssm_values(spec: ServiceSpec, params: Any, extra: dict[str, str]) -> list[
         ("BindAddress", spec.bind_address, "host"),
         ("ApiUrl", spec.api_url, "url"),
         ("DatabaseUrl", database.get_secret_value() if database else None, "secret"),
+        *(("AuthCredential", value.get_secret_value(), "secret") for key, value in spec.secret_environment.items() if key in auth.AUTH_KEYS),
         ("Pool", spec.pool, "argument"),
         ("WorkerType", spec.worker_type, "argument"),
         *(("WorkQueue", queue, "argument") for queue in spec.work_queues),
