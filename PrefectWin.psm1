@@ -87,6 +87,20 @@ class PrefectService {
     [DscProperty()] [System.Management.Automation.PSCredential] $DatabaseCredential
     [DscProperty()] [string] $DatabaseUrlVariable
 
+    # Prefect's basic auth (Install-PrefectService -AuthCredential): a server requires it, a
+    # worker sends it. AuthCredential is a PSCredential, so compile with the node's certificate
+    # (CertificateFile in the configuration data), never PSDscAllowPlainTextPassword; or give
+    # AuthStringVariable, the NAME of a machine environment variable holding USER:PASSWORD.
+    # A server with a non-loopback BindAddress needs one of them, or AllowAnonymous.
+    [DscProperty()]
+    [System.Management.Automation.PSCredential] $AuthCredential
+
+    [DscProperty()]
+    [string] $AuthStringVariable
+
+    [DscProperty()]
+    [bool] $AllowAnonymous
+
     # Log rotation and retention (Install-PrefectService -LogRotateBytes and the rest). In DSC,
     # 0 (unset) means PrefectWin's default: 10 MiB, 1 day, 10 files, 30 days.
     [DscProperty()] [int] $LogRotateBytes

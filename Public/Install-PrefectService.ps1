@@ -22,8 +22,8 @@ function Install-PrefectService {
     4. applies them. If an action fails, the ones already done are undone and the error says
        what failed and what was rolled back.
 
-    Passwords are never typed into a URL or a command line: -DatabaseCredential and
-    -Credential are PSCredentials whose passwords travel inside the request on the backend's
+    Passwords are never typed into a URL or a command line: -DatabaseCredential,
+    -AuthCredential and -Credential are PSCredentials whose passwords travel inside the request on the backend's
     standard input (a local pipe), never in its argument list, and appear in no output,
     message, plan or log. The service's secrets (the database URL with its password, and
     secret -Environment settings) are not stored in NSSM's registry values, which local users
@@ -51,8 +51,8 @@ function Install-PrefectService {
     Server only: the API port. Default 4200.
 
     .PARAMETER BindAddress
-    Server only: the address the server listens on. Default 127.0.0.1; use 0.0.0.0 (and
-    -OpenFirewall) for workers on other computers.
+    Server only: the address the server listens on. Default 127.0.0.1; use 0.0.0.0 (with
+    -AuthCredential, and -OpenFirewall) for workers on other computers.
 
     .PARAMETER DatabaseUrl
     Server only: the database URL without its password, for example
@@ -60,6 +60,21 @@ function Install-PrefectService {
 
     .PARAMETER DatabaseCredential
     Server only: the database user and password, merged into -DatabaseUrl by the backend.
+
+    .PARAMETER AuthCredential
+    Prefect's basic auth, as a PSCredential whose user name and password become USER:PASSWORD.
+    A server requires it (PREFECT_SERVER_API_AUTH_STRING; the server also gets the same
+    PREFECT_API_AUTH_STRING for its own CLI and health checks). A worker sends it
+    (PREFECT_API_AUTH_STRING). A worker that uses the PrefectWin server of this computer (no
+    -ApiUrl) gets that server's string without this parameter; a worker with -ApiUrl needs it
+    when its server requires auth. Required for a server whose -BindAddress is not loopback,
+    unless -AllowAnonymous. Needs Prefect 3.1.15 or later on the server. The string is kept
+    with the service's other secrets and appears in no output, plan or message.
+
+    .PARAMETER AllowAnonymous
+    Server only: lets a server listen on a non-loopback -BindAddress without -AuthCredential.
+    Anyone who can reach the port can then create deployments whose code the workers run; a
+    warning says so.
 
     .PARAMETER OpenFirewall
     Server only: adds an inbound firewall rule for the port, removed again with the service.
@@ -140,10 +155,17 @@ function Install-PrefectService {
     Lists every action that installing the server would take, and changes nothing.
 
     .EXAMPLE
-    Install-PrefectService -Name PrefectServer -Role Server -BindAddress 0.0.0.0 -OpenFirewall -DatabaseUrl 'postgresql+asyncpg://prefect@db01:5432/prefect' -DatabaseCredential (Get-Credential prefect) -Wait
+    Install-PrefectService -Name PrefectServer -Role Server -BindAddress 0.0.0.0 -OpenFirewall -AuthCredential (Get-Credential admin) -DatabaseUrl 'postgresql+asyncpg://prefect@db01:5432/prefect' -DatabaseCredential (Get-Credential prefect) -Wait
 
-    Installs a server that workers on other computers can reach, on PostgreSQL, and waits
-    until /api/health and /api/ready answer.
+    Installs a server that workers on other computers can reach, behind Prefect's basic auth,
+    on PostgreSQL, and waits until /api/health and /api/ready answer and an authenticated call
+    succeeds.
+
+    .EXAMPLE
+    Install-PrefectService -Name PrefectWorker -Role Worker -Pool windows-etl -ApiUrl 'http://prefect01:4200/api' -AuthCredential (Get-Credential admin) -Start
+
+    Installs a worker on another computer that sends the server's auth string; the install is
+    refused if the server refuses it.
 
     .EXAMPLE
     Install-PrefectService -Name PrefectWorker -Role Worker -Pool windows-etl -Start -PassThru
@@ -191,6 +213,12 @@ function Install-PrefectService {
 
         [Parameter()]
         [System.Management.Automation.PSCredential] $DatabaseCredential,
+
+        [Parameter()]
+        [System.Management.Automation.PSCredential] $AuthCredential,
+
+        [Parameter()]
+        [switch] $AllowAnonymous,
 
         [Parameter()]
         [switch] $OpenFirewall,

@@ -188,6 +188,9 @@ Describe 'The DSC resources of the repository' {
         }
         $service['DatabaseCredential'].Type | Should -Be ([System.Management.Automation.PSCredential])
         $service['DatabaseUrlVariable'].Type | Should -Be ([string])
+        $service['AuthCredential'].Type | Should -Be ([System.Management.Automation.PSCredential])
+        $service['AuthStringVariable'].Type | Should -Be ([string])
+        $service['AllowAnonymous'].Type | Should -Be ([bool])
         $setting = @(Get-DscPropertyInfo -Type $resourceTypes['PrefectSetting'] | ForEach-Object -Process { $_.Name })
         foreach ($wanted in @('Name', 'Scope', 'Value', 'Ensure')) {
             $setting | Should -Contain $wanted
@@ -230,6 +233,8 @@ Describe 'The DSC resources of the repository' {
         $worker.Substring(0, $worker.IndexOf('}')) | Should -Match ([regex]::Escape("DependsOn = '[PrefectService]Server'"))
         $text | Should -Match ([regex]::Escape('DatabaseCredential = $ServerDatabaseCredential'))
         $text | Should -Match ([regex]::Escape('DatabaseUrlVariable = $ServerDatabaseUrlVariable'))
+        $text | Should -Match ([regex]::Escape('AuthCredential = $ServerAuthCredential'))
+        $text | Should -Match ([regex]::Escape('AuthStringVariable = $ServerAuthStringVariable'))
         $text | Should -Match ([regex]::Escape("`$node['CertificateFile'] = `$CertificateFile"))
         $text | Should -Match ([regex]::Escape("`$node['Thumbprint'] = `$Thumbprint"))
         $text | Should -Match 'PsDscAllowPlainTextPassword' -Because 'a comment says why it is not used'

@@ -80,6 +80,7 @@ BeforeAll {
         DatabaseCredential = (New-TestCredential -UserName 'prefect' -Password 'Recorded-Db-Pw-1')
         Account = 'CONTOSO\svc-prefect'
         Credential = (New-TestCredential -UserName 'CONTOSO\svc-prefect' -Password 'Recorded-Acct-Pw-2')
+        AuthCredential = (New-TestCredential -UserName 'admin' -Password 'Recorded-Auth-Pw-3')
         PassThru = $true
     }
 }
@@ -99,8 +100,26 @@ Describe 'Install-PrefectService' {
         $request.params.databaseCredential.password | Should -BeExactly 'Recorded-Db-Pw-1'
         $request.params.credential.userName | Should -BeExactly 'CONTOSO\svc-prefect'
         $request.params.credential.password | Should -BeExactly 'Recorded-Acct-Pw-2'
+        $request.params.authCredential.userName | Should -BeExactly 'admin'
+        $request.params.authCredential.password | Should -BeExactly 'Recorded-Auth-Pw-3'
         $request.params.openFirewall | Should -BeTrue
         $request.params.port | Should -Be 4200
+    }
+
+    It 'no ShouldProcess message (what -WhatIf prints) holds the auth string; the plan names it masked' {
+        $state = New-TestState -Names @('install-plan')
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith { Invoke-TestExchange -Bound $PesterBoundParameters -State $state }
+        $transcript = Join-Path -Path $TestDrive -ChildPath 'what-if.txt'
+        $null = Start-Transcript -LiteralPath $transcript
+        try {
+            $null = Install-PrefectService @installArguments -WhatIf
+        } finally {
+            $null = Stop-Transcript
+        }
+        $text = Get-Content -LiteralPath $transcript -Raw
+        $text | Should -Match 'What if:'
+        $text | Should -Match ([regex]::Escape('PREFECT_SERVER_API_AUTH_STRING=********'))
+        $text | Should -Not -Match 'Recorded-Auth-Pw-3'
     }
 
     It 'applies the plan after confirmation and -PassThru returns a PrefectWin.ServiceInfo' {

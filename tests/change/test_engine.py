@@ -114,7 +114,7 @@ def test_the_data_folder_follows_the_override_and_the_platform(monkeypatch, tmp_
 @pytest.fixture
 def machine():
     adapter = FakeServiceAdapter()
-    spec = windows_spec(open_firewall=True, bind_address="0.0.0.0")
+    spec = windows_spec(open_firewall=True, bind_address="0.0.0.0", allow_anonymous=True)
     apply_plan(plan_install(spec, read_state(spec, adapter), start=True), adapter, nssm=NSSM_PATH, events=SilentEvents())
     adapter.calls.clear()
     previous = system._override

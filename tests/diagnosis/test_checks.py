@@ -58,7 +58,7 @@ def test_check_order_is_the_documented_one():
     assert CHECK_NAMES == (
         "python.found", "python.version", "python.path-spaces", "prefect.installed", "prefect.cli-on-path",
         "settings.home", "settings.profile", "settings.api-url", "port.available", "database", "encoding",
-        "server.health", "server.version", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.defender",
+        "server.health", "server.auth", "server.version", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.defender",
         "windows.long-paths", "windows.nssm", "service.working-directory", "service.environment", "service.secrets-file", "service.temp",
         "service.path", "service.execution-policy", "service.home-access", "service.api-url-match", "service.auth-match",
         "service.database-match",
@@ -583,6 +583,75 @@ class TestServerHealth:
 
     def test_no_api_url(self):
         expect(run("server.health", make_facts(health=None)), "Skipped", "PREFECT_API_URL")
+
+
+def _access(status: int, auth: str = "none", cloud: bool = False) -> HealthFacts:
+    url = "http://127.0.0.1:4200/api"
+    probe = HttpProbe(url=url + "/admin/version", status=status, ok=status == 200, error=None if status == 200 else f"HTTP {status} Unauthorized")
+    return _health(True, True, version=probe, access=probe, auth=auth, cloud=cloud)
+
+
+class TestServerHealthAuthentication:
+    """/health and /ready are open in Prefect; only the authenticated call proves access."""
+
+    def test_refused_without_credentials_fails_naming_the_setting(self):
+        r = expect(run("server.health", make_facts(role="Worker", health=_access(401))), "Fail", "requires authentication", "HTTP 401", "sends no credentials", remediation=("PREFECT_API_AUTH_STRING",))
+        assert (r.data["auth"], r.data["accessStatus"]) == ("none", 401)
+
+    def test_a_wrong_auth_string_fails(self):
+        expect(run("server.health", make_facts(role="Worker", health=_access(401, "basic"))), "Fail", "not the server's", remediation=("PREFECT_SERVER_API_AUTH_STRING",))
+
+    def test_an_api_key_against_a_self_hosted_server_says_to_unset_it(self):
+        expect(run("server.health", make_facts(health=_access(401, "bearer"))), "Fail", "PREFECT_API_KEY", remediation=("unset PREFECT_API_KEY",))
+
+    def test_cloud_refusal_names_the_api_key(self):
+        expect(run("server.health", make_facts(role="Worker", health=_access(401, "bearer", cloud=True))), "Fail", "Prefect Cloud", remediation=("PREFECT_API_KEY",))
+
+    def test_accepted_credentials_pass_and_say_so(self):
+        expect(run("server.health", make_facts(role="Worker", health=_access(200, "basic"))), "Pass", "accepts this client's PREFECT_API_AUTH_STRING")
+
+    def test_an_open_server_passes_without_credentials(self):
+        r = expect(run("server.health", make_facts(health=_access(200))), "Pass", "healthy and ready.")
+        assert "accepts" not in r.message
+
+
+def _auth_entry(source: str = "env"):
+    from prefectwin.diagnosis.facts import SettingEntry
+
+    return SettingEntry(name="PREFECT_SERVER_API_AUTH_STRING", value="********", source=source)
+
+
+class TestServerAuth:
+    def test_loopback_passes_with_or_without_auth(self):
+        expect(run("server.auth", make_facts(prefect={"server_host": "127.0.0.1"})), "Pass", "this computer only")
+        expect(run("server.auth", make_facts(prefect={"server_host": "::1", "entries": (_auth_entry(),)})), "Pass", "requires basic auth")
+
+    @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "prefect01.corp.example"])
+    def test_a_reachable_server_without_an_auth_string_fails(self, host):
+        facts = make_facts(prefect={"server_host": host, "version": "3.9.1", "entries": (_auth_entry("defaults"),)})
+        r = expect(run("server.auth", facts), "Fail", host, "without PREFECT_SERVER_API_AUTH_STRING", remediation=("-AuthCredential", "127.0.0.1"))
+        assert r.data["authRequired"] is False
+
+    def test_a_reachable_server_with_an_auth_string_passes_and_mentions_tls(self):
+        expect(run("server.auth", make_facts(prefect={"server_host": "0.0.0.0", "version": "3.9.1", "entries": (_auth_entry(),)})), "Pass", "requires basic auth", "TLS")
+
+    def test_a_release_without_the_setting_names_the_release_to_upgrade_to(self):
+        facts = make_facts(prefect={"server_host": "0.0.0.0", "version": "3.0.11", "entries": ()})
+        expect(run("server.auth", facts), "Fail", "Prefect 3.0.11 cannot require authentication", remediation=("3.1.15", '"prefect>=3.1.15,<4"'))
+
+    def test_a_release_older_than_the_verified_one_warns(self):
+        facts = make_facts(prefect={"server_host": "0.0.0.0", "version": "3.1.2", "entries": (_auth_entry(),)})
+        expect(run("server.auth", facts), "Warning", "older than 3.1.15", remediation=("3.1.15",))
+
+    def test_a_service_s_host_argument_beats_its_settings(self):
+        from prefectwin.diagnosis.facts import ServiceFacts
+
+        service = ServiceFacts(name="PrefectServer", role="Server", status="Running", account="LocalSystem", application="python", arguments=("-m", "prefect", "server", "start", "--host", "0.0.0.0"))
+        facts = make_facts(prefect={"server_host": "127.0.0.1", "version": "3.9.1", "entries": (_auth_entry("defaults"),)}, service=service)
+        expect(run("server.auth", facts), "Fail", "0.0.0.0")
+
+    def test_a_worker_is_skipped(self):
+        expect(run("server.auth", make_facts(role="Worker")), "Skipped", "worker")
 
 
 def _versioned(server_body, client="3.8.8", role="Server", ok=True):

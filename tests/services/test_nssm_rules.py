@@ -73,9 +73,9 @@ def test_a_secret_value_is_never_echoed():
     [
         {**SERVER, "databaseUrl": "postgresql+asyncpg://prefect%40corp@db:5432/prefect", "databaseCredential": {"userName": "prefect@corp", "password": "p%USERNAME%"}},
         {**SERVER, "environment": {"RATIO": "100%", "URL": "http://x/a%20b"}},
-        {**SERVER, "bindAddress": "0.0.0.0"},
-        {**SERVER, "bindAddress": "::"},
-        {**SERVER, "bindAddress": "prefect-01.corp.example"},
+        {**SERVER, "bindAddress": "0.0.0.0", "allowAnonymous": True},
+        {**SERVER, "bindAddress": "::", "allowAnonymous": True},
+        {**SERVER, "bindAddress": "prefect-01.corp.example", "allowAnonymous": True},
         {**SERVER, "dependsOn": ["MSSQL$SQLEXPRESS", "postgresql-x64-16"]},
         {**WORKER, "pool": "my pool", "workQueue": ["high", "low"]},
     ],

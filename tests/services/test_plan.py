@@ -26,6 +26,7 @@ def full_spec(**values):
     values.setdefault("credential", {"password": PASSWORD})
     values.setdefault("database_url", SecretStr("postgresql+asyncpg://prefect@db:5432/prefect"))
     values.setdefault("database_credential", {"password": PASSWORD})
+    values.setdefault("auth_credential", {"userName": "admin", "password": PASSWORD})
     return windows_spec(**values)
 
 

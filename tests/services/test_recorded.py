@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 RECORDED = Path(__file__).resolve().parents[1] / "contract-services" / "recorded.json"
 DB_PASSWORD = "Recorded-Db-Pw-1"
 ACCOUNT_PASSWORD = "Recorded-Acct-Pw-2"
+AUTH_PASSWORD = "Recorded-Auth-Pw-3"
 
 INSTALL = {
     "name": "PrefectServer",
@@ -36,6 +37,7 @@ INSTALL = {
     "databaseCredential": {"userName": "prefect", "password": DB_PASSWORD},
     "account": "CONTOSO\\svc-prefect",
     "credential": {"userName": "CONTOSO\\svc-prefect", "password": ACCOUNT_PASSWORD},
+    "authCredential": {"userName": "admin", "password": AUTH_PASSWORD},
     "passThru": True,
 }
 WORKER = {"name": "PrefectWorker", "role": "Worker", "pythonPath": "/opt/prefect/venv/bin/python", "prefectHome": "/srv/prefect", "pool": "etl"}
@@ -102,7 +104,7 @@ def test_recorded_responses_are_what_the_backend_answers_now() -> None:
 def test_recorded_responses_hold_no_password() -> None:
     text = RECORDED.read_text(encoding="utf-8")
     responses = json.dumps([e["response"] for e in json.loads(text).values()])
-    assert DB_PASSWORD not in responses and ACCOUNT_PASSWORD not in responses
+    assert DB_PASSWORD not in responses and ACCOUNT_PASSWORD not in responses and AUTH_PASSWORD not in responses
 
 
 if __name__ == "__main__":

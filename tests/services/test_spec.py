@@ -23,7 +23,7 @@ PASSWORD = "Zebra-Pa55:w/rd@%Ünï"
 
 
 def test_server_spec_holds_everything_about_the_service():
-    spec = windows_spec(port=4300, bind_address="0.0.0.0")
+    spec = windows_spec(port=4300, bind_address="0.0.0.0", auth_credential={"userName": "admin", "password": PASSWORD})
     assert spec.application == PYTHON
     assert spec.arguments == ("-m", "prefect", "server", "start", "--host", "0.0.0.0", "--port", "4300")
     assert spec.working_directory == spec.prefect_home == "C:\\ProgramData\\Prefect"

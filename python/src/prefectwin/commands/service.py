@@ -42,6 +42,8 @@ class ServiceInstallParams(Params):
     database_url: Optional[SecretStr] = Field(None, description="Server only: the database URL, without its password.")
     database_credential: Optional[Credential] = Field(None, description="Server only: the database user and password.")
     open_firewall: bool = Field(False, description="Server only: add an inbound firewall rule for the port.")
+    auth_credential: Optional[Credential] = Field(None, description="Prefect's basic auth, USER:PASSWORD: a server requires it, a worker sends it.")
+    allow_anonymous: bool = Field(False, description="Server only: listen on a non-loopback address without -AuthCredential.")
     api_url: Optional[str] = Field(None, description="Worker only: the server's API URL; default: the local server's.")
     pool: Optional[str] = Field(None, min_length=1, description="Worker only: the work pool to poll.")
     worker_type: Optional[str] = Field(None, min_length=1, description="Worker only: the worker type; default process.")
@@ -140,7 +142,7 @@ def default_home(flavor: str) -> str:
 
 def _secrets_of(params: ServiceInstallParams, spec: Any) -> tuple[str, ...]:
     found = [v.get_secret_value() for v in spec.secret_environment.values()]
-    for credential in (params.database_credential, params.credential):
+    for credential in (params.database_credential, params.credential, params.auth_credential):
         if credential is not None:
             found.append(credential.password.get_secret_value())
     return tuple(s for s in found if s)
@@ -157,6 +159,14 @@ def _local_server(adapter: Any, exclude: str) -> Optional[tuple[str, str]]:
             remediation="Give -ApiUrl (and -DependsOn for a server on this computer).",
         )
     return (servers[0].name, servers[0].managed["apiUrl"]) if servers else None
+
+
+def _local_server_auth(adapter: Any, name: str) -> Optional[SecretStr]:
+    """The auth string the local server requires, which its workers send by default."""
+    from prefectwin.services.auth import SERVER_AUTH_KEY, service_secret
+
+    record = adapter.read_service(name)
+    return service_secret(record, SERVER_AUTH_KEY, adapter) if record is not None else None
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -183,7 +193,12 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     if params.role == "Worker" and not params.api_url:
         local = _local_server(adapter, exclude=params.name)
         if local is not None:
-            spec = build_spec(params, local_server=local, **build)
+            spec = build_spec(params, local_server=local, local_server_auth=_local_server_auth(adapter, local[0]), **build)
+    from prefectwin.services.auth import exposure_warning
+
+    exposed = exposure_warning(spec)
+    if exposed:
+        ctx.events.warning(exposed)
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     if ctx.what_if:
         if not adapter.is_admin():

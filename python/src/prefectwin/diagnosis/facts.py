@@ -71,6 +71,11 @@ class PrefectFacts(_Facts):
     server_port: Optional[int] = None
     ephemeral_enabled: bool = False
     database_url: Optional[SecretStr] = None
+    # The client credentials this interpreter's Prefect sends (PREFECT_API_AUTH_STRING, or
+    # PREFECT_API_KEY), and the Prefect Cloud API URL it tells Cloud apart by.
+    api_auth_string: Optional[SecretStr] = None
+    api_key: Optional[SecretStr] = None
+    cloud_api_url: Optional[str] = None
     entries: tuple[SettingEntry, ...] = ()
     # PREFECT_* variables in the probed environment that this release has no setting for.
     unknown_env: tuple[str, ...] = ()
@@ -161,6 +166,17 @@ class HealthFacts(_Facts):
     # GET /api/admin/version: the server's Prefect version (a JSON string), what Prefect's own
     # client compares with its version.
     version: Optional[HttpProbe] = None
+    # The one call that needs the client's credentials (Prefect leaves /health and /ready open):
+    # GET /admin/version of a self-hosted server (the same probe as `version`), GET /me/workspaces
+    # of Prefect Cloud. `auth` says what the call sent: "basic" (PREFECT_API_AUTH_STRING),
+    # "bearer" (PREFECT_API_KEY), "url" (user info in PREFECT_API_URL) or "none".
+    access: Optional[HttpProbe] = None
+    auth: Literal["basic", "bearer", "url", "none"] = "none"
+    cloud: bool = False
+
+    @property
+    def access_refused(self) -> bool:
+        return self.access is not None and self.access.status in (401, 403)
 
     @property
     def server_version(self) -> Optional[str]:

@@ -30,6 +30,10 @@ def _with_launcher(cli: CliFacts, python: PythonFacts) -> CliFacts:
     return cli.model_copy(update={"scripts_dir_launcher": launcher})
 
 
+def _revealed(secret) -> Optional[str]:
+    return secret.get_secret_value() if secret is not None else None
+
+
 def gather(
     *,
     role: str,
@@ -77,7 +81,17 @@ def gather(
             if db_url and "database" in needs and role == "Server"
             else None
         )
-        health_future = pool.submit(network.health_facts, prefect_facts.api_url) if prefect_facts.api_url and "health" in needs else None
+        health_future = (
+            pool.submit(
+                network.health_facts,
+                prefect_facts.api_url,
+                auth_string=_revealed(prefect_facts.api_auth_string),
+                api_key=_revealed(prefect_facts.api_key),
+                cloud_api_url=prefect_facts.cloud_api_url,
+            )
+            if prefect_facts.api_url and "health" in needs
+            else None
+        )
 
         facts = Facts(
             role=role,

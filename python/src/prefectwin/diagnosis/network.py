@@ -88,18 +88,69 @@ def http_get(url: str, timeout: float, authorization: Optional[str] = None, show
         return HttpProbe(url=shown, ok=False, error=f"not a usable URL ({type(exc).__name__})")
 
 
-def health_facts(api_url: str, timeout: float = 3.0) -> Optional[HealthFacts]:
-    """/health and /ready of the API; None when the URL is not one a client could use
-    (settings.api-url reports why)."""
+CLOUD_API_URL = "https://api.prefect.cloud/api"
+
+
+def client_authorization(
+    api_url: str,
+    *,
+    auth_string: Optional[str] = None,
+    api_key: Optional[str] = None,
+    cloud_api_url: Optional[str] = None,
+    url_authorization: Optional[str] = None,
+) -> tuple[Optional[str], str, bool]:
+    """(the Authorization header a Prefect client sends, what it is, whether the API is Cloud).
+
+    Prefect Cloud takes the API key as a Bearer token. A self-hosted server takes basic auth of
+    PREFECT_API_AUTH_STRING; a client with only an API key sends that (a proxy may accept it),
+    and with neither, the user info of the URL, if any. (When both are set, 3.4.25 and later
+    send the auth string as this does; 3.1.15 sends the key.)"""
+    import base64
+
+    cloud = api_url.startswith((cloud_api_url or CLOUD_API_URL).rstrip("/"))
+    if cloud:
+        return (f"Bearer {api_key}", "bearer", True) if api_key else (None, "none", True)
+    if auth_string:
+        return "Basic " + base64.b64encode(auth_string.encode("utf-8")).decode("ascii"), "basic", False
+    if api_key:
+        return f"Bearer {api_key}", "bearer", False
+    if url_authorization:
+        return url_authorization, "url", False
+    return None, "none", False
+
+
+def health_facts(
+    api_url: str,
+    timeout: float = 3.0,
+    *,
+    auth_string: Optional[str] = None,
+    api_key: Optional[str] = None,
+    cloud_api_url: Optional[str] = None,
+) -> Optional[HealthFacts]:
+    """/health and /ready of the API, and one call with the client's credentials (see
+    HealthFacts.access); None when the URL is not one a client could use (settings.api-url
+    reports why). The credentials travel only in the request's Authorization header."""
     from prefectwin.diagnosis.api_url import parse_api_url
 
     parsed = parse_api_url(api_url)
     if parsed.problem:
         return None
     base, shown = parsed.request_url.rstrip("/"), parsed.shown.rstrip("/")
+    authorization, kind, cloud = client_authorization(
+        parsed.request_url, auth_string=auth_string, api_key=api_key, cloud_api_url=cloud_api_url, url_authorization=parsed.authorization
+    )
+    version = http_get(f"{base}/admin/version", timeout, authorization, f"{shown}/admin/version")
+    if cloud:
+        root = (cloud_api_url or CLOUD_API_URL).rstrip("/")
+        access = http_get(f"{root}/me/workspaces", timeout, authorization, f"{root}/me/workspaces")
+    else:
+        access = version
     return HealthFacts(
         api_url=parsed.shown,
         health=http_get(f"{base}/health", timeout, parsed.authorization, f"{shown}/health"),
         ready=http_get(f"{base}/ready", timeout, parsed.authorization, f"{shown}/ready"),
-        version=http_get(f"{base}/admin/version", timeout, parsed.authorization, f"{shown}/admin/version"),
+        version=version,
+        access=access,
+        auth=kind,
+        cloud=cloud,
     )

@@ -94,6 +94,9 @@ def _prefect_facts(dist: dict, answer: dict) -> PrefectFacts:
         server_port=settings.get("serverPort"),
         ephemeral_enabled=settings.get("ephemeralEnabled", False),
         database_url=settings.get("databaseUrl"),
+        api_auth_string=settings.get("apiAuthString") or None,
+        api_key=settings.get("apiKey") or None,
+        cloud_api_url=settings.get("cloudApiUrl"),
         entries=tuple(SettingEntry(**entry) for entry in settings.get("entries", [])),
         unknown_env=tuple(settings.get("unknownEnv", [])),
     )

@@ -102,7 +102,10 @@ class ServiceInstance(Instance):
 
     A database secret never sits in a property in clear text (a MOF keeps those): the password
     comes from DatabaseCredential, or the whole URL from the machine environment variable that
-    DatabaseUrlVariable names."""
+    DatabaseUrlVariable names. The same for the server's basic auth: AuthCredential (the
+    PowerShell class only: DSC encrypts a PSCredential in the MOF with the node's certificate)
+    or AuthStringVariable, the NAME of a machine environment variable holding USER:PASSWORD
+    (the only way for DSC v3, whose documents encrypt nothing)."""
 
     name: str = Field(pattern=SERVICE_NAME_PATTERN, description="Key: the Windows service name.")
     ensure: Ensure = Field("Present", description="Present: installed, as described, and running; Absent: not installed.")
@@ -119,6 +122,9 @@ class ServiceInstance(Instance):
     database_url: Optional[str] = Field(None, description="Server only: the database URL WITHOUT its password.")
     database_credential: Optional[Credential] = Field(None, description="Server only: the database user and password.")
     database_url_variable: Optional[str] = Field(None, description="Server only: the NAME of a machine environment variable holding the whole URL.")
+    auth_credential: Optional[Credential] = Field(None, description="Basic auth USER:PASSWORD a server requires or a worker sends; PowerShell class (MOF encrypted with a certificate) only.")
+    auth_string_variable: Optional[str] = Field(None, description="The NAME of a machine environment variable holding the auth string USER:PASSWORD.")
+    allow_anonymous: Optional[bool] = Field(None, description="Server only: listen on a non-loopback BindAddress without authentication.")
     log_rotate_bytes: Optional[int] = Field(None, description="Rotate a log once it is this large; 0 or unset: 10 MiB.")
     log_rotate_seconds: Optional[int] = Field(None, description="At start, rotate a log older than this; 0 or unset: 1 day.")
     log_retention_count: Optional[int] = Field(None, description="Keep this many rotated copies per log; 0 or unset: 10.")
@@ -126,7 +132,7 @@ class ServiceInstance(Instance):
     status: Optional[str] = Field(None, description="Read only: the service's status.", json_schema_extra=READ_ONLY)
     health: Optional[str] = Field(None, description="Read only: the service's health.", json_schema_extra=READ_ONLY)
 
-    @field_validator("database_credential", mode="before")
+    @field_validator("database_credential", "auth_credential", mode="before")
     @classmethod
     def _credential(cls, value: Any) -> Any:
         # The PowerShell side sends {userName, password}; DSC v3 JSON may spell them in any case.

@@ -104,6 +104,14 @@ def run(operation: str, dsc_type: str, stdin: IO[bytes], out: IO[str], err: IO[s
 
         _line(instance_schema(DSC_TYPES[dsc_type]), out)
         return 0
+    if DSC_TYPES[dsc_type] == "PrefectService":
+        from prefectwin.dsc.service import refuse_inline_auth
+
+        try:
+            refuse_inline_auth(properties)
+        except PrefectWinError as exc:
+            events.error(" ".join(p for p in (exc.message, exc.remediation) if p))
+            return exc.exit_code
     request = {"protocol": 1, "command": f"dsc.{operation}", "params": {"resource": DSC_TYPES[dsc_type], "properties": properties}}
     response, code = handle_document(request, events)
     if not response["ok"]:

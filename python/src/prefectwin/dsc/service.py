@@ -1,6 +1,6 @@
 """PrefectService: a server or worker service, installed as described AND running when
 Present. Get is service.get; Test and Set plan and apply through service.install (with start)
-and service.uninstall. The database secret rules of a MOF live here."""
+and service.uninstall. The database and auth secret rules of a MOF live here."""
 from __future__ import annotations
 
 import urllib.parse
@@ -32,6 +32,10 @@ PASSED_ON = (
     "logRetentionCount",
     "logRetentionDays",
 )
+
+
+# The auth properties (auth_options): judged by the plan alone, like the database ones.
+AUTH_PROPERTIES = ("authCredential", "authStringVariable", "allowAnonymous")
 
 
 def _from_info(info: Any) -> ServiceInstance:
@@ -113,7 +117,53 @@ def install_params(wanted: ServiceInstance) -> dict[str, Any]:
     url = _database_url(wanted)
     if url is not None:
         params["databaseUrl"] = url
+    params.update(auth_options(wanted))
     return {"name": wanted.name, "start": True, **params}
+
+
+def _refuse_auth(name: str, prop: str, problem: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"PrefectService {name}: {problem}",
+        target=f"properties.{prop}",
+        remediation="Give the auth string as AuthCredential (a PSCredential, which DSC encrypts in the MOF with the node's certificate; "
+        "never PSDscAllowPlainTextPassword), or USER:PASSWORD in a machine environment variable named by AuthStringVariable (see README, DSC).",
+    )
+
+
+def auth_options(wanted: ServiceInstance) -> dict[str, Any]:
+    """service.install's authCredential and allowAnonymous, from AuthCredential, or from the
+    machine variable AuthStringVariable names (read on the node, at each Test and Set)."""
+    from prefectwin.system import get_adapter
+
+    params: dict[str, Any] = {}
+    credential, variable = wanted.auth_credential, wanted.auth_string_variable
+    if credential is not None and variable:
+        raise _refuse_auth(wanted.name, "authStringVariable", "AuthCredential and AuthStringVariable are both set; give one of them.")
+    if credential is not None:
+        params["authCredential"] = {"userName": credential.user_name, "password": credential.password.get_secret_value()}
+    elif variable:
+        held = get_adapter().get_environment_variable(variable, "Machine")
+        if not held:
+            raise _refuse_auth(wanted.name, "authStringVariable", f"AuthStringVariable names the machine environment variable '{variable}', which is not set on this computer.")
+        user, colon, password = held.partition(":")
+        if not colon:
+            raise _refuse_auth(wanted.name, "authStringVariable", f"The machine environment variable '{variable}' holds no USER:PASSWORD (there is no ':').")
+        params["authCredential"] = {"userName": user, "password": password}
+    if wanted.allow_anonymous:
+        params["allowAnonymous"] = True
+    return params
+
+
+def refuse_inline_auth(properties: dict[str, Any]) -> None:
+    """DSC v3: a configuration document is plain JSON or YAML, so an auth credential in it would
+    be kept in clear text. Only the reference (AuthStringVariable) is taken there."""
+    given = next((key for key, value in properties.items() if key.lower() == "authcredential" and value), None)
+    if given is not None:
+        raise _refuse_auth(
+            str(next((v for k, v in properties.items() if k.lower() == "name"), "")),
+            "authCredential",
+            "DSC v3 takes the auth string by reference only: a configuration document keeps AuthCredential in clear text. Set AuthStringVariable instead.",
+        )
 
 
 def _plan(wanted: ServiceInstance, actual: ServiceInstance, ctx: Context, *, what_if: bool) -> list[Any]:
@@ -151,7 +201,7 @@ def test(wanted: ServiceInstance, ctx: Context) -> tuple[ServiceInstance, list[s
             if not differing:
                 # What the plan changes is among what service.get cannot read back.
                 given = wanted.model_dump(by_alias=True, exclude_none=True)
-                differing += [p for p in (*PASSED_ON, "databaseUrl", "databaseCredential", "databaseUrlVariable") if p in given and p not in dict(READ_BACK)]
+                differing += [p for p in (*PASSED_ON, "databaseUrl", "databaseCredential", "databaseUrlVariable", *AUTH_PROPERTIES) if p in given and p not in dict(READ_BACK)]
     return actual, differing, list(actions)
 
 

@@ -1,9 +1,11 @@
 """What `Get-PrefectService` shows about a managed service, and whether it is healthy.
 
 Only HTTP and the file system: the number of processes started does not grow with the
-number of services. A server is healthy when /api/health and /api/ready answer; a worker
-when the server's API lists it in its pool as ONLINE with a heartbeat newer than the
-worker's process.
+number of services. A server is healthy when /api/health and /api/ready answer and the API
+accepts the service's own credentials (PREFECT_API_AUTH_STRING or PREFECT_API_KEY, from its
+environment or the .env of its working folder) on GET /api/admin/version, which, unlike the
+other two, Prefect protects; a worker when the server's API, asked with the worker's
+credentials, lists it in its pool as ONLINE with a heartbeat newer than the worker's process.
 """
 from __future__ import annotations
 
@@ -61,9 +63,12 @@ class ServiceInfo(Result):
     last_start_time: Optional[str] = None
 
 
-def post_json(url: str, body: Any, timeout: float = HTTP_TIMEOUT_SEC) -> Any:
+def post_json(url: str, body: Any, timeout: float = HTTP_TIMEOUT_SEC, authorization: Optional[str] = None) -> Any:
     data = json.dumps(body).encode("utf-8")
     request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json", "Accept": "application/json"})
+    if authorization:
+        # Unredirected, as diagnosis.network.http_get sends it: never copied to a redirect's target.
+        request.add_unredirected_header("Authorization", authorization)
     # Like diagnosis.network.http_get: the API is local or on the LAN, never through a proxy.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(request, timeout=timeout) as response:
@@ -79,21 +84,56 @@ def _parse_time(text: Optional[str]) -> Optional[float]:
         return None
 
 
-def server_health(api_url: str) -> tuple[Health, str]:
-    facts = health_facts(api_url, timeout=HTTP_TIMEOUT_SEC)
+def client_auth(record: ServiceRecord, adapter: Any = None) -> tuple[Optional[str], Optional[str]]:
+    """The credentials the service's own Prefect client sends, from where the service reads them."""
+    from prefectwin.services.auth import CLIENT_AUTH_KEY, service_secret
+
+    found = [service_secret(record, key, adapter) for key in (CLIENT_AUTH_KEY, "PREFECT_API_KEY")]
+    return tuple(v.get_secret_value() if v is not None else None for v in found)  # type: ignore[return-value]
+
+
+def _refusal(status: Optional[int], kind: str) -> str:
+    sent = {
+        "none": "sends no credentials (no PREFECT_API_AUTH_STRING in the service's environment, .env or secrets file)",
+        "basic": "refuses the service's PREFECT_API_AUTH_STRING",
+        "bearer": "refuses the service's PREFECT_API_KEY",
+        "url": "refuses the credentials in the service's API URL",
+    }.get(kind, "refuses the service's credentials")
+    if kind == "none":
+        return f"the API requires authentication (HTTP {status}) and the service {sent}"
+    return f"the API {sent} (HTTP {status}): authentication failed"
+
+
+def server_health(api_url: str, auth_string: Optional[str] = None, api_key: Optional[str] = None) -> tuple[Health, str]:
+    """/health and /ready, then the one call that proves the service's credentials work."""
+    facts = health_facts(api_url, timeout=HTTP_TIMEOUT_SEC, auth_string=auth_string, api_key=api_key)
     shown = mask_url(api_url)
+    if facts is None:
+        return "Unknown", f"{shown} is not a URL a client could use"
     if facts.health.ok and facts.ready.ok:
+        if facts.access_refused:
+            return "Unhealthy", f"{shown}: /health and /ready answer, but {_refusal(facts.access.status, facts.auth)}"
+        if facts.auth != "none" and facts.access is not None and facts.access.ok:
+            return "Healthy", f"{shown}: /health and /ready answer, and an authenticated call succeeds"
         return "Healthy", f"{shown}: /health and /ready answer"
     if facts.health.ok:
         return "Unhealthy", f"{shown}: up but not ready ({facts.ready.error or facts.ready.status})"
     return "Unhealthy", f"{shown}: {facts.health.error or facts.health.status}"
 
 
-def worker_health(api_url: str, pool: str, worker_name: str, started_at: Optional[float]) -> tuple[Health, str, Optional[str]]:
+def worker_health(
+    api_url: str, pool: str, worker_name: str, started_at: Optional[float], auth_string: Optional[str] = None, api_key: Optional[str] = None
+) -> tuple[Health, str, Optional[str]]:
+    """The worker's heartbeat in its pool, asked with the worker's own credentials."""
+    from prefectwin.diagnosis.network import client_authorization
+
     url = f"{api_url.rstrip('/')}/work_pools/{urllib.parse.quote(pool, safe='')}/workers/filter"
+    authorization, kind, _ = client_authorization(api_url, auth_string=auth_string, api_key=api_key)
     try:
-        workers = post_json(url, {})
+        workers = post_json(url, {}, authorization=authorization)
     except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return "Unhealthy", f"{mask_url(url)}: {_refusal(exc.code, kind)}", None
         return "Unhealthy", f"{mask_url(url)}: HTTP {exc.code} {exc.reason}", None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return "Unhealthy", f"{mask_url(url)}: {getattr(exc, 'reason', exc)}", None
@@ -193,9 +233,9 @@ def describe(record: ServiceRecord, *, check_health: bool = True, adapter: Any =
     # answer is called a crash loop, with the tail of its stderr.
     health, detail, beat = None, None, None
     if role == "Server" and info.api_url:
-        health, detail = server_health(info.api_url)
+        health, detail = server_health(info.api_url, *client_auth(record, adapter))
     elif role == "Worker" and info.api_url and info.pool and info.worker_name:
-        health, detail, beat = worker_health(info.api_url, info.pool, info.worker_name, record.started_at)
+        health, detail, beat = worker_health(info.api_url, info.pool, info.worker_name, record.started_at, *client_auth(record, adapter))
     if health != "Healthy" and facts is not None and facts.looping:
         from prefectwin.secrets import mask_url, scrub
 

@@ -28,7 +28,7 @@ from prefectwin.errors import InvalidArgument
 from prefectwin.hosts import client_host
 from prefectwin.models import Params
 from prefectwin.secrets import looks_secret, mask_url
-from prefectwin.services import nssm_rules
+from prefectwin.services import auth, nssm_rules
 
 Role = Literal["Server", "Worker"]
 StartupType = Literal["Automatic", "AutomaticDelayed", "Manual"]
@@ -91,7 +91,7 @@ START_TYPES = {
 }
 
 DATABASE_URL_KEY = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
-SECRET_KEYS = frozenset({DATABASE_URL_KEY})
+SECRET_KEYS = frozenset({DATABASE_URL_KEY, *auth.AUTH_KEYS})
 # Environment keys that a dedicated parameter owns; -Environment may not set them.
 RESERVED_KEYS = {
     "PREFECT_HOME": "-PrefectHome",
@@ -104,6 +104,7 @@ RESERVED_KEYS = {
     "PREFECT_API_DATABASE_PASSWORD": "-DatabaseCredential",
     "PREFECT_PROFILES_PATH": "the service's secrets file",
     "PREFECT_PROFILE": "the service's secrets file (its one profile)",
+    **auth.RESERVED,
 }
 
 # Secret delivery. Prefect 3.1.15 and 3.4.25 do not read a .env with today's pydantic-settings
@@ -487,13 +488,15 @@ def build_spec(
     flavor: Flavor = "windows",
     local_server: Optional[tuple[str, str]] = None,
     backend_python: Optional[str] = None,
+    local_server_auth: Optional[SecretStr] = None,
 ) -> ServiceSpec:
     """The spec for `service.install` parameters.
 
     python: the absolute interpreter when -PythonPath is not given; default_home: PREFECT_HOME
     when -PrefectHome is not given; host: this computer's name (it names the worker);
     local_server: (service name, API URL) of the PrefectWin server on this computer, if any,
-    which a worker uses by default.
+    which a worker uses by default; local_server_auth: that server's auth string, which such a
+    worker sends unless -AuthCredential gives another (services/auth.py).
     """
     paths = ntpath if flavor == "windows" else posixpath
     role = params.role
@@ -536,6 +539,7 @@ def build_spec(
         database, kind, sqlite_file = _database(params, home, paths)
         if database is not None:
             secret_environment[DATABASE_URL_KEY] = SecretStr(database)
+        secret_environment.update(auth.server_auth(params, bind, port))
         worker_name = pool = worker_type = None
         queues: tuple[str, ...] = ()
         description = "Prefect 3 server, managed by PrefectWin."
@@ -553,6 +557,7 @@ def build_spec(
         for queue in queues:
             arguments += ("--work-queue", queue)
         environment["PREFECT_API_URL"] = api_url
+        secret_environment.update(auth.worker_auth(params, local_server_auth if local_server else None))
         description = f"Prefect 3 worker for work pool '{pool}', managed by PrefectWin."
     plain_extra, secret_extra = split_secret_environment(extra)
     environment.update(plain_extra)

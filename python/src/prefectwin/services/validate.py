@@ -130,9 +130,47 @@ def validate_install(spec: ServiceSpec, record: Optional[ServiceRecord], adapter
             target="LogDirectory",
             remediation="Use a local path or the UNC path.",
         )
+    if not server:
+        check_worker_access(spec, events)
     if spec.database_kind == "sqlite" and db_drive in NETWORK_KINDS and not force:
         raise InvalidArgument(
             f"The SQLite database {spec.sqlite_path} would be on a network share; SQLite locking over SMB causes 'database is locked' errors.",
             target="DatabaseUrl",
             remediation="Use PostgreSQL (-DatabaseUrl postgresql+asyncpg://... -DatabaseCredential ...), keep it on a local disk, or add -Force.",
         )
+
+
+def check_worker_access(spec: ServiceSpec, events: Events, timeout: float = 3.0) -> None:
+    """One authenticated call to the worker's server, with the credentials the worker will send:
+    a server that refuses them is refused here, before a worker is installed whose every
+    heartbeat would get 401. A server that does not answer (not started yet) is no reason."""
+    from prefectwin.diagnosis.api_url import parse_api_url
+    from prefectwin.diagnosis.network import client_authorization, http_get
+    from prefectwin.services.auth import CLIENT_AUTH_KEY
+
+    parsed = parse_api_url(spec.api_url)
+    if parsed.problem:
+        return
+    secret = spec.secret_environment.get(CLIENT_AUTH_KEY)
+    authorization, kind, _ = client_authorization(
+        parsed.request_url,
+        auth_string=secret.get_secret_value() if secret else None,
+        api_key=spec.environment.get("PREFECT_API_KEY"),
+        url_authorization=parsed.authorization,
+    )
+    probe = http_get(f"{parsed.request_url.rstrip('/')}/admin/version", timeout, authorization, f"{parsed.shown.rstrip('/')}/admin/version")
+    if probe.status not in (401, 403):
+        if not probe.ok:
+            events.verbose(f"The worker's server at {parsed.shown} did not answer an authenticated call ({probe.error or probe.status}); installing anyway.")
+        return
+    if kind == "none":
+        raise InvalidArgument(
+            f"The server at {parsed.shown} requires authentication (HTTP {probe.status}), and the worker would send none.",
+            target="AuthCredential",
+            remediation="Add -AuthCredential with the server's user and password (its PREFECT_SERVER_API_AUTH_STRING, USER:PASSWORD).",
+        )
+    raise InvalidArgument(
+        f"The server at {parsed.shown} refuses the worker's credentials (HTTP {probe.status}): authentication failed.",
+        target="AuthCredential",
+        remediation="Give -AuthCredential the user and password of the server's PREFECT_SERVER_API_AUTH_STRING.",
+    )

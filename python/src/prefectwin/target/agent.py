@@ -32,7 +32,8 @@ Prefect's resolution (but for the choice of the active profile, see _root_contex
 
 Secret values leave this process only over the backend's private pipe: the values of secret
 settings only when a request asks for them (`showSecret`), and the database URL of `diagnose`,
-which the backend's database check needs. Error texts never quote the values Prefect refused.
+which the backend's database check needs, and the client's auth string and API key, which its
+one authenticated API call needs. Error texts never quote the values Prefect refused.
 """
 import io
 import json
@@ -292,9 +293,21 @@ def diagnose(request):
             ephemeralEnabled=bool(settings.server.ephemeral.enabled),
             databaseUrl=database_url,
             entries=_entries(settings),
+            **_client_credentials(settings),
         )
     except Exception as exc:  # reported, not raised: a broken setting or install is a diagnosis
         out.update(_error(exc))
+    return out
+
+
+def _client_credentials(settings):
+    """What this release's client authenticates with, for the diagnosis's one authenticated
+    call: PREFECT_API_AUTH_STRING (3.1 on), PREFECT_API_KEY, and Cloud's API URL."""
+    api = settings.api
+    secrets = {"apiAuthString": getattr(api, "auth_string", None), "apiKey": getattr(api, "key", None)}
+    out = {name: (value.get_secret_value() if hasattr(value, "get_secret_value") else value) for name, value in secrets.items()}
+    cloud = getattr(settings, "cloud", None)
+    out["cloudApiUrl"] = str(cloud.api_url) if cloud is not None and getattr(cloud, "api_url", None) else None
     return out
 
 
