@@ -163,9 +163,8 @@ def _local_server(adapter: Any, exclude: str) -> Optional[tuple[str, str]]:
 @command("service.install", params=ServiceInstallParams, result=ServicePlan, changes_state=True)
 def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     """Install or update a Prefect server or worker as a Windows service (NSSM)."""
-    from prefectwin.change import engine, session
+    from prefectwin.change import session
     from prefectwin.change.model import fingerprint, new_plan
-    from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.health import describe, wait_until_healthy
     from prefectwin.services.plan import plan_install
     from prefectwin.services.spec import build_spec
@@ -200,19 +199,7 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
         return ServicePlan(name=spec.name, changed=bool(ran), what_if=not applied, actions=ran, service=service, plan_id=p.id, fingerprint=p.fingerprint)
 
     def execute(p, confirm, run_ctx) -> ServicePlan:
-        require_admin(adapter)
-        ran = engine.apply(
-            p,
-            steps=STEPS,
-            runtime=Runtime(adapter, nssm),
-            events=run_ctx.events,
-            confirm=confirm,
-            command="service.install",
-            summary=f"Install-PrefectService {spec.name}",
-            context={"nssm": nssm},
-            secrets=secrets,
-            activity="Applying the PrefectWin service plan",
-        )
+        ran = _apply_service_plan(p, confirm, run_ctx, adapter, "service.install", f"Install-PrefectService {spec.name}", secrets, nssm=nssm)
         if not p.actions:
             run_ctx.events.verbose(f"Service '{spec.name}' already matches the requested configuration.")
         service = None
@@ -273,13 +260,12 @@ def service_wait(params: ServiceWaitParams, ctx: Context) -> list[ServiceInfo]:
 @command("service.uninstall", params=ServiceUninstallParams, result=ServicePlan, changes_state=True)
 def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePlan:
     """Stop and remove a Prefect service, its firewall rule, and (if asked) its logs and SQLite database."""
-    from prefectwin.change import engine, session
+    from prefectwin.change import session
     from prefectwin.change.model import fingerprint, new_plan
-    from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.plan import plan_uninstall
     from prefectwin.services.spec import firewall_rule_name, log_task_name
     from prefectwin.services.state import log_files, sqlite_files
-    from prefectwin.services.validate import require_admin, require_nssm
+    from prefectwin.services.validate import require_nssm
     from prefectwin.system import get_adapter
 
     adapter = get_adapter()
@@ -320,19 +306,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         return ServicePlan(name=record.name, changed=bool(ran) if applied else True, what_if=not applied, actions=ran, plan_id=p.id, fingerprint=p.fingerprint)
 
     def execute(p, confirm, run_ctx) -> ServicePlan:
-        require_admin(adapter)
-        ran = engine.apply(
-            p,
-            steps=STEPS,
-            runtime=Runtime(adapter, nssm),
-            events=run_ctx.events,
-            confirm=confirm,
-            command="service.uninstall",
-            summary=f"Uninstall-PrefectService {record.name}",
-            context={"nssm": nssm},
-            secrets=_record_secrets(record),
-            activity="Applying the PrefectWin service plan",
-        )
+        ran = _apply_service_plan(p, confirm, run_ctx, adapter, "service.uninstall", f"Uninstall-PrefectService {record.name}", _record_secrets(record), nssm=nssm)
         return result(p, ran, True)
 
     proposal = session.Proposal(
@@ -466,22 +440,37 @@ def _chained(actions: list[Action]) -> list[Action]:
     return [a.model_copy(update={"depends_on": [ordered[i - 1].id]}) if i else a for i, a in enumerate(ordered)]
 
 
-def _apply_service_plan(plan: Any, confirm: Any, run_ctx: Context, adapter: Any, command: str, summary: str, secrets: tuple[str, ...], what: str) -> list[Action]:
-    """Restart and update: the change engine, journalled, with the service steps."""
+def _apply_service_plan(
+    plan: Any,
+    confirm: Any,
+    run_ctx: Context,
+    adapter: Any,
+    command: str,
+    summary: str,
+    secrets: tuple[str, ...],
+    what: Optional[str] = None,
+    *,
+    nssm: Optional[str] = None,
+) -> list[Action]:
+    """Every service command's apply: administrator rights, then the change engine, journalled,
+    with the service steps (`nssm`: install and uninstall run nssm.exe; restart and update do not)."""
     from prefectwin.change import engine
     from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.validate import require_admin
 
-    require_admin(adapter, what)
+    if what is None:
+        require_admin(adapter)
+    else:
+        require_admin(adapter, what)
     return engine.apply(
         plan,
         steps=STEPS,
-        runtime=Runtime(adapter, None, run_ctx.events),
+        runtime=Runtime(adapter, nssm, run_ctx.events),
         events=run_ctx.events,
         confirm=confirm,
         command=command,
         summary=summary,
-        context={"nssm": None},
+        context={"nssm": nssm},
         secrets=secrets,
         activity="Applying the PrefectWin service plan",
     )
