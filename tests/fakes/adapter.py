@@ -138,6 +138,10 @@ class FakeAdapter:
     def remove_path(self, path: str) -> None:
         return self._answer("remove_path", path)
 
+    def restrict_to_administrators(self, path: str) -> None:
+        # Recorded, never a configured answer: every journalled apply asks for it.
+        self._record("restrict_to_administrators", (path,), {})
+
     # -- services -----------------------------------------------------------------------------
     def require_services(self) -> None:
         return self._answer("require_services")

@@ -105,6 +105,10 @@ class PosixAdapter:
     def remove_path(self, path: str) -> None:
         self.paths.remove_path(path)
 
+    def restrict_to_administrators(self, path: str) -> None:
+        # The owner only: root's folder for root, the user's own otherwise (journal.data_dir).
+        os.chmod(path, 0o700)
+
     # -- services ---------------------------------------------------------------------------
     def require_services(self) -> None:
         if self.standin is not None:

@@ -71,6 +71,11 @@ class SystemAdapter(Protocol):
     def remove_path(self, path: str) -> None:
         """Delete a file, or a directory with everything in it; a missing path is no error."""
 
+    def restrict_to_administrators(self, path: str) -> None:
+        """Let only SYSTEM and Administrators into the folder `path` (PrefectWin's own records,
+        such as the change journal, which can hold service specs): on Windows a protected DACL
+        with Full Control for those two and nothing inherited; on POSIX mode 0700."""
+
     # -- services: reading (Windows only) -------------------------------------------------------
     def require_services(self) -> None:
         """Raise NotSupported where there is no Windows Service Control Manager."""

@@ -91,6 +91,9 @@ class WindowsAdapter:
     def remove_path(self, path: str) -> None:
         self.paths.remove_path(path)
 
+    def restrict_to_administrators(self, path: str) -> None:
+        self.config.restrict_to_administrators(path)
+
     # -- services ---------------------------------------------------------------------------
     def require_services(self) -> None:
         self.services.require_services()
