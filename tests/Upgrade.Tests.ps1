@@ -113,7 +113,14 @@ Describe 'Update-PrefectService 3.6.29 -> 3.9.1 of a real server, against the PO
         Get-TargetVersion | Should -BeExactly '3.9.1'
         $now = Get-PrefectService -Name $script:name
         "$($now.Health):$($now.Version)" | Should -BeExactly 'Healthy:3.9.1'
-        Invoke-RestMethod -Uri "$($script:service.apiUrl)/admin/version" -NoProxy | Should -BeExactly '3.9.1'
+        # The server's own answer, asked directly (never through a proxy; -NoProxy is not in 5.1).
+        $client = New-Object -TypeName System.Net.WebClient
+        $client.Proxy = $null
+        try {
+            ConvertFrom-Json -InputObject $client.DownloadString("$($script:service.apiUrl)/admin/version") | Should -BeExactly '3.9.1'
+        } finally {
+            $client.Dispose()
+        }
         # The 3.6.29 database stays as the way back, beside the migrated one.
         Test-Path -LiteralPath @($result[0].Backups)[0] -PathType Leaf | Should -BeTrue
     }
