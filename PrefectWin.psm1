@@ -92,21 +92,19 @@ class PrefectService {
     # (CertificateFile in the configuration data), never PSDscAllowPlainTextPassword; or give
     # AuthStringVariable, the NAME of a machine environment variable holding USER:PASSWORD.
     # A server with a non-loopback BindAddress needs one of them, or AllowAnonymous.
-    [DscProperty()]
-    [System.Management.Automation.PSCredential] $AuthCredential
+    [DscProperty()] [System.Management.Automation.PSCredential] $AuthCredential
+    [DscProperty()] [string] $AuthStringVariable
+    [DscProperty()] [bool] $AllowAnonymous
 
-    [DscProperty()]
-    [string] $AuthStringVariable
-
-    [DscProperty()]
-    [bool] $AllowAnonymous
-
-    # Log rotation and retention (Install-PrefectService -LogRotateBytes and the rest). In DSC,
-    # 0 (unset) means PrefectWin's default: 10 MiB, 1 day, 10 files, 30 days.
+    # Log rotation and retention (Install-PrefectService -LogRotateBytes and the rest).
+    # LogRotateBytes and LogRetentionCount: 0 (unset) means PrefectWin's default, 10 MiB and 10
+    # files. LogRotateSeconds and LogRetentionDays take 0 as Install does (no time rotation, no
+    # age limit), so they can be unset ($null): then they are not managed, and an installed
+    # service keeps what it has (a new one gets 1 day and 30 days).
     [DscProperty()] [int] $LogRotateBytes
-    [DscProperty()] [int] $LogRotateSeconds
+    [DscProperty()] [Nullable[int]] $LogRotateSeconds
     [DscProperty()] [int] $LogRetentionCount
-    [DscProperty()] [int] $LogRetentionDays
+    [DscProperty()] [Nullable[int]] $LogRetentionDays
 
     [DscProperty(NotConfigurable)] [string] $Status
     [DscProperty(NotConfigurable)] [string] $Health

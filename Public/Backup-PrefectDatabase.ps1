@@ -26,7 +26,9 @@ function Backup-PrefectDatabase {
 
     .PARAMETER Destination
     The backup file, or an existing folder to write it into. By default a 'backups' folder
-    beside the database, with the UTC time in the file name.
+    beside the database, with the UTC time in the file name. A file that exists already is
+    never overwritten: the command refuses it (PrefectWin.InvalidArgument, target
+    'destination') before anything is written, with -WhatIf too.
 
     .EXAMPLE
     Backup-PrefectDatabase -PrefectHome 'C:\ProgramData\Prefect'

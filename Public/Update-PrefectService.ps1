@@ -10,8 +10,10 @@ function Update-PrefectService {
     1. stops the workers of the affected servers, then every service that runs from that
        interpreter;
     2. backs up each SQLite database with SQLite's online backup API, to 'backups' beside it.
-       A PostgreSQL database is not backed up by PrefectWin: a warning says what to take
-       (pg_dump) before you confirm;
+       A PostgreSQL database is not backed up by PrefectWin, and a failed upgrade does not
+       undo its migration: a warning says what to take (pg_dump), and the upgrade is refused
+       (PrefectWin.InvalidArgument, target BackupAcknowledged) until -BackupAcknowledged says
+       you have taken it;
     3. runs 'python -m pip install prefect==<Version>' in that interpreter, from the package
        index or, with -WheelPath, only from a folder of wheels (air-gapped hosts);
     4. runs 'prefect server database upgrade --yes' for each server, in the server's own
@@ -23,6 +25,11 @@ function Update-PrefectService {
     them), each SQLite database is replaced with its backup, byte for byte, and the services
     are started again. The error says which step failed and whether the old services are
     healthy again. The backups are kept.
+
+    The interpreter is the one the service really runs: its NSSM Application with %VAR%
+    expanded in the service's environment, and for a venv's Scripts\prefect.exe launcher the
+    python.exe beside it. A service whose interpreter cannot be found is refused
+    (PrefectWin.NotFound) before anything changes.
 
     A downgrade is refused: an older release does not know the newer database schema. Restore
     the backup taken before the upgrade instead (Restore-PrefectDatabase).
@@ -40,6 +47,11 @@ function Update-PrefectService {
     .PARAMETER TimeoutSec
     How long each health gate waits after a start. The default is 120 seconds.
 
+    .PARAMETER BackupAcknowledged
+    For a server on PostgreSQL: says that you have taken a pg_dump of its database and kept
+    it. Without it, such an upgrade is refused before any change. Not needed for SQLite, which
+    the command backs up itself.
+
     .EXAMPLE
     Update-PrefectService -Name PrefectServer -Version 3.9.1 -WhatIf
 
@@ -56,6 +68,12 @@ function Update-PrefectService {
 
     Upgrades a worker's interpreter; only that worker is restarted, unless a server runs from
     the same interpreter.
+
+    .EXAMPLE
+    pg_dump --format=custom --file=D:\Backups\prefect-before-3.9.1.dump prefect
+    Update-PrefectService -Name PrefectServer -Version 3.9.1 -BackupAcknowledged
+
+    Upgrades a server whose database is PostgreSQL, once its dump is taken.
 
     .INPUTS
     Objects with a Name property, such as PrefectWin.ServiceInfo.
@@ -83,7 +101,10 @@ function Update-PrefectService {
 
         [Parameter()]
         [ValidateRange(1, 3600)]
-        [int] $TimeoutSec
+        [int] $TimeoutSec,
+
+        [Parameter()]
+        [switch] $BackupAcknowledged
     )
     process {
         $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters

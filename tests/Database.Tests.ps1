@@ -56,6 +56,20 @@ Describe 'Backup-PrefectDatabase' {
         @(Get-ChildItem -LiteralPath $folder).Count | Should -Be 0
     }
 
+    It 'refuses a -Destination file that exists already, with -WhatIf too, and writes nothing' {
+        $taken = Join-Path -Path $script:workHome -ChildPath 'taken.db'
+        Set-Content -LiteralPath $taken -Value 'an older backup' -Encoding Ascii
+        $before = (Get-FileHash -LiteralPath $taken).Hash
+        foreach ($whatIf in @($true, $false)) {
+            $result = Backup-PrefectDatabase -Path $script:database -Destination $taken -WhatIf:$whatIf -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failures
+            $result | Should -BeNullOrEmpty
+            $failures.Count | Should -Be 1
+            $failures[0].FullyQualifiedErrorId | Should -BeLike 'PrefectWin.InvalidArgument*'
+            $failures[0].TargetObject | Should -Be 'destination'
+        }
+        (Get-FileHash -LiteralPath $taken).Hash | Should -Be $before
+    }
+
     It 'writes a PrefectWin.NotFound error that honours -ErrorAction and -ErrorVariable' {
         $result = Backup-PrefectDatabase -Path (Join-Path -Path $script:workHome -ChildPath 'missing.db') -ErrorAction SilentlyContinue -ErrorVariable failures
         $result | Should -BeNullOrEmpty

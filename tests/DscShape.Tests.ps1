@@ -191,6 +191,9 @@ Describe 'The DSC resources of the repository' {
         $service['AuthCredential'].Type | Should -Be ([System.Management.Automation.PSCredential])
         $service['AuthStringVariable'].Type | Should -Be ([string])
         $service['AllowAnonymous'].Type | Should -Be ([bool])
+        # 0 is a value of these two (no time rotation, no age limit), so unset must be $null.
+        $service['LogRotateSeconds'].Type | Should -Be ([Nullable[int]])
+        $service['LogRetentionDays'].Type | Should -Be ([Nullable[int]])
         $setting = @(Get-DscPropertyInfo -Type $resourceTypes['PrefectSetting'] | ForEach-Object -Process { $_.Name })
         foreach ($wanted in @('Name', 'Scope', 'Value', 'Ensure')) {
             $setting | Should -Contain $wanted

@@ -120,14 +120,18 @@ def test_the_default_database_is_the_one_prefect_settings_name(run_rpc, server_w
     assert list(tmp_path.iterdir()) == [], "whatIf writes nothing"
 
 
-def test_a_backup_never_overwrites_a_file(run_rpc, server_with_a_run, tmp_path: Path) -> None:
+@pytest.mark.parametrize("what_if", [True, False], ids=["whatIf", "apply"])
+def test_a_backup_never_overwrites_a_file_and_the_plan_already_says_so(run_rpc, server_with_a_run, tmp_path: Path, what_if: bool) -> None:
     server, _ = server_with_a_run
     existing = tmp_path / "taken.db"
     existing.write_bytes(b"an older backup")
-    code, response, _ = run_rpc(_request("database.backup", {"path": str(server.home / "prefect.db"), "destination": str(existing)}))
-    assert code == 1
-    assert response["error"]["code"] == "InvalidArgument" and response["error"]["target"] == "destination"
+    code, response, _ = run_rpc(_request("database.backup", {"path": str(server.home / "prefect.db"), "destination": str(existing)}, what_if=what_if))
+    assert code == 1, response
+    error = response["error"]
+    assert error["code"] == "InvalidArgument" and error["target"] == "destination", error
+    assert str(existing) in error["message"] and "-Destination" in error["remediation"], error
     assert existing.read_bytes() == b"an older backup"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.db"], "no partial file beside it either"
 
 
 def _missing(folder: Path) -> Path:

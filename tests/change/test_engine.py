@@ -83,6 +83,56 @@ def test_a_failing_step_rolls_back_the_done_ones_in_reverse_and_removes_the_reco
     assert "disk full" in raised.value.message and records(data_dir) == []
 
 
+def test_the_journal_folder_is_restricted_through_the_adapter_before_the_first_record(data_dir):
+    from fakes.adapter import FakeAdapter
+
+    fake = FakeAdapter()
+    seen: list = []
+
+    def perform(action, runtime):
+        seen.append([c.name for c in fake.calls])
+
+    system.use_adapter(fake)
+    try:
+        engine.apply(plan_of(("a1", [])), steps=Steps(module="tests", perform=perform, inverse=lambda a: None), runtime=None, events=SilentEvents(), command="x.y")
+    finally:
+        system.use_adapter(None)
+    folder = str(data_dir / "journal")
+    assert [(c.name, c.args) for c in fake.calls] == [("restrict_to_administrators", (folder,))]
+    assert seen == [["restrict_to_administrators"]]  # already when the first step ran
+
+
+def test_the_posix_adapter_restricts_a_folder_to_its_owner(tmp_path):
+    import stat
+
+    from prefectwin.system.posix import PosixAdapter
+
+    folder = tmp_path / "journal"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    PosixAdapter().restrict_to_administrators(str(folder))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_windows_journal_of_a_process_that_is_not_elevated_stays_in_its_own_profile_unrestricted(monkeypatch, tmp_path):
+    from fakes.adapter import FakeAdapter
+
+    monkeypatch.delenv("PREFECTWIN_DATA_DIR")
+    monkeypatch.setattr(journal.sys, "platform", "win32")
+    monkeypatch.setenv("ProgramData", str(tmp_path / "PD"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "LAD"))
+    for admin, folder, restricted in ((False, tmp_path / "LAD" / "PrefectWin" / "journal", False), (True, tmp_path / "PD" / "PrefectWin" / "journal", True)):
+        fake = FakeAdapter(returns={"is_admin": admin})
+        system.use_adapter(fake)
+        try:
+            assert journal.journal_dir() == str(folder)
+            journal.Journal.begin(plan_id=f"p{admin}", command="x.y", summary="s", steps="tests", context={}, actions=[]).close()
+        finally:
+            system.use_adapter(None)
+        assert ("restrict_to_administrators" in fake.names()) is restricted, fake.names()
+        assert folder.is_dir()
+
+
 def test_the_journal_never_holds_a_secret():
     url = "postgresql+asyncpg://prefect:Pa55word@db:5432/prefect"
     data = {

@@ -205,6 +205,37 @@ def test_database_url_variable_is_read_from_the_machine_environment(services, tm
     assert ok(dsc("test", "PrefectService", **desired))["inDesiredState"] is True
 
 
+def _log_settings(services) -> tuple[tuple[str, ...], Any]:
+    service = services.services["prefectserver"]
+    return service.parameters["AppRotateSeconds"], json.loads(service.marker)["logRetention"]["days"]
+
+
+def test_zero_log_rotate_seconds_and_retention_days_mean_off_as_on_install(services, tmp_path, free_port):
+    desired = server(tmp_path, free_port, LogRotateSeconds=0, LogRetentionDays=0)
+    assert ok(dsc("set", "PrefectService", **desired))["changed"] is True
+    assert _log_settings(services) == (("0",), 0)  # no time rotation, no age limit: not the 1 day and 30 days defaults
+    assert ok(dsc("test", "PrefectService", **desired))["inDesiredState"] is True
+    hourly = ok(dsc("test", "PrefectService", **{**desired, "LogRotateSeconds": 3600}))
+    assert hourly["inDesiredState"] is False and "logRotateSeconds" in hourly["differingProperties"], hourly
+    assert any("AppRotateSeconds" in a["description"] for a in hourly["actions"]), hourly["actions"]
+
+
+def test_unset_log_rotate_seconds_and_retention_days_are_not_managed(services, tmp_path, free_port):
+    desired = server(tmp_path, free_port)
+    ok(dsc("set", "PrefectService", **{**desired, "LogRotateSeconds": 0, "LogRetentionDays": 7}))
+    # A configuration that leaves them out (as a PowerShell class sends them: null) changes neither.
+    for unset in ({}, {"LogRotateSeconds": None, "LogRetentionDays": None}):
+        test = ok(dsc("test", "PrefectService", **desired, **unset))
+        assert test["inDesiredState"] is True and test["actions"] == [], test
+        ok(dsc("set", "PrefectService", **desired, **unset))
+        assert _log_settings(services) == (("0",), 7)
+
+
+def test_a_new_service_without_the_log_properties_gets_install_s_defaults(services, tmp_path, free_port):
+    ok(dsc("set", "PrefectService", **server(tmp_path, free_port)))
+    assert _log_settings(services) == (("86400",), 30)
+
+
 @pytest.mark.parametrize(
     ("extra", "target"),
     [({"Role": None}, "properties.role"), ({"StartupType": "Sometimes"}, "properties.startupType"), ({"Port": "4200"}, "properties.port")],

@@ -148,6 +148,10 @@ class FakeAdapter:
     def file_access(self, path: str, reader: str) -> Any:
         return self._answer("file_access", path, reader)
 
+    def restrict_to_administrators(self, path: str) -> None:
+        # Recorded, never a configured answer: every journalled apply asks for it.
+        self._record("restrict_to_administrators", (path,), {})
+
     # -- services -----------------------------------------------------------------------------
     def require_services(self) -> None:
         return self._answer("require_services")

@@ -167,6 +167,9 @@ class ConfigDotNet(FakeDotNet):
         self.EnvironmentVariableTarget = SimpleNamespace(Process="Process", User="User", Machine="Machine")
         self.ManagementClass = lambda path: _DefenderClass(net, path)
         self.StringArray = lambda items: list(items)
+        from fakes.service_dotnet import install_acl
+
+        install_acl(self)  # the journal folder's ACL (restrict_to_administrators)
         process_environment = self.Environment
 
         class Environment(process_environment):  # type: ignore[misc, valid-type]

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 
 DO_NOT_EXPAND = "DoNotExpandEnvironmentNames"
 MODIFY = 0x301BF
+FULL_CONTROL = 0x1F01FF
 
 
 class FakeTimeoutException(Exception):
@@ -118,6 +119,11 @@ class _Rule(SimpleNamespace):
 class _Security:
     def __init__(self, rules: list[_Rule]) -> None:
         self.rules = list(rules)
+        #: SetAccessRuleProtection's (isProtected, preserveInheritance); None: never called
+        self.protection: Optional[tuple[bool, bool]] = None
+
+    def SetAccessRuleProtection(self, is_protected: bool, preserve_inheritance: bool) -> None:  # noqa: N802
+        self.protection = (is_protected, preserve_inheritance)
 
     def GetAccessRules(self, explicit: bool, inherited: bool, kind: Any) -> list[_Rule]:  # noqa: N802
         return list(self.rules)
@@ -166,6 +172,38 @@ class FakeAdvapi32:
         return 1
 
 
+def install_acl(net: Any) -> None:
+    """The ACL part of the .NET surface (System.Security.AccessControl, DirectoryInfo), on any
+    fake .NET that records `calls`: net.acl holds each folder's rules, net.security the last
+    DirectorySecurity set on it."""
+    net.acl = {}
+    net.security = {}
+    net.Enum = SimpleNamespace(Parse=lambda kind, text: (kind, text))
+    net.InheritanceFlagsType = "InheritanceFlags"
+    net.PropagationFlagsType = "PropagationFlags"
+    net.SecurityIdentifierType = "SecurityIdentifier"
+    net.FileSystemRights = SimpleNamespace(Modify=MODIFY, FullControl=FULL_CONTROL)
+    net.AccessControlType = SimpleNamespace(Allow="Allow")
+    net.DirectorySecurity = lambda: _Security([])
+    net.SecurityIdentifier = lambda sid: SimpleNamespace(Value=sid, Translate=lambda kind: SimpleNamespace(Value=sid))
+    net.NTAccount = lambda name: SimpleNamespace(Value=name, Translate=lambda kind: SimpleNamespace(Value=f"S-{name.lower()}"))
+
+    def rule(identity: Any, rights: int, inheritance: Any, propagation: Any, kind: str) -> _Rule:
+        net.calls.append(("FileSystemAccessRule", (identity.Value, rights, inheritance, propagation, kind)))
+        return _Rule(IdentityReference=identity.Translate(None), FileSystemRights=rights, AccessControlType=kind)
+
+    def directory(path: str) -> Any:
+        def set_access_control(security: _Security) -> None:
+            net.calls.append(("DirectoryInfo.SetAccessControl", (path,)))
+            net.acl[path] = security.rules
+            net.security[path] = security
+
+        return SimpleNamespace(GetAccessControl=lambda: _Security(net.acl.get(path, [])), SetAccessControl=set_access_control)
+
+    net.FileSystemAccessRule = rule
+    net.DirectoryInfo = directory
+
+
 class FakeServiceDotNet:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple]] = []
@@ -175,7 +213,6 @@ class FakeServiceDotNet:
         self.statuses: dict[str, str] = {}
         self.statuses_names: list[str] = []
         self.wmi: Callable[[str, str], list[dict]] = lambda namespace, query: []
-        self.acl: dict[str, list[_Rule]] = {}
         self.hang_on_stop = False
         self.on_timeout: Optional[Callable[[Any], None]] = None
         net = self
@@ -183,12 +220,7 @@ class FakeServiceDotNet:
         self.Registry = SimpleNamespace(LocalMachine=_Hive(self))
         self.DoNotExpand = DO_NOT_EXPAND
         self.TimeSpan = SimpleNamespace(FromSeconds=lambda s: f"{s}s")
-        self.Enum = SimpleNamespace(Parse=lambda kind, text: (kind, text))
-        self.InheritanceFlagsType = "InheritanceFlags"
-        self.PropagationFlagsType = "PropagationFlags"
-        self.SecurityIdentifierType = "SecurityIdentifier"
-        self.FileSystemRights = SimpleNamespace(Modify=MODIFY)
-        self.AccessControlType = SimpleNamespace(Allow="Allow")
+        install_acl(self)
         self.ServiceControllerStatus = SimpleNamespace(Running="Running", Stopped="Stopped")
 
         class ServiceController(_Controller):
@@ -210,24 +242,6 @@ class FakeServiceDotNet:
         self.Advapi32 = FakeAdvapi32(self)
         self.FileVersionInfo = SimpleNamespace(GetVersionInfo=lambda path: SimpleNamespace(FileVersion="2.24.101.0", ProductVersion=None))
 
-        def account(name: str) -> Any:
-            return SimpleNamespace(Value=name, Translate=lambda kind: SimpleNamespace(Value=f"S-{name.lower()}"))
-
-        self.NTAccount = account
-
-        def rule(identity: Any, rights: int, inheritance: Any, propagation: Any, kind: str) -> _Rule:
-            net.calls.append(("FileSystemAccessRule", (identity.Value, rights, inheritance, propagation, kind)))
-            return _Rule(IdentityReference=identity.Translate(None), FileSystemRights=rights, AccessControlType=kind)
-
-        self.FileSystemAccessRule = rule
-
-        def directory(path: str) -> Any:
-            return SimpleNamespace(
-                GetAccessControl=lambda: _Security(net.acl.get(path, [])),
-                SetAccessControl=lambda security: (net.calls.append(("DirectoryInfo.SetAccessControl", (path,))), net.acl.__setitem__(path, security.rules)),
-            )
-
-        self.DirectoryInfo = directory
         self.key("SYSTEM\\CurrentControlSet\\Services")
 
     # -- building the machine -------------------------------------------------------------------

@@ -247,8 +247,20 @@ def test_update_backs_up_installs_migrates_then_restarts_in_order(use):
 @pytest.mark.parametrize("failing", ["prefect_database_upgrade", "wait-healthy", "pip_install"])
 def test_a_failed_upgrade_puts_back_the_version_the_database_and_the_running_services(use, monkeypatch, failing):
     adapter = use(machine())
+    params = _update()
     if failing == "wait-healthy":
-        monkeypatch.setenv("PREFECTWIN_TEST_FAIL_HEALTH_GATE", "1")
+        # The new release never becomes healthy: the server's interpreter answers as unhealthy
+        # while it holds 3.9.1, as a server that cannot start on its new version would.
+        healthy_when_running = health.describe
+
+        def describe(record, **kwargs: Any):
+            info = healthy_when_running(record, **kwargs)
+            if record.name == "PrefectServer" and adapter.packages[PY_A]["prefect"] == "3.9.1":
+                return info.model_copy(update={"health": "Unhealthy", "health_detail": "no answer from /api/health"})
+            return info
+
+        monkeypatch.setattr(health, "describe", describe)
+        params = _update(timeoutSec=1)
     else:
         adapter.fail_on[failing] = RuntimeError(f"{failing} broke")
         if failing == "pip_install":
@@ -267,9 +279,11 @@ def test_a_failed_upgrade_puts_back_the_version_the_database_and_the_running_ser
             monkeypatch.setattr(FakeServiceAdapter, "pip_install", flaky)
     before_packages = json.dumps(adapter.packages, sort_keys=True)
     before_status = {n: s.status for n, s in adapter.services.items()}
-    response, _ = call("service.update", _update())
+    response, _ = call("service.update", params)
     assert not response["ok"] and response["error"]["code"] == "ApplyFailed", response
     message = response["error"]["message"]
+    if failing == "wait-healthy":
+        assert "Not healthy after 1 s: PrefectServer: no answer from /api/health" in message, message
     assert "Prefect 3.6.29 is installed again" in message and "healthy" in message, message
     assert json.dumps(adapter.packages, sort_keys=True) == before_packages
     assert adapter.files[SERVER_DB] == "old-revision"
@@ -328,6 +342,109 @@ def test_a_postgresql_server_gets_a_note_on_what_to_back_up_and_no_sqlite_step(u
     assert "pg_dump" in note and any(e.get("level") == "warning" and "pg_dump" in e["message"] for e in events)
 
 
+def _postgres_machine() -> FakeServiceAdapter:
+    adapter = machine()
+    spec = windows_spec(python_path=PY_A, database_url="postgresql+asyncpg://prefect@db01:5432/prefect")
+    adapter.services["prefectserver"] = service_from(spec)
+    return adapter
+
+
+def test_a_postgresql_upgrade_is_refused_without_backup_acknowledged_before_any_change(use):
+    adapter = use(_postgres_machine())
+    before = adapter.snapshot()
+    shown, events = call("service.update", _update(), what_if=True)
+    assert shown["ok"] and any("-BackupAcknowledged" in n for n in shown["result"]["notes"]), shown
+    response, _ = call("service.update", _update())
+    error = response["error"]
+    assert (error["code"], error["category"], error["target"]) == ("InvalidArgument", "InvalidArgument", "BackupAcknowledged"), error
+    assert "PrefectServer" in error["message"] and "nothing was changed" in error["message"]
+    assert "pg_dump" in error["remediation"] and "-BackupAcknowledged" in error["remediation"]
+    assert adapter.changing_calls() == [] and adapter.snapshot() == before
+
+
+def test_a_postgresql_upgrade_runs_once_the_backup_is_acknowledged(use):
+    adapter = use(_postgres_machine())
+    response, _ = call("service.update", _update(backupAcknowledged=True))
+    assert response["ok"], response
+    assert adapter.packages[PY_A]["prefect"] == "3.9.1"
+    assert ("prefect_database_upgrade",) in changes(adapter) and ("sqlite_backup",) not in changes(adapter)
+
+
+def test_a_sqlite_upgrade_needs_no_acknowledgement(use):
+    adapter = use(machine())
+    shown, _ = call("service.update", _update(), what_if=True)
+    assert not any("BackupAcknowledged" in n for n in shown["result"]["notes"])
+
+
+# -- which interpreter: the one NSSM really starts (%VAR% expanded, a prefect launcher's python) --
+SCRIPTS_A = "C:\\Prefect\\venv\\Scripts"
+
+
+def _reapplication(adapter: FakeServiceAdapter, name: str, application: str, **parameters: tuple[str, ...]) -> None:
+    service = adapter.services[name.lower()]
+    service.parameters["Application"] = (application,)
+    service.parameters.update(parameters)
+
+
+def _account_with(environment: dict[str, str]) -> dict[str, Any]:
+    from prefectwin.diagnosis.facts import ServiceAccountFacts
+
+    return {"NT AUTHORITY\\SYSTEM": ServiceAccountFacts(principal="NT AUTHORITY\\SYSTEM", environment=environment)}
+
+
+def test_update_expands_percent_variables_of_the_application_in_the_service_environment(use):
+    adapter = use(machine(accounts=_account_with({"PrefectRoot": "C:\\Prefect"})))
+    _reapplication(adapter, "PrefectServer", "%PREFECTROOT%\\venv\\Scripts\\python.exe")
+    response, _ = call("service.update", _update())
+    assert response["ok"], response
+    assert response["result"]["pythonPath"] == PY_A
+    assert [c.args[0] for c in adapter.calls_to("pip_install")] == [PY_A]
+    assert adapter.packages[PY_A]["prefect"] == "3.9.1"
+    # PrefectWorker2 runs the same interpreter, written without a variable: upgraded (and restarted) with it.
+    assert ("stop_service", "PrefectWorker2") in changes(adapter) and ("start_service", "PrefectWorker2") in changes(adapter)
+
+
+def test_a_variable_from_the_services_own_environment_counts_too(use):
+    adapter = use(machine())
+    server = adapter.services["prefectserver"]
+    extra = (*server.parameters.get("AppEnvironmentExtra", ()), "VENV=C:\\Prefect\\venv")
+    _reapplication(adapter, "PrefectServer", "%VENV%\\Scripts\\python.exe", AppEnvironmentExtra=extra)
+    response, _ = call("service.update", _update(), what_if=True)
+    assert response["ok"] and response["result"]["pythonPath"] == PY_A, response
+
+
+def test_update_of_a_prefect_exe_launcher_upgrades_the_python_beside_it(use):
+    adapter = use(machine())
+    _reapplication(adapter, "PrefectWorker2", f"{SCRIPTS_A}\\prefect.exe", AppParameters=("worker start --pool other",))
+    response, _ = call("service.update", _update(name="PrefectWorker2"))
+    assert response["ok"], response
+    assert response["result"]["pythonPath"] == PY_A
+    assert [c.args[0] for c in adapter.calls_to("pip_install")] == [PY_A]
+    # The launcher's venv is the server's: the server is upgraded and migrated with it.
+    assert ("prefect_database_upgrade",) in changes(adapter) and ("stop_service", "PrefectServer") in changes(adapter)
+
+
+@pytest.mark.parametrize(
+    ("application", "words"),
+    [
+        ("%NOSUCHROOT%\\venv\\Scripts\\python.exe", "names %NOSUCHROOT%, which the service's environment does not set"),
+        ("C:\\Gone\\venv\\Scripts\\prefect.exe", "that is 'C:\\Gone\\venv\\Scripts\\python.exe') does not exist"),
+    ],
+    ids=["unset-variable", "launcher-without-python"],
+)
+def test_an_interpreter_that_cannot_be_found_is_a_structured_error_before_any_change(use, application, words):
+    adapter = use(machine())
+    _reapplication(adapter, "PrefectServer", application)
+    before = adapter.snapshot()
+    for what_if in (True, False):
+        response, _ = call("service.update", _update(), what_if=what_if)
+        error = response["error"]
+        assert (error["code"], error["target"]) == ("NotFound", "Name") and words in error["message"], error
+        assert "nothing was changed" in error["message"] and error["remediation"]
+    assert adapter.changing_calls() == [] and adapter.snapshot() == before
+    assert adapter.calls_to("pip_freeze") == []
+
+
 # -- the stand-in's command-line split is the MS C runtime's ----------------------------------
 @pytest.mark.parametrize(
     "argv",
@@ -347,7 +464,7 @@ def test_a_failed_migration_never_shows_the_database_password(use):
     )
     adapter.services["prefectserver"] = service_from(spec)
     adapter.fail_on["prefect_database_upgrade"] = RuntimeError(f"could not connect to postgresql+asyncpg://prefect:{password}@db01:5432/prefect")
-    response, events = call("service.update", _update())
+    response, events = call("service.update", _update(backupAcknowledged=True))
     assert response["error"]["code"] == "ApplyFailed", response
     text = json.dumps(response) + json.dumps(events)
     assert password not in text and "could not connect" in text

@@ -8,11 +8,13 @@ run as `<copy>/bin/python -m ...` (the copy's console scripts point at the origi
 SQLite database holds a flow run created through the 3.6.29 server's API. Packages come from
 the wheelhouse via -WheelPath, as on an air-gapped host.
 
-1. With the health gate made to fail (PREFECTWIN_TEST_FAIL_HEALTH_GATE, a test hook): the
-   rollback reinstalls 3.6.29 (`python -m prefect version` says so), puts the database back
-   byte for byte (its SHA-256 when the old server starts again is the backup's, and its
-   content is the stopped original's), and the old server is healthy again with the flow run.
-2. Without the hook, through the real `python -m prefectwin rpc`: 3.9.1 is installed, the
+1. With the health gate failing for a real reason (something else holds the server's port when
+   the upgraded server starts, so 3.9.1 never answers; the port is free again once it is
+   stopped): the rollback reinstalls 3.6.29 (`python -m prefect version` says so), puts the
+   database back byte for byte (its SHA-256 when the old server starts again is the backup's,
+   and its content is the stopped original's), and the old server is healthy again with the
+   flow run. Nothing in the shipped code knows it is being tested.
+2. With the port free, through the real `python -m prefectwin rpc`: 3.9.1 is installed, the
    database is migrated (a new Alembic revision), the server is healthy and is 3.9.1, and the
    flow run is still there.
 """
@@ -21,11 +23,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from service_helpers import install_params
@@ -44,6 +47,8 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="the POSIX stand-in for 
 
 OLD, NEW = "3.6.29", "3.9.1"
 NAME = "PrefectUpgradeServer"
+# How long the failing health gate waits (and the rollback's old server has to become healthy).
+GATE_SEC = 60
 
 
 def sha256(path: str) -> str:
@@ -75,19 +80,32 @@ def prefect_version(python: str) -> str:
 
 class Observing(StandInServices):
     """The real stand-in, plus what the test needs to see at the moments in between: the
-    database's hash and content right after each stop and right before each start."""
+    database's hash and content right after each stop and right before each start. With
+    `occupy`, the first start finds that (host, port) taken by a listener of the test's own,
+    which goes away at the next stop: the upgraded server cannot serve, the old one can."""
 
-    def __init__(self, root: str, database: str) -> None:
+    def __init__(self, root: str, database: str, occupy: Optional[tuple[str, int]] = None) -> None:
         super().__init__(root)
         self.database = database
+        self.occupy = occupy
+        self.squatter: Optional[socket.socket] = None
         self.seen: list[tuple[str, str, list[str]]] = []
 
     def stop_service(self, name: str, timeout_sec: int) -> None:
         super().stop_service(name, timeout_sec)
+        if self.squatter is not None:
+            self.squatter.close()
+            self.squatter = None
         self.seen.append(("stopped", sha256(self.database), dump(self.database)))
 
     def start_service(self, name: str, timeout_sec: int) -> None:
         self.seen.append(("starting", sha256(self.database), dump(self.database)))
+        if self.occupy is not None:
+            self.squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the old server's TIME_WAIT
+            self.squatter.bind(self.occupy)
+            self.squatter.listen(1)
+            self.occupy = None
         super().start_service(name, timeout_sec)
 
 
@@ -142,17 +160,19 @@ def test_a_failed_health_gate_restores_the_old_version_and_the_database_byte_for
 
     spec, database = service["spec"], service["database"]
     old_revision = revision(database)
-    observer = Observing(service["root"], database)
+    observer = Observing(service["root"], database, occupy=(spec.bind_address or "127.0.0.1", spec.port))
     system.use_adapter(PosixAdapter(services=observer))
-    monkeypatch.setenv("PREFECTWIN_TEST_FAIL_HEALTH_GATE", "1")
     monkeypatch.setenv("PIP_NO_COMPILE", "1")  # test time: bytecode is written at first import instead
     try:
         with pytest.raises(ApplyFailed) as failed:
-            service_update(ServiceUpdateParams(name=NAME, version=NEW, wheel_path=str(WHEELHOUSE)), Context(what_if=False, events=SilentEvents()))
+            params = ServiceUpdateParams(name=NAME, version=NEW, wheel_path=str(WHEELHOUSE), timeout_sec=GATE_SEC)
+            service_update(params, Context(what_if=False, events=SilentEvents()))
     finally:
         system.use_adapter(None)
+        if observer.squatter is not None:
+            observer.squatter.close()
     message = failed.value.message
-    assert "PREFECTWIN_TEST_FAIL_HEALTH_GATE" in message and f"Prefect {OLD} is installed again and {NAME} is healthy" in message, message
+    assert f"Not healthy after {GATE_SEC} s" in message and f"Prefect {OLD} is installed again and {NAME} is healthy" in message, message
     assert prefect_version(service["python"]) == OLD
 
     [backup] = [d["backups"] for d in failed.value.details if "backups" in d][0]
@@ -174,7 +194,7 @@ def test_the_upgrade_installs_3_9_1_migrates_the_database_and_reaches_a_healthy_
     old_revision = revision(database)
     result = run_rpc(
         {"protocol": 1, "command": "service.update", "params": {"name": NAME, "version": NEW, "wheelPath": str(WHEELHOUSE)}},
-        env={ROOT_VARIABLE: service["root"], "PREFECTWIN_TEST_FAIL_HEALTH_GATE": None, "PIP_NO_COMPILE": "1"},
+        env={ROOT_VARIABLE: service["root"], "PIP_NO_COMPILE": "1"},
         timeout=900,
     )
     code, response, events = result

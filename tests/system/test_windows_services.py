@@ -234,6 +234,21 @@ def test_modify_rights_are_checked_granted_and_revoked(adapter, net, tmp_path):
     assert adapter.has_modify(str(tmp_path / "missing"), "x") is False
 
 
+def test_a_folder_is_restricted_to_system_and_administrators_by_sid_with_nothing_inherited(adapter, net, tmp_path):
+    from fakes.service_dotnet import FULL_CONTROL
+
+    path = str(tmp_path)
+    net.grant(path, "BUILTIN\\Users")  # what %ProgramData% hands down
+    adapter.restrict_to_administrators(path)
+    security = net.security[path]
+    assert security.protection == (True, False)  # inheritance off, inherited entries not kept
+    rules = [args for name, args in net.calls if name == "FileSystemAccessRule"]
+    inherit = (("InheritanceFlags", "ContainerInherit, ObjectInherit"), ("PropagationFlags", "None"), "Allow")
+    assert rules == [("S-1-5-18", FULL_CONTROL, *inherit), ("S-1-5-32-544", FULL_CONTROL, *inherit)]
+    assert sorted(r.IdentityReference.Value for r in net.acl[path]) == ["S-1-5-18", "S-1-5-32-544"]
+    assert adapter.has_modify(path, "BUILTIN\\Users") is False
+
+
 def test_firewall_rule_by_argument_list_and_read_back_through_wmi(adapter, net, monkeypatch):
     monkeypatch.setenv("SystemRoot", "C:\\Windows")
     adapter.add_firewall_rule("PrefectWin-PrefectServer", 4200)

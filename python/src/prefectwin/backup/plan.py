@@ -90,16 +90,28 @@ def _require_prefect_database(facts: DatabaseFile, *, parameter: str, role: str)
         )
 
 
-def plan_backup(source: DatabaseFile, destination: Optional[str], now: _dt.datetime, *, destination_is_folder: bool) -> DatabaseBackup:
-    _require_prefect_database(source, parameter="path", role="database")
+def backup_target(database: str, destination: Optional[str], now: _dt.datetime, *, destination_is_folder: bool) -> str:
+    """The file a backup of `database` goes to: -Destination, a file named by the time in the
+    -Destination folder, or the default beside the database."""
     if destination is None:
-        target = default_backup_path(source.path, now)
-    elif destination_is_folder:
-        target = os.path.join(destination, os.path.basename(default_backup_path(source.path, now)))
-    else:
-        target = destination
+        return default_backup_path(database, now)
+    if destination_is_folder:
+        return os.path.join(destination, os.path.basename(default_backup_path(database, now)))
+    return destination
+
+
+def plan_backup(source: DatabaseFile, target: str, *, target_exists: bool) -> DatabaseBackup:
+    """`target`: from backup_target; `target_exists`: whether a file is there already (a
+    backup never overwrites one, so the plan refuses it, not only the apply)."""
+    _require_prefect_database(source, parameter="path", role="database")
     if os.path.abspath(target) == os.path.abspath(source.path):
         raise InvalidArgument("The backup cannot overwrite the database itself.", target="destination", remediation="Choose another -Destination.")
+    if target_exists:
+        raise InvalidArgument(
+            f"The backup file '{target}' exists already; a backup never overwrites one, so nothing was written.",
+            target="destination",
+            remediation="Choose another -Destination file, or give a folder (the backup is then named with the UTC time).",
+        )
     action = Action(
         kind="backup-database",
         description=f"Back up the SQLite database '{source.path}' to '{target}' (online backup)",

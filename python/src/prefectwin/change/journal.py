@@ -6,6 +6,12 @@ folder, where config.json lives too: `%ProgramData%\\PrefectWin` on Windows, `/v
 for root elsewhere, `$XDG_STATE_HOME/prefectwin` (or `~/.local/state/prefectwin`) for other
 users; `PREFECTWIN_DATA_DIR` overrides it (tests).
 
+A journal can hold a service's spec (paths, accounts, environment names), so its folder is
+restricted through the system adapter (`restrict_to_administrators`) each time one is begun:
+SYSTEM and Administrators only on Windows, the owner only (0700) on POSIX. On Windows a process
+that is not elevated could not write there afterwards, so its journal lives in its own profile
+(`%LOCALAPPDATA%\\PrefectWin\\journal`, private to the user already) and is not restricted.
+
 No secret is ever written. Every value of an action's data that is a SecretStr, holds a known
 secret of the command, a URL password, or is a KEY=VALUE assignment with a secret-looking name
 is stored as {"$secret": true}. A step whose redo or undo would need such a value cannot be
@@ -45,8 +51,28 @@ def data_dir() -> str:
     return os.path.join(state, "prefectwin")
 
 
+def _elevated() -> bool:
+    from prefectwin.system import get_adapter
+
+    try:
+        return bool(get_adapter().is_admin())
+    except Exception:  # noqa: BLE001 - not knowing is not being an administrator
+        return False
+
+
+def _location() -> tuple[str, bool]:
+    """(the journal folder, whether to restrict it to SYSTEM and Administrators)."""
+    if sys.platform != "win32":
+        return os.path.join(data_dir(), "journal"), True
+    elevated = _elevated()
+    if elevated or os.environ.get("PREFECTWIN_DATA_DIR"):
+        return os.path.join(data_dir(), "journal"), elevated
+    local = os.environ.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+    return os.path.join(local, "PrefectWin", "journal"), False
+
+
 def journal_dir() -> str:
-    return os.path.join(data_dir(), "journal")
+    return _location()[0]
 
 
 def is_secret(value: Any) -> bool:
@@ -111,8 +137,14 @@ class Journal:
         secrets: Iterable[str] = (),
         replaces: Optional[str] = None,
     ) -> "Journal":
-        folder = journal_dir()
+        folder, restrict = _location()
         os.makedirs(folder, mode=0o700, exist_ok=True)
+        if restrict:
+            from prefectwin.system import get_adapter
+
+            # Before the first record is written: the folder may be older than this rule.
+            adapter = get_adapter()
+            adapter.restrict_to_administrators(folder)
         record = {
             "version": VERSION,
             "planId": plan_id,

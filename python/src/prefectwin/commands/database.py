@@ -75,7 +75,7 @@ def _database_path(params: DatabaseLocation, ctx: Context) -> str:
 def database_backup(params: DatabaseBackupParams, ctx: Context) -> DatabaseBackup:
     """Back up a Prefect server's SQLite database with SQLite's online backup API, safe while the server runs."""
     from prefectwin.backup import sqlite
-    from prefectwin.backup.plan import plan_backup
+    from prefectwin.backup.plan import backup_target, plan_backup
     from prefectwin.backup.steps import STEPS
     from prefectwin.change import engine, session
     from prefectwin.change.model import fingerprint, new_plan
@@ -87,19 +87,13 @@ def database_backup(params: DatabaseBackupParams, ctx: Context) -> DatabaseBacku
     if shown_plan is not None and len(shown_plan.actions) == 1 and (destination is None or folder):
         # The default name holds the time of planning: applying the plan shown keeps that name.
         destination, folder = shown_plan.actions[0].target, False
-    plan = plan_backup(sqlite.inspect(database), destination, _dt.datetime.now(_dt.timezone.utc), destination_is_folder=folder)
+    target = backup_target(database, destination, _dt.datetime.now(_dt.timezone.utc), destination_is_folder=folder)
+    plan = plan_backup(sqlite.inspect(database), target, target_exists=os.path.lexists(target))
+
     def recheck() -> str:
         return fingerprint(_file_state(database, plan.backup))
 
     def execute(p, confirm, run_ctx) -> DatabaseBackup:
-        if os.path.exists(plan.backup):
-            from prefectwin.errors import InvalidArgument
-
-            raise InvalidArgument(
-                f"The backup file '{plan.backup}' exists already; a backup never overwrites one.",
-                target="destination",
-                remediation="Choose another -Destination, or a folder.",
-            )
         ran = engine.apply(p, steps=STEPS, runtime=None, events=run_ctx.events, confirm=confirm, command="database.backup", summary=f"Backup-PrefectDatabase {database}", activity=ACTIVITY)
         if not ran:
             return shown(p)

@@ -173,9 +173,8 @@ def _local_server_auth(adapter: Any, name: str) -> Optional[SecretStr]:
 @command("service.install", params=ServiceInstallParams, result=ServicePlan, changes_state=True)
 def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     """Install or update a Prefect server or worker as a Windows service (NSSM)."""
-    from prefectwin.change import engine, session
+    from prefectwin.change import session
     from prefectwin.change.model import fingerprint, new_plan
-    from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.health import describe, wait_until_healthy
     from prefectwin.services.plan import plan_install
     from prefectwin.services.spec import build_spec
@@ -215,19 +214,7 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
         return ServicePlan(name=spec.name, changed=bool(ran), what_if=not applied, actions=ran, service=service, plan_id=p.id, fingerprint=p.fingerprint)
 
     def execute(p, confirm, run_ctx) -> ServicePlan:
-        require_admin(adapter)
-        ran = engine.apply(
-            p,
-            steps=STEPS,
-            runtime=Runtime(adapter, nssm),
-            events=run_ctx.events,
-            confirm=confirm,
-            command="service.install",
-            summary=f"Install-PrefectService {spec.name}",
-            context={"nssm": nssm},
-            secrets=secrets,
-            activity="Applying the PrefectWin service plan",
-        )
+        ran = _apply_service_plan(p, confirm, run_ctx, adapter, "service.install", f"Install-PrefectService {spec.name}", secrets, nssm=nssm)
         if not p.actions:
             run_ctx.events.verbose(f"Service '{spec.name}' already matches the requested configuration.")
         service = None
@@ -288,13 +275,12 @@ def service_wait(params: ServiceWaitParams, ctx: Context) -> list[ServiceInfo]:
 @command("service.uninstall", params=ServiceUninstallParams, result=ServicePlan, changes_state=True)
 def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePlan:
     """Stop and remove a Prefect service, its firewall rule, and (if asked) its logs and SQLite database."""
-    from prefectwin.change import engine, session
+    from prefectwin.change import session
     from prefectwin.change.model import fingerprint, new_plan
-    from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.plan import plan_uninstall
     from prefectwin.services.spec import firewall_rule_name, log_task_name
     from prefectwin.services.state import log_files, secrets_file_of, sqlite_files
-    from prefectwin.services.validate import require_admin, require_nssm
+    from prefectwin.services.validate import require_nssm
     from prefectwin.system import get_adapter
 
     adapter = get_adapter()
@@ -337,19 +323,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         return ServicePlan(name=record.name, changed=bool(ran) if applied else True, what_if=not applied, actions=ran, plan_id=p.id, fingerprint=p.fingerprint)
 
     def execute(p, confirm, run_ctx) -> ServicePlan:
-        require_admin(adapter)
-        ran = engine.apply(
-            p,
-            steps=STEPS,
-            runtime=Runtime(adapter, nssm),
-            events=run_ctx.events,
-            confirm=confirm,
-            command="service.uninstall",
-            summary=f"Uninstall-PrefectService {record.name}",
-            context={"nssm": nssm},
-            secrets=_record_secrets(record, adapter),
-            activity="Applying the PrefectWin service plan",
-        )
+        ran = _apply_service_plan(p, confirm, run_ctx, adapter, "service.uninstall", f"Uninstall-PrefectService {record.name}", _record_secrets(record, adapter), nssm=nssm)
         return result(p, ran, True)
 
     proposal = session.Proposal(
@@ -414,6 +388,9 @@ class ServiceUpdateParams(Params):
     version: str = Field(min_length=1, max_length=40, description="The Prefect release to install, e.g. 3.9.1.")
     wheel_path: Optional[str] = Field(None, description="A folder of wheels to install from, with no package index (air-gapped hosts).")
     timeout_sec: int = Field(120, ge=1, le=3600, description="How long each health gate waits after a start.")
+    backup_acknowledged: bool = Field(
+        False, description="A server on PostgreSQL: you have taken a pg_dump of its database (PrefectWin cannot, and a failed upgrade does not undo its migration)."
+    )
 
     @field_validator("wheel_path")
     @classmethod
@@ -499,22 +476,37 @@ def _chained(actions: list[Action]) -> list[Action]:
     return [a.model_copy(update={"depends_on": [ordered[i - 1].id]}) if i else a for i, a in enumerate(ordered)]
 
 
-def _apply_service_plan(plan: Any, confirm: Any, run_ctx: Context, adapter: Any, command: str, summary: str, secrets: tuple[str, ...], what: str) -> list[Action]:
-    """Restart and update: the change engine, journalled, with the service steps."""
+def _apply_service_plan(
+    plan: Any,
+    confirm: Any,
+    run_ctx: Context,
+    adapter: Any,
+    command: str,
+    summary: str,
+    secrets: tuple[str, ...],
+    what: Optional[str] = None,
+    *,
+    nssm: Optional[str] = None,
+) -> list[Action]:
+    """Every service command's apply: administrator rights, then the change engine, journalled,
+    with the service steps (`nssm`: install and uninstall run nssm.exe; restart and update do not)."""
     from prefectwin.change import engine
     from prefectwin.services.steps import STEPS, Runtime
     from prefectwin.services.validate import require_admin
 
-    require_admin(adapter, what)
+    if what is None:
+        require_admin(adapter)
+    else:
+        require_admin(adapter, what)
     return engine.apply(
         plan,
         steps=STEPS,
-        runtime=Runtime(adapter, None, run_ctx.events),
+        runtime=Runtime(adapter, nssm, run_ctx.events),
         events=run_ctx.events,
         confirm=confirm,
         command=command,
         summary=summary,
-        context={"nssm": None},
+        context={"nssm": nssm},
         secrets=secrets,
         activity="Applying the PrefectWin service plan",
     )
@@ -537,6 +529,50 @@ def _check_wheel_path(path: Optional[str], version: str) -> Optional[str]:
     return folder
 
 
+def _launches(adapter: Any, records: list[Any]) -> dict[str, Any]:
+    """How NSSM really starts each service (services/upgrade.py Launch), by lower-case name. The
+    account's environment block is read only for a service whose paths name a %VAR%."""
+    from prefectwin.services.spec import normalize_account
+    from prefectwin.services.upgrade import launch_of
+
+    blocks: dict[str, dict[str, str]] = {}
+
+    def block(record: Any) -> dict[str, str]:
+        written = " ".join((record.parameters.get("Application") or ("",))[:1] + (record.parameters.get("AppDirectory") or ("",))[:1])
+        if "%" not in written:
+            return {}
+        account = (record.parameters.get("ObjectName") or ("LocalSystem",))[0]
+        if account.lower() not in blocks:
+            try:
+                blocks[account.lower()] = dict(adapter.service_account_facts(normalize_account(account)[1]).environment)
+            except Exception:  # noqa: BLE001 - no block (POSIX, an unreadable account): NSSM's own variables still count
+                blocks[account.lower()] = {}
+        return blocks[account.lower()]
+
+    return {r.name.lower(): launch_of(r, block(r)) for r in records}
+
+
+def _require_interpreter(adapter: Any, name: str, launch: Any) -> str:
+    """The python that service `name` runs Prefect under, or a NotFound saying why there is none."""
+    if launch is None or not launch.application:
+        raise NotFound(f"Service '{name}' has no Application: PrefectWin cannot tell which interpreter to upgrade.", target="Name", remediation="Install the service again with Install-PrefectService -Force.")
+    shown = f"'{launch.application}'" + ("" if launch.application == launch.python else f", that is '{launch.python}'")
+    if launch.unexpanded:
+        raise NotFound(
+            f"The interpreter of service '{name}' cannot be found: its Application {shown} names {', '.join(launch.unexpanded)}, "
+            "which the service's environment does not set; nothing was changed.",
+            target="Name",
+            remediation="Set the variable for the service (machine environment, or AppEnvironmentExtra), or install the service again with an absolute -PythonPath.",
+        )
+    if not adapter.path_exists(launch.python):
+        raise NotFound(
+            f"The interpreter of service '{name}' ({shown}) does not exist; nothing was changed.",
+            target="Name",
+            remediation="Install the service again with a -PythonPath that exists (Install-PrefectService -Force).",
+        )
+    return launch.python
+
+
 @command("service.update", params=ServiceUpdateParams, result=ServiceUpdate, changes_state=True)
 def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     """Upgrade Prefect in a service's interpreter: back up, pip install, migrate, restart in order behind a health gate; roll back on failure."""
@@ -554,21 +590,21 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     adapter = get_adapter()
     adapter.require_services()
     [record] = [r for r in _records(adapter, [params.name]) if r.name.lower() == params.name.lower()][:1] or [None]
-    python = (record.parameters.get("Application") or (None,))[0] if record else None
-    if not python or not adapter.path_exists(python):
-        raise NotFound(f"The interpreter of service '{params.name}' ({python}) does not exist.", target="Name", remediation="Install the service again with a -PythonPath that exists.")
-    current = prefect_version(python)
-    check_version(current, params.version)
 
     def managed() -> list[Any]:
         return [r for r in adapter.read_managed_services(None) if r.managed is not None]
 
     records = managed()
+    launches = _launches(adapter, records)
+    python = _require_interpreter(adapter, params.name, launches.get(record.name.lower()) if record else None)
+    current = prefect_version(python)
+    check_version(current, params.version)
     # Recorded when planning, so that the plan that is shown is the plan that runs, undo included.
     previous = adapter.pip_freeze(python) if current != params.version else []
     actions, notes = plan_update(
         records,
         params.name,
+        launches=launches,
         current_version=current,
         version=params.version,
         wheel_path=wheel_path,
@@ -579,6 +615,10 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     # Each step needs the one before it (no migration without the backup, no start without the
     # migration), so declining one under -Confirm skips the rest of the upgrade.
     plan = new_plan(_chained(actions), records)
+    # Servers whose database PrefectWin cannot back up, nor put back if the upgrade fails.
+    unbacked = [a.target for a in actions if a.kind == "migrate-database" and not a.data.get("backup")]
+    if unbacked and not params.backup_acknowledged:
+        notes = [*notes, f"Applying this needs -BackupAcknowledged: say that you have taken the pg_dump of {', '.join(unbacked)}'s database."]
     for note in notes:
         ctx.events.warning(note)
 
@@ -592,6 +632,14 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     def execute(p, confirm, run_ctx) -> ServiceUpdate:
         if not p.actions:
             return result(p, [], True)
+        if unbacked and not params.backup_acknowledged:
+            raise InvalidArgument(
+                f"Service {', '.join(repr(n) for n in unbacked)} uses PostgreSQL, which PrefectWin does not back up, and a failed upgrade "
+                "does not undo its migration; nothing was changed.",
+                target="BackupAcknowledged",
+                remediation="Take a pg_dump of the database (pg_dump --format=custom --file=prefect-before-upgrade.dump DBNAME) and keep it, "
+                "then run Update-PrefectService again with -BackupAcknowledged.",
+            )
         running = list(dict.fromkeys(a.target for a in p.actions if a.kind == "stop-service"))
         try:
             ran = _apply_service_plan(p, confirm, run_ctx, adapter, "service.update", f"Update-PrefectService {record.name} -Version {params.version}", _all_secrets(records), "Upgrading a service's Prefect")

@@ -21,8 +21,10 @@ Ensure = Literal["Present", "Absent"]
 READ_ONLY = {"readOnly": True}
 
 
-# [int] properties of a PowerShell class are 0 when not set, so 0 means "not given" for these.
-ZERO_IS_UNSET = frozenset({"port", "logRotateBytes", "logRotateSeconds", "logRetentionCount", "logRetentionDays"})
+# [int] properties of a PowerShell class are 0 when not set, so 0 means "not given" for these
+# (none of them takes 0). LogRotateSeconds and LogRetentionDays do take 0 (off, no age limit),
+# so the class declares them [Nullable[int]] and their 0 is a value.
+ZERO_IS_UNSET = frozenset({"port", "logRotateBytes", "logRetentionCount"})
 
 
 class Instance(BaseModel):
@@ -126,9 +128,9 @@ class ServiceInstance(Instance):
     auth_string_variable: Optional[str] = Field(None, description="The NAME of a machine environment variable holding the auth string USER:PASSWORD.")
     allow_anonymous: Optional[bool] = Field(None, description="Server only: listen on a non-loopback BindAddress without authentication.")
     log_rotate_bytes: Optional[int] = Field(None, description="Rotate a log once it is this large; 0 or unset: 10 MiB.")
-    log_rotate_seconds: Optional[int] = Field(None, description="At start, rotate a log older than this; 0 or unset: 1 day.")
+    log_rotate_seconds: Optional[int] = Field(None, description="At start, rotate a log older than this; 0: never; unset: not managed (a new service gets 1 day).")
     log_retention_count: Optional[int] = Field(None, description="Keep this many rotated copies per log; 0 or unset: 10.")
-    log_retention_days: Optional[int] = Field(None, description="Delete rotated copies older than this; 0 or unset: 30.")
+    log_retention_days: Optional[int] = Field(None, description="Delete rotated copies older than this; 0: no age limit; unset: not managed (a new service gets 30).")
     status: Optional[str] = Field(None, description="Read only: the service's status.", json_schema_extra=READ_ONLY)
     health: Optional[str] = Field(None, description="Read only: the service's health.", json_schema_extra=READ_ONLY)
 

@@ -16,6 +16,20 @@ from prefectwin.registry import Context
 READ_BACK = (("role", "role"), ("port", "port"), ("prefectHome", "prefect_home"), ("pool", "pool"), ("apiUrl", "api_url"), ("startupType", "start_type"))
 # Property -> service.install parameter, where they differ.
 PARAMETER_OF = {"serviceDependency": "dependsOn"}
+# Properties whose 0 is a value (Install-PrefectService: 0 turns time rotation off, 0 days is no
+# age limit), so unset cannot mean "the default": it means "not managed", and an installed
+# service keeps what it has. How to read that back from its record.
+KEPT_WHEN_UNSET = {
+    "logRotateSeconds": lambda record: _int((record.parameters.get("AppRotateSeconds") or (None,))[0]),
+    "logRetentionDays": lambda record: _int(((record.managed or {}).get("logRetention") or {}).get("days")),
+}
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 PASSED_ON = (
     "role",
     "port",
@@ -101,8 +115,9 @@ def _database_url(wanted: ServiceInstance) -> Optional[str]:
     return None
 
 
-def install_params(wanted: ServiceInstance) -> dict[str, Any]:
-    """service.install's parameters: Present means installed and running, so start is always sent."""
+def install_params(wanted: ServiceInstance, installed: Any = None) -> dict[str, Any]:
+    """service.install's parameters: Present means installed and running, so start is always sent.
+    `installed`: the service's record, if it exists (what an unmanaged property keeps)."""
     if wanted.role is None:
         raise InvalidArgument(
             f"PrefectService {wanted.name}: Role is required when Ensure is Present.",
@@ -111,6 +126,10 @@ def install_params(wanted: ServiceInstance) -> dict[str, Any]:
         )
     given = wanted.model_dump(by_alias=True, exclude_none=True)
     params = {PARAMETER_OF.get(p, p): given[p] for p in PASSED_ON if p in given}
+    if installed is not None and installed.managed is not None:
+        for prop, held in KEPT_WHEN_UNSET.items():
+            if prop not in given and held(installed) is not None:
+                params[prop] = held(installed)
     if wanted.database_credential is not None:
         credential = wanted.database_credential
         params["databaseCredential"] = {"userName": credential.user_name, "password": credential.password.get_secret_value()}
@@ -174,7 +193,10 @@ def _plan(wanted: ServiceInstance, actual: ServiceInstance, ctx: Context, *, wha
             return change.run("service.uninstall", {"name": wanted.name}, ctx, what_if=what_if).actions
         except NotFound:
             return []
-    return change.run("service.install", install_params(wanted), ctx, what_if=what_if).actions
+    from prefectwin.system import get_adapter
+
+    installed = get_adapter().read_service(wanted.name) if actual.ensure == "Present" else None
+    return change.run("service.install", install_params(wanted, installed), ctx, what_if=what_if).actions
 
 
 def _same(prop: str, wanted: Any, actual: Any) -> bool:

@@ -15,11 +15,6 @@ from prefectwin.change.model import Action
 from prefectwin.services.spec import BUILTIN_ACCOUNTS, parse_failure_values
 
 
-# A test hook: makes every health gate fail at once, so that an upgrade's rollback can be
-# proven with real servers. Nothing sets it outside the tests.
-FAIL_HEALTH_GATE_VARIABLE = "PREFECTWIN_TEST_FAIL_HEALTH_GATE"
-
-
 @dataclass
 class Runtime:
     adapter: Any
@@ -47,16 +42,10 @@ def _install(action: Action, adapter: Any, nssm: Optional[str]) -> None:
 
 
 def _wait_healthy(action: Action, rt: Runtime) -> None:
-    import os
-
-    from prefectwin.errors import OperationTimeout
     from prefectwin.events import SilentEvents
     from prefectwin.services.health import wait_until_healthy
 
-    names = action.data["names"]
-    if os.environ.get(FAIL_HEALTH_GATE_VARIABLE):
-        raise OperationTimeout(f"the health gate of {', '.join(names)} was made to fail ({FAIL_HEALTH_GATE_VARIABLE} is set).", target=action.target)
-    wait_until_healthy(names, int(action.data["timeoutSec"]), rt.adapter, rt.events or SilentEvents())
+    wait_until_healthy(action.data["names"], int(action.data["timeoutSec"]), rt.adapter, rt.events or SilentEvents())
 
 
 def _distribution(line: str) -> str:

@@ -19,8 +19,10 @@ import datetime as _dt
 import ntpath
 import os
 import re
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Sequence
 
+from prefectwin.diagnosis.service import expand, interpreter_of, service_environment
 from prefectwin.errors import InvalidArgument
 from prefectwin.services.plan import Action
 from prefectwin.services.restart import server_of, start_actions, stop_actions
@@ -46,6 +48,34 @@ def _same_path(a: Optional[str], b: Optional[str]) -> bool:
     if "\\" in a or "\\" in b:
         return ntpath.normcase(a) == ntpath.normcase(b)
     return os.path.normpath(a) == os.path.normpath(b)
+
+
+UNEXPANDED = re.compile(r"%[^%=\r\n]+%")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How NSSM really starts a service, as the diagnosis reads it (diagnosis/service.py):
+    %VAR% expanded in the service's environment, and for a venv's prefect launcher
+    (Scripts\\prefect.exe) the python beside it, which is what pip has to upgrade."""
+
+    application: str  # as NSSM holds it
+    python: str
+    cwd: Optional[str]
+
+    @property
+    def unexpanded(self) -> list[str]:
+        """The %VAR% names that the service's environment does not set."""
+        return UNEXPANDED.findall(self.python)
+
+
+def launch_of(record: ServiceRecord, account_environment: Mapping[str, str]) -> Launch:
+    """`account_environment`: the block the SCM gives the service's account (NSSM's own
+    AppEnvironment / AppEnvironmentExtra go over it, as they do when NSSM expands)."""
+    env, _ = service_environment(record.parameters, dict(account_environment))
+    application = _first(record, "Application") or ""
+    cwd = _first(record, "AppDirectory")
+    return Launch(application=application, python=interpreter_of(expand(application, env)), cwd=expand(cwd, env) if cwd else None)
 
 
 def service_environment_of(record: ServiceRecord) -> dict[str, str]:
@@ -86,6 +116,7 @@ def plan_update(
     records: Sequence[ServiceRecord],
     name: str,
     *,
+    launches: Mapping[str, Launch],
     current_version: Optional[str],
     version: str,
     wheel_path: Optional[str],
@@ -93,18 +124,24 @@ def plan_update(
     now: _dt.datetime,
     health_timeout_sec: int,
 ) -> tuple[list[Action], list[str]]:
-    """(actions, notes). Empty actions when the interpreter already has `version`."""
+    """(actions, notes). Empty actions when the interpreter already has `version`.
+    `launches`: each managed record's Launch, by lower-case name (launch_of)."""
     target = next((r for r in records if r.name.lower() == name.lower()), None)
     if target is None or target.managed is None:
         raise InvalidArgument(f"Service '{name}' is not managed by PrefectWin.", target="Name", remediation="Get-PrefectService lists the services PrefectWin manages.")
-    python = _first(target, "Application")
-    if not python:
+    launch = launches.get(target.name.lower())
+    if launch is None or not launch.application:
         raise InvalidArgument(f"Service '{name}' has no Application: it is not an NSSM service.", target="Name")
+    python = launch.python
     check_version(current_version, version)
     if current_version == version:
         return [], [f"Prefect {version} is installed in '{python}' already."]
 
-    sharing = [r for r in records if r.managed is not None and _same_path(_first(r, "Application"), python)]
+    def python_of(record: ServiceRecord) -> Optional[str]:
+        found = launches.get(record.name.lower())
+        return found.python if found else None
+
+    sharing = [r for r in records if r.managed is not None and _same_path(python_of(r), python)]
     servers = [r for r in sharing if r.managed.get("role") == "Server"]
     all_servers = [r for r in records if (r.managed or {}).get("role") == "Server"]
     workers = []
@@ -170,7 +207,7 @@ def plan_update(
                 data={
                     "python": python,
                     "environment": service_environment_of(server),
-                    "cwd": _first(server, "AppDirectory"),
+                    "cwd": launches[server.name.lower()].cwd if server.name.lower() in launches else _first(server, "AppDirectory"),
                     "database": database if sqlite else None,
                     "backup": backups.get(database) if sqlite else None,
                 },

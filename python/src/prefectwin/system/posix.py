@@ -152,6 +152,10 @@ class PosixAdapter:
             reader_sid = f"uid:{os.geteuid()}"  # a Windows account name: the stand-in's own user runs it
         return FileAccess(owner=entries[0].principal, owner_sid=owner, entries=tuple(e for e in entries if e.rights), reader_sid=reader_sid)
 
+    def restrict_to_administrators(self, path: str) -> None:
+        # The owner only: root's folder for root, the user's own otherwise (journal.data_dir).
+        os.chmod(path, 0o700)
+
     # -- services ---------------------------------------------------------------------------
     def require_services(self) -> None:
         if self.standin is not None:

@@ -83,6 +83,11 @@ class SystemAdapter(Protocol):
     def file_access(self, path: str, reader: str) -> Optional[FileAccess]:
         """Who may read and change the file, with `reader` resolved to its SID; None if absent."""
 
+    def restrict_to_administrators(self, path: str) -> None:
+        """Let only SYSTEM and Administrators into the folder `path` (PrefectWin's own records,
+        such as the change journal, which can hold service specs): on Windows a protected DACL
+        with Full Control for those two and nothing inherited; on POSIX mode 0700."""
+
     # -- services: reading (Windows only) -------------------------------------------------------
     def require_services(self) -> None:
         """Raise NotSupported where there is no Windows Service Control Manager."""

@@ -105,6 +105,9 @@ class WindowsAdapter:
     def file_access(self, path: str, reader: str) -> Optional[FileAccess]:
         return self.files.file_access(path, reader)
 
+    def restrict_to_administrators(self, path: str) -> None:
+        self.config.restrict_to_administrators(path)
+
     # -- services ---------------------------------------------------------------------------
     def require_services(self) -> None:
         self.services.require_services()

@@ -42,6 +42,11 @@ def _denied(what: str, exc: BaseException) -> PermissionDenied:
     )
 
 
+# Well-known SIDs: LocalSystem and BUILTIN\Administrators.
+SYSTEM_SID = "S-1-5-18"
+ADMINISTRATORS_SID = "S-1-5-32-544"
+
+
 class WindowsConfig:
     def __init__(self, dotnet: DotNet) -> None:
         self.dotnet = dotnet
@@ -131,3 +136,23 @@ class WindowsConfig:
     def remove_defender_exclusions(self, paths: list[str]) -> None:
         """Remove-MpPreference -ExclusionPath, through WMI (the undo of the above)."""
         self._defender("Remove", paths)
+
+    # -- ACLs of PrefectWin's own folders ---------------------------------------------------
+    def restrict_to_administrators(self, path: str) -> None:
+        """A new DACL: Full Control for SYSTEM and Administrators (by SID, so a localized
+        Windows names them too), inherited by what the folder holds, and protected, so nothing
+        of %ProgramData%'s (where Users may read and create) comes through."""
+        net = self.dotnet.acl
+        security = net.DirectorySecurity()
+        security.SetAccessRuleProtection(True, False)
+        for sid in (SYSTEM_SID, ADMINISTRATORS_SID):
+            security.AddAccessRule(
+                net.FileSystemAccessRule(
+                    net.SecurityIdentifier(sid),
+                    net.FileSystemRights.FullControl,
+                    net.Enum.Parse(net.InheritanceFlagsType, "ContainerInherit, ObjectInherit"),
+                    net.Enum.Parse(net.PropagationFlagsType, "None"),
+                    net.AccessControlType.Allow,
+                )
+            )
+        net.DirectoryInfo(path).SetAccessControl(security)

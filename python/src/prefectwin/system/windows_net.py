@@ -55,6 +55,26 @@ def load_config_types(net: Any) -> None:  # pragma: no cover - needs Windows and
     net.StringArray = lambda items: Array[String](list(items))
 
 
+def load_acl_types(net: Any) -> None:  # pragma: no cover - needs Windows and pythonnet
+    """Add to `net` what setting a folder's ACL needs (PrefectWin's own folders)."""
+    import clr
+
+    from System import Enum
+    from System.IO import DirectoryInfo
+    from System.Security.AccessControl import AccessControlType, DirectorySecurity, FileSystemAccessRule, FileSystemRights, InheritanceFlags, PropagationFlags
+    from System.Security.Principal import SecurityIdentifier
+
+    net.Enum = Enum
+    net.DirectoryInfo = DirectoryInfo
+    net.AccessControlType = AccessControlType
+    net.DirectorySecurity = DirectorySecurity
+    net.FileSystemAccessRule = FileSystemAccessRule
+    net.FileSystemRights = FileSystemRights
+    net.InheritanceFlagsType = clr.GetClrType(InheritanceFlags)
+    net.PropagationFlagsType = clr.GetClrType(PropagationFlags)
+    net.SecurityIdentifier = SecurityIdentifier
+
+
 def load_service_dotnet() -> SimpleNamespace:  # pragma: no cover - needs Windows and pythonnet
     """load_dotnet()'s namespace plus what services need: ACLs, TimeSpan, registry options."""
     import clr
@@ -124,6 +144,13 @@ class DotNet:
         net = self.base
         if not hasattr(net, "ManagementClass"):
             load_config_types(net)
+        return net
+
+    @property
+    def acl(self) -> Any:
+        net = self.base
+        if not hasattr(net, "DirectorySecurity"):
+            load_acl_types(net)
         return net
 
     @property
