@@ -7,7 +7,8 @@ then gets a canary value of its own, and one `serve` session per release (one wa
 through serve.answer, the session's own per-line function) drives:
 - setting.set for each name: what-if, apply to a profile, apply in -Scope Process, a refused
   scope and an apply that fails (an unwritable profiles file);
-- setting.get of them all, and service.install with all of them in -Environment against the
+- setting.get of them all; DSC PrefectSetting test, set (what-if) and get of each; a diagnosis
+  and a repair plan with them all in the caller's environment; and service.install with all of them in -Environment against the
   fake service adapter: what-if, an apply whose NSSM call fails echoing every canary (rolled
   back), then an apply that succeeds, then service.get and an uninstall plan.
 No canary may appear in any answer, plan, verbose/debug/warning/progress event, error, or
@@ -161,7 +162,21 @@ def test_every_secret_setting_is_masked_in_every_output(release, tmp_path, monke
             assert {a["value"] for a in assignments} >= {canary}, f"-Scope Process lost {name}'s value"
 
         listed = session.ask("setting.get", {"pythonPath": python, "name": names})
-        assert listed["ok"] and all(s["isSecret"] and s["value"] == secrets.MASK for s in listed["result"] if s["name"] in canaries)
+        # (In 3.1.15 the legacy PREFECT_API_DATABASE_* names are settings of their own, which
+        # may read as unset once their PREFECT_SERVER_* successor is written.)
+        assert listed["ok"] and all(s["isSecret"] and s["value"] in (secrets.MASK, None) for s in listed["result"] if s["name"] in canaries)
+        assert any(s["value"] == secrets.MASK for s in listed["result"])
+
+        for name in canonical:  # DSC PrefectSetting: the same values, already in place
+            instance = {"name": name, "scope": "Profile", "value": canaries[name], "pythonPath": python}
+            tested = session.ask("dsc.test", {"resource": "PrefectSetting", "properties": instance})
+            assert tested["ok"] and tested["result"]["inDesiredState"] is True, tested
+            assert session.ask("dsc.set", {"resource": "PrefectSetting", "properties": {**instance, "value": canaries[name] + "2"}}, what_if=True)["ok"]
+            assert session.ask("dsc.get", {"resource": "PrefectSetting", "properties": instance})["ok"]
+        # The caller's own environment holding every secret: a diagnosis and a repair plan.
+        in_caller = {name: canary for name, canary in canaries.items() if "DATABASE" not in name}
+        assert session.ask("environment.test", {"pythonPath": python}, env=in_caller)["ok"]
+        assert session.ask("environment.repair", {"pythonPath": python}, what_if=True, env=in_caller)["ok"]
 
         environment = {name: canary for name, canary in canaries.items() if name not in RESERVED_KEYS}
         install = {"name": "PrefectServer", "role": "Server", "prefectHome": str(home), "port": 4791, "pythonPath": python, "environment": environment}

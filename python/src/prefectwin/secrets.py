@@ -22,7 +22,6 @@ camelCase field names of the journal's action data.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import json
 import re
 import threading
@@ -153,29 +152,40 @@ class RequestSecrets:
         return ordered
 
 
-_current: contextvars.ContextVar[Optional[RequestSecrets]] = contextvars.ContextVar("prefectwin_secrets", default=None)
+# The request being served. A process serves one request at a time (rpc: one; serve: in turn),
+# and its gathering threads must see the same secrets, so this is the process's, not a
+# contextvar (a new thread starts without the caller's context).
+_serving: list[Optional[RequestSecrets]] = [None]
 
 
 def current() -> RequestSecrets:
-    found = _current.get()
+    found = _serving[0]
     return found if found is not None else RequestSecrets()
 
 
 @contextlib.contextmanager
 def request_scope(environment: Optional[dict[str, str]] = None) -> Iterator[RequestSecrets]:
     scope = RequestSecrets(environment)
-    token = _current.set(scope)
+    previous, _serving[0] = _serving[0], scope
     try:
         yield scope
     finally:
-        _current.reset(token)
+        _serving[0] = previous
 
 
 def register(*values: Any) -> None:
     """A value this request must never show (it is masked in every output from now on)."""
-    found = _current.get()
+    found = _serving[0]
     if found is not None:
         found.register(*values)
+
+
+def register_secret_setting(value: Any) -> None:
+    """A value the target read from a SecretStr setting (a database URL from a profile): a URL
+    keeps its shape (mask_url hides its password), anything else is masked whole."""
+    plain = _plain(value)
+    if isinstance(plain, str) and "://" not in plain:
+        register(plain)
 
 
 def register_named(mapping: Any) -> None:
