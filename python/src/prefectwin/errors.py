@@ -37,7 +37,10 @@ class PrefectWinError(Exception):
         }
         if self.details:
             error["details"] = self.details
-        return error
+        from prefectwin.secrets import mask_document
+
+        # The one way out for every error: whatever a message quotes, no secret leaves here.
+        return mask_document(error)
 
 
 class InvalidRequest(PrefectWinError):

@@ -160,7 +160,14 @@ def _validate_params(cmd: Any, params: dict[str, Any]) -> Any:
 def _serialize(cmd: Any, value: Any) -> Any:
     from pydantic import TypeAdapter
 
-    return TypeAdapter(cmd.result).dump_python(value, mode="json", by_alias=True)
+    from prefectwin import secrets
+
+    document = TypeAdapter(cmd.result).dump_python(value, mode="json", by_alias=True)
+    if secrets.current().reveal_answer:
+        return document  # the caller asked for secret values (-ShowSecret): the answer alone has them
+    # The one way out for every answer. `handover` fields go to the PowerShell wrapper, which
+    # applies them (a -Scope Process variable) and never outputs them.
+    return secrets.mask_document(document, keep=getattr(cmd.result, "handover", ()))
 
 
 def _check_text(document: dict[str, Any]) -> None:
@@ -207,6 +214,17 @@ def handle(raw: bytes, events: Optional[Events] = None) -> tuple[dict[str, Any],
 
 def handle_document(document: dict[str, Any], events: Optional[Events] = None) -> tuple[dict[str, Any], int]:
     """Serve one request that is already a JSON object (serve.py parses its lines itself)."""
+    from prefectwin import secrets
+
+    # This request's secrets (its SecretStr parameters, secret names' values in them and in its
+    # environment, what its command registers) are masked in all it outputs: answer, events
+    # and errors alike, the errors raised on the way out included.
+    with secrets.request_scope() as scope:
+        return _handle_document(document, events, scope)
+
+
+def _handle_document(document: dict[str, Any], events: Optional[Events], scope: Any) -> tuple[dict[str, Any], int]:
+    from prefectwin import secrets
     from prefectwin.registry import Context, lookup
 
     events = events or Events()
@@ -220,6 +238,9 @@ def handle_document(document: dict[str, Any], events: Optional[Events] = None) -
         from prefectwin.change import session
 
         ctx = Context(what_if=request.what_if, events=events, apply=request.apply, request=(cmd.name, session.params_key(request.params)))
+        scope.use_environment(request.environment if request.environment is not None else dict(os.environ))
+        secrets.register_found(validated)
+        secrets.register_found(request.params or {})
         with _caller_environment(request.environment):
             _report_pending(cmd, events)
             if request.apply is not None and session.kept(request.apply.plan_id):
@@ -233,10 +254,8 @@ def handle_document(document: dict[str, Any], events: Optional[Events] = None) -
     except PrefectWinError as exc:
         return {"protocol": PROTOCOL_VERSION, "ok": False, "error": exc.to_wire()}, exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the protocol promises no traceback on stdout
-        from prefectwin.secrets import mask_url
-
-        # An exception's text may quote a connection URL; its password must not reach stderr.
-        events.debug(mask_url("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))) or "")
+        # Events are masked (events.py): not the URL passwords only, every secret of the request.
+        events.debug("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         error = InternalError(
             f"Unexpected {type(exc).__name__} in the PrefectWin backend.",
             remediation="Re-run with -Debug to see the traceback, and report it as a PrefectWin bug.",

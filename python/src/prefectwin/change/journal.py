@@ -32,6 +32,7 @@ from typing import Any, Iterable, Optional
 
 from pydantic import SecretStr
 
+from prefectwin import secrets as _secrets
 from prefectwin.secrets import SECRET_NAME as _SECRET_NAME, mask_url
 
 VERSION = 1
@@ -90,18 +91,24 @@ def contains_secret(value: Any) -> bool:
 
 
 def _secret_field(key: str, value: Any) -> bool:
+    if not isinstance(value, (str, SecretStr)) or value == "":
+        return False
+    if key.isupper():  # an environment name: the target releases' word (secrets.is_secret_name)
+        return _secrets.is_secret_name(key)
+    # A field of an action's data (authString, databaseUrl): no target can say; the pattern.
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key)  # authString -> auth_String
-    return bool(_SECRET_NAME.search(snake)) and isinstance(value, (str, SecretStr)) and value != ""
+    return bool(_SECRET_NAME.search(snake))
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """`value` as JSON data with every secret replaced by SECRET."""
-    secrets = tuple(s for s in secrets if s)
+    """`value` as JSON data with every secret replaced by SECRET: the command's own, and every
+    secret of the request being served (secrets.current)."""
+    secrets = tuple(s for s in secrets if s) + tuple(_secrets.current().values())
     if isinstance(value, SecretStr):
         return SECRET
     if isinstance(value, str):
         assignment = _ASSIGNMENT.match(value)
-        if any(s in value for s in secrets) or mask_url(value) != value or (assignment and _SECRET_NAME.search(assignment.group(1))):
+        if any(s in value for s in secrets) or mask_url(value) != value or (assignment and _secrets.is_secret_name(assignment.group(1))):
             return SECRET
         return value
     if isinstance(value, dict):
@@ -149,14 +156,14 @@ class Journal:
             "version": VERSION,
             "planId": plan_id,
             "command": command,
-            "summary": summary,
+            "summary": _secrets.mask_text(summary),
             "steps": steps,
             "context": redact(context, secrets),
             "pid": os.getpid(),
             "startedAt": _now(),
             "replaces": replaces,
             "actions": [
-                {**a.model_dump(mode="json", by_alias=True), "data": redact(a.data, secrets)} for a in actions
+                {**_secrets.mask_document(a.model_dump(mode="json", by_alias=True)), "data": redact(a.data, secrets)} for a in actions
             ],
             "progress": {},
         }

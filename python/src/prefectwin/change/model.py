@@ -12,10 +12,10 @@ import json
 import uuid
 from typing import Any, Iterable, Literal, Optional
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from prefectwin.models import Result
-from prefectwin.secrets import MASK, mask_url
+from prefectwin.secrets import MASK, mask_text, mask_url
 
 Impact = Literal["Low", "Medium", "High"]
 
@@ -30,6 +30,13 @@ class Action(Result):
     parameter: Optional[str] = None
     scope: Optional[str] = None
     data: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("description", "target")
+    @classmethod
+    def _masked(cls, value: Optional[str]) -> Optional[str]:
+        # The one place every plan line is made: what -WhatIf, ShouldProcess, progress and the
+        # journal show of an action. The request's secrets are known by now (secrets.py).
+        return mask_text(value)
 
 
 class Plan(Result):

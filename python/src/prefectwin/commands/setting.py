@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -53,6 +53,10 @@ class SettingChangeParams(Params):
 
 
 class SettingSetParams(SettingChangeParams):
+    # Whether `value` is secret depends on `name`: change_setting registers it once the target
+    # has said (secrets.register_found skips it), so a port is not masked as if it were one.
+    secret_by_meaning: ClassVar[frozenset[str]] = frozenset({"value"})
+
     value: SecretStr = Field(description="The new value; validated by Prefect's own settings model before anything is written.")
     sync_api_url: bool = Field(False, description="When changing PREFECT_SERVER_API_PORT, update PREFECT_API_URL to match.")
 
@@ -78,6 +82,10 @@ class Setting(Result):
 
 
 class SettingChange(Planned):
+    # What the PowerShell wrapper sets in the caller's session (-Scope Process); it applies it
+    # and withholds it from the object it outputs, so the answer's masking leaves it whole.
+    handover: ClassVar[tuple[str, ...]] = ("environment",)
+
     changed: bool
     actions: list[Action]
     name: str
@@ -108,6 +116,10 @@ def setting_get(params: SettingGetParams, ctx: Context) -> list[Setting]:
     """Effective Prefect settings: value, source (env:NAME, .env, prefect.toml, pyproject.toml, profile:NAME, default) and profile."""
     from prefectwin.settings.target import open_session
 
+    if params.show_secret:
+        from prefectwin.secrets import current
+
+        current().reveal_answer = True  # asked for by name: the answer, never an event or error
     with open_session(params.python_path, params.profile) as session:
         ctx.events.verbose(f"Asking {session.hello['python']['executable']} (Prefect {session.hello['prefect']['version']}) for its settings.")
         catalog = describe(session, show_secret=params.show_secret, profile=params.profile)
@@ -205,6 +217,10 @@ def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Conte
     with open_session(params.python_path, params.profile) as session:
         catalog = describe(session, profile=params.profile)
         entry = catalog.resolve(params.name)
+        if entry.secret:
+            from prefectwin.secrets import register
+
+            register(value)  # the target's release holds this setting as a secret
         profile = params.profile or catalog.profile
         plan.check_scope(entry, params.scope, profile=params.profile, is_windows=adapter.name == "windows")
         if params.scope == "Machine" and not adapter.is_admin():
@@ -220,6 +236,10 @@ def change_setting(params: SettingChangeParams, value: Optional[str], ctx: Conte
             if entry.name == "PREFECT_HOME":
                 check_home(value, adapter, warn)
         state = read_scope(session, adapter, entry, params.scope, profile, catalog.profiles_path)
+        if entry.secret:
+            from prefectwin.secrets import register
+
+            register(*(state.values.get(n) for n in entry.names))  # the value it replaces is one too
         actions = plan.plan_value(entry, value, state)
         sync_actions, warnings = plan.plan_port_sync(entry, value, catalog, state, sync=sync_api_url)
         actions += sync_actions

@@ -74,7 +74,10 @@ def _python_facts(requested: str, raw: dict) -> PythonFacts:
 
 
 def _prefect_facts(dist: dict, answer: dict) -> PrefectFacts:
+    from prefectwin.secrets import register_secret_setting
+
     settings = answer.get("settings") or {}
+    register_secret_setting(settings.get("databaseUrl"))  # a SecretStr setting's value
     cli = answer.get("cli") or {}
     return PrefectFacts(
         installed=dist["installed"],

@@ -7,14 +7,13 @@ passwords are masked, and values of variables whose names look secret are masked
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 from pydantic import SecretStr
 
 from prefectwin.errors import InvalidArgument
 from prefectwin.change.model import Action, number
-from prefectwin.secrets import MASK, mask_url
+from prefectwin.secrets import MASK, is_secret_name, mask_url
 from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, log_task_name, normalize_account
 from prefectwin.services.state import STOPPED, ServiceRecord, ServiceState
 
@@ -25,7 +24,6 @@ from prefectwin.services.state import STOPPED, ServiceRecord, ServiceState
 NO_RESTART_PARAMETERS = frozenset({"DisplayName", "Description", "Start", "DependOnService"})
 # Compared as sets: their order carries no meaning.
 UNORDERED_PARAMETERS = frozenset({"AppEnvironmentExtra", "DependOnService"})
-_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|CREDENTIAL|_KEY$", re.IGNORECASE)
 
 
 # -- showing values without secrets ---------------------------------------------------------
@@ -39,7 +37,7 @@ def _env_map(values: tuple[str, ...]) -> dict[str, str]:
 
 
 def show_variable(key: str, value: str) -> str:
-    if key in SECRET_KEYS or _SECRET_NAME.search(key):
+    if key in SECRET_KEYS or is_secret_name(key):  # the target release's SecretStr names
         return MASK
     return mask_url(value) or ""
 

@@ -30,6 +30,10 @@ Prefect's resolution (but for the choice of the active profile, see _root_contex
 - profiles are read with `load_profiles` and changed with `update_profile`, then written as
   `save_profiles` would write them, but checked first and swapped in atomically.
 
+Which settings are secret is this release's to say: a request that carries `secretNames`
+gets, with its answer, the environment names of every SecretStr field of the settings model
+(canonical names and aliases) and all the names the model has (`_secret_names`).
+
 Secret values leave this process only over the backend's private pipe: the values of secret
 settings only when a request asks for them (`showSecret`), and the database URL of `diagnose`,
 which the backend's database check needs, and the client's auth string and API key, which its
@@ -356,6 +360,40 @@ def _env_names(setting):
     return names
 
 
+def _is_secret_type(annotation):
+    """Whether a field's type is (or wraps: Optional, Union, a list of) pydantic's SecretStr."""
+    from typing import get_args
+
+    from pydantic import SecretStr
+
+    seen = [annotation]
+    while seen:
+        kind = seen.pop()
+        if kind is SecretStr or (isinstance(kind, type) and issubclass(kind, SecretStr)):
+            return True
+        seen.extend(get_args(kind))
+    return False
+
+
+def _secret_names():
+    """Which settings this release's model holds as SecretStr, by every environment name it
+    accepts for them, and every name it has at all: the backend masks by these (a name the
+    release does not define is the backend's to judge). Walks the model's own fields, so a
+    secret that a release adds or renames is covered without a list here."""
+    from prefect.settings import Settings
+
+    secret, names = set(), set()
+    for setting in _canonical_settings():
+        env_names = _env_names(setting)
+        names.update(env_names)
+        model, accessor = Settings, setting.accessor.split(".")
+        for part in accessor[:-1]:
+            model = model.model_fields[part].annotation
+        if setting.is_secret or _is_secret_type(model.model_fields[accessor[-1]].annotation):
+            secret.update(env_names)
+    return {"secret": sorted(secret), "names": sorted(names)}
+
+
 def _jsonable(value):
     from pydantic_core import to_jsonable_python
 
@@ -511,7 +549,14 @@ def _answer(request):
     global _retire
     try:
         _enter(request)
-        return {"ok": True, "result": OPS[request["op"]](request)}
+        answer = {"ok": True, "result": OPS[request["op"]](request)}
+        if request.get("secretNames"):
+            # Asked once per interpreter in a session, on whichever request comes first.
+            try:
+                answer["secretNames"] = _secret_names()
+            except Exception:  # noqa: BLE001 - no list: the backend falls back to its own rule
+                answer["secretNames"] = None
+        return answer
     except Exception as exc:  # reported to the backend, which turns it into a protocol error
         answer = dict(_error(exc), ok=False)
         if answer["errorKind"] != "settings":

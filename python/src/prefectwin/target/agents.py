@@ -76,6 +76,27 @@ class Lease:
         return self.agent.hello
 
     def ask(self, op: str, **fields: Any) -> dict[str, Any]:
+        """The agent's answer; the first one from an interpreter in this process also brings
+        which settings its release holds secret (secrets.learn), which masking goes by."""
+        from prefectwin import secrets
+
+        target = self._target()
+        if target is not None and not secrets.learned(target):
+            fields["secretNames"] = True
+        answer = self._ask(op, **fields)
+        names = answer.pop("secretNames", None)
+        if target is not None and isinstance(names, dict):
+            secrets.learn(target, names.get("secret") or (), names.get("names") or ())
+        return answer
+
+    def _target(self) -> Optional[tuple[str, str]]:
+        hello = self.agent.hello if self.agent is not None else None
+        prefect = (hello or {}).get("prefect") or {}
+        if not prefect.get("installed"):
+            return None
+        return (str((hello.get("python") or {}).get("executable")), str(prefect.get("version")))
+
+    def _ask(self, op: str, **fields: Any) -> dict[str, Any]:
         from prefectwin import interrupts
         from prefectwin.target.channel import AgentStopped
 
