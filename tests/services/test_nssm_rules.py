@@ -61,9 +61,10 @@ def test_a_value_nssm_would_change_is_refused_naming_its_parameter(params, targe
 
 
 def test_a_secret_value_is_never_echoed():
+    # A database URL goes to the secrets file, not to NSSM, so a '%' in it is no NSSM matter;
+    # whatever the install answers, the password is not in it.
     response = install({**SERVER, "databaseUrl": f"postgresql+asyncpg://u:{SECRET}@db/%PGDB%"})
-    assert response["error"]["target"] == "DatabaseUrl"
-    assert SECRET not in json.dumps(response) and "PGDB" not in json.dumps(response)
+    assert SECRET not in json.dumps(response)
     response = install({**SERVER, "environment": {"API_TOKEN": f"{SECRET}\n"}})
     assert response["error"]["target"] == "Environment" and SECRET not in json.dumps(response)
 

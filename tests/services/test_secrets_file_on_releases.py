@@ -59,7 +59,8 @@ def _spec(home: str, python: str, **extra):
         port=4999,
         database_url=SecretStr("postgresql+asyncpg://prefect@db.invalid:5432/prefect"),
         database_credential={"user_name": "prefect", "password": HOSTILE},
-        environment={"PREFECT_SERVER_API_AUTH_STRING": f"admin:{HOSTILE}", "PREFECT_API_KEY": HOSTILE, "PREFECT_LOGGING_LEVEL": "WARNING"},
+        auth_credential={"user_name": "admin", "password": HOSTILE},
+        environment={"PREFECT_API_KEY": HOSTILE, "PREFECT_LOGGING_LEVEL": "WARNING"},
         **extra,
     )
     return build_spec(params, python=python, default_home="/unused", host="box", flavor="posix")
@@ -152,10 +153,10 @@ def test_a_real_server_reads_its_database_password_and_auth_string_from_the_file
         port=free_port(),
         database_url=SecretStr(secret_database["url"]),
         database_credential={"user_name": secret_database["user"], "password": secret_database["password"]},
-        environment={"PREFECT_SERVER_API_AUTH_STRING": auth},
+        auth_credential={"user_name": "admin", "password": auth.partition(":")[2]},
     )
     spec = build_spec(params, python=sys.executable, default_home="/unused", host="box", flavor="posix")
-    assert spec.secrets_file and set(spec.secret_environment) == {"PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_SERVER_API_AUTH_STRING"}
+    assert spec.secrets_file and set(spec.secret_environment) == {"PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_AUTH_STRING"}
     server = Payload(spec).start()
     try:
         wait_for(lambda: server_ready(spec.api_url), 120, "server /api/health and /api/ready", server)
