@@ -135,6 +135,8 @@ Describe 'Test-PrefectEnvironment -ServiceName' {
         $problems.Count | Should -Be 1
         [string]$problems[0].FullyQualifiedErrorId | Should -BeExactly 'PrefectWin.NotFound,Test-PrefectEnvironment'
         $problems[0].Exception.Message | Should -BeLike "*'NoSuchService' does not exist*"
+        $problems[0].TargetObject | Should -BeExactly 'NoSuchService' -Because 'the target is the service that was not found, not the parameter'
+        $problems[0].CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::ObjectNotFound)
         $results.Count | Should -Be 1
         $results[0].Service | Should -BeExactly 'PrefectServer'
     }

@@ -523,7 +523,7 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     [record] = [r for r in _records(adapter, [params.name]) if r.name.lower() == params.name.lower()][:1] or [None]
     python = (record.parameters.get("Application") or (None,))[0] if record else None
     if not python or not adapter.path_exists(python):
-        raise NotFound(f"The interpreter of service '{params.name}' ({python}) does not exist.", target="Name", remediation="Install the service again with a -PythonPath that exists.")
+        raise NotFound(f"The interpreter of service '{params.name}' ({python}) does not exist.", target=python or params.name, remediation="Install the service again with a -PythonPath that exists.")
     current = prefect_version(python)
     check_version(current, params.version)
 
