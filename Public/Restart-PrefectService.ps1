@@ -75,8 +75,11 @@ function Restart-PrefectService {
         if ($names.Count -gt 0) {
             $parameters['name'] = $names.ToArray()
         }
-        # Sent even when it is the default, so the wait and the bridge timeout below are one figure.
-        $parameters['timeoutSec'] = $TimeoutSec
+        # Sent only when given: the default above is the backend's (Module.Tests holds them equal),
+        # so the health gates and the bridge timeout below follow one figure either way.
+        if ($PSBoundParameters.ContainsKey('TimeoutSec')) {
+            $parameters['timeoutSec'] = $TimeoutSec
+        }
         $target = if ($names.Count -gt 0) { $names -join ', ' } else { 'Prefect services' }
         # Two health gates (servers, then workers), and five minutes for the stops and starts.
         $bridgeTimeout = 2 * $TimeoutSec + 300
