@@ -20,13 +20,17 @@ function Get-PrefectServiceLog {
     Without -Tail and -Since, the current log files are read. -Tail and -Since also read
     NSSM's rotated copies (<name>.stderr-<time>.log) as far as needed.
 
-    -Wait keeps reading what the service writes, until Ctrl-C. It asks the backend again about
-    once a second with a cursor (the file's identity and offset), so it carries on when NSSM
-    rotates the file (renamed, replaced or truncated); a session (Start-PrefectSession) makes
-    each poll cheap.
+    -Wait keeps reading what the services write, until Ctrl-C. It follows every service named
+    or piped (Get-PrefectService | Get-PrefectServiceLog -Wait) in one stream: their entries
+    come as they are written, merged by time, each with its Service. It asks the backend again
+    about once a second with a cursor (each file's identity and offset), so every line comes
+    once, and it carries on when NSSM rotates a file (renamed, replaced or truncated); a
+    session (Start-PrefectSession) makes each poll cheap. A line still being written (no line
+    break yet) comes once it is complete.
 
     .PARAMETER Name
-    The PrefectWin service whose logs to read (Windows).
+    The PrefectWin services whose logs to read (Windows). Several names, or services from the
+    pipeline, are read one by one; with -Wait they are followed together.
 
     .PARAMETER Path
     Log files to read instead of a service's, on any operating system. A file named like
@@ -37,7 +41,8 @@ function Get-PrefectServiceLog {
     Only these logs: Stdout, Stderr, EventLog (NSSM's events). Default: all of them.
 
     .PARAMETER Tail
-    Only the last N entries (with -Wait: the last N before following; default 10 then).
+    Only the last N entries of each service (with -Wait: the last N before following; default
+    10 then).
 
     .PARAMETER Since
     Only entries written at or after this time.
@@ -68,6 +73,12 @@ function Get-PrefectServiceLog {
     Shows the last five entries of a log file, then every new one as the server writes it,
     until Ctrl-C.
 
+    .EXAMPLE
+    Get-PrefectService | Get-PrefectServiceLog -Stream Stderr -Wait | Format-Table -Property Time, Service, Level, Message
+
+    Follows the stderr logs of every PrefectWin service at once, each entry naming the service
+    it is from, until Ctrl-C.
+
     .INPUTS
     Objects with a Name property, such as PrefectWin.ServiceInfo.
 
@@ -81,7 +92,7 @@ function Get-PrefectServiceLog {
     [OutputType('PrefectWin.ServiceLogEntry')]
     param(
         [Parameter(Mandatory = $true, Position = 0, ParameterSetName = 'Name', ValueFromPipelineByPropertyName = $true)]
-        [string] $Name,
+        [string[]] $Name,
 
         [Parameter(Mandatory = $true, ParameterSetName = 'Path')]
         [string[]] $Path,
@@ -107,21 +118,44 @@ function Get-PrefectServiceLog {
         [Parameter()]
         [switch] $Wait
     )
+    begin {
+        # -Wait follows every service given or piped, so they are collected and followed in end.
+        $followed = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    }
     process {
         $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
         $parameters.Remove('wait')
-        if ($Wait -and -not $PSBoundParameters.ContainsKey('Tail') -and -not $PSBoundParameters.ContainsKey('Cursor')) {
+        if ($Wait) {
+            foreach ($item in @($Name)) {
+                if ($item -and -not $followed.Contains($item)) {
+                    $followed.Add($item)
+                }
+            }
+            return
+        }
+        Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command 'service.log' -Parameters $parameters |
+            ForEach-Object -Process { @($_.entries) } | ConvertTo-PrefectObject -TypeName 'ServiceLogEntry'
+    }
+    end {
+        if (-not $Wait) {
+            return
+        }
+        $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
+        $parameters.Remove('wait')
+        if ($PSCmdlet.ParameterSetName -eq 'Name') {
+            $parameters['name'] = $followed.ToArray()
+        }
+        if (-not $PSBoundParameters.ContainsKey('Tail') -and -not $PSBoundParameters.ContainsKey('Cursor')) {
             $parameters['tail'] = 10
         }
+        # One request for all of them: the backend merges their entries by time, and one
+        # cursor carries on after all of them, until Ctrl-C.
         while ($true) {
             $answer = Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command 'service.log' -Parameters $parameters
             if ($null -eq $answer) {
                 return
             }
             @($answer.entries) | ConvertTo-PrefectObject -TypeName 'ServiceLogEntry'
-            if (-not $Wait) {
-                return
-            }
             $parameters['cursor'] = $answer.cursor
             $parameters.Remove('tail')
             Start-Sleep -Milliseconds 1000

@@ -25,7 +25,9 @@ function Restart-PrefectService {
     default, every service PrefectWin manages.
 
     .PARAMETER TimeoutSec
-    How long each health gate waits after a start. The default is 120 seconds.
+    How long each health gate waits after a start. The default is 120 seconds. The whole
+    restart may take two health gates plus five minutes for the stops and starts
+    (2 x TimeoutSec + 300 seconds) before the backend is given up on.
 
     .EXAMPLE
     Restart-PrefectService -Name PrefectServer -WhatIf
@@ -58,7 +60,7 @@ function Restart-PrefectService {
 
         [Parameter()]
         [ValidateRange(1, 3600)]
-        [int] $TimeoutSec
+        [int] $TimeoutSec = 120
     )
     begin {
         $names = New-Object -TypeName 'System.Collections.Generic.List[string]'
@@ -73,12 +75,14 @@ function Restart-PrefectService {
         if ($names.Count -gt 0) {
             $parameters['name'] = $names.ToArray()
         }
+        # Sent only when given: the default above is the backend's (Module.Tests holds them equal),
+        # so the health gates and the bridge timeout below follow one figure either way.
         if ($PSBoundParameters.ContainsKey('TimeoutSec')) {
             $parameters['timeoutSec'] = $TimeoutSec
         }
         $target = if ($names.Count -gt 0) { $names -join ', ' } else { 'Prefect services' }
-        # Two health gates and the stops: allow for all of them on top of the bridge's own margin.
-        $bridgeTimeout = [System.Math]::Max(600, 2 * $TimeoutSec + 300)
+        # Two health gates (servers, then workers), and five minutes for the stops and starts.
+        $bridgeTimeout = 2 * $TimeoutSec + 300
         Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'service.restart' -Parameters $parameters -Target $target -TimeoutSec $bridgeTimeout |
             ConvertTo-PrefectObject -TypeName 'ServiceRestart'
     }

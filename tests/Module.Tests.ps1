@@ -497,10 +497,15 @@ Describe 'Help topics and format views' {
             # An object of that shape, rendered by PowerShell with this view.
             # Short, distinct values ('v0', 'v1', ...), so that no column's width cuts them.
             $sample = [ordered]@{ PSTypeName = $typeName }
+            # A GroupBy property heads each group instead of filling a column.
+            $grouped = if ($null -ne $view.SelectSingleNode('GroupBy')) { [string]$view.GroupBy.PropertyName } else { $null }
             foreach ($property in $model) {
-                $sample[$property] = 'v{0}' -f [array]::IndexOf($columns, $property)
+                $sample[$property] = if ($property -eq $grouped) { 'group0' } else { 'v{0}' -f [array]::IndexOf($columns, $property) }
             }
             $table = [PSCustomObject]$sample | Format-Table | Out-String -Width 400
+            if ($grouped) {
+                $table | Should -Match '\bgroup0\b' -Because "the $typeName view heads its groups with $grouped"
+            }
             foreach ($label in $labels) {
                 $table | Should -Match ([regex]::Escape($label)) -Because "the $typeName view shows the column $label"
             }

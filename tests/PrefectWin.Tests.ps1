@@ -1048,3 +1048,33 @@ Describe 'The sample DSC configuration' -Tag 'Windows', 'WindowsPowerShell' -Ski
         $mof | Should -Not -Match '(?i)password'
     }
 }
+
+Describe 'Restart-PrefectService: the bridge waits as long as the health gates may' {
+    BeforeEach {
+        $calls = New-Object -TypeName 'System.Collections.Generic.List[object]'
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -RemoveParameterType 'Cmdlet' -MockWith {
+            $calls.Add([PSCustomObject]@{ TimeoutSec = $PesterBoundParameters['TimeoutSec']; Parameters = $PesterBoundParameters['Parameters']; Apply = $PesterBoundParameters.ContainsKey('Apply') })
+            $action = [PSCustomObject]@{ id = 'a1'; kind = 'start-service'; description = "Start service 'PrefectServer'"; target = 'PrefectServer'; dependsOn = @() }
+            [PSCustomObject]@{ names = @('PrefectServer'); changed = $true; whatIf = $false; actions = @($action); planId = 'p1'; fingerprint = 'f1'; services = @() }
+        }
+    }
+
+    It 'without -TimeoutSec waits two of the documented default 120 s gates plus 300 s, for the plan and the apply' {
+        $null = Restart-PrefectService -Name 'PrefectServer' -Confirm:$false
+        $calls.Count | Should -Be 2
+        @($calls | ForEach-Object -Process { $_.Apply }) | Should -Be @($false, $true)
+        @($calls | Where-Object -FilterScript { $_.Parameters.ContainsKey('timeoutSec') }).Count | Should -Be 0 -Because 'only bound parameters are sent; the backend default is the same 120'
+        @($calls | ForEach-Object -Process { $_.TimeoutSec }) | Should -Be @(540, 540)
+        $default = (Get-Command -Name 'Restart-PrefectService').ScriptBlock.Ast.Body.ParamBlock.Parameters |
+            Where-Object -FilterScript { $_.Name.VariablePath.UserPath -eq 'TimeoutSec' }
+        $default.DefaultValue.SafeGetValue() | Should -Be 120
+        (Get-Help -Name 'Restart-PrefectService' -Parameter 'TimeoutSec').Description.Text | Should -BeLike '*default is 120 seconds*'
+    }
+
+    It 'follows a -TimeoutSec that is shorter or longer than the default' {
+        $null = Restart-PrefectService -Name 'PrefectServer' -TimeoutSec 10 -Confirm:$false
+        $null = Restart-PrefectService -Name 'PrefectServer' -TimeoutSec 1800 -Confirm:$false
+        @($calls | ForEach-Object -Process { $_.Parameters['timeoutSec'] }) | Should -Be @(10, 10, 1800, 1800)
+        @($calls | ForEach-Object -Process { $_.TimeoutSec }) | Should -Be @(320, 320, 3900, 3900)
+    }
+}

@@ -129,12 +129,27 @@ Describe 'Test-PrefectEnvironment -ServiceName' {
         ($results | Where-Object -FilterScript { $_.Service -eq 'PrefectWorker' }).Data.envFile | Should -BeExactly (Join-Path -Path $workerDir -ChildPath '.env')
     }
 
+    It 'shows which service each row of the table is from, and no Service for a diagnosis of the shell' {
+        $results = @(Get-PrefectService | Test-PrefectEnvironment -Check 'service.working-directory', 'service.temp')
+        $lines = @(($results | Out-String -Width 200) -split '\r?\n' | Where-Object -FilterScript { $_.Trim() -and $_ -notmatch '^[-\s]+$' -and $_ -notmatch '^Check\s+Status' })
+        # Each service's header, then its own rows, in the order the services came.
+        @($lines | ForEach-Object -Process {
+                if ($_ -match '^\s*Service: (\S+)\s*$') { 'service:' + $Matches[1] } elseif ($_ -match '^(service\.\S+)') { $Matches[1] }
+            }) -join ' ' | Should -BeExactly 'service:PrefectServer service.working-directory service.temp service:PrefectWorker service.working-directory service.temp'
+        $shell = [PSCustomObject]@{ PSTypeName = 'PrefectWin.CheckResult'; Check = 'python.found'; Status = 'Pass'; Message = 'found'; Service = $null }
+        $text = $shell | Out-String -Width 200
+        $text | Should -Match 'python\.found\s+Pass\s+found'
+        $text | Should -Not -Match 'Service'
+    }
+
     It 'writes an error for a service that does not exist and goes on with the next' {
         $piped = @([PSCustomObject]@{ Name = 'NoSuchService' }, [PSCustomObject]@{ ServiceName = 'PrefectServer' })
         $results = @($piped | Test-PrefectEnvironment -Check 'service.working-directory' -ErrorVariable problems -ErrorAction SilentlyContinue)
         $problems.Count | Should -Be 1
         [string]$problems[0].FullyQualifiedErrorId | Should -BeExactly 'PrefectWin.NotFound,Test-PrefectEnvironment'
         $problems[0].Exception.Message | Should -BeLike "*'NoSuchService' does not exist*"
+        $problems[0].TargetObject | Should -BeExactly 'NoSuchService' -Because 'the target is the service that was not found, not the parameter'
+        $problems[0].CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::ObjectNotFound)
         $results.Count | Should -Be 1
         $results[0].Service | Should -BeExactly 'PrefectServer'
     }

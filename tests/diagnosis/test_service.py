@@ -269,7 +269,7 @@ def test_app_environment_replaces_the_block_and_a_missing_folder_fails(tmp_path,
 @pytest.mark.parametrize(
     ("params", "code", "target"),
     [
-        ({"serviceName": "NoSuchService"}, "NotFound", "ServiceName"),
+        ({"serviceName": "NoSuchService"}, "NotFound", "NoSuchService"),
         ({"serviceName": "PrefectWorker", "pythonPath": PYTHON}, "InvalidRequest", "params"),
         ({"serviceName": "PrefectWorker", "role": "Server"}, "InvalidRequest", "params"),
         ({"serviceName": "PrefectWorker", "port": 4200}, "InvalidRequest", "params"),

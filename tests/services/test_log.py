@@ -295,7 +295,7 @@ def test_bad_input_names_the_parameter(tmp_path):
     cases = [
         ({"path": [str(live)], "since": "yesterday"}, "InvalidArgument", "Since"),
         ({}, "InvalidArgument", "Name"),
-        ({"path": [str(live)], "name": "PrefectServer"}, "InvalidArgument", "Name"),
+        ({"path": [str(live)], "name": ["PrefectServer"]}, "InvalidArgument", "Name"),
         ({"path": [str(tmp_path / "missing.log")]}, "NotFound", "Path"),
         ({"path": [str(live)], "cursor": base64.urlsafe_b64encode(b'{"v":2}').decode()}, "InvalidArgument", "Cursor"),
         ({"path": [str(live)], "tail": -1}, "InvalidRequest", "params.tail"),
@@ -343,20 +343,139 @@ def service_adapter(tmp_path):
 
 def test_a_service_by_name_merges_its_logs_and_its_nssm_events(service_adapter):
     fake, stdout, stderr = service_adapter
-    result = call("service.log", {"name": "PrefectServer"})["result"]
+    result = call("service.log", {"name": ["PrefectServer"]})["result"]
     streams = [(e["stream"], e["message"].split(".")[0]) for e in result["entries"]]
     assert ("EventLog", "Program python") in streams and ("Stderr", "broke") in streams and ("Stdout", "banner") in streams
     assert all(e["service"] == "PrefectServer" for e in result["entries"])
     assert not any("Other service" in e["message"] for e in result["entries"])
-    only_errors = call("service.log", {"name": "PrefectServer", "stream": ["Stderr", "EventLog"], "level": "Error"})["result"]["entries"]
+    only_errors = call("service.log", {"name": ["PrefectServer"], "stream": ["Stderr", "EventLog"], "level": "Error"})["result"]["entries"]
     assert [(e["stream"], e["level"]) for e in only_errors] == [("EventLog", "ERROR"), ("Stderr", "ERROR")]
     # Following: an event already returned is not returned again; a new one is.
     cursor = result["cursor"]
     fake.events.append({"time": time.time(), "level": "Warning", "eventId": 3, "recordId": 9, "message": "Service PrefectServer ran for less than 15000 milliseconds.", "strings": ["PrefectServer"]})
-    again = call("service.log", {"name": "PrefectServer", "cursor": cursor})["result"]["entries"]
+    again = call("service.log", {"name": ["PrefectServer"], "cursor": cursor})["result"]["entries"]
     assert [e["message"][:20] for e in again] == ["Service PrefectServe"]
 
 
 def test_a_service_name_off_windows_is_not_supported(run_rpc):
-    done = run_rpc({"protocol": 1, "command": "service.log", "params": {"name": "PrefectServer"}})
+    done = run_rpc({"protocol": 1, "command": "service.log", "params": {"name": ["PrefectServer"]}})
     assert done.response["error"]["code"] == "NotSupported"
+
+
+# -- the tail and the follow meet exactly: every line once ---------------------------------------
+def _follow_messages(cursor: str, paths: list[str], polls: int = 3) -> list[str]:
+    seen: list[str] = []
+    for _ in range(polls):
+        answer = call("service.log", {"path": paths, "cursor": cursor})["result"]
+        seen.extend(e["message"] for e in answer["entries"])
+        cursor = answer["cursor"]
+    return seen
+
+
+def _writing_during_the_tail(monkeypatch, write_now) -> None:
+    """Run `write_now` once, in the middle of the tail's read (when it looks for rotated copies,
+    after the live file's position could have been taken and before the read is done)."""
+    real = logfiles.rotated_copies
+    pending = [write_now]
+
+    def rotated_copies(path: str) -> list[str]:
+        while pending:
+            pending.pop()()
+        return real(path)
+
+    monkeypatch.setattr(logfiles, "rotated_copies", rotated_copies)
+
+
+def test_lines_written_while_the_tail_is_read_come_once_from_the_follow(tmp_path, monkeypatch):
+    live = tmp_path / "svc.stdout.log"
+    write(live, "10:00:00.000 | INFO    | a - one\n10:00:01.000 | INFO    | a - two\n")
+    _writing_during_the_tail(monkeypatch, lambda: write(live, "10:00:02.000 | INFO    | a - three\n10:00:03.000 | INFO    | a - four\n"))
+    first = call("service.log", {"path": [str(live)], "tail": 10})["result"]
+    monkeypatch.undo()
+    shown = [e["message"] for e in first["entries"]]
+    followed = _follow_messages(first["cursor"], [str(live)])
+    assert shown + followed == ["one", "two", "three", "four"], (shown, followed)
+
+
+def test_a_rotation_while_the_tail_is_read_loses_and_repeats_nothing(tmp_path, monkeypatch):
+    live = tmp_path / "svc.stderr.log"
+    rotated = tmp_path / "svc.stderr-20260302T100002.500.log"
+    write(tmp_path / "svc.stderr-20260302T090000.000.log", "09:00:00.000 | INFO    | a - zero\n")
+    write(live, "10:00:00.000 | INFO    | a - one\n10:00:01.000 | INFO    | a - two\n")
+
+    def rotate() -> None:
+        write(live, "10:00:02.000 | INFO    | a - three\n")  # the old file's last words
+        os.rename(live, rotated)  # NSSM renames it and opens a new one
+        write(live, "10:00:03.000 | INFO    | a - four\n")
+
+    _writing_during_the_tail(monkeypatch, rotate)
+    first = call("service.log", {"path": [str(live)], "tail": 10})["result"]
+    monkeypatch.undo()
+    shown = [e["message"] for e in first["entries"]]
+    write(live, "10:00:04.000 | INFO    | a - five\n")
+    followed = _follow_messages(first["cursor"], [str(live)])
+    assert shown + followed == ["zero", "one", "two", "three", "four", "five"], (shown, followed)
+
+
+def test_a_line_still_being_written_is_followed_whole(tmp_path):
+    live = tmp_path / "svc.stdout.log"
+    write(live, "10:00:00.000 | INFO    | a - one\n10:00:01.000 | INFO    | a - tw")
+    first = call("service.log", {"path": [str(live)], "tail": 10})["result"]
+    assert [e["message"] for e in first["entries"]] == ["one"]
+    write(live, "o and the rest\n10:00:02.000 | INFO    | a - three\n")
+    assert _follow_messages(first["cursor"], [str(live)]) == ["two and the rest", "three"]
+
+
+# -- several services in one request, as -Wait follows them ---------------------------------------
+@pytest.fixture
+def two_services(tmp_path):
+    now = dt.datetime.now()
+    if now.hour == 0 and now.minute < 2:
+        pytest.skip("too close to midnight for same-day log lines")
+    services, paths = [], {}
+    for name in ("PrefectServer", "PrefectWorker"):
+        stdout, stderr = tmp_path / f"{name}.stdout.log", tmp_path / f"{name}.stderr.log"
+        write(stdout, "")
+        write(stderr, "")
+        paths[name] = stderr
+        role = "Server" if name == "PrefectServer" else "Worker"
+        marker = json.dumps({"managedBy": "PrefectWin", "role": role, "logPaths": [str(stdout), str(stderr)]})
+        services.append(FakeService(name=name, parameters={"Application": ("C:\\py\\python.exe",)}, marker=marker))
+    fake = FakeServiceAdapter(services=services)
+    previous = system._override
+    system.use_adapter(fake)
+    yield fake, paths
+    system.use_adapter(previous)
+
+
+def _line(seconds_ago: float, message: str) -> str:
+    when = dt.datetime.now() - dt.timedelta(seconds=seconds_ago)
+    return f"{when:%H:%M:%S}.{when.microsecond // 1000:03d} | INFO    | prefect - {message}\n"
+
+
+def test_several_services_are_followed_with_one_cursor_each_entry_naming_its_service(two_services):
+    fake, paths = two_services
+    write(paths["PrefectServer"], _line(50, "server old") + _line(30, "server started"))
+    write(paths["PrefectWorker"], _line(40, "worker old") + _line(20, "worker started"))
+    first = call("service.log", {"name": ["PrefectServer", "PrefectWorker"], "tail": 1, "stream": ["Stdout", "Stderr"]})["result"]
+    # -Tail is per service; the entries are merged by time.
+    assert [(e["service"], e["message"]) for e in first["entries"]] == [("PrefectServer", "server started"), ("PrefectWorker", "worker started")]
+    cursor = first["cursor"]
+    seen: list[tuple[str, str]] = []
+    for writes in (
+        [("PrefectWorker", _line(3, "worker one"))],
+        [("PrefectServer", _line(2, "server one")), ("PrefectWorker", _line(1, "worker two"))],
+        [],
+        [],
+    ):
+        for name, text in writes:
+            write(paths[name], text)
+        answer = call("service.log", {"name": ["PrefectServer", "PrefectWorker"], "cursor": cursor, "stream": ["Stdout", "Stderr"]})["result"]
+        seen.extend((e["service"], e["message"]) for e in answer["entries"])
+        cursor = answer["cursor"]
+    assert seen == [("PrefectWorker", "worker one"), ("PrefectServer", "server one"), ("PrefectWorker", "worker two")]
+
+
+def test_one_missing_service_of_several_is_not_found_naming_it(two_services):
+    error = call("service.log", {"name": ["PrefectServer", "NoSuchService"]})["error"]
+    assert (error["code"], error["target"]) == ("NotFound", "NoSuchService")

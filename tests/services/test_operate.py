@@ -425,21 +425,23 @@ def test_update_of_a_prefect_exe_launcher_upgrades_the_python_beside_it(use):
 
 
 @pytest.mark.parametrize(
-    ("application", "words"),
+    ("application", "words", "target"),
     [
-        ("%NOSUCHROOT%\\venv\\Scripts\\python.exe", "names %NOSUCHROOT%, which the service's environment does not set"),
-        ("C:\\Gone\\venv\\Scripts\\prefect.exe", "that is 'C:\\Gone\\venv\\Scripts\\python.exe') does not exist"),
+        ("%NOSUCHROOT%\\venv\\Scripts\\python.exe", "names %NOSUCHROOT%, which the service's environment does not set", "PrefectServer"),
+        ("C:\\Gone\\venv\\Scripts\\prefect.exe", "that is 'C:\\Gone\\venv\\Scripts\\python.exe') does not exist", "C:\\Gone\\venv\\Scripts\\python.exe"),
     ],
     ids=["unset-variable", "launcher-without-python"],
 )
-def test_an_interpreter_that_cannot_be_found_is_a_structured_error_before_any_change(use, application, words):
+def test_an_interpreter_that_cannot_be_found_is_a_structured_error_before_any_change(use, application, words, target):
     adapter = use(machine())
     _reapplication(adapter, "PrefectServer", application)
     before = adapter.snapshot()
     for what_if in (True, False):
         response, _ = call("service.update", _update(), what_if=what_if)
         error = response["error"]
-        assert (error["code"], error["target"]) == ("NotFound", "Name") and words in error["message"], error
+        # The target is what was not found: the service's interpreter, or the service whose
+        # Application cannot be resolved.
+        assert (error["code"], error["target"]) == ("NotFound", target) and words in error["message"], error
         assert "nothing was changed" in error["message"] and error["remediation"]
     assert adapter.changing_calls() == [] and adapter.snapshot() == before
     assert adapter.calls_to("pip_freeze") == []

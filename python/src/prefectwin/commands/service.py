@@ -100,7 +100,7 @@ class ServiceUninstallParams(Params):
 
 
 class ServiceLogParams(Params):
-    name: Optional[str] = Field(None, pattern=SERVICE_NAME_PATTERN, description="The service whose logs to read (Windows).")
+    name: Optional[list[str]] = Field(None, min_length=1, description="The services whose logs to read (Windows), merged by time.")
     path: Optional[list[str]] = Field(None, min_length=1, description="Log files to read instead of a service's (any OS).")
     stream: Optional[list[Literal["Stdout", "Stderr", "EventLog"]]] = Field(None, min_length=1, description="Which logs; default all.")
     tail: Optional[int] = Field(None, ge=0, le=1000000, description="Only the last N entries.")
@@ -108,6 +108,11 @@ class ServiceLogParams(Params):
     since: Optional[Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]] = Field(None, description="Only entries at or after this time (ISO 8601).")
     level: Optional[Literal["Debug", "Info", "Warning", "Error", "Critical"]] = Field(None, description="Only entries at or above this level.")
     cursor: Optional[str] = Field(None, min_length=1, max_length=65536, description="Carry on after a previous answer's cursor (-Wait).")
+
+    @field_validator("name")
+    @classmethod
+    def _names(cls, names: Optional[list[str]]) -> Optional[list[str]]:
+        return _check_names(names)
 
 
 class ServicePlan(Planned):
@@ -555,19 +560,19 @@ def _launches(adapter: Any, records: list[Any]) -> dict[str, Any]:
 def _require_interpreter(adapter: Any, name: str, launch: Any) -> str:
     """The python that service `name` runs Prefect under, or a NotFound saying why there is none."""
     if launch is None or not launch.application:
-        raise NotFound(f"Service '{name}' has no Application: PrefectWin cannot tell which interpreter to upgrade.", target="Name", remediation="Install the service again with Install-PrefectService -Force.")
+        raise NotFound(f"Service '{name}' has no Application: PrefectWin cannot tell which interpreter to upgrade.", target=name, remediation="Install the service again with Install-PrefectService -Force.")
     shown = f"'{launch.application}'" + ("" if launch.application == launch.python else f", that is '{launch.python}'")
     if launch.unexpanded:
         raise NotFound(
             f"The interpreter of service '{name}' cannot be found: its Application {shown} names {', '.join(launch.unexpanded)}, "
             "which the service's environment does not set; nothing was changed.",
-            target="Name",
+            target=name,
             remediation="Set the variable for the service (machine environment, or AppEnvironmentExtra), or install the service again with an absolute -PythonPath.",
         )
     if not adapter.path_exists(launch.python):
         raise NotFound(
             f"The interpreter of service '{name}' ({shown}) does not exist; nothing was changed.",
-            target="Name",
+            target=launch.python,
             remediation="Install the service again with a -PythonPath that exists (Install-PrefectService -Force).",
         )
     return launch.python
@@ -676,7 +681,7 @@ def service_log(params: ServiceLogParams, ctx: Context) -> ServiceLog:
     if (params.name is None) == (params.path is None):
         raise InvalidArgument("Give either -Name (a service) or -Path (log files).", target="Name", remediation="Get-PrefectServiceLog -Name PrefectServer, or -Path C:\\ProgramData\\Prefect\\logs\\PrefectServer.stderr.log.")
     since = logs.parse_since(params.since)
-    events = None
+    events = {}
     if params.path is not None:
         targets = logs.log_targets(logs.check_paths(params.path, params.cursor is not None), params.stream)
     else:
@@ -684,9 +689,11 @@ def service_log(params: ServiceLogParams, ctx: Context) -> ServiceLog:
 
         adapter = get_adapter()
         adapter.require_services()
-        record = _records(adapter, [params.name])[0]
-        targets = logs.service_logs(record, params.stream)
-        if params.stream is None or "EventLog" in params.stream:
-            name = record.name
-            events = lambda after: adapter.read_service_events(name, after, logs.MAX_EVENTS)  # noqa: E731
-    return logs.read_log(targets, service=params.name, tail=params.tail, since=since, level=params.level, cursor=params.cursor, events=events)
+        records = {r.name.lower(): r for r in _records(adapter, params.name) if r.managed is not None}
+        targets = []
+        for record in records.values():
+            targets.extend(logs.service_logs(record, params.stream))
+            reader = logs.event_reader(adapter, record.name, params.stream)
+            if reader is not None:
+                events[record.name] = reader
+    return logs.read_log(targets, tail=params.tail, since=since, level=params.level, cursor=params.cursor, events=events)

@@ -294,7 +294,7 @@ def read_target(name: str, adapter: Any, *, principal_of: Callable[[str], str]) 
     if record is None:
         raise NotFound(
             f"Service '{name}' does not exist.",
-            target="ServiceName",
+            target=name,
             remediation="Run Get-PrefectService to list the Prefect services on this computer.",
         )
     if not record.is_nssm:

@@ -67,53 +67,98 @@ def _file_id(stat: os.stat_result) -> str:
     return f"{stat.st_dev}:{stat.st_ino}"
 
 
+def _entries_of(handle, stat: os.stat_result, *, max_entries: Optional[int], final: bool) -> tuple[list[Parsed], int]:
+    """The entries in an open file up to `stat`'s size, dated, and the offset after the last
+    line read. With max_entries, only enough of its end is read for that many."""
+    size = stat.st_size
+    block = TAIL_BLOCK
+    while True:
+        start = 0 if max_entries is None else max(0, size - block)
+        handle.seek(start)
+        data = handle.read(size - start)
+        if start > 0:
+            # The first line is cut, and may be the middle of a traceback: skip to a header.
+            cut = data.find(b"\n") + 1
+            data, start = data[cut:], start + cut
+        lines, end = split_lines(data, start, final=final)
+        entries = logparse.parse(lines)
+        if start > 0 and entries:
+            entries = entries[1:]
+        if max_entries is None or start == 0 or len(entries) > max_entries:
+            break
+        block *= 4
+    dated = logparse.assign_dates(entries, _modified(stat))
+    return (dated if max_entries is None else dated[-max_entries:] if max_entries else []), end
+
+
 def read_entries(path: str, *, max_entries: Optional[int] = None) -> list[Parsed]:
     """A file's entries, dated. With max_entries, only enough of its end is read for that many."""
     with open(path, "rb") as handle:
-        stat = os.fstat(handle.fileno())
-        size = stat.st_size
-        block = TAIL_BLOCK
-        while True:
-            start = 0 if max_entries is None else max(0, size - block)
-            handle.seek(start)
-            data = handle.read(size - start)
-            if start > 0:
-                # The first line is cut, and may be the middle of a traceback: skip to a header.
-                cut = data.find(b"\n") + 1
-                data, start = data[cut:], start + cut
-            lines, _ = split_lines(data, start, final=True)
-            entries = logparse.parse(lines)
-            if start > 0 and entries:
-                entries = entries[1:]
-            if max_entries is None or start == 0 or len(entries) > max_entries:
-                break
-            block *= 4
-    dated = logparse.assign_dates(entries, _modified(stat))
-    return dated if max_entries is None else dated[-max_entries:] if max_entries else []
+        return _entries_of(handle, os.fstat(handle.fileno()), max_entries=max_entries, final=True)[0]
 
 
 def tail(path: str, *, count: Optional[int], since: Optional[dt.datetime], level: Optional[str]) -> list[Parsed]:
     """The last `count` entries (all with None) of a log, at or after `since` and at or above
     `level`. Rotated copies are read too, newest first, while more entries are wanted."""
-    files = [*rotated_copies(path), path] if os.path.isfile(path) else rotated_copies(path)
-    if since is None and count is None:
-        files = files[-1:]
+    return tail_and_position(path, count=count, since=since, level=level)[0]
+
+
+def tail_and_position(path: str, *, count: Optional[int], since: Optional[dt.datetime], level: Optional[str]) -> tuple[list[Parsed], "Position"]:
+    """`tail`, and where a follower carries on: the live file as this very read saw it (its
+    identity and the end of its last complete line, through the one handle it was read
+    with), so that a line written while the tail is read is followed once, neither shown
+    twice nor lost, and a rotation meanwhile is followed from the file that was read.
+
+    A last line without its line break is still being written: it is left to the follower,
+    which shows it whole once the line is complete."""
     collected: list[list[Parsed]] = []
     total = 0
-    for file in reversed(files):
-        try:
-            if since is not None and _modified(os.stat(file)) < since:
-                break
-            want = None if (since is not None or count is None or level is not None) else count - total
-            entries = logparse.select(read_entries(file, max_entries=want), since=since, level=level)
-        except FileNotFoundError:  # rotated away between listing and reading
-            continue
+    position = Position(path=path)  # no live file: a follower reads the next one from its start
+
+    def wanted() -> Optional[int]:
+        return None if (since is not None or count is None or level is not None) else count - total
+
+    live_id = None
+    try:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            live_id = _file_id(stat)
+            if since is not None and _modified(stat) < since:
+                # Nothing here is recent enough, nor in the older copies; follow from the end.
+                return [], Position(path=path, file_id=live_id, offset=stat.st_size)
+            entries, end = _entries_of(handle, stat, max_entries=wanted(), final=False)
+        position = Position(path=path, file_id=live_id, offset=end)
+        entries = logparse.select(entries, since=since, level=level)
         collected.insert(0, entries)
         total += len(entries)
-        if count is not None and total >= count:
-            break
+    except FileNotFoundError:
+        pass
+    enough = count is not None and total >= count
+    if not enough and (live_id is None or since is not None or count is not None):
+        # Older copies, newest first; the live file read above may have been rotated since.
+        older = [f for f in rotated_copies(path) if _identity(f) != live_id]
+        if since is None and count is None:
+            older = older[-1:]
+        for file in reversed(older):
+            try:
+                if since is not None and _modified(os.stat(file)) < since:
+                    break
+                entries = logparse.select(read_entries(file, max_entries=wanted()), since=since, level=level)
+            except FileNotFoundError:  # rotated away between listing and reading
+                continue
+            collected.insert(0, entries)
+            total += len(entries)
+            if count is not None and total >= count:
+                break
     merged = [entry for entries in collected for entry in entries]
-    return merged[-count:] if count else merged if count is None else []
+    return (merged[-count:] if count else merged if count is None else []), position
+
+
+def _identity(path: str) -> Optional[str]:
+    try:
+        return _file_id(os.stat(path))
+    except FileNotFoundError:
+        return None
 
 
 # -- following ------------------------------------------------------------------------------

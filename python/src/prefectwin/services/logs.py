@@ -3,8 +3,11 @@
 Following (`Get-PrefectServiceLog -Wait`) is the PowerShell side calling again with the cursor
 the previous answer returned: the bridge answers once per request, and its events are text
 for Write-Verbose and friends, not objects, so a cursor keeps every entry a typed object and
-lets one follower survive a backend restart. The cursor is opaque to the caller: base64 of
-each log's file identity and offset, and the last NSSM event read.
+lets one follower survive a backend restart. One request may name several services: their
+entries are merged by time, each naming its service, and one cursor follows them all. The
+cursor is opaque to the caller: base64 of each log's file identity and offset (taken by the
+read that returned the tail, so that no line is shown twice), and per service the last NSSM
+event read.
 """
 from __future__ import annotations
 
@@ -12,9 +15,9 @@ import datetime as dt
 import ntpath
 import os
 import re
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Mapping, NamedTuple, Optional, Sequence
 
-from prefectwin.errors import InvalidArgument, NotFound
+from prefectwin.errors import InvalidArgument, NotFound, NotSupported
 from prefectwin.models import Result
 from prefectwin.services import logfiles, logparse
 from prefectwin.services.logparse import Parsed
@@ -94,87 +97,125 @@ def event_entries(events: Sequence[dict[str, Any]], service: str, *, level: Opti
     return out
 
 
+class LogTarget(NamedTuple):
+    """One log file to read: its stream, its path, and the service it belongs to (None for -Path)."""
+
+    stream: Stream
+    path: str
+    service: Optional[str] = None
+
+
+EventReader = Callable[[Optional[float]], Sequence[dict[str, Any]]]
+
+
 def read_log(
-    logs: Sequence[tuple[Stream, str]],
+    logs: Sequence[LogTarget],
     *,
-    service: Optional[str],
     tail: Optional[int],
     since: Optional[dt.datetime],
     level: Optional[str],
     cursor: Optional[str],
-    events: Optional[Any] = None,
+    events: Optional[Mapping[str, EventReader]] = None,
 ) -> ServiceLog:
-    """Entries of the given logs merged by time. Without a cursor: the tail (or everything
-    since `since`); with one: what was written after it. `events(since_epoch)` returns NSSM's
-    events for the service, when the Application log is to be read."""
+    """Entries of the given logs, of one service or several, merged by time. Without a cursor:
+    the tail of each service (or everything since `since`); with one: what was written after
+    it, every line once. `events[service](since_epoch)` returns NSSM's events for the service,
+    when its Application log is to be read."""
     state = _decode(cursor, logs)
     positions: dict[str, logfiles.Position] = {}
-    gathered: list[tuple[Optional[dt.datetime], int, LogEntry]] = []
+    # (time, order, entry): `order` keeps the entries of one log in the order they were written.
+    gathered: dict[Optional[str], list[tuple[Optional[dt.datetime], int, LogEntry]]] = {}
     order = 0
-    for stream, path in logs:
+    for stream, path, service in logs:
         if state is None:
-            positions[path] = logfiles.start_position(path)
-            found = logfiles.tail(path, count=tail, since=since, level=level)
+            # The position comes from the read itself: what is written meanwhile is followed.
+            found, positions[path] = logfiles.tail_and_position(path, count=tail, since=since, level=level)
         else:
             found, positions[path] = logfiles.follow(state["logs"][path])
             found = logparse.select(found, since=since, level=level)
         for key, parsed in zip(logfiles.sort_key(found), found):
-            gathered.append((key, order, _entry(parsed, stream, service, path)))
+            gathered.setdefault(service, []).append((key, order, _entry(parsed, stream, service, path)))
             order += 1
-    last_event = None if state is None else state.get("event")
-    if events is not None and service:
+    event_state: dict[str, dict[str, Any]] = dict((state or {}).get("events") or {})
+    for service, reader in (events or {}).items():
+        seen = event_state.get(service) or {}
         after = since.timestamp() if since and state is None else None
-        if state is not None and state.get("eventTime") is not None:
-            after = float(state["eventTime"])
-        found_events = event_entries(events(after), service, level=level)
+        if seen.get("time") is not None:
+            after = float(seen["time"])
+        found_events = event_entries(reader(after), service, level=level)
         if state is None and tail is not None:
             found_events = found_events[-tail:] if tail else []
+        last = seen.get("record")
         for parsed, record in found_events:
-            if last_event is not None and record <= int(last_event):
+            if last is not None and record <= int(last):
                 continue
-            gathered.append((parsed.when, order, _entry(parsed, "EventLog", service, None)))
+            gathered.setdefault(service, []).append((parsed.when, order, _entry(parsed, "EventLog", service, None)))
             order += 1
-            last_event = record
+            last = record
+            seen = {"record": record, "time": parsed.when.timestamp() if parsed.when else seen.get("time")}
+        if last is not None:
+            event_state[service] = seen
     # Undated lines sort with the entry before them; entries of one log keep their order.
     floor = dt.datetime.min
-    gathered.sort(key=lambda item: (item[0] or floor, item[1]))
-    entries = [item[2] for item in gathered]
-    if state is None and tail is not None:
-        entries = entries[-tail:] if tail else []
-    extra: dict[str, Any] = {"event": last_event}
-    if last_event is not None:
-        times = [e.time for e in entries if e.stream == "EventLog" and e.time]
-        extra["eventTime"] = dt.datetime.fromisoformat(times[-1]).timestamp() if times else (state or {}).get("eventTime")
-    return ServiceLog(entries=entries, cursor=logfiles.encode_cursor(positions, extra))
+    merged: list[tuple[Optional[dt.datetime], int, LogEntry]] = []
+    for items in gathered.values():
+        items.sort(key=lambda item: (item[0] or floor, item[1]))
+        if state is None and tail is not None:
+            items = items[-tail:] if tail else []  # -Tail is per service
+        merged.extend(items)
+    merged.sort(key=lambda item: (item[0] or floor, item[1]))
+    return ServiceLog(entries=[item[2] for item in merged], cursor=logfiles.encode_cursor(positions, {"events": event_state}))
 
 
-def _decode(cursor: Optional[str], logs: Sequence[tuple[Stream, str]]) -> Optional[dict]:
+def _decode(cursor: Optional[str], logs: Sequence[LogTarget]) -> Optional[dict]:
     if cursor is None:
         return None
     try:
         body = logfiles.decode_cursor(cursor)
+        events = body.get("events") or {}
+        if not isinstance(events, dict) or not all(isinstance(v, dict) for v in events.values()):
+            raise ValueError("events")
     except ValueError:
         raise InvalidArgument("-Cursor is not a cursor that Get-PrefectServiceLog returned.", target="Cursor", remediation="Omit -Cursor.") from None
     known = body["logs"]
-    body["logs"] = {path: logfiles.Position.from_dict(known[path]) if path in known else logfiles.start_position(path) for _, path in logs}
+    # A log the cursor does not know (a service added to the follow) is followed from its end.
+    body["logs"] = {t.path: logfiles.Position.from_dict(known[t.path]) if t.path in known else logfiles.start_position(t.path) for t in logs}
     return body
 
 
-def log_targets(paths: Sequence[str], streams: Optional[Sequence[str]]) -> list[tuple[Stream, str]]:
+def log_targets(paths: Sequence[str], streams: Optional[Sequence[str]]) -> list[LogTarget]:
     wanted = set(streams or STREAMS)
-    return [(stream_of_path(p), p) for p in paths if stream_of_path(p) in wanted]
+    return [LogTarget(stream_of_path(p), p) for p in paths if stream_of_path(p) in wanted]
 
 
-def service_logs(record: Any, streams: Optional[Sequence[str]]) -> list[tuple[Stream, str]]:
+def service_logs(record: Any, streams: Optional[Sequence[str]]) -> list[LogTarget]:
     """A managed service's stdout and stderr log files, from its marker or NSSM's parameters."""
     marker = record.managed or {}
-    pairs: list[tuple[Stream, str]] = []
+    pairs: list[LogTarget] = []
     for stream, parameter, index in (("Stdout", "AppStdout", 0), ("Stderr", "AppStderr", 1)):
         paths = marker.get("logPaths") or []
         value = paths[index] if len(paths) > index else (record.parameters.get(parameter) or (None,))[0]
         if value and (streams is None or stream in streams):
-            pairs.append((stream, value))
+            pairs.append(LogTarget(stream, value, record.name))
     return pairs
+
+
+def event_reader(adapter: Any, name: str, streams: Optional[Sequence[str]]) -> Optional[EventReader]:
+    """How to read NSSM's events of service `name`, when they are wanted and can be read. Asked
+    for all streams (no -Stream), a machine without the Application log (the POSIX stand-in
+    for the SCM) gives the log files alone; asked for EventLog by name, it is NotSupported."""
+    if streams is not None and "EventLog" not in streams:
+        return None
+
+    def read(after: Optional[float]) -> Sequence[dict[str, Any]]:
+        try:
+            return adapter.read_service_events(name, after, MAX_EVENTS)
+        except NotSupported:
+            if streams is not None:
+                raise
+            return []
+
+    return read
 
 
 def check_paths(paths: Sequence[str], following: bool) -> list[str]:

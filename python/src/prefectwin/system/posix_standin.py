@@ -13,7 +13,9 @@ It is NOT systemd or launchd, and nothing installs it by default: the POSIX adap
   session of its own; its pid and start time go to `<root>/<name>.pid`;
 - `stop_service` is NSSM's Ctrl-C: SIGINT to the process group, then SIGKILL to the group after
   AppStopMethodConsole (or the timeout, if shorter);
-- status is Running while that pid lives with the recorded start time, else Stopped.
+- status is Running while that pid lives with the recorded start time, else Stopped;
+- each start and stop is appended to `<root>/history.jsonl` (time, service, event, pid), the
+  record the SCM's event log would be, so tests can tell the order things happened in.
 
 What it does not have: a restart-on-exit loop (AppExit), log rotation, accounts, ACLs and
 firewall rules (those stay NotSupported, as on the plain POSIX adapter), and start at boot.
@@ -67,6 +69,10 @@ class StandInServices:
         if data is None:
             raise NotFound(f"Service '{name}' does not exist.", target=name)
         return data
+
+    def _record(self, name: str, event: str, pid: int) -> None:
+        with open(os.path.join(self.root, "history.jsonl"), "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"time": time.time(), "service": name, "event": event, "pid": pid}) + "\n")
 
     def _runtime(self, name: str) -> Optional[tuple[int, float]]:
         """(pid, start time) of the service's process while it runs, else None."""
@@ -177,6 +183,7 @@ class StandInServices:
                 stream.close()
         with open(self._file(name, "pid"), "w", encoding="utf-8") as handle:
             json.dump({"pid": process.pid, "startedAt": psutil.Process(process.pid).create_time()}, handle)
+        self._record(data["name"], "started", process.pid)
         # Like NSSM: Running once the application lives past its first moment.
         time.sleep(0.3)
         if process.poll() is not None:
@@ -191,6 +198,7 @@ class StandInServices:
         data = self._require(name)
         console_ms = int((data["parameters"].get("AppStopMethodConsole") or ["15000"])[0])
         grace = min(timeout_sec, console_ms / 1000)
+        self._record(data["name"], "stopping", pid)
         try:
             os.killpg(pid, signal.SIGINT)  # Ctrl-C reaches every process of the console
         except ProcessLookupError:
@@ -207,6 +215,7 @@ class StandInServices:
             os.remove(self._file(name, "pid"))
         except FileNotFoundError:
             pass
+        self._record(data["name"], "stopped", pid)
 
 
 def _ended(pid: int, timeout: float) -> bool:
