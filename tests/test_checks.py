@@ -58,7 +58,7 @@ def test_check_order_is_the_documented_one():
     assert CHECK_NAMES == (
         "python.found", "python.version", "python.path-spaces", "prefect.installed", "prefect.cli-on-path",
         "settings.home", "settings.profile", "settings.api-url", "port.available", "database", "encoding",
-        "server.health", "server.version", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.defender",
+        "server.health", "server.version", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.firewall-scope", "windows.defender",
         "windows.long-paths", "windows.nssm", "service.working-directory", "service.environment", "service.temp",
         "service.path", "service.execution-policy", "service.home-access", "service.api-url-match", "service.auth-match",
         "service.database-match",

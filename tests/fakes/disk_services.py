@@ -36,6 +36,8 @@ class DiskServiceAdapter(FakeServiceAdapter):
         self.directories = set(state["directories"])
         self.access = {tuple(pair) for pair in state["access"]}
         self.firewall = dict(state["firewall"])
+        self.firewall_scopes = {k: (tuple(v[0]), tuple(v[1])) for k, v in state.get("firewallScopes", {}).items()}
+        self.readable = {tuple(pair) for pair in state.get("readable", [])}
 
     def state(self) -> dict[str, Any]:
         """The machine as JSON data (what the file holds)."""

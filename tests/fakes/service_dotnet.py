@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 
 DO_NOT_EXPAND = "DoNotExpandEnvironmentNames"
 MODIFY = 0x301BF
+READ_EXECUTE = 0x200A9
 
 
 class FakeTimeoutException(Exception):
@@ -187,7 +188,7 @@ class FakeServiceDotNet:
         self.InheritanceFlagsType = "InheritanceFlags"
         self.PropagationFlagsType = "PropagationFlags"
         self.SecurityIdentifierType = "SecurityIdentifier"
-        self.FileSystemRights = SimpleNamespace(Modify=MODIFY)
+        self.FileSystemRights = SimpleNamespace(Modify=MODIFY, ReadAndExecute=READ_EXECUTE)
         self.AccessControlType = SimpleNamespace(Allow="Allow")
         self.ServiceControllerStatus = SimpleNamespace(Running="Running", Stopped="Stopped")
 
