@@ -31,6 +31,10 @@ PASSED_ON = (
     "logRotateSeconds",
     "logRetentionCount",
     "logRetentionDays",
+    "account",
+    "openFirewall",
+    "allowFrom",
+    "firewallProfile",
 )
 
 

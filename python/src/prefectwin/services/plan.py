@@ -132,7 +132,7 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
         actions.append(
             Action(
                 kind="install-service",
-                description=f"Install service '{spec.name}' that runs '{spec.application}' through NSSM",
+                description=f"Install service '{spec.name}' that runs '{spec.application}' through NSSM as {spec.account}",
                 target=spec.name,
                 data={"application": spec.application},
             )
