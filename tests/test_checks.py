@@ -754,6 +754,13 @@ class TestFirewall:
     def test_worker_skips(self):
         expect(run("windows.firewall", win(role="Worker", prefect=self.PUBLIC)), "Skipped", "outbound")
 
+    def test_scope_warns_about_a_rule_open_to_every_address(self):
+        # Fuller cases of windows.firewall-scope are in tests/test_least_privilege.py.
+        wide = rule(name="PrefectWin-PrefectServer").model_copy(update={"remote_addresses": ("Any",), "profiles": ("Domain", "Private", "Public")})
+        expect(run("windows.firewall-scope", win(firewall_rules=(wide,))), "Warning", "every address", remediation=("-RemoteAddress LocalSubnet",))
+        scoped = wide.model_copy(update={"remote_addresses": ("LocalSubnet",)})
+        expect(run("windows.firewall-scope", win(firewall_rules=(scoped,))), "Pass", "limited")
+
 
 class TestDefender:
     WANTED = (r"C:\ProgramData\Prefect", r"C:\Python312", r"C:\Windows\Temp")

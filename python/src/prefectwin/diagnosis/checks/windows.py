@@ -97,7 +97,7 @@ def windows_firewall(facts: Facts):
         return passed(f"Inbound TCP {port} is allowed by rule '{rules[0].name}'.", port=port, rules=[r.name for r in rules])
     return warn(
         f"No enabled inbound rule allows TCP {port}; remote workers and browsers cannot reach the server.",
-        f"New-NetFirewallRule -DisplayName 'Prefect server {port}' -Direction Inbound -Protocol TCP -LocalPort {port} -Action Allow (or Repair-PrefectEnvironment -Check windows.firewall).",
+        f"New-NetFirewallRule -DisplayName 'Prefect server {port}' -Direction Inbound -Protocol TCP -LocalPort {port} -Action Allow -RemoteAddress LocalSubnet -Profile Domain,Private (or Repair-PrefectEnvironment -Check windows.firewall).",
         port=port,
     )
 
