@@ -217,7 +217,6 @@ function Install-PrefectService {
         [string[]] $AllowFrom,
 
         [Parameter()]
-        [ValidateSet('Domain', 'Private', 'Public')]
         [string[]] $FirewallProfile,
 
         [Parameter()]

@@ -92,10 +92,11 @@ Describe 'Install-PrefectService least privilege' {
         @($scopeErrors)[0].ErrorDetails.Message | Should -BeLike '*-OpenFirewall*'
     }
 
-    It 'offers only the three firewall profiles' {
-        $values = (Get-Command -Name Install-PrefectService).Parameters['FirewallProfile'].Attributes |
-            Where-Object -FilterScript { $_ -is [System.Management.Automation.ValidateSetAttribute] } |
-            ForEach-Object -Process { $_.ValidValues }
-        @($values) | Should -Be @('Domain', 'Private', 'Public')
+    It 'answers an unknown -FirewallProfile with a structured error naming the parameter' {
+        # The backend holds the rule (no ValidateSet here can drift from it), and takes any case.
+        $null = Install-PrefectService -Name PrefectLpServer -Role Server -PrefectHome $prefectHome -Port $port -OpenFirewall -FirewallProfile 'Home' -WhatIf -ErrorAction SilentlyContinue -ErrorVariable profileErrors
+        @($profileErrors)[0].TargetObject | Should -BeExactly 'FirewallProfile'
+        [string]@($profileErrors)[0].FullyQualifiedErrorId | Should -BeExactly 'PrefectWin.InvalidArgument,Install-PrefectService'
+        @($profileErrors)[0].ErrorDetails.RecommendedAction | Should -BeLike '*Domain, Private and/or Public*'
     }
 }
