@@ -106,6 +106,17 @@ class PrefectService {
     [DscProperty()] [int] $LogRetentionCount
     [DscProperty()] [Nullable[int]] $LogRetentionDays
 
+    # The account (Install-PrefectService -Account): by default the service's own virtual
+    # account NT SERVICE\<Name>; LocalSystem, LocalService, NetworkService or a gMSA
+    # (DOMAIN\name$). No user account: its password would have to sit in the configuration.
+    [DscProperty()] [string] $Account
+
+    # Server only: the inbound rule for the port, from AllowFrom (default LocalSubnet) on the
+    # FirewallProfile profiles (default Domain and Private).
+    [DscProperty()] [bool] $OpenFirewall
+    [DscProperty()] [string[]] $AllowFrom
+    [DscProperty()] [string[]] $FirewallProfile
+
     [DscProperty(NotConfigurable)] [string] $Status
     [DscProperty(NotConfigurable)] [string] $Health
 

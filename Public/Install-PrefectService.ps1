@@ -78,6 +78,19 @@ function Install-PrefectService {
 
     .PARAMETER OpenFirewall
     Server only: adds an inbound firewall rule for the port, removed again with the service.
+    The rule lets in only -AllowFrom (default: the local subnet) on the Domain and Private
+    profiles (see -FirewallProfile).
+
+    .PARAMETER AllowFrom
+    With -OpenFirewall: the remote addresses the rule allows, each an IPv4 or IPv6 address
+    (10.0.0.5), a subnet (10.0.0.0/24 or 10.0.0.0/255.255.255.0), a range
+    (10.0.0.5-10.0.0.9) or one of Windows' keywords LocalSubnet, DefaultGateway, DNS, DHCP,
+    WINS or Any. Default LocalSubnet. Host names are refused; Any opens the API to every
+    address that can route to this computer.
+
+    .PARAMETER FirewallProfile
+    With -OpenFirewall: the firewall profiles the rule applies on. Default Domain and Private;
+    add Public only for a server that must be reached on a network Windows calls public.
 
     .PARAMETER ApiUrl
     Worker only: the server's API URL. By default, the PrefectWin server on this computer, or
@@ -103,8 +116,14 @@ function Install-PrefectService {
     value carries URL credentials goes into the service's secrets file, not into NSSM.
 
     .PARAMETER Account
-    LocalSystem (the default), LocalService, NetworkService, DOMAIN\user or a gMSA
-    (DOMAIN\name$). The account gets Modify rights on PREFECT_HOME and the log directory.
+    The account the service runs as. By default the service's own virtual account,
+    NT SERVICE\<Name>, which Windows creates with the service and which has no password and
+    no rights beyond what PrefectWin grants it. Otherwise DOMAIN\user or .\user (with
+    -Credential), a gMSA (DOMAIN\name$), LocalService, NetworkService, or LocalSystem, which
+    must be asked for explicitly. Where the account lacks them, it is granted Modify rights on
+    PREFECT_HOME and the log directory (and the folder of a SQLite database kept elsewhere),
+    and read and execute rights on the interpreter's folders. The grants made are recorded
+    with the service, and Uninstall-PrefectService takes back exactly those.
 
     .PARAMETER Credential
     The password of a user -Account. Set again on an existing service only with -Force.
@@ -157,15 +176,22 @@ function Install-PrefectService {
     .EXAMPLE
     Install-PrefectService -Name PrefectServer -Role Server -BindAddress 0.0.0.0 -OpenFirewall -AuthCredential (Get-Credential admin) -DatabaseUrl 'postgresql+asyncpg://prefect@db01:5432/prefect' -DatabaseCredential (Get-Credential prefect) -Wait
 
-    Installs a server that workers on other computers can reach, behind Prefect's basic auth,
-    on PostgreSQL, and waits until /api/health and /api/ready answer and an authenticated call
-    succeeds.
+    Installs a server that workers on other computers of the local subnet can reach, behind
+    Prefect's basic auth, on PostgreSQL, and waits until /api/health and /api/ready answer and an
+    authenticated call succeeds.
 
     .EXAMPLE
     Install-PrefectService -Name PrefectWorker -Role Worker -Pool windows-etl -ApiUrl 'http://prefect01:4200/api' -AuthCredential (Get-Credential admin) -Start
 
     Installs a worker on another computer that sends the server's auth string; the install is
     refused if the server refuses it.
+
+    .EXAMPLE
+    Install-PrefectService -Name PrefectServer -Role Server -BindAddress 0.0.0.0 -OpenFirewall -AllowFrom '10.20.0.0/16', '192.168.5.10' -WhatIf
+
+    Shows the plan for a server whose firewall rule lets in only the subnet 10.20.0.0/16 and
+    the host 192.168.5.10, on the Domain and Private profiles; the plan names the account
+    (NT SERVICE\PrefectServer) and every ACL grant.
 
     .EXAMPLE
     Install-PrefectService -Name PrefectWorker -Role Worker -Pool windows-etl -Start -PassThru
@@ -222,6 +248,12 @@ function Install-PrefectService {
 
         [Parameter()]
         [switch] $OpenFirewall,
+
+        [Parameter()]
+        [string[]] $AllowFrom,
+
+        [Parameter()]
+        [string[]] $FirewallProfile,
 
         [Parameter()]
         [string] $ApiUrl,

@@ -87,7 +87,7 @@ function Repair-PrefectEnvironment {
         [string] $Role = 'Server',
 
         [Parameter()]
-        [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'server.auth', 'server.version', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.defender', 'windows.long-paths', 'windows.nssm')]
+        [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'server.auth', 'server.version', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.firewall-scope', 'windows.defender', 'windows.long-paths', 'windows.nssm')]
         [string[]] $Check
     )
     $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters

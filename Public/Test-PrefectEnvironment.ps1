@@ -13,7 +13,7 @@ function Test-PrefectEnvironment {
     Prefect itself. The checks are: python.found, python.version, python.path-spaces,
     prefect.installed, prefect.cli-on-path, settings.home, settings.profile, settings.api-url,
     port.available, database, encoding, server.health, server.version, and the Windows-only
-    windows.admin, windows.execution-policy, windows.firewall, windows.defender,
+    windows.admin, windows.execution-policy, windows.firewall, windows.firewall-scope, windows.defender,
     windows.long-paths and windows.nssm (Skipped elsewhere, with the reason).
 
     With -ServiceName (or services piped from Get-PrefectService), the diagnosis describes an
@@ -118,7 +118,7 @@ function Test-PrefectEnvironment {
         [string] $Role = 'Server',
 
         [Parameter()]
-        [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'server.auth', 'server.version', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.defender', 'windows.long-paths', 'windows.nssm', 'service.working-directory', 'service.environment', 'service.secrets-file', 'service.temp', 'service.path', 'service.execution-policy', 'service.home-access', 'service.api-url-match', 'service.auth-match', 'service.database-match')]
+        [ValidateSet('python.found', 'python.version', 'python.path-spaces', 'prefect.installed', 'prefect.cli-on-path', 'settings.home', 'settings.profile', 'settings.api-url', 'port.available', 'database', 'encoding', 'server.health', 'server.auth', 'server.version', 'windows.admin', 'windows.execution-policy', 'windows.firewall', 'windows.firewall-scope', 'windows.defender', 'windows.long-paths', 'windows.nssm', 'service.working-directory', 'service.environment', 'service.secrets-file', 'service.temp', 'service.path', 'service.execution-policy', 'service.home-access', 'service.api-url-match', 'service.auth-match', 'service.database-match')]
         [string[]] $Check,
 
         [Parameter(Mandatory = $true, ParameterSetName = 'Service', ValueFromPipelineByPropertyName = $true)]

@@ -193,7 +193,11 @@ def test_a_what_if_answer_carries_the_plan_id_and_each_actions_id_and_dependenci
     assert [(a["id"], a["kind"], a["dependsOn"]) for a in result["actions"]] == [
         ("a1", "stop-service", []),
         ("a2", "remove-firewall-rule", []),
-        ("a3", "remove-service", ["a1"]),
+        # the grants Install made (Modify on PREFECT_HOME and the logs, read on the interpreter)
+        ("a3", "revoke-access", ["a1"]),
+        ("a4", "revoke-access", ["a1"]),
+        ("a5", "revoke-access", ["a1"]),
+        ("a6", "remove-service", ["a1"]),
     ]
     assert machine.changing_calls() == []
 
@@ -201,7 +205,7 @@ def test_a_what_if_answer_carries_the_plan_id_and_each_actions_id_and_dependenci
 def test_apply_by_id_runs_the_kept_plan_and_declining_skips_only_what_depends(machine):
     planned, _ = serve({**UNINSTALL, "whatIf": True})
     reads = len(machine.calls)
-    response, events = serve({**UNINSTALL, "apply": {"planId": planned["result"]["planId"], "confirm": ["a2", "a3"]}})
+    response, events = serve({**UNINSTALL, "apply": {"planId": planned["result"]["planId"], "confirm": ["a2", "a6"]}})
     assert response["ok"], response
     assert [a["id"] for a in response["result"]["actions"]] == ["a2"]
     assert machine.changing_calls() == ["remove_firewall_rule"]
@@ -236,7 +240,7 @@ def test_an_unknown_plan_id_re_plans_and_runs_only_the_plan_that_was_shown(machi
     again, _ = serve({**UNINSTALL, "whatIf": True})
     session.forget_all()
     response, _ = serve({**UNINSTALL, "apply": {"planId": "feedfacecafe", "plan": _shown(again["result"])}})
-    assert response["ok"] and machine.changing_calls() == ["stop_service", "remove_service"]
+    assert response["ok"] and machine.changing_calls() == ["stop_service", "revoke_modify", "revoke_modify", "revoke_read_execute", "remove_service"]
 
 
 @pytest.mark.parametrize(

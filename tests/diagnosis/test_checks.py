@@ -58,7 +58,7 @@ def test_check_order_is_the_documented_one():
     assert CHECK_NAMES == (
         "python.found", "python.version", "python.path-spaces", "prefect.installed", "prefect.cli-on-path",
         "settings.home", "settings.profile", "settings.api-url", "port.available", "database", "encoding",
-        "server.health", "server.auth", "server.version", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.defender",
+        "server.health", "server.auth", "server.version", "windows.admin", "windows.execution-policy", "windows.firewall", "windows.firewall-scope", "windows.defender",
         "windows.long-paths", "windows.nssm", "service.working-directory", "service.environment", "service.secrets-file", "service.temp",
         "service.path", "service.execution-policy", "service.home-access", "service.api-url-match", "service.auth-match",
         "service.database-match",
@@ -822,6 +822,13 @@ class TestFirewall:
 
     def test_worker_skips(self):
         expect(run("windows.firewall", win(role="Worker", prefect=self.PUBLIC)), "Skipped", "outbound")
+
+    def test_scope_warns_about_a_rule_open_to_every_address(self):
+        # Fuller cases of windows.firewall-scope are in tests/test_least_privilege.py.
+        wide = rule(name="PrefectWin-PrefectServer").model_copy(update={"remote_addresses": ("Any",), "profiles": ("Domain", "Private", "Public")})
+        expect(run("windows.firewall-scope", win(firewall_rules=(wide,))), "Warning", "every address", remediation=("-RemoteAddress LocalSubnet",))
+        scoped = wide.model_copy(update={"remote_addresses": ("LocalSubnet",)})
+        expect(run("windows.firewall-scope", win(firewall_rules=(scoped,))), "Pass", "limited")
 
 
 class TestDefender:

@@ -171,6 +171,12 @@ class FakeAdapter:
     def firewall_rule_port(self, name: str) -> Optional[int]:
         return self._answer("firewall_rule_port", name)
 
+    def has_read_execute(self, path: str, principal: str) -> bool:
+        return self._answer("has_read_execute", path, principal)
+
+    def firewall_rule_scope(self, name: str) -> Any:
+        return self._answer("firewall_rule_scope", name)
+
     def service_account_facts(self, principal: str) -> Any:
         return self._answer("service_account_facts", principal)
 
@@ -204,8 +210,14 @@ class FakeAdapter:
     def revoke_modify(self, path: str, principal: str) -> None:
         return self._answer("revoke_modify", path, principal)
 
-    def add_firewall_rule(self, name: str, port: int) -> None:
-        return self._answer("add_firewall_rule", name, port)
+    def grant_read_execute(self, path: str, principal: str) -> None:
+        return self._answer("grant_read_execute", path, principal)
+
+    def revoke_read_execute(self, path: str, principal: str) -> None:
+        return self._answer("revoke_read_execute", path, principal)
+
+    def add_firewall_rule(self, name: str, port: int, remote_addresses: Sequence[str] = (), profiles: Sequence[str] = ()) -> None:
+        return self._answer("add_firewall_rule", name, port, *((tuple(remote_addresses), tuple(profiles)) if remote_addresses or profiles else ()))
 
     def remove_firewall_rule(self, name: str) -> None:
         return self._answer("remove_firewall_rule", name)

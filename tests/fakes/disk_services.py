@@ -41,6 +41,9 @@ class DiskServiceAdapter(FakeServiceAdapter):
         self.secret_files = dict(state.get("secret_files", {}))
         self.file_acls = {k: FileAccess.model_validate(v) for k, v in state.get("file_acls", {}).items()}
 
+        self.firewall_scopes = {k: (tuple(v[0]), tuple(v[1])) for k, v in state.get("firewallScopes", {}).items()}
+        self.readable = {tuple(pair) for pair in state.get("readable", [])}
+
     def state(self) -> dict[str, Any]:
         """The machine as JSON data (what the file holds)."""
         return json.loads(json.dumps(self.snapshot()))

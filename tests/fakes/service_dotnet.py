@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 DO_NOT_EXPAND = "DoNotExpandEnvironmentNames"
 MODIFY = 0x301BF
 FULL_CONTROL = 0x1F01FF
+READ_EXECUTE = 0x200A9
 
 
 class FakeTimeoutException(Exception):
@@ -182,7 +183,7 @@ def install_acl(net: Any) -> None:
     net.InheritanceFlagsType = "InheritanceFlags"
     net.PropagationFlagsType = "PropagationFlags"
     net.SecurityIdentifierType = "SecurityIdentifier"
-    net.FileSystemRights = SimpleNamespace(Modify=MODIFY, FullControl=FULL_CONTROL)
+    net.FileSystemRights = SimpleNamespace(Modify=MODIFY, ReadAndExecute=READ_EXECUTE, FullControl=FULL_CONTROL)
     net.AccessControlType = SimpleNamespace(Allow="Allow")
     net.DirectorySecurity = lambda: _Security([])
     net.SecurityIdentifier = lambda sid: SimpleNamespace(Value=sid, Translate=lambda kind: SimpleNamespace(Value=sid))

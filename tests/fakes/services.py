@@ -45,6 +45,8 @@ CHANGING = frozenset(
         "remove_service",
         "grant_modify",
         "revoke_modify",
+        "grant_read_execute",
+        "revoke_read_execute",
         "add_firewall_rule",
         "remove_firewall_rule",
         "pip_install",
@@ -117,6 +119,8 @@ class FakeServiceAdapter(FakeAdapter):
         directories: Sequence[str] = (),
         access: Sequence[tuple[str, str]] = (),
         firewall: Optional[dict[str, int]] = None,
+        firewall_scopes: Optional[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = None,
+        readable: Sequence[tuple[str, str]] = (),
         accounts: Optional[dict[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
@@ -127,6 +131,11 @@ class FakeServiceAdapter(FakeAdapter):
         self.directories: set[str] = set(directories)
         self.access: set[tuple[str, str]] = set(access)
         self.firewall: dict[str, int] = dict(firewall or {})
+        #: rule name -> (remote addresses, profiles); a rule without an entry is open to any
+        #: address on every profile, as netsh makes it without remoteip and profile
+        self.firewall_scopes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = dict(firewall_scopes or {})
+        #: (path, principal) pairs that may read and execute (grant_read_execute adds to it)
+        self.readable: set[tuple[str, str]] = set(readable)
         #: principal (case-insensitive) -> ServiceAccountFacts that service_account_facts returns;
         #: an unknown principal gets one with an empty environment and no policies
         self.accounts: dict[str, Any] = {k.lower(): v for k, v in (accounts or {}).items()}
@@ -169,6 +178,8 @@ class FakeServiceAdapter(FakeAdapter):
                 "directories": sorted(self.directories),
                 "access": sorted(self.access),
                 "firewall": dict(self.firewall),
+                "firewallScopes": dict(self.firewall_scopes),
+                "readable": sorted(self.readable),
                 "packages": self.packages,
                 "files": self.files,
                 "tasks": dict(self.tasks),
@@ -227,6 +238,16 @@ class FakeServiceAdapter(FakeAdapter):
     def firewall_rule_port(self, name: str) -> Optional[int]:
         self._record("firewall_rule_port", (name,), {})
         return self.firewall.get(name)
+
+    def has_read_execute(self, path: str, principal: str) -> bool:
+        self._record("has_read_execute", (path, principal), {})
+        return (path, principal) in self.readable
+
+    def firewall_rule_scope(self, name: str) -> Optional[tuple[tuple[str, ...], tuple[str, ...]]]:
+        self._record("firewall_rule_scope", (name,), {})
+        if name not in self.firewall:
+            return None
+        return self.firewall_scopes.get(name, (("Any",), ("Domain", "Private", "Public")))
 
     # -- changing ---------------------------------------------------------------------------
     def create_directory(self, path: str) -> None:
@@ -289,13 +310,26 @@ class FakeServiceAdapter(FakeAdapter):
         self._record("revoke_modify", (path, principal), {})
         self.access.discard((path, principal))
 
-    def add_firewall_rule(self, name: str, port: int) -> None:
-        self._record("add_firewall_rule", (name, port), {})
+    def grant_read_execute(self, path: str, principal: str) -> None:
+        self._record("grant_read_execute", (path, principal), {})
+        self.readable.add((path, principal))
+
+    def revoke_read_execute(self, path: str, principal: str) -> None:
+        self._record("revoke_read_execute", (path, principal), {})
+        self.readable.discard((path, principal))
+
+    def add_firewall_rule(self, name: str, port: int, remote_addresses: Sequence[str] = (), profiles: Sequence[str] = ()) -> None:
+        self._record("add_firewall_rule", (name, port), {"remote_addresses": tuple(remote_addresses), "profiles": tuple(profiles)})
         self.firewall[name] = port
+        if remote_addresses or profiles:
+            self.firewall_scopes[name] = (tuple(remote_addresses) or ("Any",), tuple(profiles) or ("Domain", "Private", "Public"))
+        else:
+            self.firewall_scopes.pop(name, None)
 
     def remove_firewall_rule(self, name: str) -> None:
         self._record("remove_firewall_rule", (name,), {})
         self.firewall.pop(name, None)
+        self.firewall_scopes.pop(name, None)
 
     def write_restricted_file(self, path: str, content: SecretStr, reader: str) -> None:
         self._record("write_restricted_file", (path, content, reader), {})

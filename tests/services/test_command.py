@@ -254,14 +254,15 @@ def test_wait_times_out_with_progress_on_every_poll(adapter, tmp_path, free_port
 
 
 def test_uninstall_plans_then_removes_keeping_logs_and_database_unless_asked(adapter, tmp_path, free_port):
-    call("service.install", server_params(tmp_path, free_port, start=True, openFirewall=True)).result
+    installed = call("service.install", server_params(tmp_path, free_port, start=True, openFirewall=True)).result
+    granted = [a for a in installed["actions"] if a["kind"] == "grant-access"]
     logs = tmp_path / "home" / "logs"
     logs.mkdir(parents=True)
     (logs / "PrefectServer.stdout.log").write_text("x")
     (logs / "PrefectServer.stdout-20240101T000000.000.log").write_text("rotated")
     (tmp_path / "home" / "prefect.db").write_text("db")
     plan = call("service.uninstall", {"name": "PrefectServer"}, what_if=True).result
-    assert [a["kind"] for a in plan["actions"]] == ["stop-service", "remove-firewall-rule", "remove-service"]
+    assert [a["kind"] for a in plan["actions"]] == ["stop-service", "remove-firewall-rule", *["revoke-access"] * len(granted), "remove-service"]
     assert adapter.services
     full = call("service.uninstall", {"name": "PrefectServer", "removeLogs": True, "removeDatabase": True}, what_if=True).result
     deleted = [a["target"] for a in full["actions"] if a["kind"] == "remove-path"]

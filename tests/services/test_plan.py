@@ -10,7 +10,8 @@ from prefectwin.errors import ApplyFailed, InvalidArgument
 from prefectwin.events import SilentEvents
 from service_helpers import apply_plan
 from prefectwin.services.plan import plan_install, plan_uninstall
-from prefectwin.services.spec import firewall_rule_name
+from prefectwin.services.grants import recorded_grants
+from prefectwin.services.spec import firewall_rule_name, parse_marker
 from prefectwin.services.state import read_state
 from service_helpers import windows_spec
 
@@ -80,9 +81,14 @@ def test_applying_the_first_install_builds_the_service_as_specified():
     for parameter, values in spec.nssm_parameters().items():
         expected = tuple(v.get_secret_value() if isinstance(v, SecretStr) else v for v in values)
         assert service.parameters.get(parameter, ()) == expected, parameter
-    assert service.marker == spec.marker()
+    marker = parse_marker(service.marker)
+    recorded = marker.pop("grants")
+    assert marker == spec.marker_data()
     assert adapter.firewall == {firewall_rule_name("PrefectServer"): 4200}
     assert adapter.access == {(spec.prefect_home, "CONTOSO\\svc-prefect"), (spec.log_directory, "CONTOSO\\svc-prefect")}
+    assert adapter.readable == {("C:\\Python312", "CONTOSO\\svc-prefect")}
+    # Every grant made is recorded, so that Uninstall can take exactly these back.
+    assert {(g["path"], g["rights"]) for g in recorded} == {(spec.prefect_home, "Modify"), (spec.log_directory, "Modify"), ("C:\\Python312", "ReadAndExecute")}
     # One KEY=VALUE argument per variable, as NSSM wants them.
     env_argv = next(argv for argv in adapter.nssm_argv if argv[1:4] == ["set", "PrefectServer", "AppEnvironmentExtra"])
     assert env_argv[4:] == [f"{k}={v}" for k, v in sorted(spec.process_environment().items())]
@@ -241,6 +247,8 @@ def _uninstall_plan(adapter, *, logs=(), db=()):
     return plan_uninstall(
         record,
         firewall_port=adapter.firewall_rule_port(firewall_rule_name("PrefectServer")),
+        firewall_scope=adapter.firewall_rule_scope(firewall_rule_name("PrefectServer")),
+        revoke=recorded_grants(record.managed) or (),
         stop_timeout_sec=25,
         log_files=list(logs),
         database_files=list(db),
@@ -250,12 +258,14 @@ def _uninstall_plan(adapter, *, logs=(), db=()):
 def test_uninstall_stops_removes_the_rule_and_the_service_and_only_the_files_asked_for():
     adapter = _running_install()
     actions = _uninstall_plan(adapter, logs=["C:\\l\\a.log"], db=["C:\\ProgramData\\Prefect\\prefect.db"])
-    assert kinds(actions) == ["stop-service", "remove-firewall-rule", "remove-service", "remove-path", "remove-path"]
+    revokes = ["revoke-access"] * 3
+    assert kinds(actions) == ["stop-service", "remove-firewall-rule", *revokes, "remove-service", "remove-path", "remove-path"]
     assert actions[-1].impact == "High" and actions[-2].impact == "Medium"
     assert "25 s" in actions[0].description
-    assert kinds(_uninstall_plan(adapter)) == ["stop-service", "remove-firewall-rule", "remove-service"]
+    assert kinds(_uninstall_plan(adapter)) == ["stop-service", "remove-firewall-rule", *revokes, "remove-service"]
     apply_plan(_uninstall_plan(adapter), adapter, nssm=NSSM_PATH, events=SilentEvents())
     assert adapter.services == {} and adapter.firewall == {}
+    assert adapter.access == set() and adapter.readable == set()  # every grant Install made is revoked
     assert adapter.directories  # PREFECT_HOME and the logs stay
 
 
@@ -266,7 +276,7 @@ def test_uninstall_refuses_an_unmanaged_service_without_force():
     assert plan_uninstall(adapter.read_service("PrefectServer"), firewall_port=None, stop_timeout_sec=5, log_files=[], database_files=[], force=True)
 
 
-@pytest.mark.parametrize("step", [1, 2, 3])
+@pytest.mark.parametrize("step", [1, 2, 3, 4, 5, 6])
 def test_uninstall_failing_before_the_removal_restores_the_service(step):
     adapter = _running_install()
     before = adapter.snapshot()

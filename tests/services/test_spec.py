@@ -45,7 +45,8 @@ def test_server_spec_holds_everything_about_the_service():
     assert nssm["AppNoConsole"] == ("0",)  # Prefect needs a console for CTRL_BREAK
     assert nssm["AppRotateFiles"] == nssm["AppRotateOnline"] == ("1",)
     assert nssm["Start"] == ("SERVICE_AUTO_START",)
-    assert spec.account == "LocalSystem" and spec.account_password is None
+    # Least privilege by default: the service's own virtual account, which has no password.
+    assert spec.account == spec.account_principal == "NT SERVICE\\PrefectServer" and spec.account_password is None
     assert parse_marker(spec.marker())["role"] == "Server"
 
 

@@ -49,7 +49,7 @@ def test_the_plan_carries_what_the_actions_need():
     assert planned["prefect.cli-on-path"][1].environment == {"PATH": r"C:\Windows;" + SCRIPTS}
     assert planned["encoding"][1].environment == {"PYTHONIOENCODING": "utf-8"}
     assert planned["settings.api-url"][0].actions[0].data == {"name": "PREFECT_API_URL", "value": "http://127.0.0.1:4200/api"}
-    assert planned["windows.firewall"][0].actions[0].data == {"name": "Prefect server 4200", "port": 4200}
+    assert planned["windows.firewall"][0].actions[0].data == {"name": "Prefect server 4200", "port": 4200, "remoteAddresses": ["LocalSubnet"], "profiles": ["Domain", "Private"]}
     assert planned["windows.defender"][0].actions[0].data == {"paths": [r"C:\ProgramData\Prefect", WIN_PY, r"C:\Windows\Temp"]}
 
 

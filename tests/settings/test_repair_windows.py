@@ -168,7 +168,7 @@ def test_firewall_rule_for_a_server_listening_beyond_loopback(box, monkeypatch):
     result = report["results"][0]
     assert (result["checkStatus"], result["status"], result["after"]) == ("Warning", "Changed", "Pass")
     assert [argv[1:] for argv in runs] == [
-        ["advfirewall", "firewall", "add", "rule", "name=Prefect server 4200", "dir=in", "action=allow", "protocol=TCP", "localport=4200"]
+        ["advfirewall", "firewall", "add", "rule", "name=Prefect server 4200", "dir=in", "action=allow", "protocol=TCP", "localport=4200", "remoteip=LocalSubnet", "profile=domain,private"]
     ]
     again, _ = repair(check=["windows.firewall"])
     assert again["results"][0]["status"] == "Skipped" and len(runs) == 1

@@ -27,6 +27,8 @@ from prefectwin.system.windows_facts import (
 
 PORT_FILTER_QUERY = "SELECT InstanceID, Protocol, LocalPort FROM MSFT_NetFirewallPortFilter"
 RULE_QUERY = "SELECT InstanceID, DisplayName, Enabled, Direction, Action FROM MSFT_NetFirewallRule"
+ADDRESS_FILTER_QUERY = "SELECT InstanceID, RemoteAddress FROM MSFT_NetFirewallAddressFilter"
+PROFILE_QUERY = "SELECT InstanceID, Profile FROM MSFT_NetFirewallRule"
 DEFENDER_QUERY = "SELECT ExclusionPath FROM MSFT_MpPreference"
 NSSM = r"C:\Tools\nssm\win64\nssm.exe"
 NOT_ADMIN_MARKER = "N/A: Must be an administrator to view exclusions"
@@ -142,8 +144,15 @@ def test_firewall_rules_joined_from_wmi_port_filters():
         FirewallRule(name="Null ports", enabled=True, inbound=True, allow=True, protocol="Any", local_ports="Any"),
         FirewallRule(name="No filter", enabled=True, inbound=True, allow=True, protocol="Any", local_ports="Any"),
     )
-    # Two queries, each selecting every property read (the fake raises "Not found" otherwise).
-    assert net.calls == [*wmi(FIREWALL_NAMESPACE, PORT_FILTER_QUERY), *wmi(FIREWALL_NAMESPACE, RULE_QUERY)]
+    # Each query selects every property read (the fake raises "Not found" otherwise). The
+    # scope (remote addresses, profiles) is read apart, and forgivingly: this machine has no
+    # address filters and no Profile, so the rules come back with their scope unknown (None).
+    assert net.calls == [
+        *wmi(FIREWALL_NAMESPACE, PORT_FILTER_QUERY),
+        *wmi(FIREWALL_NAMESPACE, RULE_QUERY),
+        *wmi(FIREWALL_NAMESPACE, ADDRESS_FILTER_QUERY),
+        *wmi(FIREWALL_NAMESPACE, PROFILE_QUERY),
+    ]
 
 
 # ------------------------------------------------------------------------------------------
@@ -366,6 +375,7 @@ def test_environment_test_judges_the_windows_facts(windows_adapter, monkeypatch,
         "windows.admin": "Warning",
         "windows.execution-policy": "Warning",
         "windows.firewall": "Warning",
+        "windows.firewall-scope": "Pass",  # no rule for the port at all: nothing open to everyone
         "windows.defender": "Warning",
         "windows.long-paths": "Warning",
         "windows.nssm": "Warning",

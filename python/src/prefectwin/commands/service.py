@@ -44,13 +44,15 @@ class ServiceInstallParams(Params):
     open_firewall: bool = Field(False, description="Server only: add an inbound firewall rule for the port.")
     auth_credential: Optional[Credential] = Field(None, description="Prefect's basic auth, USER:PASSWORD: a server requires it, a worker sends it.")
     allow_anonymous: bool = Field(False, description="Server only: listen on a non-loopback address without -AuthCredential.")
+    allow_from: Optional[list[str]] = Field(None, description="With openFirewall: the remote addresses, subnets, ranges or keywords the rule allows; default LocalSubnet.")
+    firewall_profile: Optional[list[str]] = Field(None, description="With openFirewall: the firewall profiles (Domain, Private, Public) the rule applies on; default Domain and Private.")
     api_url: Optional[str] = Field(None, description="Worker only: the server's API URL; default: the local server's.")
     pool: Optional[str] = Field(None, min_length=1, description="Worker only: the work pool to poll.")
     worker_type: Optional[str] = Field(None, min_length=1, description="Worker only: the worker type; default process.")
     work_queue: Optional[list[str]] = Field(None, description="Worker only: the work queues to poll; default: all.")
     depends_on: Optional[list[str]] = Field(None, description="Services that must run first; a worker defaults to the local server.")
     environment: Optional[dict[str, str]] = Field(None, description="More environment variables for the service.")
-    account: Optional[str] = Field(None, description="LocalSystem (default), LocalService, NetworkService, DOMAIN\\user or a gMSA.")
+    account: Optional[str] = Field(None, description="Default: the service's own virtual account NT SERVICE\\<name>; or LocalSystem, LocalService, NetworkService, DOMAIN\\user (with credential) or a gMSA DOMAIN\\name$.")
     credential: Optional[Credential] = Field(None, description="The password of a user -Account.")
     startup_type: StartupType = Field("Automatic", description="How the service starts at boot.")
     log_directory: Optional[str] = Field(None, description="Where stdout and stderr logs go; default: PREFECT_HOME\\logs.")
@@ -174,6 +176,33 @@ def _local_server_auth(adapter: Any, name: str) -> Optional[SecretStr]:
     return service_secret(record, SERVER_AUTH_KEY, adapter) if record is not None else None
 
 
+def _grants_to_revoke(record: Any, adapter: Any, events: Any) -> list[Any]:
+    """The grants Install made, as the marker records them. A service installed before grants
+    were recorded: its own virtual account's Modify grants on PREFECT_HOME and the log folder
+    (that account is this service's alone); any other account's rights are left, with a warning."""
+    from prefectwin.services import grants
+    from prefectwin.services.spec import normalize_account
+
+    marker = record.managed
+    recorded = grants.recorded_grants(marker)
+    if recorded is not None:
+        return list(recorded)
+    if marker is None:
+        return []
+    principal = normalize_account((record.parameters.get("ObjectName") or (None,))[0])[1]
+    folders = grants.unrecorded_folders(marker)
+    if not grants.is_own_virtual_account(principal, record.name):
+        shown = ", ".join(f"'{f}'" for f in folders)
+        if folders and principal.lower() != "nt authority\\system":
+            events.warning(
+                f"Service '{record.name}' was installed before PrefectWin recorded its ACL grants, so Uninstall leaves any Modify rights of "
+                f"{principal} on {shown}; remove them with icacls <folder> /remove \"{principal}\" if nothing else needs them."
+            )
+        return []
+    held = [f for f in folders if adapter.has_modify(f, principal)]
+    return list(grants.unrecorded_owned((grants.Grant(path=f, principal=principal, rights="Modify") for f in held), record.name))
+
+
 # -- commands --------------------------------------------------------------------------------
 @command("service.install", params=ServiceInstallParams, result=ServicePlan, changes_state=True)
 def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
@@ -190,7 +219,16 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     flavor = _flavor()
     if params.python_path and not os.path.isabs(params.python_path) and flavor == ("windows" if os.name == "nt" else "posix"):
         params = params.model_copy(update={"python_path": os.path.abspath(params.python_path)})
-    build = dict(python=sys.executable, default_home=default_home(flavor), host=socket.gethostname(), flavor=flavor, backend_python=sys.executable)
+    from prefectwin.services.grants import venv_home
+
+    build = dict(
+        python=sys.executable,
+        default_home=default_home(flavor),
+        host=socket.gethostname(),
+        flavor=flavor,
+        backend_python=sys.executable,
+        base_home=venv_home(params.python_path or sys.executable),
+    )
     spec = build_spec(params, **build)  # every parameter problem, before anything is asked of the machine
     adapter = get_adapter()
     adapter.require_services()
@@ -308,18 +346,28 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         current = adapter.read_service(params.name)
         files = (log_files(logs) if params.remove_logs else []) + (sqlite_files(marker.get("sqlitePath")) if params.remove_database else [])
         secrets = secrets_file_of(current)
-        return {"service": current, "firewall": adapter.firewall_rule_port(rule), "files": files, "secretsFile": secrets if secrets and adapter.path_exists(secrets) else None}
+        port = adapter.firewall_rule_port(rule)
+        scope = adapter.firewall_rule_scope(rule) if port is not None else None
+        return {
+            "service": current,
+            "firewall": port,
+            "firewallScope": scope,
+            "files": files,
+            "secretsFile": secrets if secrets and adapter.path_exists(secrets) else None,
+        }
 
     state = state_now()
     actions = plan_uninstall(
         record,
         firewall_port=state["firewall"],
+        firewall_scope=state["firewallScope"],
         stop_timeout_sec=stop_timeout,
         log_files=log_files(logs) if params.remove_logs else [],
         database_files=sqlite_files(marker.get("sqlitePath")) if params.remove_database else [],
         force=params.force,
         log_task=log_task_name(record.name) if adapter.name != "posix" and adapter.scheduled_task(log_task_name(record.name)) is not None else None,
         secrets_file=state["secretsFile"],
+        revoke=_grants_to_revoke(record, adapter, ctx.events),
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     plan = new_plan(actions, state)

@@ -202,6 +202,10 @@ class FirewallRule(_Facts):
     allow: bool
     protocol: str
     local_ports: str
+    # Who may connect, as Windows reports it ("Any", "LocalSubnet", "10.0.0.0/255.255.255.0"),
+    # and on which profiles; None where that could not be read.
+    remote_addresses: Optional[tuple[str, ...]] = None
+    profiles: Optional[tuple[str, ...]] = None
 
 
 class WindowsFacts(_Facts):

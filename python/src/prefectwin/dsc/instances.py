@@ -131,6 +131,12 @@ class ServiceInstance(Instance):
     log_rotate_seconds: Optional[int] = Field(None, description="At start, rotate a log older than this; 0: never; unset: not managed (a new service gets 1 day).")
     log_retention_count: Optional[int] = Field(None, description="Keep this many rotated copies per log; 0 or unset: 10.")
     log_retention_days: Optional[int] = Field(None, description="Delete rotated copies older than this; 0: no age limit; unset: not managed (a new service gets 30).")
+    account: Optional[str] = Field(
+        None, description="The account the service runs as; default its own virtual account NT SERVICE\\<name>. LocalSystem, LocalService, NetworkService or a gMSA (DOMAIN\\name$); not a user account, whose password a MOF would hold."
+    )
+    open_firewall: Optional[bool] = Field(None, description="Server only: add an inbound firewall rule for the port.")
+    allow_from: Optional[list[str]] = Field(None, description="With OpenFirewall: the remote addresses, subnets, ranges or keywords the rule allows; default LocalSubnet.")
+    firewall_profile: Optional[list[str]] = Field(None, description="With OpenFirewall: the profiles (Domain, Private, Public) the rule applies on; default Domain and Private.")
     status: Optional[str] = Field(None, description="Read only: the service's status.", json_schema_extra=READ_ONLY)
     health: Optional[str] = Field(None, description="Read only: the service's health.", json_schema_extra=READ_ONLY)
 

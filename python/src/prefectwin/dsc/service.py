@@ -45,6 +45,10 @@ PASSED_ON = (
     "logRotateSeconds",
     "logRetentionCount",
     "logRetentionDays",
+    "account",
+    "openFirewall",
+    "allowFrom",
+    "firewallProfile",
 )
 
 

@@ -7,16 +7,18 @@ passwords are masked, and values of variables whose names look secret are masked
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+import json
+from typing import Any, Optional, Sequence
 
 from pydantic import SecretStr
 
 from prefectwin.errors import InvalidArgument
 from prefectwin.change.model import Action, number
 from prefectwin.secrets import MASK, is_secret_name, mask_url
-from prefectwin.services.spec import SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, log_task_name, normalize_account
+from prefectwin.services import firewall, grants
+from prefectwin.services.grants import Grant
+from prefectwin.services.spec import LOCAL_SYSTEM, SECRET_KEYS, ServiceSpec, Value, firewall_rule_name, log_task_name, normalize_account
 from prefectwin.services.state import STOPPED, ServiceRecord, ServiceState
-
 
 
 # Parameters the Service Control Manager applies at once; everything else NSSM reads when
@@ -118,7 +120,7 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
         _check_takeover(spec, record, force)
     actions: list[Action] = []
 
-    for path in dict.fromkeys((spec.prefect_home, spec.log_directory)):
+    for path in dict.fromkeys((spec.prefect_home, spec.log_directory, *spec.modify_directories)):
         if not state.directories.get(path):
             actions.append(Action(kind="create-directory", description=f"Create directory '{path}'", target=path, data={"path": path}))
 
@@ -129,7 +131,7 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
         actions.append(
             Action(
                 kind="install-service",
-                description=f"Install service '{spec.name}' that runs '{spec.application}' through NSSM",
+                description=f"Install service '{spec.name}' that runs '{spec.application}' through NSSM as {spec.account}",
                 target=spec.name,
                 data={"application": spec.application},
             )
@@ -151,28 +153,20 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
         actions.append(account_action)
         needs_restart = True
 
-    if new or record.marker != spec.marker():
+    grant_actions, recorded = plan_grants(spec, state)
+    marker = marker_text(spec, recorded)
+    if new or record.marker != marker:
         actions.append(
             Action(
                 kind="write-marker",
                 description=f"Mark service '{spec.name}' as a PrefectWin {spec.role.lower()}",
                 target=spec.name,
-                data={"text": spec.marker(), "previous": None if new else record.marker, "newService": new},
+                data={"text": marker, "previous": None if new else record.marker, "newService": new},
             )
         )
+    actions.extend(grant_actions)
 
-    for path in dict.fromkeys((spec.prefect_home, spec.log_directory)):
-        if not state.access.get(path):
-            actions.append(
-                Action(
-                    kind="grant-access",
-                    description=f"Grant {spec.account_principal} Modify rights on '{path}'",
-                    target=path,
-                    data={"path": path, "principal": spec.account_principal},
-                )
-            )
-
-    actions.extend(_plan_firewall(spec, state.firewall_port))
+    actions.extend(_plan_firewall(spec, state.firewall_port, state.firewall_scope))
     failure = _plan_failure_actions(spec, current.get("FailureActions"), new)
     if failure is not None:
         actions.append(failure)
@@ -270,6 +264,9 @@ def link_install(actions: list[Action], name: str) -> list[Action]:
         needs: list[str] = []
         if action.target == name and action.kind != "install-service":
             needs += install
+        if action.kind in ("grant-access", "revoke-access"):
+            # A virtual account exists only once its service does.
+            needs += install
         if action.kind == "grant-access" and action.target in folders:
             needs.append(folders[action.target])
         if action.kind == "write-secrets-file":
@@ -351,7 +348,7 @@ def plan_prune(name: str, rotated: dict[str, tuple[tuple[str, float], ...]], *, 
 
 
 def _plan_account(spec: ServiceSpec, have: Optional[tuple[str, ...]], new: bool, force: bool) -> Optional[Action]:
-    current = normalize_account(have[0])[0] if have else "LocalSystem"
+    current = normalize_account(have[0])[0] if have else LOCAL_SYSTEM
     same = current.lower() == spec.account.lower()
     # A password cannot be read back: an unchanged account keeps its password unless -Force
     # asks to set the given one again (e.g. after a password rotation).
@@ -369,31 +366,76 @@ def _plan_account(spec: ServiceSpec, have: Optional[tuple[str, ...]], new: bool,
     )
 
 
-def _plan_firewall(spec: ServiceSpec, present_port: Optional[int]) -> list[Action]:
+def _plan_firewall(spec: ServiceSpec, present_port: Optional[int], present_scope: Optional[tuple[tuple[str, ...], tuple[str, ...]]] = None) -> list[Action]:
+    """The rule, replaced when its port or scope differs (netsh's set would keep the old
+    remote addresses where a new list is empty; removing and adding is exact)."""
     rule = firewall_rule_name(spec.name)
     wanted = spec.port if spec.firewall_rule else None
-    if present_port == wanted:
+    scope = (spec.firewall_remote_addresses, spec.firewall_profiles)
+    if present_port == wanted and (wanted is None or firewall.same_scope(scope, present_scope)):
         return []
-    actions = [] if present_port is None else [_remove_rule(rule, present_port)]
+    actions = [] if present_port is None else [_remove_rule(rule, present_port, present_scope)]
     if wanted is not None:
         actions.append(
             Action(
                 kind="add-firewall-rule",
-                description=f"Add inbound firewall rule '{rule}' allowing TCP {wanted}",
+                description=f"Add inbound firewall rule '{rule}' allowing TCP {wanted} {firewall.describe_scope(*scope)}",
                 target=rule,
-                data={"rule": rule, "port": wanted},
+                data={"rule": rule, "port": wanted, "remoteAddresses": list(scope[0]), "profiles": list(scope[1])},
             )
         )
     return actions
 
 
-def _remove_rule(rule: str, port: int) -> Action:
+def _remove_rule(rule: str, port: int, scope: Optional[tuple[tuple[str, ...], tuple[str, ...]]] = None) -> Action:
+    shown = f" {firewall.describe_scope(*scope)}" if scope else ""
     return Action(
         kind="remove-firewall-rule",
-        description=f"Remove inbound firewall rule '{rule}' (TCP {port})",
+        description=f"Remove inbound firewall rule '{rule}' (TCP {port}{shown})",
         target=rule,
-        data={"rule": rule, "previousPort": port},
+        data={"rule": rule, "previousPort": port, "previousRemoteAddresses": list(scope[0]) if scope else [], "previousProfiles": list(scope[1]) if scope else []},
     )
+
+
+# -- ACL grants ------------------------------------------------------------------------------
+def marker_text(spec: ServiceSpec, recorded: Sequence[Grant]) -> str:
+    """The marker with the grants PrefectWin made ("grants"; an empty list still says that
+    grants are recorded, unlike an older marker without the key)."""
+    data = spec.marker_data()
+    data[grants.MARKER_KEY] = grants.marker_entries(recorded)
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def grant_action(grant: Grant) -> Action:
+    return Action(kind="grant-access", description=grants.describe(grant), target=grant.path, data=grant.marker_entry())
+
+
+def revoke_action(grant: Grant) -> Action:
+    return Action(kind="revoke-access", description=grants.describe(grant, revoke=True), target=grant.path, data=grant.marker_entry())
+
+
+def plan_grants(spec: ServiceSpec, state: ServiceState) -> tuple[list[Action], tuple[Grant, ...]]:
+    """(the grant and revoke actions, the grants the marker records afterwards).
+
+    Grants what the account lacks; revokes what PrefectWin recorded and no longer needs (another
+    account, another PREFECT_HOME); records what it made, never what was there anyway."""
+    marker = state.record.managed if state.record else None
+    recorded = grants.recorded_grants(marker)
+    wanted = grants.wanted_grants(spec.account_principal, spec.modify_directories, spec.runtime_directories)
+    held = [g for g in wanted if (state.access if g.rights == "Modify" else state.read_access).get(g.path)]
+    held_keys = grants.keys(held)
+    lacking = [g for g in wanted if g.key not in held_keys]
+    if recorded is None:
+        # A new service owns nothing yet; an older one (no "grants" in its marker) owns only
+        # what its own virtual account holds.
+        owned_before: Sequence[Grant] = grants.unrecorded_owned(held, spec.name) if state.record is not None else ()
+        stale: list[Grant] = []
+    else:
+        owned_before = recorded
+        wanted_keys = grants.keys(wanted)
+        stale = [g for g in recorded if g.key not in wanted_keys]
+    actions = [revoke_action(g) for g in stale] + [grant_action(g) for g in lacking]
+    return actions, grants.record_after(wanted, lacking, owned_before)
 
 
 # -- uninstall -------------------------------------------------------------------------------
@@ -407,8 +449,12 @@ def plan_uninstall(
     force: bool = False,
     log_task: Optional[str] = None,
     secrets_file: Optional[str] = None,
+    revoke: Sequence[Grant] = (),
+    firewall_scope: Optional[tuple[tuple[str, ...], tuple[str, ...]]] = None,
 ) -> list[Action]:
-    """Stop, remove the firewall rule, remove the service and its secrets file, then the files asked for."""
+    """Stop, remove the firewall rule, revoke the grants Install made (while the service, and
+    so its virtual account, still exists), remove the service and its secrets file, then the
+    files asked for."""
     name = record.name
     if record.managed is None and not force:
         raise InvalidArgument(
@@ -427,7 +473,9 @@ def plan_uninstall(
             )
         )
     if firewall_port is not None:
-        actions.append(_remove_rule(firewall_rule_name(name), firewall_port))
+        # The scope is kept so that a rollback restores the rule as it was, not wider.
+        actions.append(_remove_rule(firewall_rule_name(name), firewall_port, firewall_scope))
+    actions.extend(revoke_action(g) for g in revoke)
     if log_task is not None:
         actions.append(Action(kind="remove-task", description=f"Remove the scheduled task '{log_task}'", target=log_task, data={"task": log_task}))
     actions.append(
@@ -453,7 +501,8 @@ def plan_uninstall(
 
 
 def link_uninstall(actions: list[Action]) -> list[Action]:
-    """dependsOn: the service is removed, and its files deleted, only once it has stopped."""
+    """dependsOn: the service's grants are revoked, it is removed, and its files deleted, only
+    once it has stopped (a running service that lost its rights would fail mid-run)."""
     stop = [a.id for a in actions if a.kind == "stop-service"]
-    return [a.model_copy(update={"depends_on": stop}) if a.kind in ("remove-service", "remove-path") else a for a in actions]
+    return [a.model_copy(update={"depends_on": stop}) if a.kind in ("revoke-access", "remove-service", "remove-path") else a for a in actions]
 

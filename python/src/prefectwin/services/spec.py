@@ -28,7 +28,8 @@ from prefectwin.errors import InvalidArgument
 from prefectwin.hosts import client_host
 from prefectwin.models import Params
 from prefectwin.secrets import looks_secret, mask_url
-from prefectwin.services import auth, nssm_rules
+from prefectwin.services import auth, firewall, nssm_rules
+from prefectwin.services.grants import VIRTUAL_ACCOUNT_PREFIX, is_own_virtual_account, runtime_directories, virtual_account
 
 Role = Literal["Server", "Worker"]
 StartupType = Literal["Automatic", "AutomaticDelayed", "Manual"]
@@ -44,7 +45,11 @@ MARKER_FORMAT = 1
 DEFAULT_PORT = 4200
 DEFAULT_BIND_ADDRESS = "127.0.0.1"
 DEFAULT_WORKER_TYPE = "process"
-DEFAULT_ACCOUNT = "LocalSystem"
+# What a service runs as when -Account is not given: its own virtual account, NT SERVICE\<name>
+# (services/grants.py). LocalSystem is NSSM's (and the SCM's) default, and what a service
+# whose ObjectName is not set runs as.
+LOCAL_SYSTEM = "LocalSystem"
+DEFAULT_ACCOUNT = LOCAL_SYSTEM
 DEFAULT_ROTATE_BYTES = 10 * 1024 * 1024
 # NSSM rotates by time only when it starts the application (a file older than this is
 # rotated first); 0 turns that off. A day keeps one start's log per file for daily restarts.
@@ -192,6 +197,12 @@ class ServiceSpec(BaseModel):
     database_kind: Literal["sqlite", "postgresql"] = "sqlite"
     sqlite_path: Optional[str] = None
     firewall_rule: Optional[str] = None
+    # The rule's scope (services/firewall.py): remote addresses and profiles; empty without a rule.
+    firewall_remote_addresses: tuple[str, ...] = ()
+    firewall_profiles: tuple[str, ...] = ()
+    # Folders the account needs Modify on, and read and execute on (services/grants.py).
+    modify_directories: tuple[str, ...] = ()
+    runtime_directories: tuple[str, ...] = ()
 
     # -- derived ------------------------------------------------------------------------------
     @property
@@ -393,9 +404,16 @@ def _bad(message: str, target: str, remediation: Optional[str] = None) -> Invali
     return InvalidArgument(message, target=target, remediation=remediation)
 
 
-def normalize_account(account: Optional[str]) -> tuple[str, str, bool]:
-    """(the SCM account name, the name an ACL knows it by, whether it needs a password)."""
-    name = (account or DEFAULT_ACCOUNT).strip()
+def normalize_account(account: Optional[str], service: Optional[str] = None) -> tuple[str, str, bool]:
+    """(the SCM account name, the name an ACL knows it by, whether it needs a password).
+
+    No account: the service's own virtual account when the service is named (what Install
+    gives a new service), else LocalSystem (what a service whose ObjectName is unset runs as)."""
+    name = (account or (virtual_account(service) if service else LOCAL_SYSTEM)).strip()
+    if name.lower().startswith(VIRTUAL_ACCOUNT_PREFIX.lower()):
+        # The SCM and ACLs both know it as NT SERVICE\<name>; keep the service name's case.
+        name = VIRTUAL_ACCOUNT_PREFIX + name[len(VIRTUAL_ACCOUNT_PREFIX):]
+        return name, name, False
     builtin = BUILTIN_ACCOUNTS.get(name.lower())
     if builtin:
         return builtin[0], builtin[1], False
@@ -489,6 +507,7 @@ def build_spec(
     local_server: Optional[tuple[str, str]] = None,
     backend_python: Optional[str] = None,
     local_server_auth: Optional[SecretStr] = None,
+    base_home: Optional[str] = None,
 ) -> ServiceSpec:
     """The spec for `service.install` parameters.
 
@@ -496,7 +515,8 @@ def build_spec(
     when -PrefectHome is not given; host: this computer's name (it names the worker);
     local_server: (service name, API URL) of the PrefectWin server on this computer, if any,
     which a worker uses by default; local_server_auth: that server's auth string, which such a
-    worker sends unless -AuthCredential gives another (services/auth.py).
+    worker sends unless -AuthCredential gives another (services/auth.py); base_home: the base
+    Python of a venv interpreter (pyvenv.cfg's home), which the account must be able to read too.
     """
     paths = ntpath if flavor == "windows" else posixpath
     role = params.role
@@ -602,7 +622,8 @@ def build_spec(
         worker_name=worker_name,
         database_kind=kind,
         sqlite_path=sqlite_file,
-        firewall_rule=firewall_rule_name(name) if (server and params.open_firewall) else None,
+        **_firewall_fields(params, server, name),
+        **_grant_fields(home, log_dir, sqlite_file, application, base_home, paths),
     )
     nssm_rules.check(_nssm_values(spec, params, extra))
     return spec
@@ -652,6 +673,9 @@ def _check_role_params(params: Any, server: bool) -> None:
     if not server:
         if getattr(params, "open_firewall", False):
             raise _bad("-OpenFirewall applies to servers only: workers make outbound connections.", "OpenFirewall")
+        for field, name in (("allow_from", "AllowFrom"), ("firewall_profile", "FirewallProfile")):
+            if getattr(params, field, None):
+                raise _bad(f"-{name} applies to servers only: workers make outbound connections.", name, f"Omit -{name} for -Role Worker.")
         if not params.pool:
             raise _bad("A worker needs -Pool: the work pool it polls.", "Pool", "Give -Pool NAME (it is created with -WorkerType if it does not exist).")
     if params.api_url:
@@ -663,7 +687,13 @@ def _check_role_params(params: Any, server: bool) -> None:
 def _account(params: Any) -> tuple[str, str, bool]:
     credential = params.credential
     requested = params.account or (credential.user_name if credential and credential.user_name else None)
-    account, principal, needs_password = normalize_account(requested)
+    account, principal, needs_password = normalize_account(requested, params.name)
+    if account.lower().startswith(VIRTUAL_ACCOUNT_PREFIX.lower()) and not is_own_virtual_account(account, params.name):
+        raise _bad(
+            f"{account} is another service's virtual account; Windows gives each service only its own.",
+            "Account",
+            f"Omit -Account (service '{params.name}' then runs as {virtual_account(params.name)}), or give a user, a gMSA (DOMAIN\\name$) or LocalSystem.",
+        )
     if credential is not None and not needs_password:
         raise _bad(
             f"-Credential is for user accounts; {account} has no password.",
@@ -677,3 +707,29 @@ def _account(params: Any) -> tuple[str, str, bool]:
         if given.lower() != account.lower():
             raise _bad(f"-Account {account} and -Credential for {given} disagree.", "Credential", "Give the credential of the -Account, or omit -Account.")
     return account, principal, needs_password
+
+
+def _firewall_fields(params: Any, server: bool, name: str) -> dict[str, Any]:
+    """The rule and its scope: -AllowFrom (default LocalSubnet), -FirewallProfile (default
+    Domain and Private), each checked; both need -OpenFirewall."""
+    allow_from, chosen = getattr(params, "allow_from", None), getattr(params, "firewall_profile", None)
+    opened = bool(server and getattr(params, "open_firewall", False))
+    if not opened:
+        for given, parameter in ((allow_from, "AllowFrom"), (chosen, "FirewallProfile")):
+            if given:
+                raise _bad(f"-{parameter} scopes the rule -OpenFirewall adds; without -OpenFirewall there is no rule.", parameter, f"Add -OpenFirewall, or omit -{parameter}.")
+        return {}
+    return {
+        "firewall_rule": firewall_rule_name(name),
+        "firewall_remote_addresses": firewall.remote_addresses(allow_from),
+        "firewall_profiles": firewall.profiles(chosen),
+    }
+
+
+def _grant_fields(home: str, log_dir: str, sqlite_file: Optional[str], application: str, base_home: Optional[str], paths: Any) -> dict[str, Any]:
+    """The folders the account needs: Modify on PREFECT_HOME, the logs and a SQLite database's
+    folder; read and execute on the interpreter's folders."""
+    modify = [home, log_dir]
+    if sqlite_file:
+        modify.append(paths.dirname(sqlite_file))
+    return {"modify_directories": tuple(dict.fromkeys(modify)), "runtime_directories": runtime_directories(application, base_home)}

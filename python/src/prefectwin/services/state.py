@@ -60,6 +60,10 @@ class ServiceState(BaseModel):
     directories: dict[str, bool] = {}
     access: dict[str, bool] = {}
     firewall_port: Optional[int] = None
+    # The rule's (remote addresses, profiles) as Windows reports them; None without a rule.
+    firewall_scope: Optional[tuple[tuple[str, ...], tuple[str, ...]]] = None
+    # Whether the account may read and execute each interpreter folder (spec.runtime_directories).
+    read_access: dict[str, bool] = {}
     # NSSM's rotated copies of each log: log path -> [(copy, modification time)].
     rotated_logs: dict[str, tuple[tuple[str, float], ...]] = {}
     # When the state was read, for the retention's ages; not part of the state itself, so the
@@ -134,13 +138,17 @@ def _secrets_state(spec: ServiceSpec, record: Optional[ServiceRecord], adapter: 
 def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:
     """Everything `plan_install` needs to know about the machine, for this spec."""
     record = adapter.read_service(spec.name)
-    directories = {path: adapter.path_exists(path) for path in dict.fromkeys((spec.prefect_home, spec.log_directory))}
+    directories = {path: adapter.path_exists(path) for path in dict.fromkeys((spec.prefect_home, spec.log_directory, *spec.modify_directories))}
     access = {path: adapter.has_modify(path, spec.account_principal) for path, exists in directories.items() if exists}
+    rule = firewall_rule_name(spec.name)
+    port = adapter.firewall_rule_port(rule)
     return ServiceState(
         record=record,
         directories=directories,
         access=access,
-        firewall_port=adapter.firewall_rule_port(firewall_rule_name(spec.name)),
+        read_access={path: adapter.has_read_execute(path, spec.account_principal) for path in spec.runtime_directories},
+        firewall_port=port,
+        firewall_scope=adapter.firewall_rule_scope(rule) if port is not None else None,
         rotated_logs=rotated_logs(spec.log_paths),
         now=time.time(),
         log_task=adapter.scheduled_task(log_task_name(spec.name)) if spec.prune_command else None,

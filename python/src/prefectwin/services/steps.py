@@ -71,6 +71,23 @@ def _migrate(action: Action, adapter: Any) -> None:
     adapter.prefect_database_upgrade(data["python"], data["environment"], data.get("cwd"), secrets)
 
 
+def _change_access(adapter: Any, data: dict[str, Any], *, grant: bool) -> None:
+    # A journal from before rights were recorded holds Modify grants only.
+    if data.get("rights", "Modify") == "ReadAndExecute":
+        (adapter.grant_read_execute if grant else adapter.revoke_read_execute)(data["path"], data["principal"])
+    else:
+        (adapter.grant_modify if grant else adapter.revoke_modify)(data["path"], data["principal"])
+
+
+def _add_rule(adapter: Any, data: dict[str, Any]) -> None:
+    remote, profiles = tuple(data.get("remoteAddresses") or ()), tuple(data.get("profiles") or ())
+    if remote or profiles:
+        adapter.add_firewall_rule(data["rule"], data["port"], remote, profiles)
+    else:
+        # A rule recorded without a scope (an older journal, or one read back as open).
+        adapter.add_firewall_rule(data["rule"], data["port"])
+
+
 def perform(action: Action, rt: Runtime) -> None:
     kind, data, name, adapter, nssm = action.kind, action.data, action.target, rt.adapter, rt.nssm
     handlers: dict[str, Callable[[], Any]] = {
@@ -80,9 +97,9 @@ def perform(action: Action, rt: Runtime) -> None:
         "reset-parameter": lambda: adapter.nssm_reset(nssm, name, action.parameter),
         "set-account": lambda: adapter.set_service_account(nssm, name, data["account"], data.get("password")),
         "write-marker": lambda: adapter.write_marker(name, data.get("text")),
-        "grant-access": lambda: adapter.grant_modify(data["path"], data["principal"]),
-        "revoke-access": lambda: adapter.revoke_modify(data["path"], data["principal"]),
-        "add-firewall-rule": lambda: adapter.add_firewall_rule(data["rule"], data["port"]),
+        "grant-access": lambda: _change_access(adapter, data, grant=True),
+        "revoke-access": lambda: _change_access(adapter, data, grant=False),
+        "add-firewall-rule": lambda: _add_rule(adapter, data),
         "remove-firewall-rule": lambda: adapter.remove_firewall_rule(data["rule"]),
         "start-service": lambda: adapter.start_service(name, _timeout(action)),
         "stop-service": lambda: adapter.stop_service(name, _timeout(action)),
@@ -130,12 +147,19 @@ def inverse(action: Action) -> Optional[Action]:
     if kind == "write-marker":
         return _undo(action, "write-marker", f"Restore the PrefectWin marker of service '{target}'", text=data.get("previous"))
     if kind == "grant-access":
-        return _undo(action, "revoke-access", f"Revoke the Modify rights granted to {data['principal']} on '{target}'", **data)
+        what = "read and execute" if data.get("rights") == "ReadAndExecute" else "Modify"
+        return _undo(action, "revoke-access", f"Revoke the {what} rights granted to {data['principal']} on '{target}'", **data)
+    if kind == "revoke-access":
+        what = "read and execute" if data.get("rights") == "ReadAndExecute" else "Modify"
+        return _undo(action, "grant-access", f"Grant {data['principal']} {what} rights on '{target}' again", **data)
     if kind == "add-firewall-rule":
         return _undo(action, "remove-firewall-rule", f"Remove firewall rule '{target}' added by this run", rule=data["rule"])
     if kind == "remove-firewall-rule":
         port = data["previousPort"]
-        return _undo(action, "add-firewall-rule", f"Restore firewall rule '{target}' (TCP {port})", rule=data["rule"], port=port)
+        return _undo(
+            action, "add-firewall-rule", f"Restore firewall rule '{target}' (TCP {port})", rule=data["rule"], port=port,
+            remoteAddresses=list(data.get("previousRemoteAddresses") or ()), profiles=list(data.get("previousProfiles") or ()),
+        )
     if kind == "start-service":
         return _undo(action, "stop-service", f"Stop service '{target}' again", **data)
     if kind == "stop-service":

@@ -118,15 +118,19 @@ def _firewall(check: CheckResult, ctx: RepairContext) -> FixPlan:
     port = check.data.get("port")
     if port is None or "rules" in check.data:
         return FixPlan(skip=f"no automatic fix: {check.message}")
+    from prefectwin.services import firewall
+
     name = f"Prefect server {port}"
+    # No wider than Install-PrefectService's own rule: the local subnet, off public networks.
+    remote, profiles = firewall.DEFAULT_REMOTE_ADDRESSES, firewall.DEFAULT_PROFILES
     return FixPlan(
         actions=[
             Action(
                 kind="firewall.add",
-                description=f"Create the inbound firewall rule '{name}' allowing TCP {port}",
+                description=f"Create the inbound firewall rule '{name}' allowing TCP {port} {firewall.describe_scope(remote, profiles)}",
                 scope="Machine",
                 target=name,
-                data={"name": name, "port": int(port)},
+                data={"name": name, "port": int(port), "remoteAddresses": list(remote), "profiles": list(profiles)},
             )
         ]
     )

@@ -105,7 +105,10 @@ def perform(action: Action, rt: Runtime) -> None:
     elif kind == "long-paths.enable":
         adapter.set_long_paths_enabled(data.get("enabled", True))
     elif kind == "firewall.add":
-        adapter.add_firewall_rule(data["name"], data["port"])
+        if data.get("remoteAddresses") or data.get("profiles"):
+            adapter.add_firewall_rule(data["name"], data["port"], tuple(data.get("remoteAddresses") or ()), tuple(data.get("profiles") or ()))
+        else:
+            adapter.add_firewall_rule(data["name"], data["port"])  # a journal from before the scope
     elif kind == "firewall.remove":
         adapter.remove_firewall_rule(data["name"])
     else:

@@ -183,6 +183,12 @@ class PosixAdapter:
     def firewall_rule_port(self, name: str) -> Optional[int]:
         _no_services("Windows firewall rules")
 
+    def has_read_execute(self, path: str, principal: str) -> bool:
+        _no_services("Windows ACLs")
+
+    def firewall_rule_scope(self, name: str) -> Optional[tuple[tuple[str, ...], tuple[str, ...]]]:
+        _no_services("Windows firewall rules")
+
     def service_account_facts(self, principal: str) -> Any:
         _no_services("Windows service accounts")
 
@@ -230,7 +236,13 @@ class PosixAdapter:
     def revoke_modify(self, path: str, principal: str) -> None:
         _no_services("Windows ACLs")
 
-    def add_firewall_rule(self, name: str, port: int) -> None:
+    def grant_read_execute(self, path: str, principal: str) -> None:
+        _no_services("Windows ACLs")
+
+    def revoke_read_execute(self, path: str, principal: str) -> None:
+        _no_services("Windows ACLs")
+
+    def add_firewall_rule(self, name: str, port: int, remote_addresses: Sequence[str] = (), profiles: Sequence[str] = ()) -> None:
         _no_services("Windows firewall rules")
 
     def remove_firewall_rule(self, name: str) -> None:

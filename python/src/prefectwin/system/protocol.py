@@ -107,6 +107,14 @@ class SystemAdapter(Protocol):
     def firewall_rule_port(self, name: str) -> Optional[int]:
         """The TCP port of the inbound rule with this display name; None when there is none."""
 
+    def has_read_execute(self, path: str, principal: str) -> bool:
+        """Whether the principal may read and execute in the directory, itself or through the
+        groups every service account belongs to (Users, Authenticated Users, ...)."""
+
+    def firewall_rule_scope(self, name: str) -> Optional[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(remote addresses, profiles) of the inbound rule with this display name, as Windows
+        reports them; None when there is none."""
+
     def service_account_facts(self, principal: str) -> ServiceAccountFacts:
         """The environment block, execution policies and network identity of a service account
         (an ACL principal such as NT AUTHORITY\\SYSTEM), as its service sees them."""
@@ -142,8 +150,15 @@ class SystemAdapter(Protocol):
     def revoke_modify(self, path: str, principal: str) -> None:
         """Take back what grant_modify gave."""
 
-    def add_firewall_rule(self, name: str, port: int) -> None:
-        """An inbound rule allowing TCP on the port."""
+    def grant_read_execute(self, path: str, principal: str) -> None:
+        """Give the principal read and execute on the directory, inherited by what is in it."""
+
+    def revoke_read_execute(self, path: str, principal: str) -> None:
+        """Take back what grant_read_execute gave."""
+
+    def add_firewall_rule(self, name: str, port: int, remote_addresses: Sequence[str] = (), profiles: Sequence[str] = ()) -> None:
+        """An inbound rule allowing TCP on the port, from the remote addresses on the profiles
+        given (services/firewall.py); an empty one is Windows' default: any."""
 
     def remove_firewall_rule(self, name: str) -> None:
         """Delete the rule with this display name."""

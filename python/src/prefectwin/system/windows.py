@@ -127,6 +127,12 @@ class WindowsAdapter:
     def firewall_rule_port(self, name: str) -> Optional[int]:
         return self.services.firewall_rule_port(name)
 
+    def has_read_execute(self, path: str, principal: str) -> bool:
+        return self.services.has_read_execute(path, principal)
+
+    def firewall_rule_scope(self, name: str) -> Optional[tuple[tuple[str, ...], tuple[str, ...]]]:
+        return self.services.firewall_rule_scope(name)
+
     def service_account_facts(self, principal: str) -> ServiceAccountFacts:
         return self.accounts.service_account_facts(principal)
 
@@ -160,8 +166,14 @@ class WindowsAdapter:
     def revoke_modify(self, path: str, principal: str) -> None:
         self.services.revoke_modify(path, principal)
 
-    def add_firewall_rule(self, name: str, port: int) -> None:
-        self.services.add_firewall_rule(name, port)
+    def grant_read_execute(self, path: str, principal: str) -> None:
+        self.services.grant_read_execute(path, principal)
+
+    def revoke_read_execute(self, path: str, principal: str) -> None:
+        self.services.revoke_read_execute(path, principal)
+
+    def add_firewall_rule(self, name: str, port: int, remote_addresses: Sequence[str] = (), profiles: Sequence[str] = ()) -> None:
+        self.services.add_firewall_rule(name, port, remote_addresses, profiles)
 
     def remove_firewall_rule(self, name: str) -> None:
         self.services.remove_firewall_rule(name)

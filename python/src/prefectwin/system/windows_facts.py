@@ -53,6 +53,27 @@ class WindowsFactsReader:
         }
         return {scope: str(v) for scope, v in found.items() if v}
 
+    def _rule_scopes(self) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+        """(instance -> remote addresses, instance -> profiles). Read apart from the rules and
+        forgivingly: a system whose WMI lacks them still reports its rules, scope unknown."""
+        from prefectwin.services.firewall import profiles_from_bits
+
+        wmi = self.dotnet.wmi
+        addresses: dict[str, tuple[str, ...]] = {}
+        profiles: dict[str, tuple[str, ...]] = {}
+        try:
+            for item in wmi(FIREWALL_NAMESPACE, "SELECT InstanceID, RemoteAddress FROM MSFT_NetFirewallAddressFilter"):
+                remote = item["RemoteAddress"]
+                addresses[str(item["InstanceID"])] = (str(remote),) if isinstance(remote, str) else tuple(str(a) for a in (remote or ("Any",)))
+        except Exception:  # noqa: BLE001 - the scope is then unknown, not a failure
+            addresses = {}
+        try:
+            for item in wmi(FIREWALL_NAMESPACE, "SELECT InstanceID, Profile FROM MSFT_NetFirewallRule"):
+                profiles[str(item["InstanceID"])] = profiles_from_bits(int(item["Profile"] or 0))
+        except Exception:  # noqa: BLE001
+            profiles = {}
+        return addresses, profiles
+
     def firewall_rules(self) -> tuple[FirewallRule, ...]:
         wmi = self.dotnet.wmi
         ports: dict[str, tuple[str, str]] = {}
@@ -62,8 +83,11 @@ class WindowsFactsReader:
             ports[str(item["InstanceID"])] = (_text(item["Protocol"]) or "Any", local_text)
         rules = []
         query = "SELECT InstanceID, DisplayName, Enabled, Direction, Action FROM MSFT_NetFirewallRule"
-        for item in wmi(FIREWALL_NAMESPACE, query):
-            protocol, local_ports = ports.get(str(item["InstanceID"]), ("Any", "Any"))
+        found = list(wmi(FIREWALL_NAMESPACE, query))
+        addresses, profiles = self._rule_scopes() if found else ({}, {})
+        for item in found:
+            instance = str(item["InstanceID"])
+            protocol, local_ports = ports.get(instance, ("Any", "Any"))
             rules.append(
                 FirewallRule(
                     name=_text(item["DisplayName"]) or str(item["InstanceID"]),
@@ -72,6 +96,9 @@ class WindowsFactsReader:
                     allow=int(item["Action"]) == WMI_ACTION_ALLOW,
                     protocol=protocol,
                     local_ports=local_ports,
+                    # A rule without an address filter allows every address.
+                    remote_addresses=addresses.get(instance, ("Any",)) if addresses else None,
+                    profiles=profiles.get(instance),
                 )
             )
         return tuple(rules)

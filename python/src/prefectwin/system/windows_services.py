@@ -49,6 +49,10 @@ DWORD_VALUES = (
 MULTI_VALUES = ("AppEnvironmentExtra",)
 START_NAMES = {0: "SERVICE_BOOT_START", 1: "SERVICE_SYSTEM_START", 2: "SERVICE_AUTO_START", 3: "SERVICE_DEMAND_START", 4: "SERVICE_DISABLED"}
 NSSM_TIMEOUT_SEC = 60
+# Groups in every service account's token (virtual, built-in, gMSA or user run as a service):
+# Everyone, Authenticated Users, Users, SERVICE. Rights given to them reach the account too.
+SERVICE_TOKEN_GROUPS = ("S-1-1-0", "S-1-5-11", "S-1-5-32-545", "S-1-5-6")
+ADMINISTRATORS_SID = "S-1-5-32-544"
 CREATE_NO_WINDOW = 0x08000000
 
 
@@ -341,32 +345,54 @@ class WindowsServiceControl:
             raise OperationTimeout(f"Service '{name}' did not stop within {timeout_sec} s, even after its processes were killed.", target=name)
 
     # -- ACLs ---------------------------------------------------------------------------------
-    def _modify_rule(self, principal: str) -> Any:
+    def _access_rule(self, principal: str, rights: str) -> Any:
         net = self.svc_net
         return net.FileSystemAccessRule(
             net.NTAccount(principal),
-            net.FileSystemRights.Modify,
+            getattr(net.FileSystemRights, rights),
             net.Enum.Parse(net.InheritanceFlagsType, "ContainerInherit, ObjectInherit"),
             net.Enum.Parse(net.PropagationFlagsType, "None"),
             net.AccessControlType.Allow,
         )
 
-    def has_modify(self, path: str, principal: str) -> bool:
+    def _holds(self, path: str, sids: set[str], rights: str) -> bool:
+        """Whether an Allow rule (explicit or inherited) for one of the SIDs carries every bit
+        of the rights. Deny rules are not weighed: this decides whether to grant, never
+        whether access is safe."""
         net = self.svc_net
         if not os.path.isdir(path):
             return False
-        sid = str(net.NTAccount(principal).Translate(net.SecurityIdentifierType).Value)
-        modify = int(net.FileSystemRights.Modify)
+        wanted = int(getattr(net.FileSystemRights, rights))
         rules = net.DirectoryInfo(path).GetAccessControl().GetAccessRules(True, True, net.SecurityIdentifierType)
         return any(
-            str(rule.IdentityReference.Value) == sid and str(rule.AccessControlType) == "Allow" and int(rule.FileSystemRights) & modify == modify
+            str(rule.IdentityReference.Value) in sids and str(rule.AccessControlType) == "Allow" and int(rule.FileSystemRights) & wanted == wanted
             for rule in rules
         )
 
-    def _change_acl(self, path: str, principal: str, add: bool) -> None:
+    def _sid(self, principal: str) -> str:
+        net = self.svc_net
+        return str(net.NTAccount(principal).Translate(net.SecurityIdentifierType).Value)
+
+    def has_modify(self, path: str, principal: str) -> bool:
+        # The account's own SID only: Modify is what PrefectWin grants and records by account.
+        if not os.path.isdir(path):
+            return False
+        return self._holds(path, {self._sid(principal)}, "Modify")
+
+    def has_read_execute(self, path: str, principal: str) -> bool:
+        # Through the groups every service account's token carries, too (Users usually may
+        # read C:\Program Files; nobody else may read a folder under another user's profile).
+        if not os.path.isdir(path):
+            return False
+        sids = {self._sid(principal), *SERVICE_TOKEN_GROUPS}
+        if principal.lower() == "nt authority\\system":
+            sids.add(ADMINISTRATORS_SID)
+        return self._holds(path, sids, "ReadAndExecute")
+
+    def _change_acl(self, path: str, principal: str, rights: str, add: bool) -> None:
         directory = self.svc_net.DirectoryInfo(path)
         security = directory.GetAccessControl()
-        rule = self._modify_rule(principal)
+        rule = self._access_rule(principal, rights)
         if add:
             security.AddAccessRule(rule)
         else:
@@ -374,30 +400,60 @@ class WindowsServiceControl:
         directory.SetAccessControl(security)
 
     def grant_modify(self, path: str, principal: str) -> None:
-        self._change_acl(path, principal, add=True)
+        self._change_acl(path, principal, "Modify", add=True)
 
     def revoke_modify(self, path: str, principal: str) -> None:
         if os.path.isdir(path):
-            self._change_acl(path, principal, add=False)
+            self._change_acl(path, principal, "Modify", add=False)
+
+    def grant_read_execute(self, path: str, principal: str) -> None:
+        self._change_acl(path, principal, "ReadAndExecute", add=True)
+
+    def revoke_read_execute(self, path: str, principal: str) -> None:
+        if os.path.isdir(path):
+            self._change_acl(path, principal, "ReadAndExecute", add=False)
 
     # -- firewall -----------------------------------------------------------------------------
     @staticmethod
     def _netsh() -> str:
         return os.path.join(os.environ.get("SystemRoot", "C:\\Windows"), "System32", "netsh.exe")
 
+    def _rule_instance(self, name: str) -> Optional[Any]:
+        rules = self._wmi("root\\StandardCimv2", f"SELECT InstanceID, Profile FROM MSFT_NetFirewallRule WHERE DisplayName='{_wql(name)}'")
+        return rules[0] if rules else None
+
     def firewall_rule_port(self, name: str) -> Optional[int]:
         """The TCP port of the inbound rule with this display name; None when there is none."""
-        rules = self._wmi("root\\StandardCimv2", f"SELECT InstanceID FROM MSFT_NetFirewallRule WHERE DisplayName='{_wql(name)}'")
-        if not rules:
+        rule = self._rule_instance(name)
+        if rule is None:
             return None
-        instance = str(rules[0]["InstanceID"])
+        instance = str(rule["InstanceID"])
         filters = self._wmi("root\\StandardCimv2", f"SELECT LocalPort FROM MSFT_NetFirewallPortFilter WHERE InstanceID='{_wql(instance)}'")
         ports = filters[0]["LocalPort"] if filters else None
         first = ports if isinstance(ports, str) or ports is None else next(iter(ports), None)
         return int(first) if first is not None and str(first).isdigit() else 0
 
-    def add_firewall_rule(self, name: str, port: int) -> None:
+    def firewall_rule_scope(self, name: str) -> Optional[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(remote addresses, profiles) of the rule with this display name, as Windows reports
+        them (an address filter of 'Any', or none, is every address)."""
+        from prefectwin.services.firewall import profiles_from_bits
+
+        rule = self._rule_instance(name)
+        if rule is None:
+            return None
+        instance = str(rule["InstanceID"])
+        filters = self._wmi("root\\StandardCimv2", f"SELECT RemoteAddress FROM MSFT_NetFirewallAddressFilter WHERE InstanceID='{_wql(instance)}'")
+        remote = filters[0]["RemoteAddress"] if filters else None
+        addresses = (remote,) if isinstance(remote, str) else tuple(str(a) for a in (remote or ("Any",)))
+        return addresses, profiles_from_bits(int(rule["Profile"] or 0))
+
+    def add_firewall_rule(self, name: str, port: int, remote_addresses: Sequence[str] = (), profiles: Sequence[str] = ()) -> None:
+        """An inbound TCP rule; empty remote addresses or profiles are netsh's defaults (any)."""
         argv = [self._netsh(), "advfirewall", "firewall", "add", "rule", f"name={name}", "dir=in", "action=allow", "protocol=TCP", f"localport={port}"]
+        if remote_addresses:
+            argv.append("remoteip=" + ",".join(remote_addresses))
+        if profiles:
+            argv.append("profile=" + ",".join(p.lower() for p in profiles))
         code, output = self._run(argv)
         if code != 0:
             raise ApplyFailed(f"netsh could not add firewall rule '{name}' (exit code {code}): {output or 'no output'}.", target=name)

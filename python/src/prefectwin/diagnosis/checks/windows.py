@@ -97,8 +97,57 @@ def windows_firewall(facts: Facts):
         return passed(f"Inbound TCP {port} is allowed by rule '{rules[0].name}'.", port=port, rules=[r.name for r in rules])
     return warn(
         f"No enabled inbound rule allows TCP {port}; remote workers and browsers cannot reach the server.",
-        f"New-NetFirewallRule -DisplayName 'Prefect server {port}' -Direction Inbound -Protocol TCP -LocalPort {port} -Action Allow (or Repair-PrefectEnvironment -Check windows.firewall).",
+        f"New-NetFirewallRule -DisplayName 'Prefect server {port}' -Direction Inbound -Protocol TCP -LocalPort {port} -Action Allow -RemoteAddress LocalSubnet -Profile Domain,Private (or Repair-PrefectEnvironment -Check windows.firewall).",
         port=port,
+    )
+
+
+def _names_port(spec: str, port: int) -> bool:
+    """Whether a rule's local ports name this port, not merely allow every port."""
+    return spec.strip().lower() not in ("any", "*") and ports_cover(spec, port)
+
+
+@check("windows.firewall-scope", "windows", "probe")
+def windows_firewall_scope(facts: Facts):
+    """PrefectWin's own rules, and any rule for the Prefect port, should let in only the
+    addresses that need the API (Install-PrefectService -AllowFrom; LocalSubnet by default)."""
+    from prefectwin.services.firewall import open_to_everyone
+
+    if (skip := _not_windows(facts)) is not None:
+        return skip
+    win = facts.windows
+    if win.firewall_rules is None:
+        return skipped(f"Firewall rules could not be read: {win.firewall_error}.")
+    port = facts.requested_port or facts.prefect.server_port or 4200
+    relevant = [
+        r
+        for r in win.firewall_rules
+        if r.enabled and r.inbound and r.allow and (r.name.startswith("PrefectWin-") or (r.protocol.upper() in ("TCP", "6", "ANY", "256") and _names_port(r.local_ports, port)))
+    ]
+    unknown = [r.name for r in relevant if r.remote_addresses is None]
+    wide = [r for r in relevant if r.remote_addresses is not None and open_to_everyone(r.remote_addresses)]
+    if wide:
+        public = [r.name for r in wide if r.profiles is None or "Public" in r.profiles]
+        names = ", ".join(f"'{r.name}'" for r in wide)
+        message = f"Inbound rule{'s' if len(wide) > 1 else ''} {names} let{'' if len(wide) > 1 else 's'} every address reach TCP {port}"
+        if public:
+            message += ", on public networks too"
+        return warn(
+            message + ": anyone who reaches the Prefect API can have its workers run code.",
+            f"Set-NetFirewallRule -DisplayName {wide[0].name!r} -RemoteAddress LocalSubnet -Profile Domain,Private "
+            "(or the addresses that need it), or reinstall with Install-PrefectService -OpenFirewall -AllowFrom <addresses or subnets>.",
+            port=port,
+            rules=[r.name for r in wide],
+            public=public,
+        )
+    if unknown:
+        return skipped(f"The remote addresses of {', '.join(repr(n) for n in unknown)} could not be read.", port=port, rules=unknown)
+    if not relevant:
+        return passed(f"No PrefectWin or TCP {port} inbound rule is open.", port=port)
+    return passed(
+        f"Every PrefectWin or TCP {port} inbound rule is limited to some remote addresses.",
+        port=port,
+        rules={r.name: list(r.remote_addresses or ()) for r in relevant},
     )
 
 
