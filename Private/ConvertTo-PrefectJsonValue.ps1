@@ -1,23 +1,24 @@
 function ConvertTo-PrefectJsonValue {
     <#
     .SYNOPSIS
-    One parameter value as plain JSON-ready data: string, number, bool, list or dictionary.
+    One parameter value as data that every PowerShell's ConvertTo-Json writes the same way.
 
     .DESCRIPTION
-    Unwraps PSObjects (so no extended properties such as PSPath reach the JSON), turns switches
-    into booleans, SecureStrings into their text and PSCredentials into {userName, password}
-    (the request travels over stdin, never the command line), enums into their names and dates
-    into ISO 8601. A list is returned as ONE object, so a one-element list stays a list.
+    Converts only what PowerShell alone can: SecureStrings into their text and PSCredentials
+    into {userName, password} (the request travels over stdin, never the command line),
+    switches into booleans, enums (the DSC classes' Ensure) into their names and dates into
+    ISO 8601. Checking the values is the backend's work (docs/protocol.md, "Request values").
+    Strings are copied and lists, dictionaries and objects rebuilt because Windows PowerShell
+    5.1's ConvertTo-Json writes a string's notes (PSPath and the like) and a wrapped array's Count
+    as objects. A list is returned as ONE object, so a one-element list stays a list.
     #>
     [CmdletBinding()]
     [OutputType([object])]
     param(
         [Parameter()] [AllowNull()] [object] $Value
     )
-    if ($null -eq $Value) {
-        return $null
-    }
     if ($Value -is [System.Management.Automation.PSCustomObject]) {
+        # The plan's actions (Invoke-PrefectPlan sends them back as ConvertFrom-Json read them).
         # Before the unwrapping below: every PSCustomObject shares one base object, and its
         # properties live on the wrapper only.
         $dictionary = [ordered]@{}
@@ -31,7 +32,7 @@ function ConvertTo-PrefectJsonValue {
     }
     if ($Value -is [string] -or $Value -is [char]) {
         # A new string instance: notes that Add-Member or Get-Content attached to the original
-        # (PSPath and the like) must not be found again by Windows PowerShell's ConvertTo-Json.
+        # must not be found again by Windows PowerShell's ConvertTo-Json.
         return [string]::new(([string]$Value).ToCharArray())
     }
     if ($Value -is [System.Management.Automation.SwitchParameter]) {
@@ -50,16 +51,12 @@ function ConvertTo-PrefectJsonValue {
         return $Value.ToString()
     }
     if ($Value -is [System.DateTime] -or $Value -is [System.DateTimeOffset]) {
+        # Windows PowerShell 5.1 would write '\/Date(ms)\/', without the caller's time zone.
         return $Value.ToString('o', [System.Globalization.CultureInfo]::InvariantCulture)
     }
     if ($Value -is [System.Collections.IDictionary]) {
-        # Keys in a stable order: as given for an [ordered] table, sorted for a hashtable.
-        $keys = @($Value.Keys)
-        if ($Value -isnot [System.Collections.Specialized.OrderedDictionary]) {
-            $keys = @($keys | Sort-Object)
-        }
         $dictionary = [ordered]@{}
-        foreach ($key in $keys) {
+        foreach ($key in $Value.Keys) {
             $dictionary[[string]$key] = ConvertTo-PrefectJsonValue -Value $Value[$key]
         }
         return $dictionary

@@ -4,9 +4,10 @@ function ConvertTo-PrefectRequestJson {
     The request Invoke-PrefectBackend sends to the backend, as one line of compact JSON.
 
     .DESCRIPTION
-    Leaves out $null parameters and turns values into plain JSON types first (see
-    ConvertTo-PrefectJsonValue), so that Windows PowerShell 5.1's ConvertTo-Json keeps a
-    one-element array an array and never serializes extended properties. A session request
+    Turns values into plain JSON types first (see ConvertTo-PrefectJsonValue), so that Windows
+    PowerShell 5.1's ConvertTo-Json keeps a one-element array an array and never serializes
+    extended properties. A $null parameter is sent as null, which the backend takes for a
+    parameter not given (docs/protocol.md); names keep the order given. A session request
     starts with its "id"; "apply", "cwd" and "environment" follow the four fields, each only when
     given. The contract fixtures record requests without id, cwd and environment
     (tests/bridge/test_contract.py says why).
@@ -44,20 +45,13 @@ function ConvertTo-PrefectRequestJson {
         [Parameter()] [AllowNull()] [System.Collections.IDictionary] $Apply,
         [Parameter()] [AllowNull()] [System.Collections.IDictionary] $Environment
     )
-    $params = [ordered]@{}
-    foreach ($key in @($Parameters.Keys | Sort-Object)) {
-        $value = $Parameters[$key]
-        if ($null -ne $value) {
-            $params[[string]$key] = ConvertTo-PrefectJsonValue -Value $value
-        }
-    }
     $request = [ordered]@{}
     if ($RequestId -gt 0) {
         $request['id'] = $RequestId
     }
     $request['protocol'] = 1
     $request['command'] = $Command
-    $request['params'] = $params
+    $request['params'] = ConvertTo-PrefectJsonValue -Value $Parameters
     $request['whatIf'] = [bool]$WhatIf
     if ($null -ne $Apply) {
         $request['apply'] = ConvertTo-PrefectJsonValue -Value $Apply

@@ -413,20 +413,32 @@ Describe 'ConvertTo-PrefectParameter' {
 }
 
 Describe 'ConvertTo-PrefectRequestJson' {
-    It 'builds the protocol envelope, keeps a one-element list a list and drops $null' {
+    It 'builds the protocol envelope, keeps a one-element list a list and sends $null as null (not given)' {
         $json = & $prefectWin {
-            ConvertTo-PrefectRequestJson -Command 'environment.test' -Parameters @{ check = [string[]]@('encoding'); port = 4200; prefectHome = $null } -WhatIf
+            ConvertTo-PrefectRequestJson -Command 'environment.test' -Parameters ([ordered]@{ check = [string[]]@('encoding'); port = 4200; prefectHome = $null }) -WhatIf
         }
-        $json | Should -BeExactly '{"protocol":1,"command":"environment.test","params":{"check":["encoding"],"port":4200},"whatIf":true}'
+        $json | Should -BeExactly '{"protocol":1,"command":"environment.test","params":{"check":["encoding"],"port":4200,"prefectHome":null},"whatIf":true}'
     }
 
-    It 'sends plain values: switches as booleans, no extended properties, nested tables' {
+    It 'sends plain values: switches as booleans, no extended properties, nested tables in the order given' {
         $noted = 'plain' | Add-Member -NotePropertyName 'PSPath' -NotePropertyValue 'extra' -PassThru
         $json = & $prefectWin {
             param($text)
-            ConvertTo-PrefectRequestJson -Command 'x.y' -Parameters @{ name = $text; force = [switch]$true; env = @{ B = '2'; A = '1' } }
+            ConvertTo-PrefectRequestJson -Command 'x.y' -Parameters ([ordered]@{ name = $text; force = [switch]$true; env = [ordered]@{ B = '2'; A = '1' } })
         } $noted
-        $json | Should -BeExactly '{"protocol":1,"command":"x.y","params":{"env":{"A":"1","B":"2"},"force":true,"name":"plain"},"whatIf":false}'
+        $json | Should -BeExactly '{"protocol":1,"command":"x.y","params":{"name":"plain","force":true,"env":{"B":"2","A":"1"}},"whatIf":false}'
+    }
+
+    It 'sends what only PowerShell can convert as text: a credential, a SecureString, an enum, a date' {
+        $secret = ConvertTo-SecureString -String 'pa ss' -AsPlainText -Force
+        $values = [ordered]@{
+            credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList @('prefect', $secret)
+            token = $secret
+            kind = [System.DayOfWeek]::Monday
+            since = New-Object -TypeName System.DateTimeOffset -ArgumentList @(2026, 1, 2, 3, 4, 5, [System.TimeSpan]::FromHours(1))
+        }
+        $json = & $prefectWin { param($parameters) ConvertTo-PrefectRequestJson -Command 'x.y' -Parameters $parameters } $values
+        $json | Should -BeExactly '{"protocol":1,"command":"x.y","params":{"credential":{"userName":"prefect","password":"pa ss"},"token":"pa ss","kind":"Monday","since":"2026-01-02T03:04:05.0000000+01:00"},"whatIf":false}'
     }
 }
 
@@ -449,7 +461,7 @@ Describe 'ConvertTo-PrefectRequestJson in a session' {
         $variables['HTTP_PROXY'] = 'b'
         $json = & $prefectWin {
             param($values)
-            ConvertTo-PrefectRequestJson -Command 'service.install' -Apply @{ planId = 'p1'; skip = @(2) } -Location 'C:\work' -RequestId 3 -Environment $values
+            ConvertTo-PrefectRequestJson -Command 'service.install' -Apply ([ordered]@{ planId = 'p1'; skip = @(2) }) -Location 'C:\work' -RequestId 3 -Environment $values
         } $variables
         $json | Should -BeLike '{"id":3,"protocol":1,"command":"service.install","params":{},"whatIf":false,"apply":{"planId":"p1","skip":`[2`]},"cwd":"C:\\work","environment":{*}}'
         $json | Should -Match '"http_proxy":"a"'

@@ -140,6 +140,20 @@ def test_unknown_param_lists_the_known_ones():
     assert "(none)" in in_process(req(params={"x": 1}))[0]["error"]["remediation"]
 
 
+def test_a_null_param_is_not_given_but_an_unknown_name_stays_an_error():
+    # PowerShell sends a parameter bound to $null as null (docs/protocol.md, "Request values").
+    import prefectwin.commands.environment as environment
+
+    seen = []
+    with mock.patch.object(environment, "diagnose", lambda params, ctx: seen.append(params) or []):
+        response, code, _ = in_process(req("environment.test", {"role": None, "pythonPath": None, "check": ["encoding"]}))
+    assert (response["ok"], code) == (True, 0)
+    # role is no Optional field: null is its default, and neither counts as given.
+    assert seen[0].role == "Server" and seen[0].model_fields_set == {"check"}
+    response, code, _ = in_process(req("environment.test", {"prot": None}))
+    assert (response["ok"], response["error"]["target"]) == (False, "params.prot")
+
+
 def test_validation_errors_never_echo_the_value():
     secret = "S3cret-Do-Not-Echo"
     for raw in (

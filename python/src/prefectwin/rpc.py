@@ -137,6 +137,16 @@ def validation_problems(exc: Any, prefix: str = "params") -> list[dict[str, Any]
     return problems
 
 
+def _given(cmd: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The params without those sent as null: PowerShell sends a parameter bound to $null as it
+    is, and that means not given, so the command's default applies (docs/protocol.md, "Request
+    values"). An unknown name stays an error whatever its value: a misspelt name is never
+    ignored."""
+    fields = cmd.params.model_fields
+    known = set(fields) | {field.alias for field in fields.values() if field.alias}
+    return {name: value for name, value in params.items() if value is not None or name not in known}
+
+
 def _validate_params(cmd: Any, params: dict[str, Any]) -> Any:
     from pydantic import ValidationError
 
@@ -232,15 +242,16 @@ def _handle_document(document: dict[str, Any], events: Optional[Events], scope: 
         _check_text(document)
         request = _check_envelope(document)
         cmd = lookup(request.command)
-        validated = _validate_params(cmd, request.params or {})
+        params = _given(cmd, request.params or {})
+        validated = _validate_params(cmd, params)
         _check_apply(cmd, request)
         _enter(request.cwd)
         from prefectwin.change import session
 
-        ctx = Context(what_if=request.what_if, events=events, apply=request.apply, request=(cmd.name, session.params_key(request.params)))
+        ctx = Context(what_if=request.what_if, events=events, apply=request.apply, request=(cmd.name, session.params_key(params)))
         scope.use_environment(request.environment if request.environment is not None else dict(os.environ))
         secrets.register_found(validated)
-        secrets.register_found(request.params or {})
+        secrets.register_found(params)
         with _caller_environment(request.environment):
             _report_pending(cmd, events)
             if request.apply is not None and session.kept(request.apply.plan_id):
