@@ -56,7 +56,7 @@ AfterAll {
 
 Describe 'Install-PrefectService least privilege' {
     It '-WhatIf shows the virtual account, every grant and the scope of the firewall rule' {
-        $shown = Get-WhatIfText -Arguments "-Name PrefectLpServer -Role Server -PrefectHome '$prefectHome' -BindAddress 0.0.0.0 -Port $port -OpenFirewall -AllowFrom '10.20.0.0/16', '192.168.5.10'"
+        $shown = Get-WhatIfText -Arguments "-Name PrefectLpServer -Role Server -PrefectHome '$prefectHome' -BindAddress 0.0.0.0 -AllowAnonymous -Port $port -OpenFirewall -AllowFrom '10.20.0.0/16', '192.168.5.10'"
         $shown | Should -BeLike '*What if: Performing the operation "Run service ''PrefectLpServer'' as NT SERVICE\PrefectLpServer"*'
         $shown | Should -BeLike "*Grant NT SERVICE\PrefectLpServer Modify rights on '$prefectHome'*"
         $shown | Should -BeLike '*Grant NT SERVICE\PrefectLpServer read and execute rights on*'
@@ -65,7 +65,7 @@ Describe 'Install-PrefectService least privilege' {
     }
 
     It 'defaults the rule to the local subnet, and -FirewallProfile Public adds the Public profile' {
-        $shown = Get-WhatIfText -Arguments "-Name PrefectLpServer -Role Server -PrefectHome '$prefectHome' -BindAddress 0.0.0.0 -Port $port -OpenFirewall -FirewallProfile Private, Public"
+        $shown = Get-WhatIfText -Arguments "-Name PrefectLpServer -Role Server -PrefectHome '$prefectHome' -BindAddress 0.0.0.0 -AllowAnonymous -Port $port -OpenFirewall -FirewallProfile Private, Public"
         $shown | Should -BeLike "*allowing TCP $port from LocalSubnet on the Private, Public profiles*"
     }
 

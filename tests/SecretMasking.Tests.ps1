@@ -142,14 +142,18 @@ Describe 'Secret settings through the real module and a real Prefect target' -Sk
     }
 
     It 'shows no canary when a service is planned with them in -Environment' {
+        # The auth strings are not -Environment's to set (-AuthCredential makes them): the
+        # server's canary goes in as the credential's password instead.
         $environment = @{}
         foreach ($name in $script:secretNames) {
-            if ($name -notlike '*DATABASE*') {
+            if ($name -notlike '*DATABASE*' -and $name -notlike '*AUTH_STRING') {
                 $environment[$name] = $script:canaries[$name]
             }
         }
+        $password = ConvertTo-SecureString -String $script:canaries['PREFECT_SERVER_API_AUTH_STRING'] -AsPlainText -Force
+        $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList @('admin', $password)
         $text = Invoke-Captured {
-            Install-PrefectService -Name PrefectServer -Role Server -PrefectHome $env:PREFECT_HOME -Port 4792 -PythonPath $script:target -Environment $environment -WhatIf -Verbose -Debug -ErrorAction Continue
+            Install-PrefectService -Name PrefectServer -Role Server -PrefectHome $env:PREFECT_HOME -Port 4792 -PythonPath $script:target -Environment $environment -AuthCredential $credential -WhatIf -Verbose -Debug -ErrorAction Continue
         }
         $Error[0].FullyQualifiedErrorId | Should -BeLike 'PrefectWin.NotSupported*'
         Get-Leak -Text $text | Should -BeNullOrEmpty
