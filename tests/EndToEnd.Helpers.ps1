@@ -1,5 +1,6 @@
 <#
-    Helpers of the end-to-end Pester files (EndToEnd, Session and Dsc.Tests.ps1), dot-sourced
+    Helpers of the Pester files (EndToEnd, Session, Dsc, Operate, ServiceDiagnosis and
+    LeastPrivilege.Tests.ps1), dot-sourced
     in their BeforeAll. Nothing here is mocked: the real module, the real backend interpreter
     and, where a file asks for one, a real 'prefect server start'. Prefect's own CLI
     ('prefect config view') is the oracle for settings.
@@ -10,6 +11,23 @@ function Get-TestBackendPython {
     # the one with prefectwin AND prefect, so it is the target interpreter as well.
     param([System.Management.Automation.PSModuleInfo] $Module)
     (& $Module { Resolve-PrefectPython -Force }).Path
+}
+
+function New-TestFakeBackendLauncher {
+    # A launcher script that runs tests/fakes/fake_service_backend.py (the real backend over a
+    # stateful fake adapter) with $Python, for PREFECTWIN_PYTHON: a .cmd on Windows, a shell
+    # script elsewhere. Returns its path.
+    param([string] $Python, [string] $Directory)
+    $fakeBackend = Join-Path -Path (Join-Path -Path $PSScriptRoot -ChildPath 'fakes') -ChildPath 'fake_service_backend.py'
+    if ([System.IO.Path]::DirectorySeparatorChar -eq '\') {
+        $launcher = Join-Path -Path $Directory -ChildPath 'fake-backend.cmd'
+        Set-Content -LiteralPath $launcher -Value @('@echo off', "`"$Python`" `"$fakeBackend`" %*") -Encoding Ascii
+    } else {
+        $launcher = Join-Path -Path $Directory -ChildPath 'fake-backend.sh'
+        Set-Content -LiteralPath $launcher -Value @('#!/bin/sh', "exec '$Python' '$fakeBackend' `"`$@`"") -Encoding Ascii
+        & chmod +x $launcher
+    }
+    $launcher
 }
 
 function Get-TestFreePort {

@@ -15,16 +15,8 @@ BeforeAll {
     $savedPython = $env:PREFECTWIN_PYTHON
     $savedMachine = $env:PREFECTWIN_FAKE_MACHINE
     $python = (& $prefectWin { Resolve-PrefectPython -Force }).Path
-    $onWindows = [System.IO.Path]::DirectorySeparatorChar -eq '\'
-    $fakeBackend = Join-Path -Path (Join-Path -Path $PSScriptRoot -ChildPath 'fakes') -ChildPath 'fake_service_backend.py'
-    if ($onWindows) {
-        $launcher = Join-Path -Path $TestDrive -ChildPath 'fake-backend.cmd'
-        Set-Content -LiteralPath $launcher -Value @('@echo off', "`"$python`" `"$fakeBackend`" %*") -Encoding Ascii
-    } else {
-        $launcher = Join-Path -Path $TestDrive -ChildPath 'fake-backend.sh'
-        Set-Content -LiteralPath $launcher -Value @('#!/bin/sh', "exec '$python' '$fakeBackend' `"`$@`"") -Encoding Ascii
-        & chmod +x $launcher
-    }
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'EndToEnd.Helpers.ps1')
+    $launcher = New-TestFakeBackendLauncher -Python $python -Directory $TestDrive
     $machinePath = Join-Path -Path $TestDrive -ChildPath 'machine.json'
     Set-Content -LiteralPath $machinePath -Value '{"services": [], "accounts": {}}' -Encoding UTF8
     $prefectHome = Join-Path -Path $TestDrive -ChildPath 'prefect-home'

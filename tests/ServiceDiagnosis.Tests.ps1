@@ -15,16 +15,8 @@ BeforeAll {
     $savedPython = $env:PREFECTWIN_PYTHON
     $savedMachine = $env:PREFECTWIN_FAKE_MACHINE
     $python = (& $prefectWin { Resolve-PrefectPython -Force }).Path
-    $onWindows = [System.IO.Path]::DirectorySeparatorChar -eq '\'
-    $fakeBackend = Join-Path -Path (Join-Path -Path $PSScriptRoot -ChildPath 'fakes') -ChildPath 'fake_service_backend.py'
-    if ($onWindows) {
-        $launcher = Join-Path -Path $TestDrive -ChildPath 'fake-backend.cmd'
-        Set-Content -LiteralPath $launcher -Value @('@echo off', "`"$python`" `"$fakeBackend`" %*") -Encoding Ascii
-    } else {
-        $launcher = Join-Path -Path $TestDrive -ChildPath 'fake-backend.sh'
-        Set-Content -LiteralPath $launcher -Value @('#!/bin/sh', "exec '$python' '$fakeBackend' `"`$@`"") -Encoding Ascii
-        & chmod +x $launcher
-    }
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'EndToEnd.Helpers.ps1')
+    $launcher = New-TestFakeBackendLauncher -Python $python -Directory $TestDrive
 
     $serverAuth = 'admin:Quoll-Server-Auth-3e7'
     $workerAuth = 'admin:Potoroo-Worker-Auth-5b9'

@@ -13,10 +13,7 @@ from typing import Any
 
 import pytest
 from fakes.config import call
-from fakes.services import FakeServiceAdapter
 
-import prefectwin.system as system
-from prefectwin.services import validate
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "Tapir-Dsc-6e4&:@/%w"
@@ -24,23 +21,8 @@ AUTH_STRING = f"admin:{PASSWORD}"
 
 
 @pytest.fixture
-def services(monkeypatch):
-    real = validate.probe.run_probe
-    cache: dict[str, Any] = {}
-
-    def cached(python: str, *, env: dict, cwd):
-        if python not in cache:
-            cache[python] = real(python, env=env, cwd=cwd)
-        return cache[python]
-
-    monkeypatch.setattr(validate.probe, "run_probe", cached)
-    machine: dict[str, str] = {}
-    fake = FakeServiceAdapter(returns={"get_environment_variable": lambda name, scope: machine.get(name) if scope == "Machine" else None})
-    fake.machine = machine
-    previous = system._override
-    system.use_adapter(fake)
-    yield fake
-    system.use_adapter(previous)
+def services(dsc_service_adapter):
+    return dsc_service_adapter
 
 
 def dsc(verb: str, **properties: Any) -> tuple[dict, int, list[dict]]:

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from fakes.config import ConfigDotNet, call, prefect_config_view
-from fakes.services import FakeServiceAdapter
 
 import prefectwin.system as system
 from prefectwin.dsc import manifest as dsc_manifest
@@ -123,23 +122,8 @@ def test_setting_refusals_name_the_property_and_write_nothing(properties, target
 
 # -- PrefectService, on the fake adapter ------------------------------------------------------
 @pytest.fixture
-def services(monkeypatch):
-    real = validate.probe.run_probe
-    cache: dict[str, Any] = {}
-
-    def cached(python: str, *, env: dict, cwd):
-        if python not in cache:
-            cache[python] = real(python, env=env, cwd=cwd)
-        return cache[python]
-
-    monkeypatch.setattr(validate.probe, "run_probe", cached)
-    machine: dict[str, str] = {}
-    fake = FakeServiceAdapter(returns={"get_environment_variable": lambda name, scope: machine.get(name) if scope == "Machine" else None})
-    fake.machine = machine
-    previous = system._override
-    system.use_adapter(fake)
-    yield fake
-    system.use_adapter(previous)
+def services(dsc_service_adapter):
+    return dsc_service_adapter
 
 
 def server(tmp_path, free_port, **extra) -> dict:

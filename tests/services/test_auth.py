@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Optional
+from typing import Any
 
 import pytest
-from fakes.services import FakeServiceAdapter
 from pydantic import SecretStr
 
-import prefectwin.system as system
 from prefectwin.commands.service import ServiceInstallParams
-from prefectwin.diagnosis import probe
 from prefectwin.errors import InvalidArgument
 from prefectwin.events import Events
 from prefectwin.rpc import handle
-from prefectwin.services import auth, validate
+from prefectwin.services import auth
 from prefectwin.services.spec import build_spec
 
 AUTH_PASSWORD = "Narwhal-Auth-4c2&:@/%z"
@@ -31,27 +28,9 @@ CREDENTIAL = {"userName": "admin", "password": AUTH_PASSWORD}
 SECRETS = (AUTH_PASSWORD, f"admin:{AUTH_PASSWORD}", OTHER_PASSWORD, json.dumps(AUTH_PASSWORD)[1:-1])
 
 
-@pytest.fixture(scope="module")
-def _probe_once():
-    cache: dict[str, Any] = {}
-    real = probe.run_probe
-
-    def cached(python: str, *, env: dict, cwd: Optional[str]):
-        if python not in cache:
-            cache[python] = real(python, env=env, cwd=cwd)
-        return cache[python]
-
-    return cached
-
-
 @pytest.fixture
-def adapter(monkeypatch, _probe_once):
-    monkeypatch.setattr(validate.probe, "run_probe", _probe_once)
-    fake = FakeServiceAdapter()
-    previous = system._override
-    system.use_adapter(fake)
-    yield fake
-    system.use_adapter(previous)
+def adapter(service_adapter):
+    return service_adapter
 
 
 def call(command: str, params: dict, what_if: bool = False) -> tuple[dict, str]:

@@ -13,16 +13,15 @@ import socket
 import subprocess
 import sys
 import urllib.parse
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
-from fakes.services import NSSM_PATH, FakeService, FakeServiceAdapter
+from fakes.services import NSSM_PATH, FakeService
 import prefectwin.system as system
 from prefectwin.diagnosis import probe
 from prefectwin.events import Events
 from prefectwin.rpc import handle
-from prefectwin.services import validate
 
 DB_PASSWORD = "Quokka-Ünïq-9f3&:@/%x"
 ACCOUNT_PASSWORD = "Wombat-Acct-7e1+=;"
@@ -36,29 +35,9 @@ SECRETS = (
 )
 
 
-@pytest.fixture(scope="module")
-def _probe_once():
-    """The real probe of this interpreter, run once for the module: the checks used by the
-    install validation (python.*, prefect.installed) do not depend on PREFECT_HOME."""
-    cache: dict[str, Any] = {}
-    real = probe.run_probe
-
-    def cached(python: str, *, env: dict, cwd: Optional[str]):
-        if python not in cache:
-            cache[python] = real(python, env=env, cwd=cwd)
-        return cache[python]
-
-    return cached
-
-
 @pytest.fixture
-def adapter(monkeypatch, _probe_once):
-    monkeypatch.setattr(validate.probe, "run_probe", _probe_once)
-    fake = FakeServiceAdapter()
-    previous = system._override
-    system.use_adapter(fake)
-    yield fake
-    system.use_adapter(previous)
+def adapter(service_adapter):
+    return service_adapter
 
 
 class Call:
