@@ -335,6 +335,10 @@ class FakeServiceAdapter(FakeAdapter):
         self._record("write_restricted_file", (path, content, reader), {})
         from prefectwin.services.secrets_file import ADMINISTRATORS_SID, SYSTEM_SID, AccessEntry, FileAccess
 
+        # As Windows resolves the rule's account: NT SERVICE\<name> exists only with its service.
+        if reader.lower().startswith("nt service\\") and reader.split("\\", 1)[1].lower() not in self.services:
+            raise OSError(f"IdentityNotMappedException: some or all identity references could not be translated ({reader})")
+
         full, read = 0x1F01FF, 0x120089
         self.secret_files[path] = content.get_secret_value()
         self.file_acls[path] = FileAccess(

@@ -47,8 +47,10 @@ def test_first_install_plans_every_step_in_order():
     spec = full_spec()
     actions = plan_install(spec, read_state(spec, FakeServiceAdapter()), start=True)
     names = [a.kind for a in actions]
-    # The secrets file exists before anything refers to it.
-    assert names[:4] == ["create-directory", "create-directory", "write-secrets-file", "install-service"]
+    # The secrets file is written once the service, and so the account its ACL names, exists.
+    assert names[:4] == ["create-directory", "create-directory", "install-service", "write-secrets-file"]
+    [secrets] = [a for a in actions if a.kind == "write-secrets-file"]
+    assert sorted(a.kind for a in actions if a.id in secrets.depends_on) == ["create-directory", "install-service"]
     assert names[-5:] == ["grant-access", "grant-access", "add-firewall-rule", "set-failure-actions", "start-service"]
     assert {"set-parameter", "set-account", "write-marker"} <= set(names)
     set_params = [a.parameter for a in actions if a.kind == "set-parameter"]

@@ -91,9 +91,9 @@ def test_nssm_holds_no_secret_and_the_file_holds_them_all_for_the_account_only()
     assert access.inherits is False and access.owner_sid == ADMINISTRATORS_SID
     assert {(e.sid, e.rights) for e in access.entries} == {(SYSTEM_SID, 0x1F01FF), (ADMINISTRATORS_SID, 0x1F01FF), (f"S-{ACCOUNT.lower()}", 0x120089)}
     assert access_problems(adapter.file_access(path, ACCOUNT), ACCOUNT) == []
-    # Written before the service exists and before it starts.
+    # Written once the service (and so its account, which the ACL names) exists, before it starts.
     names = adapter.changing_calls()
-    assert names.index("write_restricted_file") < names.index("nssm_install") < names.index("start_service")
+    assert names.index("nssm_install") < names.index("write_restricted_file") < names.index("start_service")
     assert install(adapter, wanted, start=True) == []  # and the same spec again changes nothing
 
 

@@ -124,8 +124,6 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
         if not state.directories.get(path):
             actions.append(Action(kind="create-directory", description=f"Create directory '{path}'", target=path, data={"path": path}))
 
-    actions.extend(plan_secrets_file(spec, state))
-
     current = dict(record.parameters) if record else {}
     if new:
         actions.append(
@@ -137,6 +135,9 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
             )
         )
         current = {"Application": (spec.application,)}
+    # After the install: the file's ACL names the service's account, and a virtual account
+    # (NT SERVICE\<name>) resolves only once its service exists.
+    actions.extend(plan_secrets_file(spec, state))
 
     needs_restart = False
     for parameter, values in spec.nssm_parameters().items():
@@ -270,6 +271,7 @@ def link_install(actions: list[Action], name: str) -> list[Action]:
         if action.kind == "grant-access" and action.target in folders:
             needs.append(folders[action.target])
         if action.kind == "write-secrets-file":
+            needs += install
             needs += [i for path, i in folders.items() if _inside(action.target, path)]
         if action.kind == "remove-secrets-file":
             # Only once the service no longer points at it.
