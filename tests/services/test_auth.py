@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from pydantic import SecretStr
@@ -199,3 +199,39 @@ def test_a_worker_reads_its_server_s_string_from_the_server_s_env_file_too(adapt
     record = ServiceRecord(name="PrefectServer", parameters={"AppDirectory": (str(folder),), "AppEnvironmentExtra": ("PREFECT_HOME=/x",)})
     assert auth.service_secret(record, auth.SERVER_AUTH_KEY, None).get_secret_value() == f"admin:{AUTH_PASSWORD}"
     assert auth.service_secret(record, auth.CLIENT_AUTH_KEY, None) is None
+
+
+def test_a_worker_s_api_key_from_environment_is_what_the_pre_flight_sends(free_port):
+    """An API key given in -Environment is kept with the secrets (not in NSSM's environment):
+    the install's one authenticated call must still send it, as the worker will."""
+    import http.server
+    import threading
+
+    from prefectwin.services import validate
+
+    key = "pnu_Quokka-Key-7a1"
+    seen: list[Optional[str]] = []
+
+    class KeyOnly(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200 if self.headers.get("Authorization") == f"Bearer {key}" else 401)
+            self.end_headers()
+
+        def log_message(self, *args):  # keep the test output clean
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), KeyOnly)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api"
+        spec = spec_of(name="PrefectWorker", role="Worker", pool="etl", api_url=url, environment={"PREFECT_API_KEY": key})
+        assert "PREFECT_API_KEY" in spec.secret_environment and "PREFECT_API_KEY" not in spec.environment
+        validate.check_worker_access(spec, Events(io.StringIO()))
+        assert seen == [f"Bearer {key}"]
+        wrong = spec_of(name="PrefectWorker", role="Worker", pool="etl", api_url=url, environment={"PREFECT_API_KEY": "pnu_wrong"})
+        with pytest.raises(InvalidArgument):
+            validate.check_worker_access(wrong, Events(io.StringIO()))
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -152,10 +152,12 @@ def check_worker_access(spec: ServiceSpec, events: Events, timeout: float = 3.0)
     if parsed.problem:
         return
     secret = spec.secret_environment.get(CLIENT_AUTH_KEY)
+    # An API key given in -Environment is a secret: the spec keeps it with the other secrets.
+    key = spec.secret_environment.get("PREFECT_API_KEY")
     authorization, kind, _ = client_authorization(
         parsed.request_url,
         auth_string=secret.get_secret_value() if secret else None,
-        api_key=spec.environment.get("PREFECT_API_KEY"),
+        api_key=key.get_secret_value() if key else spec.environment.get("PREFECT_API_KEY"),
         url_authorization=parsed.authorization,
     )
     probe = http_get(f"{parsed.request_url.rstrip('/')}/admin/version", timeout, authorization, f"{parsed.shown.rstrip('/')}/admin/version")
