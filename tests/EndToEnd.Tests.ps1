@@ -66,7 +66,7 @@ Describe 'PrefectWin end to end, against a real Prefect server' -Skip:$skipRealB
             $env:PREFECT_API_URL = $server.ApiUrl
             $results = @(Test-PrefectEnvironment -Port $server.Port)
             $names = @($results | ForEach-Object -Process { $_.Check })
-            ($names -join ',') | Should -BeExactly 'python.found,python.version,python.path-spaces,prefect.installed,prefect.cli-on-path,settings.home,settings.profile,settings.api-url,port.available,database,encoding,server.health,server.auth,server.version,windows.admin,windows.execution-policy,windows.firewall,windows.defender,windows.long-paths,windows.nssm'
+            ($names -join ',') | Should -BeExactly 'python.found,python.version,python.path-spaces,prefect.installed,prefect.cli-on-path,settings.home,settings.profile,settings.api-url,port.available,database,encoding,server.health,server.auth,server.version,windows.admin,windows.execution-policy,windows.firewall,windows.firewall-scope,windows.defender,windows.long-paths,windows.nssm'
             foreach ($result in $results) {
                 $result.PSObject.TypeNames[0] | Should -BeExactly 'PrefectWin.CheckResult'
                 $result.Status | Should -BeIn @('Pass', 'Warning', 'Fail', 'Skipped')

@@ -188,7 +188,12 @@ def test_every_secret_setting_is_masked_in_every_output(release, tmp_path, monke
         del adapter.fail_on["nssm_set"]
         done = session.ask("service.install", install)
         assert done["ok"] and done["result"]["changed"], done
+        # What the service's Prefect reads: NSSM's environment, and the secrets file it names
+        # (where a PREFECT_* secret goes instead of the registry).
+        from prefectwin.services.secrets_file import file_values
+
         stored = dict(e.partition("=")[::2] for e in adapter.services["prefectserver"].parameters["AppEnvironmentExtra"])
+        stored = {**file_values(adapter.secret_files[stored["PREFECT_PROFILES_PATH"]]), **stored}
         assert all(stored[name] == canary for name, canary in environment.items()), "a value never reached the service"
         assert session.ask("service.get", {})["ok"]
         assert session.ask("service.uninstall", {"name": "PrefectServer"}, what_if=True)["ok"]

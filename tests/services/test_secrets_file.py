@@ -232,14 +232,23 @@ def test_uninstall_deletes_the_secrets_file(monkeypatch):
         stream = io.StringIO()
         request = {"protocol": 1, "command": "service.uninstall", "params": {"name": "PrefectServer"}, "whatIf": True}
         plan, _ = handle(json.dumps(request).encode(), Events(stream))
+        kinds = [a["kind"] for a in plan["result"]["actions"]]
         delete = [a for a in plan["result"]["actions"] if a["target"] == path]
-        assert [a["kind"] for a in delete] == ["remove-path"] and "secrets file" in delete[0]["description"]
+        assert [a["kind"] for a in delete] == ["remove-secrets-file"] and "secrets file" in delete[0]["description"]
+        # Before the service goes, so that a failure after it can still put the file back.
+        assert kinds.index("remove-secrets-file") < kinds.index("remove-service")
+        # A removal that fails: the file comes back byte for byte, for the service still there.
+        text = adapter.secret_files[path]
+        adapter.fail_on["remove_service"] = OSError("the SCM refused")
+        failed, _ = handle(json.dumps({**request, "whatIf": False}).encode(), Events(stream))
+        assert not failed["ok"] and adapter.secret_files[path] == text and "prefectserver" in adapter.services
+        del adapter.fail_on["remove_service"]
         done, _ = handle(json.dumps({**request, "whatIf": False}).encode(), Events(stream))
     finally:
         system.use_adapter(previous)
     assert done["ok"], done
     assert path not in adapter.secret_files and adapter.services == {}
-    assert_no_secret(stream.getvalue() + json.dumps(done), PASSWORD, API_KEY)
+    assert_no_secret(stream.getvalue() + json.dumps(done) + json.dumps(failed), PASSWORD, API_KEY)
 
 
 # -- the diagnosis reads the file and its access list --------------------------------------------

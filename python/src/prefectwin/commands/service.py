@@ -176,6 +176,19 @@ def _local_server_auth(adapter: Any, name: str) -> Optional[SecretStr]:
     return service_secret(record, SERVER_AUTH_KEY, adapter) if record is not None else None
 
 
+def _secrets_text(adapter: Any, path: Optional[str]) -> Optional[SecretStr]:
+    """The secrets file's text, for the undo of its deletion; None when there is none or this
+    process may not read it (a -WhatIf without elevation: the plan then says it cannot be undone)."""
+    from prefectwin.errors import PermissionDenied
+
+    if path is None:
+        return None
+    try:
+        return adapter.read_restricted_file(path)
+    except (OSError, PermissionDenied):
+        return None
+
+
 def _grants_to_revoke(record: Any, adapter: Any, events: Any) -> list[Any]:
     """The grants Install made, as the marker records them. A service installed before grants
     were recorded: its own virtual account's Modify grants on PREFECT_HOME and the log folder
@@ -367,6 +380,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         force=params.force,
         log_task=log_task_name(record.name) if adapter.name != "posix" and adapter.scheduled_task(log_task_name(record.name)) is not None else None,
         secrets_file=state["secretsFile"],
+        secrets_previous=_secrets_text(adapter, state["secretsFile"]),
         revoke=_grants_to_revoke(record, adapter, ctx.events),
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)

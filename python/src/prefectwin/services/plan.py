@@ -451,6 +451,7 @@ def plan_uninstall(
     force: bool = False,
     log_task: Optional[str] = None,
     secrets_file: Optional[str] = None,
+    secrets_previous: Optional[SecretStr] = None,
     revoke: Sequence[Grant] = (),
     firewall_scope: Optional[tuple[tuple[str, ...], tuple[str, ...]]] = None,
 ) -> list[Action]:
@@ -480,13 +481,19 @@ def plan_uninstall(
     actions.extend(revoke_action(g) for g in revoke)
     if log_task is not None:
         actions.append(Action(kind="remove-task", description=f"Remove the scheduled task '{log_task}'", target=log_task, data={"task": log_task}))
+    if secrets_file is not None:
+        # Before the service goes, and undoable (its text is kept in the plan, never in the
+        # journal): a failure after it puts the file back for the service that still reads it.
+        reader = normalize_account((record.parameters.get("ObjectName") or (None,))[0])[1]
+        data: dict[str, Any] = {"path": secrets_file, "previous": secrets_previous, "reader": reader}
+        if secrets_previous is None:
+            data["previousUnknown"] = True
+        actions.append(
+            Action(kind="remove-secrets-file", description=f"Delete the secrets file '{secrets_file}' of service '{name}'", target=secrets_file, data=data)
+        )
     actions.append(
         Action(kind="remove-service", description=f"Remove service '{name}'", target=name, data={"timeoutSec": stop_timeout_sec})
     )
-    if secrets_file is not None:
-        actions.append(
-            Action(kind="remove-path", description=f"Delete the secrets file '{secrets_file}' of service '{name}'", target=secrets_file, data={"path": secrets_file})
-        )
     for path in log_files:
         actions.append(Action(kind="remove-path", description=f"Delete log file '{path}'", target=path, data={"path": path}))
     for path in database_files:
@@ -506,5 +513,5 @@ def link_uninstall(actions: list[Action]) -> list[Action]:
     """dependsOn: the service's grants are revoked, it is removed, and its files deleted, only
     once it has stopped (a running service that lost its rights would fail mid-run)."""
     stop = [a.id for a in actions if a.kind == "stop-service"]
-    return [a.model_copy(update={"depends_on": stop}) if a.kind in ("revoke-access", "remove-service", "remove-path") else a for a in actions]
+    return [a.model_copy(update={"depends_on": stop}) if a.kind in ("revoke-access", "remove-secrets-file", "remove-service", "remove-path") else a for a in actions]
 
