@@ -256,7 +256,8 @@ def shared_uninstall(adapter, name, events=None):
 def test_uninstalling_one_of_two_services_of_one_account_keeps_what_the_other_needs(monkeypatch, account):
     adapter = FakeServiceAdapter()
     install(adapter, windows_spec(account=account))
-    install(adapter, windows_spec(name="PrefectOther", account=account, port=4201))
+    other = windows_spec(name="PrefectOther", account=account, port=4201)
+    install(adapter, other)
     principal = normalize_account(account)[1]
     both = {(HOME, principal), (LOGS, principal)}
     assert adapter.access == both
@@ -271,6 +272,7 @@ def test_uninstalling_one_of_two_services_of_one_account_keeps_what_the_other_ne
     assert len(told) == 3 and all("'PrefectOther'" in t for t in told)
     # Handed over: the remaining service now records them, so its own Uninstall takes them back.
     assert recorded(adapter, "prefectother") == {(HOME, principal, "Modify"), (LOGS, principal, "Modify"), (PYTHON_DIR, principal, "ReadAndExecute")}
+    assert plan_install(other, read_state(other, adapter)) == []  # reinstalling it keeps that record as is
 
     actions = shared_uninstall(adapter, "PrefectOther")
     assert sorted(a.target for a in actions if a.kind == "revoke-access") == sorted([HOME, LOGS, PYTHON_DIR])
