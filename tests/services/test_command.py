@@ -252,6 +252,22 @@ def test_uninstall_plans_then_removes_keeping_logs_and_database_unless_asked(ada
     assert call("service.uninstall", {"name": "PrefectServer"}).error["code"] == "NotFound"
 
 
+def test_uninstall_hands_rights_another_service_of_the_account_needs_over_to_it(adapter, tmp_path, free_port):
+    gmsa = "CONTOSO\\prefect-gmsa$"
+    call("service.install", server_params(tmp_path, free_port, account=gmsa)).result
+    call("service.install", server_params(tmp_path, free_port, name="PrefectOther", account=gmsa)).result
+    held = set(adapter.access)
+    plan = call("service.uninstall", {"name": "PrefectServer"}, what_if=True)
+    kinds = [a["kind"] for a in plan.result["actions"]]
+    assert "revoke-access" not in kinds and kinds.count("write-marker") == 1
+    told = [line["message"] for line in plan.lines if line.get("level") == "information"]
+    assert told and all("'PrefectOther'" in m for m in told)
+    assert call("service.uninstall", {"name": "PrefectServer"}).result["changed"]
+    assert adapter.access == held and list(adapter.services) == ["prefectother"]
+    call("service.uninstall", {"name": "PrefectOther"}).result
+    assert not any(who == gmsa for _, who in adapter.access | adapter.readable)
+
+
 def test_uninstall_never_deletes_a_postgresql_database(adapter, tmp_path, free_port):
     params = server_params(tmp_path, free_port, databaseUrl="postgresql+asyncpg://u@db/prefect", databaseCredential={"password": "pw"})
     call("service.install", params).result

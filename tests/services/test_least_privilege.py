@@ -236,6 +236,106 @@ def test_an_older_service_of_another_account_keeps_its_rights_and_says_so(monkey
     assert len(warnings) == 1 and "CONTOSO\\svc" in warnings[0] and "icacls" in warnings[0] and HOME in warnings[0]
 
 
+# -- two services of one account -----------------------------------------------------------
+GMSA = "CONTOSO\\prefect-gmsa$"
+
+
+def shared_uninstall(adapter, name, events=None):
+    """Uninstall as service.uninstall plans it: the grants it keeps for the other services."""
+    from prefectwin.commands import service as commands
+
+    revoke, hand_over, _ = commands._release_grants(adapter.read_service(name), adapter, events or SilentEvents())
+    actions = plan_uninstall(
+        adapter.read_service(name), firewall_port=None, stop_timeout_sec=25, log_files=[], database_files=[], revoke=revoke, hand_over=hand_over
+    )
+    apply_plan(actions, adapter, nssm=NSSM_PATH, events=SilentEvents())
+    return actions
+
+
+@pytest.mark.parametrize("account", [GMSA, "NT AUTHORITY\\LocalService"])
+def test_uninstalling_one_of_two_services_of_one_account_keeps_what_the_other_needs(monkeypatch, account):
+    adapter = FakeServiceAdapter()
+    install(adapter, windows_spec(account=account))
+    other = windows_spec(name="PrefectOther", account=account, port=4201)
+    install(adapter, other)
+    principal = normalize_account(account)[1]
+    both = {(HOME, principal), (LOGS, principal)}
+    assert adapter.access == both
+    assert recorded(adapter, "prefectother") == set()  # the rights were there already: nothing recorded
+
+    told: list[str] = []
+    events = SilentEvents()
+    monkeypatch.setattr(events, "information", told.append, raising=False)
+    actions = shared_uninstall(adapter, "PrefectServer", events)
+    assert [a.kind for a in actions if a.kind.endswith("-access")] == []
+    assert adapter.access == both and adapter.readable == {(PYTHON_DIR, principal)}
+    assert len(told) == 3 and all("'PrefectOther'" in t for t in told)
+    # Handed over: the remaining service now records them, so its own Uninstall takes them back.
+    assert recorded(adapter, "prefectother") == {(HOME, principal, "Modify"), (LOGS, principal, "Modify"), (PYTHON_DIR, principal, "ReadAndExecute")}
+    assert plan_install(other, read_state(other, adapter)) == []  # reinstalling it keeps that record as is
+
+    actions = shared_uninstall(adapter, "PrefectOther")
+    assert sorted(a.target for a in actions if a.kind == "revoke-access") == sorted([HOME, LOGS, PYTHON_DIR])
+    assert adapter.access == set() and adapter.readable == set() and adapter.services == {}
+
+
+def test_a_failed_uninstall_restores_the_other_services_marker():
+    adapter = FakeServiceAdapter()
+    install(adapter, windows_spec(account=GMSA))
+    install(adapter, windows_spec(name="PrefectOther", account=GMSA, port=4201))
+    before, calls = adapter.snapshot(), len(adapter.calls)
+    adapter.fail_on["remove_service"] = InjectedFailure("refused")
+    with pytest.raises(ApplyFailed):
+        shared_uninstall(adapter, "PrefectServer")
+    # The hand-over was written (then undone) before removing the service failed.
+    assert [c.args[0] for c in adapter.calls[calls:] if c.name == "write_marker"] == ["PrefectOther", "PrefectOther"]
+    assert adapter.snapshot() == before and recorded(adapter, "prefectother") == set()
+
+
+def test_virtual_accounts_never_share_so_each_uninstall_revokes_its_own():
+    adapter = FakeServiceAdapter()
+    install(adapter, windows_spec())
+    install(adapter, windows_spec(name="PrefectOther", port=4201))
+    actions = shared_uninstall(adapter, "PrefectServer")
+    assert len([a for a in actions if a.kind == "revoke-access"]) == 3 and not [a for a in actions if a.kind == "write-marker"]
+    assert {who for _, who in adapter.access} == {"NT SERVICE\\PrefectOther"}
+
+
+def test_an_older_remaining_service_keeps_the_rights_without_a_marker_change():
+    adapter = FakeServiceAdapter()
+    install(adapter, windows_spec(account=GMSA))
+    other = windows_spec(name="PrefectOther", account=GMSA, port=4201)
+    install(adapter, other)
+    adapter.services["prefectother"].marker = other.marker()  # from before grants were recorded
+    actions = shared_uninstall(adapter, "PrefectServer")
+    assert not [a for a in actions if a.kind in ("revoke-access", "write-marker")]
+    assert adapter.access == {(HOME, GMSA), (LOGS, GMSA)}
+
+
+def test_which_service_still_needs_a_grant():
+    modify = Grant(path=HOME, principal=GMSA, rights="Modify")
+    read = Grant(path=PYTHON_DIR, principal=GMSA, rights="ReadAndExecute")
+    marker = {"prefectHome": HOME, "logPaths": [LOGS + "\\server.log"], "grants": []}
+    other = grants.need_of("Other", GMSA, marker, PYTHON_DIR + "\\python.exe")
+    assert other.modify == (HOME, LOGS) and other.read == (PYTHON_DIR,) and other.recorded == ()
+    assert grants.needed_by(modify, [other]) == other and grants.needed_by(read, [other]) == other
+    assert grants.needed_by(modify, [other.model_copy(update={"principal": "CONTOSO\\someone"})]) is None
+    # Read and execute on PREFECT_HOME serves no Modify need; Modify on a parent serves both.
+    assert grants.needed_by(read.model_copy(update={"path": HOME}), [other.model_copy(update={"read": ()})]) is None
+    assert grants.needed_by(modify.model_copy(update={"path": "C:\\ProgramData"}), [other]) == other
+    assert grants.needed_by(modify.model_copy(update={"path": "D:\\elsewhere"}), [other]) is None
+    # A grant the other service records is needed even where its folders say otherwise.
+    elsewhere = Grant(path="D:\\db", principal=GMSA, rights="Modify")
+    assert grants.needed_by(elsewhere, [other.model_copy(update={"recorded": (elsewhere,)})]) is not None
+
+    revoke, kept = grants.release_plan([modify, elsewhere], [other])
+    assert revoke == (elsewhere,) and kept == ((modify, other),)
+    handed = grants.handed_over(marker, [modify, modify])
+    assert handed["grants"] == [modify.marker_entry()] and marker["grants"] == []
+    assert grants.handed_over(handed, [modify]) is None  # recorded already
+    assert grants.handed_over({"prefectHome": HOME}, [modify]) is None  # an older marker
+
+
 def test_revoking_is_undone_by_granting_again_and_an_old_journal_step_means_modify():
     adapter = FakeServiceAdapter(readable=[(PYTHON_DIR, VIRTUAL)])
     revoke = Action(id="a1", kind="revoke-access", description="d", target=PYTHON_DIR, data={"path": PYTHON_DIR, "principal": VIRTUAL, "rights": "ReadAndExecute"})

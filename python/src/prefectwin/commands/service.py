@@ -216,6 +216,50 @@ def _grants_to_revoke(record: Any, adapter: Any, events: Any) -> list[Any]:
     return list(grants.unrecorded_owned((grants.Grant(path=f, principal=principal, rights="Modify") for f in held), record.name))
 
 
+def _other_needs(record: Any, adapter: Any) -> list[Any]:
+    """What every other managed service's account relies on (see grants.need_of)."""
+    from prefectwin.services import grants
+    from prefectwin.services.spec import normalize_account
+
+    needs = []
+    for other in adapter.read_managed_services(None):
+        if other.name.lower() == record.name.lower() or other.managed is None:
+            continue
+        principal = normalize_account((other.parameters.get("ObjectName") or (None,))[0])[1]
+        application = (other.parameters.get("Application") or (None,))[0]
+        base_home = grants.venv_home(application) if application else None
+        needs.append(grants.need_of(other.name, principal, other.managed, application, base_home))
+    return needs
+
+
+def _release_grants(record: Any, adapter: Any, events: Any) -> tuple[list[Any], list[Action], list[str]]:
+    """(the grants Uninstall revokes, the marker writes that hand the others over, the
+    services whose markers that plan depends on). A grant another service of the same account still needs is
+    kept: recorded in that service's marker when it records grants, else left and reported."""
+    from prefectwin.services import grants
+    from prefectwin.services.plan import handover_action
+
+    release = _grants_to_revoke(record, adapter, events)
+    if not release:
+        return [], [], []
+    needs = _other_needs(record, adapter)
+    revoke, kept = grants.release_plan(release, needs)
+    by_service: dict[str, list[Any]] = {}
+    for grant, need in kept:
+        by_service.setdefault(need.service, []).append(grant)
+        events.information(
+            f"Uninstall keeps the {'Modify' if grant.rights == 'Modify' else 'read and execute'} rights of {grant.principal} on "
+            f"'{grant.path}': service '{need.service}' runs as that account and still needs them."
+        )
+    writes: list[Action] = []
+    for service, granted in by_service.items():
+        other = adapter.read_service(service)
+        changed = grants.handed_over(other.managed, granted) if other is not None and other.managed else None
+        if changed is not None:
+            writes.append(handover_action(other.name, other.marker, changed, granted))
+    return list(revoke), writes, list(by_service)
+
+
 # -- commands --------------------------------------------------------------------------------
 @command("service.install", params=ServiceInstallParams, result=ServicePlan, changes_state=True)
 def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
@@ -355,6 +399,8 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     logs = marker.get("logPaths") or [v[0] for p in ("AppStdout", "AppStderr") if (v := record.parameters.get(p))]
     rule = firewall_rule_name(record.name)
 
+    revoke, hand_over, others = _release_grants(record, adapter, ctx.events)
+
     def state_now():
         current = adapter.read_service(params.name)
         files = (log_files(logs) if params.remove_logs else []) + (sqlite_files(marker.get("sqlitePath")) if params.remove_database else [])
@@ -367,6 +413,8 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
             "firewallScope": scope,
             "files": files,
             "secretsFile": secrets if secrets and adapter.path_exists(secrets) else None,
+            # The markers a hand-over rewrites: a change to them since the plan voids it.
+            **({"handOver": {n: getattr(adapter.read_service(n), "marker", None) for n in others}} if others else {}),
         }
 
     state = state_now()
@@ -381,7 +429,8 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         log_task=log_task_name(record.name) if adapter.name != "posix" and adapter.scheduled_task(log_task_name(record.name)) is not None else None,
         secrets_file=state["secretsFile"],
         secrets_previous=_secrets_text(adapter, state["secretsFile"]),
-        revoke=_grants_to_revoke(record, adapter, ctx.events),
+        revoke=revoke,
+        hand_over=hand_over,
     )
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     plan = new_plan(actions, state)

@@ -152,3 +152,71 @@ def describe(grant: Grant, *, revoke: bool = False) -> str:
     if revoke:
         return f"Revoke the {what} PrefectWin granted {grant.principal} on '{grant.path}'"
     return f"Grant {grant.principal} {what} on '{grant.path}'"
+
+
+# -- grants another service still needs ------------------------------------------------------
+class Need(BaseModel):
+    """What another managed service's account relies on: the folders it needs Modify on and
+    read and execute on (from its marker and interpreter), and the grants its marker records
+    (None for an older marker)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str
+    principal: str
+    modify: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()
+    recorded: Optional[tuple[Grant, ...]] = None
+
+
+def need_of(service: str, principal: str, marker: dict[str, Any], application: Optional[str], base_home: Optional[str] = None) -> Need:
+    """A managed service's needs, from its marker (PREFECT_HOME, log folder, a SQLite
+    database's folder) and its interpreter (`runtime_directories`)."""
+    sqlite = marker.get("sqlitePath")
+    modify = [*unrecorded_folders(marker), *([_paths(sqlite).dirname(sqlite)] if isinstance(sqlite, str) and sqlite else [])]
+    read = runtime_directories(application, base_home) if application else ()
+    return Need(service=service, principal=principal, modify=tuple(dict.fromkeys(modify)), read=read, recorded=recorded_grants(marker))
+
+
+def needed_by(grant: Grant, needs: Iterable[Need]) -> Optional[Need]:
+    """The first other service whose account is the grant's principal and that records this
+    grant or needs a folder at or under its path that the grant's rights serve (Modify serves
+    both needs, read and execute only reading). A virtual account (NT SERVICE\\<name>) is one
+    service's alone, so only a shared account (a gMSA, a domain user, LocalService...) matches."""
+    for need in needs:
+        if need.principal.lower() != grant.principal.lower():
+            continue
+        if grant.key in keys(need.recorded or ()):
+            return need
+        folders = [*need.read, *(need.modify if grant.rights == "Modify" else ())]
+        if any(_inside(f, grant.path, _paths(grant.path)) for f in folders):
+            return need
+    return None
+
+
+def release_plan(release: Sequence[Grant], needs: Sequence[Need]) -> tuple[tuple[Grant, ...], tuple[tuple[Grant, Need], ...]]:
+    """(the grants an uninstall revokes, the grants it keeps with the service that still needs
+    each). Revoking a grant another service of the same account relies on would take its access
+    away: that grant stays."""
+    revoke: list[Grant] = []
+    kept: list[tuple[Grant, Need]] = []
+    for grant in release:
+        need = needed_by(grant, needs)
+        if need is None:
+            revoke.append(grant)
+        else:
+            kept.append((grant, need))
+    return tuple(revoke), tuple(kept)
+
+
+def handed_over(marker: dict[str, Any], kept: Iterable[Grant]) -> Optional[dict[str, Any]]:
+    """The remaining service's marker recording the kept grants as its own, so that its own
+    Uninstall revokes them; None when it records them already, or records no grants at all (an
+    older marker: adding "grants" would change what its Uninstall takes back)."""
+    current = recorded_grants(marker)
+    if current is None:
+        return None
+    adding = [g for g in dict.fromkeys(kept) if g.key not in keys(current)]
+    if not adding:
+        return None
+    return {**marker, MARKER_KEY: [*marker[MARKER_KEY], *marker_entries(adding)]}

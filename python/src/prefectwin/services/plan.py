@@ -412,6 +412,18 @@ def grant_action(grant: Grant) -> Action:
     return Action(kind="grant-access", description=grants.describe(grant), target=grant.path, data=grant.marker_entry())
 
 
+def handover_action(service: str, previous: Optional[str], marker: dict[str, Any], kept: Sequence[Grant]) -> Action:
+    """Record grants an uninstalled service made in the marker of a service that still needs
+    them, so that the later Uninstall of that one takes them back."""
+    shown = ", ".join(f"'{g.path}'" for g in kept)
+    return Action(
+        kind="write-marker",
+        description=f"Record in the marker of service '{service}' the rights it still needs on {shown}",
+        target=service,
+        data={"text": json.dumps(marker, sort_keys=True, ensure_ascii=False, separators=(",", ":")), "previous": previous, "newService": False},
+    )
+
+
 def revoke_action(grant: Grant) -> Action:
     return Action(kind="revoke-access", description=grants.describe(grant, revoke=True), target=grant.path, data=grant.marker_entry())
 
@@ -453,11 +465,13 @@ def plan_uninstall(
     secrets_file: Optional[str] = None,
     secrets_previous: Optional[SecretStr] = None,
     revoke: Sequence[Grant] = (),
+    hand_over: Sequence[Action] = (),
     firewall_scope: Optional[tuple[tuple[str, ...], tuple[str, ...]]] = None,
 ) -> list[Action]:
     """Stop, remove the firewall rule, revoke the grants Install made (while the service, and
     so its virtual account, still exists), remove the service and its secrets file, then the
-    files asked for."""
+    files asked for. `hand_over`: the marker writes (`handover_action`) that give grants another
+    service still needs to that service."""
     name = record.name
     if record.managed is None and not force:
         raise InvalidArgument(
@@ -478,6 +492,7 @@ def plan_uninstall(
     if firewall_port is not None:
         # The scope is kept so that a rollback restores the rule as it was, not wider.
         actions.append(_remove_rule(firewall_rule_name(name), firewall_port, firewall_scope))
+    actions.extend(hand_over)
     actions.extend(revoke_action(g) for g in revoke)
     if log_task is not None:
         actions.append(Action(kind="remove-task", description=f"Remove the scheduled task '{log_task}'", target=log_task, data={"task": log_task}))
