@@ -187,7 +187,7 @@ function Install-PrefectService {
     refused if the server refuses it.
 
     .EXAMPLE
-    Install-PrefectService -Name PrefectServer -Role Server -BindAddress 0.0.0.0 -OpenFirewall -AllowFrom '10.20.0.0/16', '192.168.5.10' -WhatIf
+    Install-PrefectService -Name PrefectServer -Role Server -BindAddress 0.0.0.0 -OpenFirewall -AllowFrom '10.20.0.0/16', '192.168.5.10' -AuthCredential (Get-Credential admin) -WhatIf
 
     Shows the plan for a server whose firewall rule lets in only the subnet 10.20.0.0/16 and
     the host 192.168.5.10, on the Domain and Private profiles; the plan names the account

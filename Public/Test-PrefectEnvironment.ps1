@@ -12,7 +12,8 @@ function Test-PrefectEnvironment {
     interpreter, the one Prefect runs under, in one probe process; the backend never imports
     Prefect itself. The checks are: python.found, python.version, python.path-spaces,
     prefect.installed, prefect.cli-on-path, settings.home, settings.profile, settings.api-url,
-    port.available, database, encoding, server.health, server.version, and the Windows-only
+    port.available, database, encoding, server.health, server.auth (a server that will listen on
+    a non-loopback address must require an auth string), server.version, and the Windows-only
     windows.admin, windows.execution-policy, windows.firewall, windows.firewall-scope, windows.defender,
     windows.long-paths and windows.nssm (Skipped elsewhere, with the reason).
 
