@@ -235,3 +235,52 @@ def test_a_worker_s_api_key_from_environment_is_what_the_pre_flight_sends(free_p
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- a secrets file this session may not read (a PowerShell that is not elevated) ----------------
+def test_a_worker_install_is_refused_when_the_server_s_secrets_file_cannot_be_read(adapter, tmp_path, free_port):
+    from prefectwin.errors import PermissionDenied
+
+    assert call("service.install", server(tmp_path, free_port, bindAddress="0.0.0.0", authCredential=CREDENTIAL))[0]["ok"]
+    [path] = adapter.secret_files
+    adapter.fail_on["read_restricted_file"] = PermissionDenied("Access to the path is denied.")
+    worker = {"name": "PrefectWorker", "role": "Worker", "pool": "etl", "prefectHome": str(tmp_path / "home")}
+    for what_if in (True, False):
+        response, events = call("service.install", worker, what_if=what_if)
+        error = response["error"]
+        # Not a worker planned as if the server had no auth: it would be refused with 401s.
+        assert error["code"] == "PermissionDenied" and error["target"] == path, error
+        assert "PrefectServer" in error["message"] and "administrator" in error["remediation"]
+        assert_no_secret(json.dumps(response, ensure_ascii=False), events)
+    assert "prefectworker" not in adapter.services
+
+
+def _server_record(secrets_path: str) -> Any:
+    from prefectwin.services.state import ServiceRecord
+
+    marker = {"managedBy": "PrefectWin", "role": "Server", "apiUrl": "http://127.0.0.1:9/api"}
+    return ServiceRecord(
+        name="PrefectServer", status="Running", pid=10, marker=json.dumps(marker),
+        parameters={"Application": ("C:\\py\\python.exe",), "AppEnvironmentExtra": (f"PREFECT_PROFILES_PATH={secrets_path}",)},
+    )
+
+
+def test_health_is_unknown_not_unauthenticated_when_the_secrets_file_cannot_be_read(adapter, monkeypatch):
+    from prefectwin.errors import PermissionDenied
+    from prefectwin.services import health
+
+    path = "C:\\ProgramData\\Prefect\\PrefectServer.secrets.toml"
+    asked: list[tuple] = []
+    monkeypatch.setattr(health, "server_health", lambda *args: asked.append(args) or ("Unhealthy", "the service sends no credentials (no PREFECT_API_AUTH_STRING)"))
+    adapter.secret_files[path] = f'active = "prefectwin"\n[profiles.prefectwin]\nPREFECT_API_AUTH_STRING = "admin:{AUTH_PASSWORD}"\n'
+    for denial in (PermissionDenied("denied"), PermissionError(13, "Access is denied")):
+        asked.clear()
+        adapter.fail_on["read_restricted_file"] = denial
+        [info] = health.describe_all([_server_record(path)], adapter=adapter)
+        assert info.health == "Unknown", info
+        assert path in info.health_detail and "administrator" in info.health_detail
+        assert "PREFECT_API_AUTH_STRING" not in info.health_detail and asked == []
+    # Readable: Get-PrefectService's check sends the string the file holds.
+    del adapter.fail_on["read_restricted_file"]
+    [info] = health.describe_all([_server_record(path)], adapter=adapter)
+    assert asked == [("http://127.0.0.1:9/api", f"admin:{AUTH_PASSWORD}", None)]

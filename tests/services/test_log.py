@@ -479,3 +479,43 @@ def test_several_services_are_followed_with_one_cursor_each_entry_naming_its_ser
 def test_one_missing_service_of_several_is_not_found_naming_it(two_services):
     error = call("service.log", {"name": ["PrefectServer", "NoSuchService"]})["error"]
     assert (error["code"], error["target"]) == ("NotFound", "NoSuchService")
+
+
+def test_a_service_s_secrets_are_masked_in_its_log_tail_and_follow(tmp_path):
+    """What the service's secrets file holds (its database password, its auth string) never
+    comes back, in a message or a raw line, whether read as a tail or followed (-Wait)."""
+    import urllib.parse
+
+    password, auth_string = "Quokka-Db/Pw@7!", "admin:Dingo-Auth-5"
+    secrets_path = "C:\\ProgramData\\Prefect\\PrefectServer.secrets.toml"
+    url = f"postgresql+asyncpg://prefect:{urllib.parse.quote(password, safe='')}@db.example.com:5432/prefect"
+    stdout, stderr = tmp_path / "PrefectServer.stdout.log", tmp_path / "PrefectServer.stderr.log"
+    write(stdout, "")
+    write(stderr, _line(30, f"login failed with password {password}") + f"Traceback (most recent call last):\nhttpx.HTTPStatusError: 401 for {auth_string}\n")
+    marker = json.dumps({"managedBy": "PrefectWin", "role": "Server", "logPaths": [str(stdout), str(stderr)]})
+    parameters = {"Application": ("C:\\py\\python.exe",), "AppEnvironmentExtra": (f"PREFECT_PROFILES_PATH={secrets_path}",)}
+    fake = FakeServiceAdapter(services=[FakeService(name="PrefectServer", parameters=parameters, marker=marker)])
+    fake.secret_files[secrets_path] = (
+        f'active = "prefectwin"\n[profiles.prefectwin]\nPREFECT_API_DATABASE_CONNECTION_URL = "{url}"\n'
+        f'PREFECT_SERVER_API_AUTH_STRING = "{auth_string}"\n'
+    )
+    previous = system._override
+    system.use_adapter(fake)
+    try:
+        first = call("service.log", {"name": ["PrefectServer"], "stream": ["Stdout", "Stderr"]})
+        write(stderr, _line(1, f"retrying {url} with {auth_string}"))
+        followed, cursor = {"ok": True, "result": {"entries": []}}, first["result"]["cursor"]
+        for _ in range(3):  # the newest entry is held until the next poll finds it complete
+            answer = call("service.log", {"name": ["PrefectServer"], "stream": ["Stdout", "Stderr"], "cursor": cursor})
+            followed["result"]["entries"] += answer["result"]["entries"]
+            cursor = answer["result"]["cursor"]
+    finally:
+        system.use_adapter(previous)
+    for answer in (first, followed):
+        assert answer["ok"] and answer["result"]["entries"], answer
+        shown = json.dumps(answer, ensure_ascii=False)
+        for secret in (password, urllib.parse.quote(password, safe=""), auth_string, "Dingo-Auth-5"):
+            assert secret not in shown, f"{secret} is shown: {shown}"
+    messages = [e["message"] for e in first["result"]["entries"]] + [e["message"] for e in followed["result"]["entries"]]
+    assert any(m.startswith("login failed with password ********") for m in messages), messages
+    assert "retrying ******** with ********" in messages, messages

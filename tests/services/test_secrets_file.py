@@ -473,3 +473,19 @@ def test_a_crash_loop_tail_is_scrubbed_of_what_the_secrets_file_holds(tmp_path):
     detail = response["result"][0]["healthDetail"]
     assert detail.startswith("crash loop") and "401 for auth" in detail
     assert "Tail-From-File-3" not in json.dumps(response)
+
+
+def test_a_session_that_may_not_read_a_stale_file_plans_its_removal_without_an_undo():
+    from prefectwin.change.engine import NotReversible
+    from prefectwin.errors import PermissionDenied
+    from prefectwin.services.steps import inverse
+
+    adapter = FakeServiceAdapter()
+    install(adapter, spec())
+    path = spec().secrets_file
+    plain = windows_spec(account=ACCOUNT, credential={"user_name": ACCOUNT, "password": "Acct-pw-1"})
+    adapter.fail_on["read_restricted_file"] = PermissionDenied("denied")
+    remove = next(a for a in plan_install(plain, read_state(plain, adapter)) if a.kind == "remove-secrets-file")
+    assert remove.target == path and "cannot read it" in remove.description
+    with pytest.raises(NotReversible):
+        inverse(remove)

@@ -170,10 +170,19 @@ def _local_server(adapter: Any, exclude: str) -> Optional[tuple[str, str]]:
 
 def _local_server_auth(adapter: Any, name: str) -> Optional[SecretStr]:
     """The auth string the local server requires, which its workers send by default."""
-    from prefectwin.services.auth import SERVER_AUTH_KEY, service_secret
+    from prefectwin.services.auth import SERVER_AUTH_KEY, SecretsFileUnreadable, service_secret
 
     record = adapter.read_service(name)
-    return service_secret(record, SERVER_AUTH_KEY, adapter) if record is not None else None
+    try:
+        return service_secret(record, SERVER_AUTH_KEY, adapter) if record is not None else None
+    except SecretsFileUnreadable as denied:
+        # Not "the server has no auth": a worker installed without its string would get 401s.
+        raise SecretsFileUnreadable(
+            f"Cannot tell whether server '{name}' requires authentication: this session cannot read its secrets file '{denied.target}'. "
+            "Nothing was changed.",
+            target=denied.target,
+            remediation=f"{denied.remediation} Or give the worker -ApiUrl and -AuthCredential.",
+        ) from denied
 
 
 def _secrets_text(adapter: Any, path: Optional[str]) -> Optional[SecretStr]:
@@ -787,12 +796,15 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
 @command("service.log", params=ServiceLogParams, result=ServiceLog)
 def service_log(params: ServiceLogParams, ctx: Context) -> ServiceLog:
     """A service's stdout and stderr log entries, parsed, with NSSM's events on Windows."""
+    from prefectwin.secrets import scrub
     from prefectwin.services import logs
+    from prefectwin.services.health import _secret_values
 
     if (params.name is None) == (params.path is None):
         raise InvalidArgument("Give either -Name (a service) or -Path (log files).", target="Name", remediation="Get-PrefectServiceLog -Name PrefectServer, or -Path C:\\ProgramData\\Prefect\\logs\\PrefectServer.stderr.log.")
     since = logs.parse_since(params.since)
     events = {}
+    secrets: dict[str, tuple[str, ...]] = {}
     if params.path is not None:
         targets = logs.log_targets(logs.check_paths(params.path, params.cursor is not None), params.stream)
     else:
@@ -807,4 +819,12 @@ def service_log(params: ServiceLogParams, ctx: Context) -> ServiceLog:
             reader = logs.event_reader(adapter, record.name, params.stream)
             if reader is not None:
                 events[record.name] = reader
-    return logs.read_log(targets, tail=params.tail, since=since, level=params.level, cursor=params.cursor, events=events)
+        secrets = {r.name: _secret_values(r) for r in records.values()}
+    answer = logs.read_log(targets, tail=params.tail, since=since, level=params.level, cursor=params.cursor, events=events)
+    # A service's log may quote its secrets (a traceback with its connection URL or auth string):
+    # masked here, for a tail and every -Wait poll alike (-Path: URL passwords only).
+    entries = []
+    for entry in answer.entries:
+        known = secrets.get(entry.service or "", ())
+        entries.append(entry.model_copy(update={"message": scrub(entry.message, *known), "raw": scrub(entry.raw, *known) if entry.raw else entry.raw}))
+    return answer.model_copy(update={"entries": entries})

@@ -99,7 +99,8 @@ def exposure_warning(spec: Any) -> Optional[str]:
 def service_secret(record: Any, key: str, adapter: Any) -> Optional[SecretStr]:
     """A secret variable of an installed service, where the service reads it, in Prefect's
     order: its NSSM environment, the .env of its working folder, then the secrets file
-    PrefectWin wrote for it. None when none holds it or this account cannot read them."""
+    PrefectWin wrote for it. None when none holds it. PermissionDenied (SecretsFileUnreadable)
+    when the secrets file must be read and this session may not: that is not "no such secret"."""
     from prefectwin.diagnosis.service import environment_entries, expand, lookup, read_dotenv
 
     parameters = record.parameters
@@ -115,13 +116,18 @@ def service_secret(record: Any, key: str, adapter: Any) -> Optional[SecretStr]:
             except (OSError, UnicodeDecodeError):
                 value = None
     if not value:
-        value = lookup(_secrets_file_values(env, adapter), key)
+        value = lookup(_secrets_file_values(env, adapter, record.name), key)
     return SecretStr(value) if value else None
 
 
-def _secrets_file_values(env: dict[str, str], adapter: Any) -> dict[str, str]:
+class SecretsFileUnreadable(PermissionDenied):
+    """The service's secrets file exists, but this session may not read it (it is restricted to
+    the service's account, SYSTEM and Administrators): a session that is not elevated."""
+
+
+def _secrets_file_values(env: dict[str, str], adapter: Any, service: str) -> dict[str, str]:
     """What the secrets file named by the service's PREFECT_PROFILES_PATH sets; nothing when
-    there is none, or when this account may not read it (it is restricted to the service)."""
+    there is none. SecretsFileUnreadable when this session may not read it."""
     from prefectwin.diagnosis.service import lookup
     from prefectwin.services.secrets_file import file_values
     from prefectwin.services.spec import PROFILES_PATH_KEY, SECRETS_FILE_SUFFIX
@@ -131,6 +137,10 @@ def _secrets_file_values(env: dict[str, str], adapter: Any) -> dict[str, str]:
         return {}
     try:
         text = adapter.read_restricted_file(path)
-    except (OSError, PermissionDenied):
-        return {}
+    except (OSError, PermissionDenied) as exc:
+        raise SecretsFileUnreadable(
+            f"This session cannot read the secrets file '{path}' of service '{service}', so its credentials are not known.",
+            target=path,
+            remediation="Run PowerShell as administrator: the file is readable only by the service's account, SYSTEM and Administrators.",
+        ) from exc
     return file_values(text.get_secret_value()) if text is not None else {}

@@ -85,11 +85,29 @@ def _parse_time(text: Optional[str]) -> Optional[float]:
 
 
 def client_auth(record: ServiceRecord, adapter: Any = None) -> tuple[Optional[str], Optional[str]]:
-    """The credentials the service's own Prefect client sends, from where the service reads them."""
-    from prefectwin.services.auth import CLIENT_AUTH_KEY, service_secret
+    """The credentials the service's own Prefect client sends, from where the service reads them.
+    SecretsFileUnreadable when neither is found elsewhere and the secrets file, which may hold
+    them, cannot be read by this session: the caller must not check as if there were none."""
+    from prefectwin.services.auth import CLIENT_AUTH_KEY, SecretsFileUnreadable, service_secret
 
-    found = [service_secret(record, key, adapter) for key in (CLIENT_AUTH_KEY, "PREFECT_API_KEY")]
+    found, denied = [], None
+    for key in (CLIENT_AUTH_KEY, "PREFECT_API_KEY"):
+        try:
+            found.append(service_secret(record, key, adapter))
+        except SecretsFileUnreadable as exc:
+            found.append(None)
+            denied = exc
+    if denied is not None and not any(found):
+        raise denied
     return tuple(v.get_secret_value() if v is not None else None for v in found)  # type: ignore[return-value]
+
+
+def unreadable_detail(denied: Any) -> str:
+    """Health's detail when the service's credentials are in a file this session cannot read."""
+    return (
+        f"not checked: this session cannot read the secrets file '{denied.target}', which holds the service's credentials; "
+        "run PowerShell as administrator to check its health"
+    )
 
 
 def _refusal(status: Optional[int], kind: str) -> str:
@@ -231,11 +249,17 @@ def describe(record: ServiceRecord, *, check_health: bool = True, adapter: Any =
     # The service's own answer first: one that answers now is healthy, whatever it went through
     # (a fixed service must pass a restart's or upgrade's gate at once). Only one that does not
     # answer is called a crash loop, with the tail of its stderr.
+    from prefectwin.services.auth import SecretsFileUnreadable
+
     health, detail, beat = None, None, None
-    if role == "Server" and info.api_url:
-        health, detail = server_health(info.api_url, *client_auth(record, adapter))
-    elif role == "Worker" and info.api_url and info.pool and info.worker_name:
-        health, detail, beat = worker_health(info.api_url, info.pool, info.worker_name, record.started_at, *client_auth(record, adapter))
+    try:
+        if role == "Server" and info.api_url:
+            health, detail = server_health(info.api_url, *client_auth(record, adapter))
+        elif role == "Worker" and info.api_url and info.pool and info.worker_name:
+            health, detail, beat = worker_health(info.api_url, info.pool, info.worker_name, record.started_at, *client_auth(record, adapter))
+    except SecretsFileUnreadable as denied:
+        # Asked without them, the API's 401 would read as "the service has no credentials".
+        health, detail = "Unknown", unreadable_detail(denied)
     if health != "Healthy" and facts is not None and facts.looping:
         from prefectwin.secrets import mask_url, scrub
 
@@ -251,14 +275,19 @@ def describe(record: ServiceRecord, *, check_health: bool = True, adapter: Any =
 
 def _secret_values(record: ServiceRecord) -> tuple[str, ...]:
     """The values of the service's own environment that look secret, to scrub from its log."""
-    from prefectwin.secrets import looks_secret
+    from prefectwin.secrets import _USERINFO_PASSWORD, looks_secret
 
-    found = []
+    found: list[str] = []
     for entry in record.parameters.get("AppEnvironmentExtra") or ():
         name, _, value = str(entry).partition("=")
         if value and looks_secret(name):
             found.append(value)
-    return tuple(found) + _secrets_file_values(record)
+    found += _secrets_file_values(record)
+    # A connection URL's password, as a traceback or a driver's message may quote it on its own.
+    passwords = [m.group("pw") for value in found for m in _USERINFO_PASSWORD.finditer(value)]
+    passwords += [urllib.parse.unquote(p) for p in passwords]
+    # Longest first, so that a value containing another is replaced whole.
+    return tuple(sorted(set(v for v in found + passwords if v), key=len, reverse=True))
 
 
 def _secrets_file_values(record: ServiceRecord) -> tuple[str, ...]:
@@ -282,7 +311,9 @@ def describe_all(records: list[ServiceRecord], *, check_health: bool = True, ada
     """Describe every record; health checks run concurrently, in threads, not processes."""
     events = read_events(adapter) if records else None
     # Only when there are events, so a describe() replaced by a test need not know the keyword.
-    extra = {} if events is None else {"events": events}
+    extra: dict[str, Any] = {} if events is None else {"events": events}
+    if adapter is not None:
+        extra["adapter"] = adapter  # the service's credentials may be in its secrets file
     if len(records) <= 1:
         return [describe(r, check_health=check_health, **extra) for r in records]
     with ThreadPoolExecutor(max_workers=min(8, len(records)), thread_name_prefix="prefectwin-health") as pool:

@@ -246,9 +246,15 @@ def _plan_stale_secrets_file(spec: ServiceSpec, state: ServiceState) -> Optional
         return None
     return Action(
         kind="remove-secrets-file",
-        description=f"Delete the secrets file '{state.stale_secrets_file}', which service '{spec.name}' no longer reads",
+        description=f"Delete the secrets file '{state.stale_secrets_file}', which service '{spec.name}' no longer reads"
+        + (" (this session cannot read it to keep a copy)" if state.stale_secrets_unreadable else ""),
         target=state.stale_secrets_file,
-        data={"path": state.stale_secrets_file, "previous": state.stale_secrets_content, "reader": spec.account_principal},
+        data={
+            "path": state.stale_secrets_file,
+            "previous": state.stale_secrets_content,
+            "reader": spec.account_principal,
+            "previousUnknown": state.stale_secrets_unreadable,
+        },
     )
 
 

@@ -83,6 +83,7 @@ class ServiceState(BaseModel):
     # secrets are gone, or its working directory moved), with what it holds.
     stale_secrets_file: Optional[str] = None
     stale_secrets_content: Optional[SecretStr] = None
+    stale_secrets_unreadable: bool = False
 
 
 def rotated_logs(log_paths: Sequence[str]) -> dict[str, tuple[tuple[str, float], ...]]:
@@ -129,9 +130,14 @@ def _secrets_state(spec: ServiceSpec, record: Optional[ServiceRecord], adapter: 
             found["secrets_file_problems"] = tuple(access_problems(access, spec.account_principal)) if access else ()
     old = secrets_file_of(record)
     if old and old != path:
-        content = adapter.read_restricted_file(old)
-        if content is not None:
-            found["stale_secrets_file"], found["stale_secrets_content"] = old, content
+        try:
+            content = adapter.read_restricted_file(old)
+        except PermissionDenied:
+            # A non-elevated -WhatIf still plans the removal; without the old text it cannot be undone.
+            found["stale_secrets_file"], found["stale_secrets_unreadable"] = old, True
+        else:
+            if content is not None:
+                found["stale_secrets_file"], found["stale_secrets_content"] = old, content
     return found
 
 
