@@ -63,9 +63,12 @@ def answers(lines: list[dict]) -> list[dict]:
 def scenario(tmp_path_factory):
     base = tmp_path_factory.mktemp("kill")
     home = base / "home"
+    # The install checks that its port is free, in every one of the runs below: a fixed port
+    # below Linux's ephemeral range (32768 and up), so no port the OS hands another test (the
+    # other xdist worker's servers, any outgoing connection) can be it.
     install = {
         "command": "service.install",
-        "params": {"name": "PrefectServer", "role": "Server", "prefectHome": str(home), "port": 45731, "openFirewall": True, "start": True},
+        "params": {"name": "PrefectServer", "role": "Server", "prefectHome": str(home), "port": 23731, "openFirewall": True, "start": True},
     }
     reference = base / "reference"
     reference.mkdir()
