@@ -386,6 +386,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     """Stop and remove a Prefect service, its firewall rule, and (if asked) its logs and SQLite database."""
     from prefectwin.change import session
     from prefectwin.change.model import fingerprint, new_plan
+    from prefectwin.services.health import secret_values
     from prefectwin.services.plan import plan_uninstall
     from prefectwin.services.spec import firewall_rule_name, log_task_name
     from prefectwin.services.state import log_files, secrets_file_of, sqlite_files
@@ -448,7 +449,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         return ServicePlan(name=record.name, changed=bool(ran) if applied else True, what_if=not applied, actions=ran, plan_id=p.id, fingerprint=p.fingerprint)
 
     def execute(p, confirm, run_ctx) -> ServicePlan:
-        ran = _apply_service_plan(p, confirm, run_ctx, adapter, "service.uninstall", f"Uninstall-PrefectService {record.name}", _record_secrets(record, adapter), nssm=nssm)
+        ran = _apply_service_plan(p, confirm, run_ctx, adapter, "service.uninstall", f"Uninstall-PrefectService {record.name}", secret_values(record, adapter), nssm=nssm)
         return result(p, ran, True)
 
     proposal = session.Proposal(
@@ -458,33 +459,6 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         execute=execute,
     )
     return session.offer(ctx, proposal)
-
-
-def _record_secrets(record: Any, adapter: Any = None) -> tuple[str, ...]:
-    """The installed service's database URL and password, and what its secrets file holds,
-    to scrub from any message."""
-    from urllib.parse import unquote, urlsplit
-
-    from prefectwin.services.secrets_file import file_values
-    from prefectwin.services.spec import SECRET_KEYS
-    from prefectwin.services.state import secrets_file_of
-
-    found = []
-    values = [e.partition("=")[::2] for e in record.parameters.get("AppEnvironmentExtra", ()) if e.partition("=")[0] in SECRET_KEYS]
-    path = secrets_file_of(record) if adapter is not None else None
-    if path:
-        try:
-            text = adapter.read_restricted_file(path)
-        except Exception:  # noqa: BLE001 - scrubbing what can be read; reading is not the command
-            text = None
-        values += list(file_values(text.get_secret_value()).items()) if text is not None else []
-    for key, value in values:
-        if value:
-            found.append(value)
-            password = urlsplit(value).password
-            if password:
-                found.append(unquote(password))
-    return tuple(found)
 
 
 # -- operating what is installed: restart in order, upgrade with rollback --------------------
@@ -540,7 +514,10 @@ class ServiceUpdate(Planned):
 
 def _all_secrets(records: list[Any]) -> tuple[str, ...]:
     """Every database URL and password of these services: a migration's error text may quote one."""
-    return tuple(secret for record in records for secret in _record_secrets(record, _adapter_or_none()))
+    from prefectwin.services.health import secret_values
+
+    adapter = _adapter_or_none()
+    return tuple(secret for record in records for secret in secret_values(record, adapter))
 
 
 def _adapter_or_none() -> Any:
@@ -798,7 +775,7 @@ def service_log(params: ServiceLogParams, ctx: Context) -> ServiceLog:
     """A service's stdout and stderr log entries, parsed, with NSSM's events on Windows."""
     from prefectwin.secrets import scrub
     from prefectwin.services import logs
-    from prefectwin.services.health import _secret_values
+    from prefectwin.services.health import secret_values
 
     if (params.name is None) == (params.path is None):
         raise InvalidArgument("Give either -Name (a service) or -Path (log files).", target="Name", remediation="Get-PrefectServiceLog -Name PrefectServer, or -Path C:\\ProgramData\\Prefect\\logs\\PrefectServer.stderr.log.")
@@ -819,7 +796,7 @@ def service_log(params: ServiceLogParams, ctx: Context) -> ServiceLog:
             reader = logs.event_reader(adapter, record.name, params.stream)
             if reader is not None:
                 events[record.name] = reader
-        secrets = {r.name: _secret_values(r) for r in records.values()}
+        secrets = {r.name: secret_values(r, adapter) for r in records.values()}
     answer = logs.read_log(targets, tail=params.tail, since=since, level=params.level, cursor=params.cursor, events=events)
     # A service's log may quote its secrets (a traceback with its connection URL or auth string):
     # masked here, for a tail and every -Wait poll alike (-Path: URL passwords only).

@@ -101,22 +101,16 @@ def service_secret(record: Any, key: str, adapter: Any) -> Optional[SecretStr]:
     order: its NSSM environment, the .env of its working folder, then the secrets file
     PrefectWin wrote for it. None when none holds it. PermissionDenied (SecretsFileUnreadable)
     when the secrets file must be read and this session may not: that is not "no such secret"."""
-    from prefectwin.diagnosis.service import environment_entries, expand, lookup, read_dotenv
+    from prefectwin.diagnosis.service import _working_files, environment_entries, expand, lookup
 
     parameters = record.parameters
     env = environment_entries(tuple(parameters.get("AppEnvironmentExtra", ())))
     value = lookup(env, key)
     if not value:
-        folder = expand((parameters.get("AppDirectory") or ("",))[0], env)
-        path = os.path.join(folder, ".env") if folder else None
-        if path and os.path.isfile(path):
-            try:
-                with open(path, encoding="utf-8-sig") as handle:
-                    value = lookup(read_dotenv(handle.read()), key)
-            except (OSError, UnicodeDecodeError):
-                value = None
+        _, dotenv, _, _ = _working_files(expand((parameters.get("AppDirectory") or ("",))[0], env) or None)
+        value = lookup(dotenv, key)
     if not value:
-        value = lookup(_secrets_file_values(env, adapter, record.name), key)
+        value = lookup(secrets_file_values(record, adapter), key)
     return SecretStr(value) if value else None
 
 
@@ -125,21 +119,20 @@ class SecretsFileUnreadable(PermissionDenied):
     the service's account, SYSTEM and Administrators): a session that is not elevated."""
 
 
-def _secrets_file_values(env: dict[str, str], adapter: Any, service: str) -> dict[str, str]:
-    """What the secrets file named by the service's PREFECT_PROFILES_PATH sets; nothing when
-    there is none. SecretsFileUnreadable when this session may not read it."""
-    from prefectwin.diagnosis.service import lookup
+def secrets_file_values(record: Any, adapter: Any) -> dict[str, str]:
+    """What the secrets file the service reads (services.state.secrets_file_of) sets; nothing
+    when there is none. SecretsFileUnreadable when this session may not read it."""
     from prefectwin.services.secrets_file import file_values
-    from prefectwin.services.spec import PROFILES_PATH_KEY, SECRETS_FILE_SUFFIX
+    from prefectwin.services.state import secrets_file_of
 
-    path = lookup(env, PROFILES_PATH_KEY)
-    if adapter is None or not path or not path.lower().endswith(SECRETS_FILE_SUFFIX):
+    path = secrets_file_of(record)
+    if adapter is None or not path:
         return {}
     try:
         text = adapter.read_restricted_file(path)
     except (OSError, PermissionDenied) as exc:
         raise SecretsFileUnreadable(
-            f"This session cannot read the secrets file '{path}' of service '{service}', so its credentials are not known.",
+            f"This session cannot read the secrets file '{path}' of service '{record.name}', so its credentials are not known.",
             target=path,
             remediation="Run PowerShell as administrator: the file is readable only by the service's account, SYSTEM and Administrators.",
         ) from exc

@@ -266,45 +266,38 @@ def describe(record: ServiceRecord, *, check_health: bool = True, adapter: Any =
         paths = info.log_paths or [_first(record, "AppStdout"), _first(record, "AppStderr")]
         tail = stderr_tail(paths[1] if len(paths) > 1 else None)
         # A traceback may quote a connection URL or a secret of the service's environment.
-        tail = scrub(mask_url(tail), *_secret_values(record)) if tail else tail
+        tail = scrub(mask_url(tail), *secret_values(record, adapter)) if tail else tail
         return info.model_copy(update={"health": "Unhealthy", "health_detail": crashes.loop_message(facts, tail), "last_heartbeat": beat})
     if health is not None:
         return info.model_copy(update={"health": health, "health_detail": detail, "last_heartbeat": beat})
     return info.model_copy(update={"health_detail": "the PrefectWin marker does not say how to check this service"})
 
 
-def _secret_values(record: ServiceRecord) -> tuple[str, ...]:
-    """The values of the service's own environment that look secret, to scrub from its log."""
+def secret_values(record: ServiceRecord, adapter: Any = None) -> tuple[str, ...]:
+    """The service's secrets, to scrub from its log, a crash tail or any message about it: the
+    values of its environment whose names look secret, what its secrets file holds (as far as
+    this session may read it), and a connection URL's password on its own."""
     from prefectwin.secrets import _USERINFO_PASSWORD, looks_secret
+    from prefectwin.services.auth import secrets_file_values
 
     found: list[str] = []
     for entry in record.parameters.get("AppEnvironmentExtra") or ():
         name, _, value = str(entry).partition("=")
         if value and looks_secret(name):
             found.append(value)
-    found += _secrets_file_values(record)
+    try:
+        if adapter is None:
+            from prefectwin.system import get_adapter
+
+            adapter = get_adapter()
+        found += [v for v in secrets_file_values(record, adapter).values() if v]
+    except Exception:  # noqa: BLE001 - scrubbing what can be read; URL passwords are masked anyway
+        pass
     # A connection URL's password, as a traceback or a driver's message may quote it on its own.
     passwords = [m.group("pw") for value in found for m in _USERINFO_PASSWORD.finditer(value)]
     passwords += [urllib.parse.unquote(p) for p in passwords]
     # Longest first, so that a value containing another is replaced whole.
     return tuple(sorted(set(v for v in found + passwords if v), key=len, reverse=True))
-
-
-def _secrets_file_values(record: ServiceRecord) -> tuple[str, ...]:
-    """What the service's secrets file holds (its secrets are there, not in NSSM's environment)."""
-    from prefectwin.services.secrets_file import file_values
-    from prefectwin.services.state import secrets_file_of
-
-    path = secrets_file_of(record)
-    if not path:
-        return ()
-    try:
-        from prefectwin.system import get_adapter
-
-        text = get_adapter().read_restricted_file(path)
-    except Exception:  # noqa: BLE001 - scrubbing what can be read; URL passwords are masked anyway
-        return ()
-    return tuple(v for v in file_values(text.get_secret_value()).values() if v) if text is not None else ()
 
 
 def describe_all(records: list[ServiceRecord], *, check_health: bool = True, adapter: Any = None) -> list[ServiceInfo]:
