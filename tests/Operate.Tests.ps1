@@ -16,10 +16,8 @@ Describe 'Ordered restart and upgrade plans, against the POSIX service stand-in'
     BeforeAll {
         $moduleRoot = Split-Path -Path $PSScriptRoot -Parent
         $prefectWin = Import-Module -Name (Join-Path -Path $moduleRoot -ChildPath 'PrefectWin.psd1') -Force -PassThru
-        $python = $env:PREFECTWIN_PYTHON
-        if (-not $python) {
-            $python = & $prefectWin { (Resolve-PrefectPython -Force).Path }
-        }
+        . (Join-Path -Path $PSScriptRoot -ChildPath 'EndToEnd.Helpers.ps1')
+        $python = Get-TestBackendPython -Module $prefectWin
         $script:root = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('prefectwin-ops-' + [guid]::NewGuid().ToString('N'))
         $null = New-Item -Path $script:root -ItemType Directory
         $serviceHome = Join-Path -Path $script:root -ChildPath 'home'
@@ -113,10 +111,7 @@ Describe 'Restart-PrefectService applied, with a real server and worker kept by 
         $manifest = Join-Path -Path $moduleRoot -ChildPath 'PrefectWin.psd1'
         $prefectWin = Import-Module -Name $manifest -Force -PassThru
         . (Join-Path -Path $PSScriptRoot -ChildPath 'EndToEnd.Helpers.ps1')
-        $python = $env:PREFECTWIN_PYTHON
-        if (-not $python) {
-            $python = & $prefectWin { (Resolve-PrefectPython -Force).Path }
-        }
+        $python = Get-TestBackendPython -Module $prefectWin
         $script:root = Join-Path -Path $TestDrive -ChildPath 'services'
         $serviceHome = Join-Path -Path $TestDrive -ChildPath 'home'
         $logs = Join-Path -Path $serviceHome -ChildPath 'logs'

@@ -20,10 +20,8 @@ Describe 'Secret settings through the real module and a real Prefect target' -Sk
     BeforeAll {
         $moduleRoot = Split-Path -Path $PSScriptRoot -Parent
         $prefectWin = Import-Module -Name (Join-Path -Path $moduleRoot -ChildPath 'PrefectWin.psd1') -Force -PassThru
-        $backend = $env:PREFECTWIN_PYTHON
-        if (-not $backend) {
-            $backend = & $prefectWin { (Resolve-PrefectPython -Force).Path }
-        }
+        . (Join-Path -Path $PSScriptRoot -ChildPath 'EndToEnd.Helpers.ps1')
+        $backend = Get-TestBackendPython -Module $prefectWin
         $finder = "import sys; sys.path.insert(0, sys.argv[1]); from target_venvs import target_python; print(target_python('3.9.1'))"
         $script:target = (& $backend -c $finder $PSScriptRoot | Select-Object -Last 1).Trim()
         $script:root = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('prefectwin-secrets-' + [guid]::NewGuid().ToString('N'))

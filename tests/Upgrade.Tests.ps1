@@ -21,10 +21,8 @@ Describe 'Update-PrefectService 3.6.29 -> 3.9.1 of a real server, against the PO
     BeforeAll {
         $moduleRoot = Split-Path -Path $PSScriptRoot -Parent
         $prefectWin = Import-Module -Name (Join-Path -Path $moduleRoot -ChildPath 'PrefectWin.psd1') -Force -PassThru
-        $backend = $env:PREFECTWIN_PYTHON
-        if (-not $backend) {
-            $backend = & $prefectWin { (Resolve-PrefectPython -Force).Path }
-        }
+        . (Join-Path -Path $PSScriptRoot -ChildPath 'EndToEnd.Helpers.ps1')
+        $backend = Get-TestBackendPython -Module $prefectWin
         $script:backend = $backend
         $script:wheelhouse = Join-Path -Path (Split-Path -Path $moduleRoot -Parent) -ChildPath 'shared/wheelhouse'
         $script:work = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('prefectwin-upgrade-' + [guid]::NewGuid().ToString('N'))
