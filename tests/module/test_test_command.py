@@ -25,3 +25,15 @@ def test_ci_runs_exactly_the_readmes_second_command() -> None:
     assert len(commands) == 2, commands
     assert ci_test_lines() == [commands[1]]
 
+
+
+def _pytest_options(command: str) -> list[str]:
+    """The options after `pytest` that change how the suite runs (its worker count)."""
+    words = command.replace("'", " ").replace(",", " ").split()
+    return [w for i, w in enumerate(words) if w == "-n" or (i and words[i - 1] == "-n")]
+
+
+def test_build_ps1_test_runs_pytest_with_the_readmes_worker_count() -> None:
+    build = (REPO_ROOT / "build.ps1").read_text(encoding="utf-8")
+    call = next(line for line in build.splitlines() if "'pytest'" in line and "Invoke-NativeCommand" in line)
+    assert _pytest_options(call) == _pytest_options(readme_commands()[1]) == ["-n", "2"]
