@@ -169,6 +169,7 @@ function ConvertTo-PrefectFleetData {
         $hasServer = $role -ne 'Worker'
         $hasWorker = $role -ne 'Server'
         $workerApiUrl = if ($hasServer) { $localApiUrl } else { $fleetApiUrl }
+        $openFirewall = $hasServer -and $remoteWorkers.Count -gt 0
         $data = @{
             NodeName = $node['NodeName']
             Role = $role
@@ -181,12 +182,14 @@ function ConvertTo-PrefectFleetData {
             Account = Get-FleetValue -Node $node -Key 'Account'
             Port = $port
             BindAddress = Get-FleetValue -Node $server -Key 'BindAddress' -Default '0.0.0.0'
-            OpenFirewall = $hasServer -and $remoteWorkers.Count -gt 0
-            AllowFrom = [string[]]@($allowFrom | Where-Object -FilterScript { $_ })
-            FirewallProfile = [string[]]@(Get-FleetValue -Node $server -Key 'FirewallProfile' -Default @('Domain', 'Private'))
-            DatabaseUrl = $databaseUrl
-            DatabaseUrlVariable = $databaseVariable
-            AuthStringVariable = $authVariable
+            OpenFirewall = $openFirewall
+            # Only with the rule: the backend refuses a scope for a rule it does not make.
+            AllowFrom = [string[]]@(if ($openFirewall) { $allowFrom | Where-Object -FilterScript { $_ } })
+            FirewallProfile = [string[]]@(if ($openFirewall) { Get-FleetValue -Node $server -Key 'FirewallProfile' -Default @('Domain', 'Private') })
+            # $null, not '', for what is not used: DSC writes NULL, and the LCM sets nothing.
+            DatabaseUrl = $(if ($databaseUrl) { $databaseUrl })
+            DatabaseUrlVariable = $(if ($databaseVariable) { $databaseVariable })
+            AuthStringVariable = $(if ($authVariable) { $authVariable })
             Pool = Get-FleetValue -Node $node -Key 'Pool' -Default 'windows'
             WorkerType = Get-FleetValue -Node $node -Key 'WorkerType' -Default 'process'
             ApiUrl = $workerApiUrl
