@@ -208,23 +208,25 @@ if (-not (Test-Path -LiteralPath (Join-Path -Path $ModulePath -ChildPath 'Prefec
 
 $created = @()
 try {
+    # Sessions as plain objects from here: those made here or the admin's.
+    $toServer = $ServerSession
+    $toWorkers = @($WorkerSession)
     if ($PSCmdlet.ParameterSetName -eq 'ComputerName') {
         $sessionParameters = @{ ErrorAction = 'Stop' }
         if ($null -ne $Credential) {
             $sessionParameters['Credential'] = $Credential
         }
-        $ServerSession = New-PSSession -ComputerName $ServerComputerName @sessionParameters
-        $created += $ServerSession
-        $WorkerSession = @(foreach ($computer in $WorkerComputerName) {
-                try {
-                    New-PSSession -ComputerName $computer @sessionParameters
-                } catch {
-                    ConvertTo-FleetRow -ComputerName $computer -Role 'Worker' -Failure ('No session: ' + $_.Exception.Message)
-                }
-            })
-        @($WorkerSession | Where-Object -FilterScript { $_.PSObject.TypeNames -contains 'PrefectWin.FleetResult' })
-        $WorkerSession = @($WorkerSession | Where-Object -FilterScript { $_.PSObject.TypeNames -notcontains 'PrefectWin.FleetResult' })
-        $created += $WorkerSession
+        $toServer = New-PSSession -ComputerName $ServerComputerName @sessionParameters
+        $created += $toServer
+        $toWorkers = @()
+        foreach ($computer in $WorkerComputerName) {
+            try {
+                $toWorkers += New-PSSession -ComputerName $computer @sessionParameters
+            } catch {
+                ConvertTo-FleetRow -ComputerName $computer -Role 'Worker' -Failure ('No session: ' + $_.Exception.Message)
+            }
+        }
+        $created += $toWorkers
     }
 
     $common = @{}
@@ -238,24 +240,28 @@ try {
         $common['WhatIf'] = $true
     }
     if (-not $ServerAddress) {
-        $ServerAddress = $ServerSession.ComputerName
+        $ServerAddress = $toServer.ComputerName
     }
 
     $serverParameters = $common + @{ Role = 'Server'; Port = $Port; BindAddress = '0.0.0.0'; OpenFirewall = $true; AllowFrom = $AllowFrom }
-    $failure = Copy-FleetModule -Session $ServerSession -From $ModulePath -To $RemoteModulePath
+    $failure = Copy-FleetModule -Session $toServer -From $ModulePath -To $RemoteModulePath
     $answer = $null
     if (-not $failure) {
-        $answer = Invoke-Command -Session $ServerSession -ScriptBlock $installOnHost -ArgumentList $RemoteModulePath, $serverParameters
+        $answer = Invoke-Command -Session $toServer -ScriptBlock $installOnHost -ArgumentList $RemoteModulePath, $serverParameters -ErrorAction SilentlyContinue -ErrorVariable serverLost
+        if ($null -eq $answer) {
+            $failure = 'No answer from the host: ' + (@($serverLost | ForEach-Object -Process { $_.Exception.Message }) -join '; ')
+        }
     }
-    $serverRow = ConvertTo-FleetRow -ComputerName $ServerSession.ComputerName -Role 'Server' -Answer $answer -Failure $failure
+    $serverRow = ConvertTo-FleetRow -ComputerName $toServer.ComputerName -Role 'Server' -Answer $answer -Failure $failure
     $serverRow
 
-    $serverUsable = -not $serverRow.Failure -and ($serverRow.Healthy -or $WhatIfPreference)
+    # With -WhatIf the server is planned, not running, so a plan that came back is enough.
+    $serverUsable = $serverRow.Healthy -or ($WhatIfPreference -and $null -ne $serverRow.Result)
     $workerParameters = $common + @{ Role = 'Worker'; ApiUrl = ('http://{0}:{1}/api' -f $ServerAddress, $Port); Pool = $Pool }
     $ready = @()
-    foreach ($session in $WorkerSession) {
+    foreach ($session in $toWorkers) {
         if (-not $serverUsable) {
-            ConvertTo-FleetRow -ComputerName $session.ComputerName -Role 'Worker' -Failure "Not run: the server on $($ServerSession.ComputerName) is not healthy."
+            ConvertTo-FleetRow -ComputerName $session.ComputerName -Role 'Worker' -Failure "Not run: the server on $($toServer.ComputerName) is not healthy."
             continue
         }
         $failure = Copy-FleetModule -Session $session -From $ModulePath -To $RemoteModulePath
