@@ -1049,7 +1049,7 @@ Describe 'The sample DSC configuration' -Tag 'Windows', 'WindowsPowerShell' -Ski
         try {
             $output = Join-Path -Path $TestDrive -ChildPath 'mof'
             $sample = Join-Path -Path (Join-Path -Path $moduleRoot -ChildPath 'examples') -ChildPath 'ServerAndWorker.ps1'
-            $null = & $sample -DatabaseUrlVariable 'PREFECT_DATABASE_URL' -Pool 'etl' -OutputPath $output
+            $null = & $sample -DatabaseUrlVariable 'PREFECT_DATABASE_URL' -AuthStringVariable 'PREFECT_AUTH' -Pool 'etl' -OutputPath $output
             $mof = Get-Content -LiteralPath (Join-Path -Path $output -ChildPath 'localhost.mof') -Raw
         } finally {
             $env:PSModulePath = $savedPath
@@ -1057,6 +1057,8 @@ Describe 'The sample DSC configuration' -Tag 'Windows', 'WindowsPowerShell' -Ski
         $mof | Should -Match 'ResourceID = "\[PrefectService\]Worker"'
         $mof | Should -Match 'DependsOn = \{\s*"\[PrefectService\]Server"'
         $mof | Should -Match 'DatabaseUrlVariable = "PREFECT_DATABASE_URL"'
+        $mof | Should -Match 'AuthStringVariable = "PREFECT_AUTH"'
+        $mof | Should -Match 'ApiUrl = "http://127\.0\.0\.1:4200/api"'
         $mof | Should -Not -Match '(?i)password'
     }
 }
