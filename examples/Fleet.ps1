@@ -142,23 +142,22 @@ Configuration PrefectFleet {
             }
         }
 
-        # So that 'prefect' at any prompt on the node talks to the fleet's server. PrefectSetting
-        # is keyed by Name and Scope: the same setting may be kept in two scopes of one node.
-        PrefectSetting ApiUrl {
-            Name = 'PREFECT_API_URL'
-            Scope = 'Machine'
-            Ensure = 'Present'
-            Value = $Node.ApiUrl
-            PythonPath = $Node.PythonPath
-            DependsOn = $Node.SettingDependsOn
-        }
-
-        # And the active profile of the account DSC runs as holds no other API URL.
-        PrefectSetting ApiUrlProfile {
-            Name = 'PREFECT_API_URL'
-            Scope = 'Profile'
-            Ensure = 'Absent'
-            PythonPath = $Node.PythonPath
+        # PREFECT_API_URL for 'prefect' at any prompt on the node: the fleet's server in the
+        # machine's environment, and no other in the active profile of the account DSC runs as.
+        # PrefectSetting is keyed by Name and Scope, so one setting is kept in two scopes.
+        $apiUrlSettings = @(
+            @{ Id = 'ApiUrl'; Scope = 'Machine'; Ensure = 'Present'; Value = $Node.ApiUrl; DependsOn = $Node.SettingDependsOn }
+            @{ Id = 'ApiUrlProfile'; Scope = 'Profile'; Ensure = 'Absent'; Value = $null; DependsOn = [string[]]@() }
+        )
+        foreach ($apiUrlSetting in $apiUrlSettings) {
+            PrefectSetting $apiUrlSetting.Id {
+                Name = 'PREFECT_API_URL'
+                Scope = $apiUrlSetting.Scope
+                Ensure = $apiUrlSetting.Ensure
+                Value = $apiUrlSetting.Value
+                PythonPath = $Node.PythonPath
+                DependsOn = $apiUrlSetting.DependsOn
+            }
         }
     }
 }

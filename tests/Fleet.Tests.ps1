@@ -262,19 +262,9 @@ Describe 'examples/Fleet.ps1: one server and N workers from ConfigurationData' {
             Set-ItResult -Skipped -Because 'PSDesiredStateConfiguration is not installed here (it is Windows only), so no MOF can be compiled; the instances above are what the compile makes'
             return
         }
-        $modules = Join-Path -Path $TestDrive -ChildPath 'Modules'
-        $copy = Join-Path -Path $modules -ChildPath 'PrefectWin'
-        $null = New-Item -Path $copy -ItemType Directory -Force
-        foreach ($item in @('PrefectWin.psd1', 'PrefectWin.psm1', 'PrefectWin.Format.ps1xml', 'Private', 'Public')) {
-            Copy-Item -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath $item) -Destination $copy -Recurse
-        }
-        $savedPath = $env:PSModulePath
-        $env:PSModulePath = $modules + [System.IO.Path]::PathSeparator + $env:PSModulePath
-        try {
-            $output = Join-Path -Path $TestDrive -ChildPath 'fleet-mof'
+        $output = Join-Path -Path $TestDrive -ChildPath 'fleet-mof'
+        Invoke-TestWithModuleOnPath -ModuleRoot $repositoryRoot -Folder (Join-Path -Path $TestDrive -ChildPath 'Modules') -ScriptBlock {
             $null = & (Join-Path -Path $examples -ChildPath 'Fleet.ps1') -ConfigurationData (Get-TestVariableFleet) -OutputPath $output
-        } finally {
-            $env:PSModulePath = $savedPath
         }
         (@(Get-ChildItem -Path $output -Filter '*.mof' | ForEach-Object -Process { $_.BaseName } | Sort-Object) -join ',') | Should -BeExactly 'prefect01,worker01,worker02'
         $serverMof = Get-Content -LiteralPath (Join-Path -Path $output -ChildPath 'prefect01.mof') -Raw
