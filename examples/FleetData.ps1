@@ -1,13 +1,8 @@
-<#
-.SYNOPSIS
-The rules of a PrefectWin fleet's ConfigurationData: ConvertTo-PrefectFleetData, for
-examples/Fleet.ps1, examples/ServerAndWorker.ps1 and their tests.
-
-.DESCRIPTION
-Dot-source this file. It holds no DSC keyword, so it loads where PSDesiredStateConfiguration is
-missing too (PowerShell parses a Configuration only where DSC's schema store exists), which is
-how tests/Fleet.Tests.ps1 runs the same rules on Linux.
-#>
+# The rules of a PrefectWin fleet's ConfigurationData: ConvertTo-PrefectFleetData, for
+# examples/Fleet.ps1, examples/ServerAndWorker.ps1 and their tests. Dot-source this file. It
+# holds no DSC keyword, so it loads where PSDesiredStateConfiguration is missing too (PowerShell
+# parses a Configuration only where DSC's schema store exists), which is how
+# tests/Fleet.Tests.ps1 runs the same rules on Linux.
 
 function ConvertTo-PrefectFleetData {
     <#

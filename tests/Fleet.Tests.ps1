@@ -12,7 +12,9 @@
 #>
 
 BeforeDiscovery {
-    $dscModule = @(Get-Module -ListAvailable -Name 'PSDesiredStateConfiguration')
+    # Windows PowerShell's PSDesiredStateConfiguration 1.1 compiles in 5.1 only; PowerShell 7
+    # needs 2.0 or later from the gallery. PowerShell on Linux has neither.
+    $dscModule = @(Get-Module -ListAvailable -Name 'PSDesiredStateConfiguration' | Where-Object -FilterScript { $PSVersionTable.PSEdition -eq 'Desktop' -or $_.Version -ge [version]'2.0' })
     $onWindows = [System.Environment]::OSVersion.Platform -eq [System.PlatformID]::Win32NT
     $canCompile = $onWindows -and $dscModule.Count -gt 0
 }
@@ -133,12 +135,46 @@ BeforeAll {
     }
 
     function Get-TestVariableFleet {
-        # Examples/Fleet.psd1 with the secrets taken from machine variables instead.
+        # Examples/Fleet.psd1 with the secrets taken from machine variables instead: no
+        # credential, so no node needs a certificate.
         $data = Import-PowerShellDataFile -Path $sampleData
+        foreach ($node in $data.AllNodes) {
+            $node.Remove('CertificateFile')
+            $node.Remove('Thumbprint')
+        }
         $data.NonNodeData.PrefectFleet.Remove('DatabaseUrl')
         $data.NonNodeData.PrefectFleet['AuthStringVariable'] = 'PREFECT_AUTH'
         $data.NonNodeData.PrefectFleet['DatabaseUrlVariable'] = 'PREFECT_DATABASE_URL'
         $data
+    }
+}
+
+Describe 'The examples'' help' {
+    It '<File> has comment help with a synopsis, every parameter and an example' -ForEach @(
+        Get-ChildItem -Path (Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'examples') -Filter '*.ps1' -File |
+            ForEach-Object -Process { @{ File = 'examples/' + $_.Name; Path = $_.FullName } }
+    ) {
+        # Read as text ('Configuration' as 'function'): Get-Help would need DSC to parse them.
+        $source = [regex]::Replace((Get-Content -LiteralPath $Path -Raw), '(?m)^Configuration(\s+\w+\s*\{)', 'function$1')
+        $parseErrors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($source, [ref]$null, [ref]$parseErrors)
+        # A script with parameters documents itself; a file of functions (FleetData.ps1), each
+        # of its top-level functions.
+        $documented = @($ast)
+        if ($null -eq $ast.ParamBlock) {
+            $documented = @($ast.EndBlock.Statements | Where-Object -FilterScript { $_ -is [System.Management.Automation.Language.FunctionDefinitionAst] } | ForEach-Object -Process { $_.Body })
+        }
+        $documented.Count | Should -BeGreaterThan 0
+        foreach ($block in $documented) {
+            $help = $block.GetHelpContent()
+            $help | Should -Not -BeNullOrEmpty -Because "$File documents itself"
+            $help.Synopsis | Should -Not -BeNullOrEmpty
+            @($help.Examples).Count | Should -BeGreaterThan 0
+            foreach ($parameter in @($block.ParamBlock.Parameters)) {
+                $name = $parameter.Name.VariablePath.UserPath
+                $help.Parameters.Keys | Should -Contain $name.ToUpperInvariant() -Because "$File documents -$name"
+            }
+        }
     }
 }
 
