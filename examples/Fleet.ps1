@@ -88,57 +88,36 @@ param(
 
 . (Join-Path -Path $PSScriptRoot -ChildPath 'FleetData.ps1')
 
-# One block per resource serves every node and both ways of giving a secret: what a node does not
-# use is $null, which DSC writes to the MOF as NULL (unset), so no block is repeated per mode.
+# One block per resource serves every node, both roles and both ways of giving a secret: the
+# node's Services (ConvertTo-PrefectFleetData) say which, and what a service does not use is
+# $null, which DSC writes to the MOF as NULL (unset).
 Configuration PrefectFleet {
-    param(
-        [Parameter()]
-        [System.Management.Automation.PSCredential] $FleetAuthCredential,
-
-        [Parameter()]
-        [System.Management.Automation.PSCredential] $FleetDatabaseCredential
-    )
-
     Import-DscResource -ModuleName 'PrefectWin'
 
     Node $AllNodes.NodeName {
-        if ($Node.HasServer) {
-            PrefectService Server {
-                Name = $Node.ServerName
+        foreach ($service in $Node.Services) {
+            PrefectService $service.Id {
+                Name = $service.Name
                 Ensure = 'Present'
-                Role = 'Server'
-                Port = $Node.Port
-                BindAddress = $Node.BindAddress
+                Role = $service.Role
+                Port = $service.Port
+                BindAddress = $service.BindAddress
+                Pool = $service.Pool
+                WorkerType = $service.WorkerType
+                ApiUrl = $service.ApiUrl
                 PrefectHome = $Node.PrefectHome
                 PythonPath = $Node.PythonPath
                 StartupType = 'Automatic'
                 Account = $Node.Account
-                DatabaseUrl = $Node.DatabaseUrl
-                DatabaseCredential = $FleetDatabaseCredential
-                DatabaseUrlVariable = $Node.DatabaseUrlVariable
-                AuthCredential = $FleetAuthCredential
-                AuthStringVariable = $Node.AuthStringVariable
-                OpenFirewall = $Node.OpenFirewall
-                AllowFrom = $Node.AllowFrom
-                FirewallProfile = $Node.FirewallProfile
-            }
-        }
-
-        if ($Node.HasWorker) {
-            PrefectService Worker {
-                Name = $Node.WorkerName
-                Ensure = 'Present'
-                Role = 'Worker'
-                Pool = $Node.Pool
-                WorkerType = $Node.WorkerType
-                ApiUrl = $Node.ApiUrl
-                PrefectHome = $Node.PrefectHome
-                PythonPath = $Node.PythonPath
-                StartupType = 'Automatic'
-                Account = $Node.Account
-                AuthCredential = $FleetAuthCredential
-                AuthStringVariable = $Node.AuthStringVariable
-                DependsOn = $Node.WorkerDependsOn
+                DatabaseUrl = $service.DatabaseUrl
+                DatabaseCredential = $service.DatabaseCredential
+                DatabaseUrlVariable = $service.DatabaseUrlVariable
+                AuthCredential = $service.AuthCredential
+                AuthStringVariable = $service.AuthStringVariable
+                OpenFirewall = $service.OpenFirewall
+                AllowFrom = $service.AllowFrom
+                FirewallProfile = $service.FirewallProfile
+                DependsOn = $service.DependsOn
             }
         }
 
@@ -167,4 +146,4 @@ if ($data -is [string]) {
     $data = Import-PowerShellDataFile -Path $data
 }
 $fleet = ConvertTo-PrefectFleetData -ConfigurationData $data -AuthCredential $AuthCredential -DatabaseCredential $DatabaseCredential
-PrefectFleet -ConfigurationData $fleet -OutputPath $OutputPath -FleetAuthCredential $AuthCredential -FleetDatabaseCredential $DatabaseCredential
+PrefectFleet -ConfigurationData $fleet -OutputPath $OutputPath

@@ -30,6 +30,8 @@ function ConvertTo-PrefectFleetData {
     the server opens an inbound rule for its port, scoped to AllowFrom or, without it, to the
     workers' Address values (a rule takes addresses, not host names). Every refusal is a
     terminating error that names the node and key and says what to do; no secret is quoted.
+    The credentials go into the returned node data (each node's Services), which DSC encrypts
+    in that node's MOF with its certificate; the input data holds none.
 
     .PARAMETER ConfigurationData
     The fleet's ConfigurationData, as a hashtable (Import-PowerShellDataFile of a .psd1).
@@ -159,39 +161,53 @@ function ConvertTo-PrefectFleetData {
             })
     }
 
+    # What the server and the worker share; $null, not '', for what is not used: DSC writes
+    # NULL to the MOF, and the LCM sets nothing.
+    $auth = @{ AuthCredential = $AuthCredential; AuthStringVariable = $(if ($authVariable) { $authVariable }) }
     $resolved = foreach ($node in $nodes) {
         $role = [string]$node['Role']
         $hasServer = $role -ne 'Worker'
-        $hasWorker = $role -ne 'Server'
-        $workerApiUrl = if ($hasServer) { $localApiUrl } else { $fleetApiUrl }
-        $openFirewall = $hasServer -and $remoteWorkers.Count -gt 0
+        $services = @()
+        if ($hasServer) {
+            $openFirewall = $remoteWorkers.Count -gt 0
+            $services += $auth + @{
+                Id = 'Server'
+                Name = Get-FleetValue -Node $server -Key 'ServerName' -Default 'PrefectServer'
+                Role = 'Server'
+                Port = $port
+                BindAddress = Get-FleetValue -Node $server -Key 'BindAddress' -Default '0.0.0.0'
+                DatabaseUrl = $(if ($databaseUrl) { $databaseUrl })
+                DatabaseCredential = $DatabaseCredential
+                DatabaseUrlVariable = $(if ($databaseVariable) { $databaseVariable })
+                OpenFirewall = $openFirewall
+                # Only with the rule: the backend refuses a scope for a rule it does not make.
+                AllowFrom = [string[]]@(if ($openFirewall) { $allowFrom | Where-Object -FilterScript { $_ } })
+                FirewallProfile = [string[]]@(if ($openFirewall) { Get-FleetValue -Node $server -Key 'FirewallProfile' -Default @('Domain', 'Private') })
+                DependsOn = [string[]]@()
+            }
+        }
+        if ($role -ne 'Server') {
+            $services += $auth + @{
+                Id = 'Worker'
+                Name = Get-FleetValue -Node $node -Key 'WorkerName' -Default 'PrefectWorker'
+                Role = 'Worker'
+                Pool = Get-FleetValue -Node $node -Key 'Pool' -Default 'windows'
+                WorkerType = Get-FleetValue -Node $node -Key 'WorkerType' -Default 'process'
+                ApiUrl = $(if ($hasServer) { $localApiUrl } else { $fleetApiUrl })
+                # A worker next to its server starts after it; one on another node cannot depend
+                # on it in DSC, and its install fails until the server answers (the LCM retries).
+                DependsOn = [string[]]@(if ($hasServer) { '[PrefectService]Server' })
+            }
+        }
         $data = @{
             NodeName = $node['NodeName']
             Role = $role
-            HasServer = $hasServer
-            HasWorker = $hasWorker
+            Services = $services
             PythonPath = Get-FleetValue -Node $node -Key 'PythonPath'
             PrefectHome = Get-FleetValue -Node $node -Key 'PrefectHome' -Default 'C:\ProgramData\Prefect'
-            ServerName = Get-FleetValue -Node $server -Key 'ServerName' -Default 'PrefectServer'
-            WorkerName = Get-FleetValue -Node $node -Key 'WorkerName' -Default 'PrefectWorker'
             Account = Get-FleetValue -Node $node -Key 'Account'
-            Port = $port
-            BindAddress = Get-FleetValue -Node $server -Key 'BindAddress' -Default '0.0.0.0'
-            OpenFirewall = $openFirewall
-            # Only with the rule: the backend refuses a scope for a rule it does not make.
-            AllowFrom = [string[]]@(if ($openFirewall) { $allowFrom | Where-Object -FilterScript { $_ } })
-            FirewallProfile = [string[]]@(if ($openFirewall) { Get-FleetValue -Node $server -Key 'FirewallProfile' -Default @('Domain', 'Private') })
-            # $null, not '', for what is not used: DSC writes NULL, and the LCM sets nothing.
-            DatabaseUrl = $(if ($databaseUrl) { $databaseUrl })
-            DatabaseUrlVariable = $(if ($databaseVariable) { $databaseVariable })
-            AuthStringVariable = $(if ($authVariable) { $authVariable })
-            Pool = Get-FleetValue -Node $node -Key 'Pool' -Default 'windows'
-            WorkerType = Get-FleetValue -Node $node -Key 'WorkerType' -Default 'process'
-            ApiUrl = $workerApiUrl
-            # A worker next to its server starts after it; one on another node cannot depend on
-            # it in DSC, and its install fails until the server answers (the LCM tries again).
-            WorkerDependsOn = [string[]]@(if ($hasServer) { '[PrefectService]Server' })
-            SettingDependsOn = [string[]]@(if ($hasServer) { '[PrefectService]Server' } else { '[PrefectService]Worker' })
+            ApiUrl = $(if ($hasServer) { $localApiUrl } else { $fleetApiUrl })
+            SettingDependsOn = [string[]]@('[PrefectService]' + $services[0].Id)
         }
         foreach ($key in @('CertificateFile', 'Thumbprint')) {
             if ($node.ContainsKey($key)) {

@@ -230,19 +230,20 @@ Describe 'The DSC resources of the repository' {
         @($source.Ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $configurable.ContainsKey([string]$node.GetCommandName()) }, $true)).Count | Should -BeGreaterThan 0 -Because 'the sample uses the resources'
     }
 
-    It 'the fleet configuration is a server and a worker that depends on it on one node, with credentials only as PSCredentials or machine variable names' {
+    It 'the fleet configuration is one PrefectService block for both roles, with credentials only as PSCredentials or machine variable names' {
         # tests/Fleet.Tests.ps1 runs it over its ConfigurationData; this is its shape.
         $text = Get-Content -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'examples/Fleet.ps1') -Raw
         $text | Should -Match ([regex]::Escape("Import-DscResource -ModuleName 'PrefectWin'"))
-        $text | Should -Match ([regex]::Escape('PrefectService Server {'))
-        $worker = $text.Substring($text.IndexOf('PrefectService Worker {'))
-        $worker.Substring(0, $worker.IndexOf('}')) | Should -Match ([regex]::Escape('DependsOn = $Node.WorkerDependsOn'))
-        $text | Should -Match ([regex]::Escape('DatabaseCredential = $FleetDatabaseCredential'))
-        $text | Should -Match ([regex]::Escape('DatabaseUrlVariable = $Node.DatabaseUrlVariable'))
-        $text | Should -Match ([regex]::Escape('AuthCredential = $FleetAuthCredential'))
-        $text | Should -Match ([regex]::Escape('AuthStringVariable = $Node.AuthStringVariable'))
+        $text | Should -Match ([regex]::Escape('PrefectService $service.Id {'))
+        $block = $text.Substring($text.IndexOf('PrefectService $service.Id {'))
+        $block = $block.Substring(0, $block.IndexOf('}'))
+        $block | Should -Match ([regex]::Escape('DependsOn = $service.DependsOn'))
+        $block | Should -Match ([regex]::Escape('DatabaseCredential = $service.DatabaseCredential'))
+        $block | Should -Match ([regex]::Escape('DatabaseUrlVariable = $service.DatabaseUrlVariable'))
+        $block | Should -Match ([regex]::Escape('AuthCredential = $service.AuthCredential'))
+        $block | Should -Match ([regex]::Escape('AuthStringVariable = $service.AuthStringVariable'))
         $text | Should -Match 'PsDscAllowPlainTextPassword' -Because 'a comment says why it is not used'
-        @([regex]::Matches($text, '(?m)^\s*PrefectService (Server|Worker) \{')).Count | Should -Be 2 -Because 'one block per role serves both ways of giving a secret'
+        @([regex]::Matches($text, '(?m)^\s*PrefectService ')).Count | Should -Be 1 -Because 'one block serves both roles and both ways of giving a secret'
     }
 
     It 'the single-node sample compiles the fleet configuration with one Role Both node, whose credential the node''s certificate encrypts' {

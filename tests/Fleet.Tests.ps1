@@ -90,7 +90,7 @@ BeforeAll {
             Add-TestInstance -Resource 'PrefectSetting' -Id $Id -Properties $Properties
         }
         . $fleetConfiguration
-        PrefectFleet -FleetAuthCredential $AuthCredential -FleetDatabaseCredential $DatabaseCredential
+        PrefectFleet
         , $collected.ToArray()
     }
 
