@@ -140,7 +140,8 @@ param(
 )
 
 # Runs on each host: imports the copied module and installs. Every error is caught here and
-# returned as data, so one host's failure is its row and never stops the others.
+# returned as data, so one host's failure is its row and never stops the others. The result
+# comes back through remoting's serializer, which keeps PSCustomObject properties at any depth.
 $installOnHost = {
     param([string] $ModuleFolder, [hashtable] $Parameters)
     try {

@@ -19,8 +19,9 @@ function ConvertTo-PrefectFleetData {
                        Install-PrefectStack -Role ... or the node's image made
       Address          server node: the name or address the workers reach it at (default NodeName)
       CertificateFile  the node's public certificate (.cer) and Thumbprint its thumbprint:
-      Thumbprint       required on every node when a credential is given, which DSC then
-                       encrypts in that node's MOF
+      Thumbprint       required on every node whose MOF holds a credential (all of them with
+                       -AuthCredential, the server with -DatabaseCredential), which DSC
+                       encrypts with it
       Port, BindAddress, PrefectHome, Pool, WorkerType, Account, ServerName, WorkerName,
       AllowFrom, FirewallProfile, DatabaseUrl (without password), DatabaseUrlVariable,
       AuthStringVariable   as the PrefectService properties of the same names
@@ -134,12 +135,17 @@ function ConvertTo-PrefectFleetData {
     if ($null -ne $DatabaseCredential -and -not $databaseUrl) {
         throw '-DatabaseCredential is given but no DatabaseUrl. Give DatabaseUrl, the URL without its password, in NonNodeData.PrefectFleet.'
     }
-    if ($null -ne $AuthCredential -or $null -ne $DatabaseCredential) {
-        foreach ($node in $nodes) {
-            foreach ($key in @('CertificateFile', 'Thumbprint')) {
-                if ([string]::IsNullOrEmpty([string]$node[$key])) {
-                    throw "Node $($node['NodeName']): no $key. DSC encrypts a credential with the node's certificate: give CertificateFile (its .cer) and Thumbprint, or use AuthStringVariable and DatabaseUrlVariable instead of credentials."
-                }
+    # The nodes whose MOF holds a credential: all of them for the auth, the server for the database.
+    $encrypted = @()
+    if ($null -ne $AuthCredential) {
+        $encrypted = $nodes
+    } elseif ($null -ne $DatabaseCredential) {
+        $encrypted = @($server)
+    }
+    foreach ($node in $encrypted) {
+        foreach ($key in @('CertificateFile', 'Thumbprint')) {
+            if ([string]::IsNullOrEmpty([string]$node[$key])) {
+                throw "Node $($node['NodeName']): no $key. DSC encrypts a credential with the node's certificate: give CertificateFile (its .cer) and Thumbprint, or use AuthStringVariable and DatabaseUrlVariable instead of credentials."
             }
         }
     }

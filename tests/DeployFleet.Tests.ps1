@@ -4,7 +4,8 @@
     remote into exists on this machine, so New-PSSession, Copy-Item -ToSession, Invoke-Command
     -Session and Remove-PSSession are mocks. The Invoke-Command mock runs the example's own
     per-host script block in this process, once per session, the way remoting would on each host,
-    and tags each answer with PSComputerName as remoting does; Install-PrefectStack, which runs on
+    passes each answer through PowerShell's serializer one level deep and tags it with
+    PSComputerName, as remoting does; Install-PrefectStack, which runs on
     the hosts, is a mock that records what each host was given and answers as a host would. What
     is judged is the example's: the server first, the workers pointed at it with its auth, one
     row per host, one failing host not losing the others, -WhatIf passed through, no credential
@@ -81,8 +82,11 @@ Describe 'examples/Deploy-PrefectFleet.ps1 over mocked remoting' {
                     continue
                 }
                 $state.onHost = $one.ComputerName
-                $answer = & $ScriptBlock @ArgumentList
-                $answer | Add-Member -NotePropertyName 'PSComputerName' -NotePropertyValue $one.ComputerName -PassThru
+                # Back through remoting's serializer, one level deep as remoting does.
+                foreach ($answer in @(& $ScriptBlock @ArgumentList)) {
+                    $received = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($answer, 1))
+                    $received | Add-Member -NotePropertyName 'PSComputerName' -NotePropertyValue $one.ComputerName -PassThru
+                }
             }
         }
         Mock -CommandName Import-Module -ParameterFilter { $Name -eq $remoteModule } -MockWith { }

@@ -286,6 +286,19 @@ Describe 'examples/Fleet.ps1: one server and N workers from ConfigurationData' {
         { ConvertTo-PrefectFleetData -ConfigurationData $data -AuthCredential $auth -DatabaseCredential $database } | Should -Throw -ExpectedMessage $Expected
     }
 
+    It 'asks a certificate only of the server when only the database password is a credential' {
+        $data = Get-TestVariableFleet
+        $data.NonNodeData.PrefectFleet.Remove('DatabaseUrlVariable')
+        $data.NonNodeData.PrefectFleet['DatabaseUrl'] = 'postgresql+asyncpg://prefect@db01:5432/prefect'
+        { ConvertTo-PrefectFleetData -ConfigurationData $data -DatabaseCredential $database } | Should -Throw -ExpectedMessage 'Node prefect01: no CertificateFile*'
+        $data.AllNodes[0]['CertificateFile'] = 'C:\dsc\certificates\prefect01.cer'
+        $data.AllNodes[0]['Thumbprint'] = '1111111111111111111111111111111111111111'
+        $instances = Get-TestFleetInstance -ConfigurationData $data -DatabaseCredential $database
+        @($instances | Where-Object -FilterScript { $_.Properties.ContainsKey('DatabaseCredential') } | ForEach-Object -Process { $_.Node }) | Should -Be @('prefect01')
+        $held = @{ prefect01 = @{ PREFECT_AUTH = 'admin:x' }; worker01 = @{ PREFECT_AUTH = 'admin:x' }; worker02 = @{ PREFECT_AUTH = 'admin:x' } }
+        @(Invoke-TestFleetValidation -Instance $instances -MachineVariables $held | Where-Object -FilterScript { -not $_.ok }) | Should -BeNullOrEmpty
+    }
+
     It 'refuses a fleet without any auth, and -DatabaseCredential without DatabaseUrl' {
         $data = Import-PowerShellDataFile -Path $sampleData
         { ConvertTo-PrefectFleetData -ConfigurationData $data } | Should -Throw -ExpectedMessage 'The server listens on the network, so it needs basic auth*'
