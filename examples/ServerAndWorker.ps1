@@ -5,11 +5,11 @@ Sample DSC configuration: a Prefect server and a worker on one node, with Prefec
 .DESCRIPTION
 Compiles a MOF for one node in -OutputPath with the configuration PrefectFleet of
 examples/Fleet.ps1, given one node with Role Both: this script only turns its parameters into
-that ConfigurationData. Apply it with Start-DscConfiguration (see the example). The worker's
-PrefectService block has DependsOn = '[PrefectService]Server', so DSC makes the server right
-before the worker; the worker's Windows service also depends on the server's (PrefectWin makes a
-worker depend on the PrefectWin server of its computer by default; ServiceDependency sets other
-dependencies).
+that ConfigurationData. Apply it with Start-DscConfiguration (see the example). The resource
+[PrefectService]Worker DependsOn [PrefectService]Server, so DSC makes the server right before the
+worker, which uses it on 127.0.0.1; the worker's Windows service also depends on the server's
+(PrefectWin makes a worker depend on the PrefectWin server of its computer by default;
+ServiceDependency sets other dependencies).
 
 The server listens on 0.0.0.0 for workers on other computers, so it requires Prefect's basic
 auth; the worker sends the same auth string. Neither the database password nor the auth string
