@@ -3,11 +3,13 @@
 Sample DSC configuration: a Prefect server and a worker on one node, with PrefectWin.
 
 .DESCRIPTION
-Compiles the configuration PrefectServerAndWorker to a MOF in -OutputPath. Apply it with
-Start-DscConfiguration (see the example). The worker's PrefectService block has
-DependsOn = '[PrefectService]Server', so DSC makes the server right before the worker; the
-worker's Windows service also depends on the server's (PrefectWin makes a worker depend on the
-PrefectWin server of its computer by default; ServiceDependency sets other dependencies).
+Compiles a MOF for one node in -OutputPath with the configuration PrefectFleet of
+examples/Fleet.ps1, given one node with Role Both: this script only turns its parameters into
+that ConfigurationData. Apply it with Start-DscConfiguration (see the example). The resource
+[PrefectService]Worker DependsOn [PrefectService]Server, so DSC makes the server right before the
+worker, which uses it on 127.0.0.1; the worker's Windows service also depends on the server's
+(PrefectWin makes a worker depend on the PrefectWin server of its computer by default;
+ServiceDependency sets other dependencies).
 
 The server listens on 0.0.0.0 for workers on other computers, so it requires Prefect's basic
 auth; the worker sends the same auth string. Neither the database password nor the auth string
@@ -42,6 +44,11 @@ The computer to configure. Default localhost.
 
 .PARAMETER Pool
 The work pool the worker polls. Default windows.
+
+.PARAMETER PythonPath
+The python.exe on the node that Prefect runs under: the venv Install-PrefectStack made there
+(or the node's image holds); this configuration does not make it. Default
+C:\ProgramData\PrefectWin\venv\Scripts\python.exe.
 
 .PARAMETER DatabaseUrl
 The PostgreSQL URL without its password, for example
@@ -91,6 +98,9 @@ param(
     [Parameter()]
     [string] $Pool = 'windows',
 
+    [Parameter()]
+    [string] $PythonPath = 'C:\ProgramData\PrefectWin\venv\Scripts\python.exe',
+
     [Parameter(Mandatory = $true, ParameterSetName = 'Credential')]
     [string] $DatabaseUrl,
 
@@ -116,114 +126,19 @@ param(
     [string] $OutputPath = (Join-Path -Path (Get-Location).Path -ChildPath 'PrefectServerAndWorker')
 )
 
-Configuration PrefectServerAndWorker {
-    param(
-        [Parameter()]
-        [string] $WorkPool,
-
-        [Parameter()]
-        [string] $ServerDatabaseUrl,
-
-        [Parameter()]
-        [System.Management.Automation.PSCredential] $ServerDatabaseCredential,
-
-        [Parameter()]
-        [string] $ServerDatabaseUrlVariable,
-
-        [Parameter()]
-        [System.Management.Automation.PSCredential] $ServerAuthCredential,
-
-        [Parameter()]
-        [string] $ServerAuthStringVariable
-    )
-
-    Import-DscResource -ModuleName 'PrefectWin'
-
-    Node $AllNodes.NodeName {
-        if ($null -ne $ServerDatabaseCredential) {
-            PrefectService Server {
-                Name = 'PrefectServer'
-                Ensure = 'Present'
-                Role = 'Server'
-                Port = 4200
-                BindAddress = '0.0.0.0'
-                PrefectHome = 'C:\ProgramData\Prefect'
-                StartupType = 'Automatic'
-                DatabaseUrl = $ServerDatabaseUrl
-                DatabaseCredential = $ServerDatabaseCredential
-                AuthCredential = $ServerAuthCredential
-            }
-
-            PrefectService Worker {
-                Name = 'PrefectWorker'
-                Ensure = 'Present'
-                Role = 'Worker'
-                Pool = $WorkPool
-                WorkerType = 'process'
-                ApiUrl = 'http://127.0.0.1:4200/api'
-                PrefectHome = 'C:\ProgramData\Prefect'
-                StartupType = 'Automatic'
-                AuthCredential = $ServerAuthCredential
-                DependsOn = '[PrefectService]Server'
-            }
-        } else {
-            PrefectService Server {
-                Name = 'PrefectServer'
-                Ensure = 'Present'
-                Role = 'Server'
-                Port = 4200
-                BindAddress = '0.0.0.0'
-                PrefectHome = 'C:\ProgramData\Prefect'
-                StartupType = 'Automatic'
-                DatabaseUrlVariable = $ServerDatabaseUrlVariable
-                AuthStringVariable = $ServerAuthStringVariable
-            }
-
-            PrefectService Worker {
-                Name = 'PrefectWorker'
-                Ensure = 'Present'
-                Role = 'Worker'
-                Pool = $WorkPool
-                WorkerType = 'process'
-                ApiUrl = 'http://127.0.0.1:4200/api'
-                PrefectHome = 'C:\ProgramData\Prefect'
-                StartupType = 'Automatic'
-                AuthStringVariable = $ServerAuthStringVariable
-                DependsOn = '[PrefectService]Server'
-            }
-        }
-
-        # So that 'prefect' at any prompt on this node talks to this server. PrefectSetting is
-        # keyed by Name and Scope: the same setting may be kept in two scopes of one node.
-        PrefectSetting ApiUrl {
-            Name = 'PREFECT_API_URL'
-            Scope = 'Machine'
-            Ensure = 'Present'
-            Value = 'http://127.0.0.1:4200/api'
-            DependsOn = '[PrefectService]Server'
-        }
-
-        # And the active profile of the account DSC runs as holds no other API URL.
-        PrefectSetting ApiUrlProfile {
-            Name = 'PREFECT_API_URL'
-            Scope = 'Profile'
-            Ensure = 'Absent'
-        }
-    }
-}
-
-$node = @{ NodeName = $NodeName }
-$arguments = @{ WorkPool = $Pool }
+$node = @{ NodeName = $NodeName; Role = 'Both'; PythonPath = $PythonPath }
+$fleet = @{ Pool = $Pool }
+$secrets = @{}
 if ($PSCmdlet.ParameterSetName -eq 'Credential') {
-    # Encrypt the credential for this node; never PsDscAllowPlainTextPassword.
+    # Encrypt the credentials for this node; never PsDscAllowPlainTextPassword.
     $node['CertificateFile'] = $CertificateFile
     $node['Thumbprint'] = $Thumbprint
-    $arguments['ServerDatabaseUrl'] = $DatabaseUrl
-    $arguments['ServerDatabaseCredential'] = $DatabaseCredential
-    $arguments['ServerAuthCredential'] = $AuthCredential
+    $fleet['DatabaseUrl'] = $DatabaseUrl
+    $secrets['DatabaseCredential'] = $DatabaseCredential
+    $secrets['AuthCredential'] = $AuthCredential
 } else {
-    $arguments['ServerDatabaseUrlVariable'] = $DatabaseUrlVariable
-    $arguments['ServerAuthStringVariable'] = $AuthStringVariable
+    $fleet['DatabaseUrlVariable'] = $DatabaseUrlVariable
+    $fleet['AuthStringVariable'] = $AuthStringVariable
 }
-$configurationData = @{ AllNodes = @($node) }
-PrefectServerAndWorker -ConfigurationData $configurationData -OutputPath $OutputPath @arguments
+$configurationData = @{ AllNodes = @($node); NonNodeData = @{ PrefectFleet = $fleet } }
+& (Join-Path -Path $PSScriptRoot -ChildPath 'Fleet.ps1') -ConfigurationData $configurationData -OutputPath $OutputPath @secrets

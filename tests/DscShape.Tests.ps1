@@ -13,8 +13,10 @@
 
 BeforeDiscovery {
     $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
+    # The examples that hold a configuration (the others are scripts around one, or remoting).
     $exampleCases = @(
         Get-ChildItem -Path (Join-Path -Path $repositoryRoot -ChildPath 'examples') -Filter '*.ps1' -File |
+            Where-Object -FilterScript { [regex]::Replace((Get-Content -LiteralPath $_.FullName -Raw), '(?s)<#.*?#>', '') -match '(?m)^\s*Configuration\s+\w+\s*\{' } |
             ForEach-Object -Process { @{ File = 'examples/' + $_.Name; Path = $_.FullName } }
     )
     # Each a change to the good resource in BeforeAll, and what the rule then says.
@@ -228,19 +230,29 @@ Describe 'The DSC resources of the repository' {
         @($source.Ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.CommandAst] -and $configurable.ContainsKey([string]$node.GetCommandName()) }, $true)).Count | Should -BeGreaterThan 0 -Because 'the sample uses the resources'
     }
 
-    It 'the sample configuration is a server and a worker that depends on it, whose credential the node''s certificate encrypts' {
-        $text = Get-Content -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'examples/ServerAndWorker.ps1') -Raw
+    It 'the fleet configuration is one PrefectService block for both roles, with credentials only as PSCredentials or machine variable names' {
+        # tests/Fleet.Tests.ps1 runs it over its ConfigurationData; this is its shape.
+        $text = Get-Content -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'examples/Fleet.ps1') -Raw
         $text | Should -Match ([regex]::Escape("Import-DscResource -ModuleName 'PrefectWin'"))
-        $text | Should -Match ([regex]::Escape('PrefectService Server {'))
-        $worker = $text.Substring($text.IndexOf('PrefectService Worker {'))
-        $worker.Substring(0, $worker.IndexOf('}')) | Should -Match ([regex]::Escape("DependsOn = '[PrefectService]Server'"))
-        $text | Should -Match ([regex]::Escape('DatabaseCredential = $ServerDatabaseCredential'))
-        $text | Should -Match ([regex]::Escape('DatabaseUrlVariable = $ServerDatabaseUrlVariable'))
-        $text | Should -Match ([regex]::Escape('AuthCredential = $ServerAuthCredential'))
-        $text | Should -Match ([regex]::Escape('AuthStringVariable = $ServerAuthStringVariable'))
+        $text | Should -Match ([regex]::Escape('PrefectService $service.Id {'))
+        $block = $text.Substring($text.IndexOf('PrefectService $service.Id {'))
+        $block = $block.Substring(0, $block.IndexOf('}'))
+        $block | Should -Match ([regex]::Escape('DependsOn = $service.DependsOn'))
+        $block | Should -Match ([regex]::Escape('DatabaseCredential = $service.DatabaseCredential'))
+        $block | Should -Match ([regex]::Escape('DatabaseUrlVariable = $service.DatabaseUrlVariable'))
+        $block | Should -Match ([regex]::Escape('AuthCredential = $service.AuthCredential'))
+        $block | Should -Match ([regex]::Escape('AuthStringVariable = $service.AuthStringVariable'))
+        $text | Should -Match 'PsDscAllowPlainTextPassword' -Because 'a comment says why it is not used'
+        @([regex]::Matches($text, '(?m)^\s*PrefectService ')).Count | Should -Be 1 -Because 'one block serves both roles and both ways of giving a secret'
+    }
+
+    It 'the single-node sample compiles the fleet configuration with one Role Both node, whose credential the node''s certificate encrypts' {
+        $text = Get-Content -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'examples/ServerAndWorker.ps1') -Raw
+        $text | Should -Match ([regex]::Escape("Role = 'Both'"))
+        $text | Should -Match ([regex]::Escape("-ChildPath 'Fleet.ps1'"))
         $text | Should -Match ([regex]::Escape("`$node['CertificateFile'] = `$CertificateFile"))
         $text | Should -Match ([regex]::Escape("`$node['Thumbprint'] = `$Thumbprint"))
-        $text | Should -Match 'PsDscAllowPlainTextPassword' -Because 'a comment says why it is not used'
+        $text | Should -Not -Match '(?m)^\s*Prefect(Service|Setting) \w+ \{' -Because 'its blocks are the fleet configuration''s'
     }
 }
 

@@ -1,6 +1,6 @@
 <#
-    Helpers of the Pester files (EndToEnd, Session, Dsc, Operate, ServiceDiagnosis and
-    LeastPrivilege.Tests.ps1), dot-sourced
+    Helpers of the Pester files (EndToEnd, Session, Dsc, Operate, ServiceDiagnosis,
+    LeastPrivilege, Fleet and PrefectWin.Tests.ps1), dot-sourced
     in their BeforeAll. Nothing here is mocked: the real module, the real backend interpreter
     and, where a file asks for one, a real 'prefect server start'. Prefect's own CLI
     ('prefect config view') is the oracle for settings.
@@ -28,6 +28,25 @@ function New-TestFakeBackendLauncher {
         & chmod +x $launcher
     }
     $launcher
+}
+
+function Invoke-TestWithModuleOnPath {
+    # Runs $ScriptBlock with a copy of the module in $Folder/PrefectWin first on PSModulePath:
+    # Import-DscResource, as a MOF compile runs it, finds a module only there, in a folder named
+    # like it. PSModulePath is put back afterwards.
+    param([string] $ModuleRoot, [string] $Folder, [scriptblock] $ScriptBlock)
+    $copy = Join-Path -Path $Folder -ChildPath 'PrefectWin'
+    $null = New-Item -Path $copy -ItemType Directory -Force
+    foreach ($item in @('PrefectWin.psd1', 'PrefectWin.psm1', 'PrefectWin.Format.ps1xml', 'Private', 'Public')) {
+        Copy-Item -LiteralPath (Join-Path -Path $ModuleRoot -ChildPath $item) -Destination $copy -Recurse
+    }
+    $savedPath = $env:PSModulePath
+    $env:PSModulePath = $Folder + [System.IO.Path]::PathSeparator + $env:PSModulePath
+    try {
+        & $ScriptBlock
+    } finally {
+        $env:PSModulePath = $savedPath
+    }
 }
 
 function Get-TestFreePort {

@@ -1037,26 +1037,18 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
 # Needs Windows PowerShell 5.1's PSDesiredStateConfiguration to compile a MOF: skipped elsewhere.
 Describe 'The sample DSC configuration' -Tag 'Windows', 'WindowsPowerShell' -Skip:(-not $onWindows -or $PSVersionTable.PSEdition -ne 'Desktop') {
     It 'compiles to a MOF in which the worker depends on the server and no password appears' {
-        # Import-DscResource finds PrefectWin on PSModulePath, in a folder named like it.
-        $modules = Join-Path -Path $TestDrive -ChildPath 'Modules'
-        $copy = Join-Path -Path $modules -ChildPath 'PrefectWin'
-        $null = New-Item -Path $copy -ItemType Directory -Force
-        foreach ($item in @('PrefectWin.psd1', 'PrefectWin.psm1', 'PrefectWin.Format.ps1xml', 'Private', 'Public')) {
-            Copy-Item -LiteralPath (Join-Path -Path $moduleRoot -ChildPath $item) -Destination $copy -Recurse
+        . (Join-Path -Path $PSScriptRoot -ChildPath 'EndToEnd.Helpers.ps1')
+        $output = Join-Path -Path $TestDrive -ChildPath 'mof'
+        $sample = Join-Path -Path (Join-Path -Path $moduleRoot -ChildPath 'examples') -ChildPath 'ServerAndWorker.ps1'
+        Invoke-TestWithModuleOnPath -ModuleRoot $moduleRoot -Folder (Join-Path -Path $TestDrive -ChildPath 'Modules') -ScriptBlock {
+            $null = & $sample -DatabaseUrlVariable 'PREFECT_DATABASE_URL' -AuthStringVariable 'PREFECT_AUTH' -Pool 'etl' -OutputPath $output
         }
-        $savedPath = $env:PSModulePath
-        $env:PSModulePath = $modules + [System.IO.Path]::PathSeparator + $env:PSModulePath
-        try {
-            $output = Join-Path -Path $TestDrive -ChildPath 'mof'
-            $sample = Join-Path -Path (Join-Path -Path $moduleRoot -ChildPath 'examples') -ChildPath 'ServerAndWorker.ps1'
-            $null = & $sample -DatabaseUrlVariable 'PREFECT_DATABASE_URL' -Pool 'etl' -OutputPath $output
-            $mof = Get-Content -LiteralPath (Join-Path -Path $output -ChildPath 'localhost.mof') -Raw
-        } finally {
-            $env:PSModulePath = $savedPath
-        }
+        $mof = Get-Content -LiteralPath (Join-Path -Path $output -ChildPath 'localhost.mof') -Raw
         $mof | Should -Match 'ResourceID = "\[PrefectService\]Worker"'
         $mof | Should -Match 'DependsOn = \{\s*"\[PrefectService\]Server"'
         $mof | Should -Match 'DatabaseUrlVariable = "PREFECT_DATABASE_URL"'
+        $mof | Should -Match 'AuthStringVariable = "PREFECT_AUTH"'
+        $mof | Should -Match 'ApiUrl = "http://127\.0\.0\.1:4200/api"'
         $mof | Should -Not -Match '(?i)password'
     }
 }
