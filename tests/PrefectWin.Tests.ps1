@@ -610,6 +610,10 @@ Describe 'Invoke-PrefectPlan' {
                 [bool]$Answers[$action]
             }.GetNewClosure()
             $fake | Add-Member -MemberType ScriptMethod -Name 'ShouldProcess' -Value $shouldProcess
+            # What Import-PrefectCallerPreference reads of a cmdlet: no common parameters, and
+            # this test's preference variables.
+            $fake | Add-Member -MemberType NoteProperty -Name 'MyInvocation' -Value ([PSCustomObject]@{ BoundParameters = @{} })
+            $fake | Add-Member -MemberType NoteProperty -Name 'SessionState' -Value $ExecutionContext.SessionState
             $fake
         }
 
