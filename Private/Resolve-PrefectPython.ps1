@@ -70,12 +70,15 @@ function Resolve-PrefectPython {
     :search foreach ($name in @($(if ($null -eq $found) { 'py', 'python', 'python3' }))) {
         foreach ($command in @(Get-Command -Name $name -CommandType Application -All -ErrorAction SilentlyContinue)) {
             $path = [string]$command.Path
-            if ($name -ne 'py' -and $path -match '[\\/]WindowsApps[\\/]') {
+            if ($name -eq 'py') {
+                $found = @($path, @('-3'), 'py launcher')
+                break search
+            } elseif ($path -match '[\\/]WindowsApps[\\/]') {
                 Write-Verbose -Message "Skipping ${path}: the Microsoft Store stub, not an installed Python."
-            } elseif ($name -ne 'py' -and $virtualEnv -and ($path -replace '\\', '/').StartsWith(($virtualEnv -replace '\\', '/').TrimEnd('/') + '/', [System.StringComparison]::OrdinalIgnoreCase)) {
+            } elseif ($virtualEnv -and ($path -replace '\\', '/').StartsWith(($virtualEnv -replace '\\', '/').TrimEnd('/') + '/', [System.StringComparison]::OrdinalIgnoreCase)) {
                 Write-Verbose -Message "Skipping ${path}: it belongs to the active virtual environment $virtualEnv."
             } else {
-                $found = @($path, @($(if ($name -eq 'py') { '-3' })), $(if ($name -eq 'py') { 'py launcher' } else { 'PATH' }))
+                $found = @($path, @(), 'PATH')
                 break search
             }
         }
