@@ -16,10 +16,8 @@ Set-StrictMode -Version 3.0
 $script:PrefectWinModuleRoot = $PSScriptRoot
 
 #region PrefectWin.Sources
-$privateFolder = Join-Path -Path $PSScriptRoot -ChildPath 'Private'
-$publicFolder = Join-Path -Path $PSScriptRoot -ChildPath 'Public'
-$privateFiles = @(Get-ChildItem -Path $privateFolder -Filter '*.ps1' -File | Sort-Object -Property Name)
-$publicFiles = @(Get-ChildItem -Path $publicFolder -Filter '*.ps1' -File | Sort-Object -Property Name)
+$privateFiles = @(Get-ChildItem -Path (Join-Path -Path $PSScriptRoot -ChildPath 'Private') -Filter '*.ps1' -File | Sort-Object -Property Name)
+$publicFiles = @(Get-ChildItem -Path (Join-Path -Path $PSScriptRoot -ChildPath 'Public') -Filter '*.ps1' -File | Sort-Object -Property Name)
 
 foreach ($file in @($privateFiles + $publicFiles)) {
     . $file.FullName

@@ -10,7 +10,7 @@ function ConvertTo-PrefectObject {
     stable type. Nested values (for example a check's Data) are passed on unchanged.
 
     .PARAMETER InputObject
-    A result object from the backend (PSCustomObject from ConvertFrom-Json, or a hashtable).
+    A result object from the backend, as ConvertFrom-Json read it.
 
     .PARAMETER TypeName
     The type name without the 'PrefectWin.' prefix, for example CheckResult.
@@ -30,15 +30,10 @@ function ConvertTo-PrefectObject {
         if ($null -eq $InputObject) {
             return
         }
-        if ($InputObject -is [System.Collections.IDictionary]) {
-            $pairs = @($InputObject.Keys | ForEach-Object -Process { , @([string]$_, $InputObject[$_]) })
-        } else {
-            $pairs = @($InputObject.PSObject.Properties | ForEach-Object -Process { , @($_.Name, $_.Value) })
-        }
         $properties = [ordered]@{}
-        foreach ($pair in $pairs) {
-            if ($pair[0] -and $ExcludeProperty -notcontains $pair[0]) {
-                $properties[$pair[0].Substring(0, 1).ToUpperInvariant() + $pair[0].Substring(1)] = $pair[1]
+        foreach ($property in $InputObject.PSObject.Properties) {
+            if ($ExcludeProperty -notcontains $property.Name) {
+                $properties[$property.Name.Substring(0, 1).ToUpperInvariant() + $property.Name.Substring(1)] = $property.Value
             }
         }
         $object = [PSCustomObject]$properties

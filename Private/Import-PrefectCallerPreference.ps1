@@ -28,10 +28,6 @@ function Import-PrefectCallerPreference {
         [Parameter(Mandatory = $true)] [object] $Cmdlet,
         [Parameter()] [ValidateSet('ErrorActionPreference', 'WarningPreference', 'VerbosePreference', 'InformationPreference', 'DebugPreference', 'ProgressPreference', 'WhatIfPreference', 'ConfirmPreference')] [string[]] $Name = @('ErrorActionPreference', 'WarningPreference', 'VerbosePreference', 'InformationPreference', 'DebugPreference', 'ProgressPreference')
     )
-    # A stand-in for $PSCmdlet (the Invoke-PrefectPlan tests) has neither; nothing to import.
-    if ($Cmdlet -isnot [System.Management.Automation.PSCmdlet]) {
-        return
-    }
     $bound = $Cmdlet.MyInvocation.BoundParameters
     foreach ($variable in $Name) {
         # The common parameter of ErrorActionPreference is -ErrorAction, of VerbosePreference -Verbose.

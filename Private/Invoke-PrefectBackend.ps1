@@ -84,7 +84,7 @@ function Invoke-PrefectBackend {
         # is on its way out, gets a moment to exit by itself.
         if ($null -eq $reply -or $reply.Code -eq 'Timeout') {
             Stop-PrefectBackend -Backend $backend -TimeoutSec 0
-        } elseif ($perCall -or $null -eq $reply.Text) {
+        } elseif ($perCall -or $null -eq $reply.Answer) {
             Stop-PrefectBackend -Backend $backend -TimeoutSec 2
         }
     }
@@ -92,5 +92,5 @@ function Invoke-PrefectBackend {
         $Cmdlet.ThrowTerminatingError((New-PrefectBridgeError -Code $reply.Code -Command $Command -Problem $reply.Problem -Backend $backend))
     }
     $backend.Requests++
-    ConvertFrom-PrefectResponse -Cmdlet $Cmdlet -Command $Command -Stdout $reply.Text -ExitCode $reply.ExitCode -Python $backend.Python -StderrTail $backend.Tail
+    ConvertFrom-PrefectResponse -Cmdlet $Cmdlet -Command $Command -Response $reply.Answer -Backend $backend
 }

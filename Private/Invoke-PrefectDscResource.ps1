@@ -10,8 +10,8 @@ function Invoke-PrefectDscResource {
     DatabaseUrlVariable names) is the backend's (prefectwin/dsc): the instance's [DscProperty()]
     values are sent as they are. Get and Export write one hashtable of properties per instance,
     which the class converts to itself (property names match without regard to case); Test
-    writes one [bool]; Set writes nothing. Each planned or applied action is written with
-    Write-Verbose. A class method is no cmdlet, so it calls this with -ErrorAction Stop: a
+    writes one [bool]; Set writes nothing. The backend relays each planned or applied action
+    as a verbose event. A class method is no cmdlet, so it calls this with -ErrorAction Stop: a
     backend error then ends the method, and DSC reports it as the resource's failure.
 
     .PARAMETER Resource
@@ -40,11 +40,6 @@ function Invoke-PrefectDscResource {
     }
     $parameters = @{ resource = $Resource; properties = $properties }
     foreach ($answer in @(Invoke-PrefectBackend -Cmdlet $PSCmdlet -Command ('dsc.' + $Method.ToLowerInvariant()) -Parameters $parameters)) {
-        foreach ($action in @(Get-PrefectField -InputObject $answer -Name 'actions')) {
-            if ($null -ne $action) {
-                Write-Verbose -Message ("{0}: {1}" -f $Resource, (Get-PrefectField -InputObject $action -Name 'description'))
-            }
-        }
         if ($Method -eq 'Test') {
             return [bool](Get-PrefectField -InputObject $answer -Name 'inDesiredState')
         }

@@ -59,9 +59,8 @@ function Invoke-PrefectPlan {
         return
     }
     # Every state-changing command's plan has its 'actions' (registry.py refuses one that does
-    # not), each with an id, a description and the ids it depends on.
-    $actions = Get-PrefectField -InputObject $plan -Name 'actions'
-    $actions = @($actions)
+    # not), each with an id, a description and the ids it depends on (change/model.py).
+    $actions = @($plan.actions)
     $confirmed = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $skipped = New-Object -TypeName 'System.Collections.Generic.HashSet[string]'
     foreach ($action in $actions) {
@@ -72,9 +71,7 @@ function Invoke-PrefectPlan {
         if ($blocking.Count -gt 0 -and -not $WhatIfPreference) {
             Write-Verbose -Message "Skipped: $description (it needs $($blocking -join ', '), which was declined)."
             $null = $skipped.Add($id)
-            continue
-        }
-        if ($Cmdlet.ShouldProcess($Target, $description)) {
+        } elseif ($Cmdlet.ShouldProcess($Target, $description)) {
             $confirmed.Add($id)
         } else {
             $null = $skipped.Add($id)

@@ -41,23 +41,18 @@ function New-PrefectBridgeError {
     }
     $interpreter = [string](Get-PrefectField -InputObject (Get-PrefectField -InputObject $Backend -Name 'Python') -Name 'Path')
     $processId = Get-PrefectField -InputObject $Backend -Name 'ProcessId'
-    $details = switch ($Code) {
-        'BridgeFailed' {
-            $script:PrefectWinBackendPython = $null
-            'InvalidResult', "The PrefectWin backend ($interpreter) did not answer '$Command': $Problem.", "Check that '$interpreter -m prefectwin rpc --schema' works; run './build.ps1 Install' or set PREFECTWIN_PYTHON to a python.exe with the prefectwin package."
-        }
-        'Timeout' {
-            'OperationTimeout', "The PrefectWin backend (process $processId) $Problem while it served '$Command', and was stopped; the next command starts a new one.", 'Run the command again with -Verbose to see where it stopped.'
-        }
-        default {
-            'ResourceUnavailable', "The PrefectWin backend (process $processId) $Problem while it served '$Command'. Whether '$Command' took effect is unknown; the next command starts a new backend.", "Check the state '$Command' was meant to change (for example with Get-PrefectService), then run it again. If this repeats, run it with -Debug."
-        }
+    if ($Code -eq 'BridgeFailed') {
+        $script:PrefectWinBackendPython = $null
     }
-    $message = $details[1]
+    $category, $message, $remediation = @{
+        BridgeFailed = 'InvalidResult', "The PrefectWin backend ($interpreter) did not answer '$Command': $Problem.", "Check that '$interpreter -m prefectwin rpc --schema' works; run './build.ps1 Install' or set PREFECTWIN_PYTHON to a python.exe with the prefectwin package."
+        Timeout = 'OperationTimeout', "The PrefectWin backend (process $processId) $Problem while it served '$Command', and was stopped; the next command starts a new one.", 'Run the command again with -Verbose to see where it stopped.'
+        SessionLost = 'ResourceUnavailable', "The PrefectWin backend (process $processId) $Problem while it served '$Command'. Whether '$Command' took effect is unknown; the next command starts a new backend.", "Check the state '$Command' was meant to change (for example with Get-PrefectService), then run it again. If this repeats, run it with -Debug."
+    }[$Code]
     $tail = Get-PrefectField -InputObject $Backend -Name 'Tail'
     $lines = @($tail | Where-Object -FilterScript { $_ })
     if ($lines.Count -gt 0) {
         $message += [System.Environment]::NewLine + 'Its stderr ended with:' + [System.Environment]::NewLine + ($lines -join [System.Environment]::NewLine)
     }
-    New-PrefectErrorRecord -ErrorObject @{ code = $Code; category = $details[0]; message = $message; target = $Command; remediation = $details[2] }
+    New-PrefectErrorRecord -ErrorObject @{ code = $Code; category = $category; message = $message; target = $Command; remediation = $remediation }
 }

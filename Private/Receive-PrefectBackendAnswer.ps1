@@ -11,7 +11,8 @@ function Receive-PrefectBackendAnswer {
     any other line is skipped with Write-Debug. stderr is crash output only: its lines go to
     Write-Debug and the backend's Tail as they arrive. Task.WaitAny wakes up for whichever
     stream has a line, in slices short enough for Ctrl-C to stop the call.
-    Returns Text and ExitCode of the answer, or Code (SessionLost or Timeout) and Problem.
+    Returns the Answer (the answer line as ConvertFrom-Json reads it), or Code (SessionLost or
+    Timeout) and Problem.
 
     .PARAMETER Backend
     The backend, from Start-PrefectBackend.
@@ -69,21 +70,18 @@ function Receive-PrefectBackendAnswer {
                     if ($null -ne $Backend.Stderr -and $Backend.Stderr.Wait(2000)) {
                         continue
                     }
-                    return [PSCustomObject]@{ Code = 'SessionLost'; Problem = 'closed its stdout'; Text = $null }
+                    return [PSCustomObject]@{ Code = 'SessionLost'; Problem = 'closed its stdout'; Answer = $null }
                 }
                 $Backend.Stdout = $Backend.Process.StandardOutput.ReadLineAsync()
-                $record = $null
-                if ($text.StartsWith('{')) {
-                    try {
-                        $record = ConvertFrom-Json -InputObject $text -ErrorAction Stop
-                    } catch {
-                        $record = $null
-                    }
+                try {
+                    $record = ConvertFrom-Json -InputObject $text -ErrorAction Stop
+                } catch {
+                    $record = $null
                 }
                 $id = Get-PrefectField -InputObject $record -Name 'id'
                 $ok = Get-PrefectField -InputObject $record -Name 'ok'
                 if ($null -ne $ok -and ($null -eq $id -or [string]$id -eq $requestId)) {
-                    return [PSCustomObject]@{ Code = $null; Problem = $null; Text = $text; ExitCode = [int](Get-PrefectField -InputObject $record -Name 'exitCode') }
+                    return [PSCustomObject]@{ Code = $null; Problem = $null; Answer = $record }
                 }
                 if ($null -eq $ok -and [string]$id -eq $requestId) {
                     Write-PrefectBackendEvent -Record $record -Activity $activities
@@ -94,7 +92,7 @@ function Receive-PrefectBackendAnswer {
             }
             $left = ($deadline - [System.DateTime]::UtcNow).TotalMilliseconds
             if ($left -le 0) {
-                return [PSCustomObject]@{ Code = 'Timeout'; Problem = "did not finish within $TimeoutSec seconds"; Text = $null }
+                return [PSCustomObject]@{ Code = 'Timeout'; Problem = "did not finish within $TimeoutSec seconds"; Answer = $null }
             }
             $pending = @(@($Backend.Stdout, $Backend.Stderr) | Where-Object -FilterScript { $null -ne $_ })
             $null = [System.Threading.Tasks.Task]::WaitAny([System.Threading.Tasks.Task[]]$pending, [int][System.Math]::Min($left, 500))

@@ -38,52 +38,48 @@ function Resolve-PrefectPython {
     if ($null -eq $Cmdlet) {
         $Cmdlet = $PSCmdlet
     }
-    # Each candidate as (path, prefix arguments, where it came from).
-    $found = $null
-    $fromEnvironment = [System.Environment]::GetEnvironmentVariable('PREFECTWIN_PYTHON')
-    if ($fromEnvironment -and (Test-Path -LiteralPath $fromEnvironment -PathType Leaf)) {
-        $found = @($fromEnvironment, @(), 'PREFECTWIN_PYTHON')
-    } elseif ($fromEnvironment) {
-        Write-Warning -Message "PREFECTWIN_PYTHON is '$fromEnvironment', which does not exist; looking elsewhere."
-    }
+    # The interpreters a setting or a file names, in order, as (path, where it came from); a
+    # path of $null is the pythonPath key of that config file. One that is named but missing is
+    # warned about. The module's folder is PrefectWin.psm1's: this file's own $PSScriptRoot
+    # would be Private/ here and the module folder once './build.ps1 Build' has inlined it.
+    $named = @(, @([System.Environment]::GetEnvironmentVariable('PREFECTWIN_PYTHON'), 'PREFECTWIN_PYTHON'))
     $programData = [System.Environment]::GetEnvironmentVariable('ProgramData')
-    if ($null -eq $found -and $programData) {
-        $configPath = [System.IO.Path]::Combine($programData, 'PrefectWin', 'config.json')
-        $configured = $null
+    if ($programData) {
+        $named += , @($null, [System.IO.Path]::Combine($programData, 'PrefectWin', 'config.json'))
+    }
+    $named += , @([System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'Scripts', 'python.exe'), 'module venv')
+    $named += , @([System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'bin', 'python'), 'module venv')
+    $found = $null
+    foreach ($candidate in $named) {
+        $path, $source = $candidate
         try {
-            if (Test-Path -LiteralPath $configPath -PathType Leaf) {
-                $configured = [string](Get-PrefectField -InputObject (Get-Content -LiteralPath $configPath -Raw -Encoding UTF8 -ErrorAction Stop | ConvertFrom-Json -ErrorAction Stop) -Name 'pythonPath')
+            if ($null -eq $path -and (Test-Path -LiteralPath $source -PathType Leaf)) {
+                $path = [string](Get-PrefectField -InputObject (Get-Content -LiteralPath $source -Raw -Encoding UTF8 -ErrorAction Stop | ConvertFrom-Json -ErrorAction Stop) -Name 'pythonPath')
             }
         } catch {
-            Write-Warning -Message "Ignoring $configPath, which could not be read: $($_.Exception.Message)"
+            Write-Warning -Message "Ignoring $source, which could not be read: $($_.Exception.Message)"
         }
-        if ($configured -and (Test-Path -LiteralPath $configured -PathType Leaf)) {
-            $found = @($configured, @(), $configPath)
-        } elseif ($configured) {
-            Write-Warning -Message "$configPath names the interpreter '$configured', which does not exist; looking elsewhere."
-        }
-    }
-    # The module's folder (PrefectWin.psm1 sets it): this file's own $PSScriptRoot would be
-    # Private/ here and the module folder once './build.ps1 Build' has inlined it.
-    foreach ($venvPython in @([System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'Scripts', 'python.exe'), [System.IO.Path]::Combine($script:PrefectWinModuleRoot, '.venv', 'bin', 'python'))) {
-        if ($null -eq $found -and (Test-Path -LiteralPath $venvPython -PathType Leaf)) {
-            $found = @($venvPython, @(), 'module venv')
+        if ($path -and (Test-Path -LiteralPath $path -PathType Leaf)) {
+            $found = @($path, @(), $source)
+            break
+        } elseif ($path -and $source -ne 'module venv') {
+            Write-Warning -Message "$source names the interpreter '$path', which does not exist; looking elsewhere."
         }
     }
     $virtualEnv = [System.Environment]::GetEnvironmentVariable('VIRTUAL_ENV')
-    foreach ($name in @('py', 'python', 'python3')) {
-        foreach ($command in @($(if ($null -eq $found) { Get-Command -Name $name -CommandType Application -All -ErrorAction SilentlyContinue }))) {
+    :search foreach ($name in @($(if ($null -eq $found) { 'py', 'python', 'python3' }))) {
+        foreach ($command in @(Get-Command -Name $name -CommandType Application -All -ErrorAction SilentlyContinue)) {
             $path = [string]$command.Path
-            if ($null -ne $found) {
-                break
-            } elseif ($name -eq 'py') {
+            if ($name -eq 'py') {
                 $found = @($path, @('-3'), 'py launcher')
+                break search
             } elseif ($path -match '[\\/]WindowsApps[\\/]') {
                 Write-Verbose -Message "Skipping ${path}: the Microsoft Store stub, not an installed Python."
             } elseif ($virtualEnv -and ($path -replace '\\', '/').StartsWith(($virtualEnv -replace '\\', '/').TrimEnd('/') + '/', [System.StringComparison]::OrdinalIgnoreCase)) {
                 Write-Verbose -Message "Skipping ${path}: it belongs to the active virtual environment $virtualEnv."
             } else {
                 $found = @($path, @(), 'PATH')
+                break search
             }
         }
     }

@@ -32,8 +32,8 @@ function Start-PrefectBackend {
     $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
     $startInfo.FileName = $python.Path
     # Windows PowerShell 5.1's ProcessStartInfo has no ArgumentList; the arguments are constant
-    # and at most need quotes around a space.
-    $startInfo.Arguments = @(@($python.PrefixArgs) + @('-X', 'utf8', '-m', 'prefectwin', 'serve') | ForEach-Object -Process { if ($_ -match '\s') { '"' + $_ + '"' } else { $_ } }) -join ' '
+    # and hold no space, so they need no quoting.
+    $startInfo.Arguments = (@($python.PrefixArgs) + @('-X', 'utf8', '-m', 'prefectwin', 'serve')) -join ' '
     $startInfo.UseShellExecute = $false
     $startInfo.CreateNoWindow = $true
     $startInfo.RedirectStandardInput = $true
@@ -42,14 +42,24 @@ function Start-PrefectBackend {
     $startInfo.StandardOutputEncoding = $utf8
     $startInfo.StandardErrorEncoding = $utf8
     $startInfo.WorkingDirectory = $script:PrefectWinModuleRoot
-    $backend = [PSCustomObject]@{
+    $process = New-Object -TypeName System.Diagnostics.Process
+    $process.StartInfo = $startInfo
+    try {
+        $null = $process.Start()
+    } catch {
+        $process.Dispose()
+        $Cmdlet.ThrowTerminatingError((New-PrefectBridgeError -Code 'BridgeFailed' -Command $Command -Problem "it could not be started: $($_.Exception.GetBaseException().Message)" -Backend @{ Python = $python }))
+    }
+    $script:PrefectWinBackendStarts++
+    Write-Verbose -Message ("PrefectWin backend started (process {0})." -f $process.Id)
+    [PSCustomObject]@{
         PSTypeName = 'PrefectWin.Backend'
         Python = $python
-        Process = New-Object -TypeName System.Diagnostics.Process
-        ProcessId = $null
+        Process = $process
+        ProcessId = $process.Id
         StartTime = [System.DateTime]::Now
-        Stdout = $null
-        Stderr = $null
+        Stdout = $process.StandardOutput.ReadLineAsync()
+        Stderr = $process.StandardError.ReadLineAsync()
         Tail = New-Object -TypeName 'System.Collections.Generic.Queue[string]'
         Busy = $false
         NextId = 0
@@ -57,17 +67,4 @@ function Start-PrefectBackend {
         Ended = 'was stopped'
         Version = $null
     }
-    $backend.Process.StartInfo = $startInfo
-    try {
-        $null = $backend.Process.Start()
-    } catch {
-        $backend.Process.Dispose()
-        $Cmdlet.ThrowTerminatingError((New-PrefectBridgeError -Code 'BridgeFailed' -Command $Command -Problem "it could not be started: $($_.Exception.GetBaseException().Message)" -Backend $backend))
-    }
-    $backend.ProcessId = $backend.Process.Id
-    $backend.Stdout = $backend.Process.StandardOutput.ReadLineAsync()
-    $backend.Stderr = $backend.Process.StandardError.ReadLineAsync()
-    $script:PrefectWinBackendStarts++
-    Write-Verbose -Message ("PrefectWin backend started (process {0})." -f $backend.ProcessId)
-    $backend
 }

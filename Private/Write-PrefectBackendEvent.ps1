@@ -26,19 +26,16 @@ function Write-PrefectBackendEvent {
         [Parameter(Mandatory = $true)] [object] $Record,
         [Parameter(Mandatory = $true)] [AllowEmptyCollection()] [System.Collections.Generic.List[string]] $Activity
     )
-    # The backend (events.py) sends an activity and a status that are never empty, and a
+    # The backend (events.py) always sends an activity and a status that are never empty, and a
     # percentage (or null) from 0 to 100.
     $progress = Get-PrefectField -InputObject $Record -Name 'progress'
     if ($null -ne $progress) {
-        $name = [string](Get-PrefectField -InputObject $progress -Name 'activity')
-        $status = [string](Get-PrefectField -InputObject $progress -Name 'status')
-        $percent = Get-PrefectField -InputObject $progress -Name 'percent'
-        if (-not $Activity.Contains($name)) {
-            $Activity.Add($name)
+        if (-not $Activity.Contains($progress.activity)) {
+            $Activity.Add($progress.activity)
         }
-        $bar = @{ Activity = $name; Status = $status; Id = $script:PrefectWinProgressBaseId + $Activity.IndexOf($name) }
-        if ($null -ne $percent) {
-            $bar['PercentComplete'] = [int]$percent
+        $bar = @{ Activity = $progress.activity; Status = $progress.status; Id = $script:PrefectWinProgressBaseId + $Activity.IndexOf($progress.activity) }
+        if ($null -ne $progress.percent) {
+            $bar['PercentComplete'] = [int]$progress.percent
         }
         Write-Progress @bar
         return

@@ -259,9 +259,9 @@ Describe 'Contract fixture' {
             # The recorded response, through the module's own response handling.
             $stdout = ConvertTo-Json -InputObject $exchange.response -Depth 30 -Compress
             & $prefectWin {
-                param($cmdlet, $command, $text, $code)
-                ConvertFrom-PrefectResponse -Cmdlet $cmdlet -Command $command -Stdout $text -ExitCode $code
-            } $bound['Cmdlet'] $bound['Command'] $stdout ([int]$exchange.exitCode)
+                param($cmdlet, $command, $text)
+                ConvertFrom-PrefectResponse -Cmdlet $cmdlet -Command $command -Response (ConvertFrom-Json -InputObject $text)
+            } $bound['Cmdlet'] $bound['Command'] $stdout
         }
 
         if ($null -ne $fixture.PSObject.Properties['bindingError'] -and $fixture.bindingError) {
@@ -383,7 +383,7 @@ Describe 'ConvertTo-PrefectObject' {
 
     It 'converts each object from the pipeline and skips $null' {
         $objects = @(& $prefectWin {
-                @([PSCustomObject]@{ check = 'a' }, $null, @{ check = 'b' }) | ConvertTo-PrefectObject -TypeName 'CheckResult'
+                @([PSCustomObject]@{ check = 'a' }, $null, [PSCustomObject]@{ check = 'b' }) | ConvertTo-PrefectObject -TypeName 'CheckResult'
             })
         $objects.Count | Should -Be 2
         ($objects | ForEach-Object -Process { $_.Check }) -join ',' | Should -BeExactly 'a,b'
@@ -564,7 +564,7 @@ Describe 'ConvertFrom-PrefectResponse' {
                 function Receive-TestResponse {
                     [CmdletBinding()]
                     param([string] $Stdout)
-                    ConvertFrom-PrefectResponse -Cmdlet $PSCmdlet -Command 'test.response' -Stdout $Stdout -ExitCode 1 -StderrTail @('last words')
+                    ConvertFrom-PrefectResponse -Cmdlet $PSCmdlet -Command 'test.response' -Response (ConvertFrom-Json -InputObject $Stdout) -Backend @{ Tail = @('last words') }
                 }
                 $responseErrors = $null
                 $output = @(Receive-TestResponse -Stdout $stdout -ErrorAction SilentlyContinue -ErrorVariable responseErrors)
@@ -588,8 +588,8 @@ Describe 'ConvertFrom-PrefectResponse' {
     }
 
     It 'throws PrefectWin.BridgeFailed with the stderr tail for <Case>' -ForEach @(
-        @{ Case = 'no output'; Text = '' }
-        @{ Case = 'a traceback'; Text = 'Traceback (most recent call last):' }
+        @{ Case = 'no answer'; Text = 'null' }
+        @{ Case = 'a line of text'; Text = '"Traceback (most recent call last):"' }
         @{ Case = 'JSON that is not a response'; Text = '{"hello":1}' }
         @{ Case = 'another protocol'; Text = '{"protocol":2,"ok":true,"result":null}' }
     ) {
@@ -610,6 +610,10 @@ Describe 'Invoke-PrefectPlan' {
                 [bool]$Answers[$action]
             }.GetNewClosure()
             $fake | Add-Member -MemberType ScriptMethod -Name 'ShouldProcess' -Value $shouldProcess
+            # What Import-PrefectCallerPreference reads of a cmdlet: no common parameters, and
+            # this test's preference variables.
+            $fake | Add-Member -MemberType NoteProperty -Name 'MyInvocation' -Value ([PSCustomObject]@{ BoundParameters = @{} })
+            $fake | Add-Member -MemberType NoteProperty -Name 'SessionState' -Value $ExecutionContext.SessionState
             $fake
         }
 
@@ -789,7 +793,7 @@ Describe 'The bridge against the real backend' -Skip:$skipRealBackend {
 
     It 'Invoke-PrefectBackend passes -Apply and the whole current environment through, beside cwd' {
         Mock -CommandName Receive-PrefectBackendAnswer -ModuleName PrefectWin -MockWith {
-            [PSCustomObject]@{ Code = $null; Problem = $null; Text = '{"protocol":1,"ok":true,"result":' + (ConvertTo-Json -InputObject $Line -Compress) + '}'; ExitCode = 0 }
+            [PSCustomObject]@{ Code = $null; Problem = $null; Answer = [PSCustomObject]@{ protocol = 1; ok = $true; result = $Line } }
         }
         $env:PREFECTWIN_TEST_MARKER = 'marked'
         try {

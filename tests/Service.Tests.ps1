@@ -58,9 +58,9 @@ BeforeAll {
         $State.Requests.Add((ConvertFrom-Json -InputObject $json))
         $stdout = ConvertTo-Json -InputObject $exchange.response -Depth 30 -Compress
         & $prefectWin {
-            param($cmdlet, $command, $text, $code)
-            ConvertFrom-PrefectResponse -Cmdlet $cmdlet -Command $command -Stdout $text -ExitCode $code
-        } $Bound['Cmdlet'] $Bound['Command'] $stdout ([int]$exchange.exitCode)
+            param($cmdlet, $command, $text)
+            ConvertFrom-PrefectResponse -Cmdlet $cmdlet -Command $command -Response (ConvertFrom-Json -InputObject $text)
+        } $Bound['Cmdlet'] $Bound['Command'] $stdout
     }
 
     function Get-SortedName {

@@ -138,9 +138,13 @@ def test_service_get_test_set_export_and_absent(services, tmp_path, free_port):
     assert test["inDesiredState"] is False and test["differingProperties"] == ["ensure"]
     assert services.changing_calls() == []
 
-    done = ok(dsc("set", "PrefectService", **desired))
+    answer = dsc("set", "PrefectService", **desired)
+    done = ok(answer)
     assert done["changed"] is True and done["properties"]["status"] == "Running"
     assert [a["kind"] for a in done["actions"]][-1] == "start-service"
+    # The class's Set shows what it did through the relayed verbose events, one per action.
+    relayed = [e["message"] for e in answer[2] if e.get("level") == "verbose" and e["message"].startswith("Changed: ")]
+    assert relayed == [f"Changed: {a['description']}" for a in done["actions"]]
     after = ok(dsc("test", "PrefectService", **desired))
     assert after["inDesiredState"] is True and after["actions"] == []
     assert {k: after["properties"][k] for k in ("role", "port", "prefectHome")} == {"role": "Server", "port": desired["Port"], "prefectHome": desired["PrefectHome"]}

@@ -109,8 +109,12 @@ def dsc_set(params: DscParams, ctx: Context) -> DscSet:
     wanted = _parse(params)
     if ctx.what_if:
         actual, _, actions = family.test(wanted, ctx)
+        for action in actions:
+            ctx.events.verbose(f"Would change: {action.description}")
         return DscSet(resource=params.resource, properties=actual.wire(), changed=False, actions=_actions(actions))
     actual, actions = family.apply(wanted, ctx)
+    for action in actions:
+        ctx.events.verbose(f"Changed: {action.description}")
     return DscSet(resource=params.resource, properties=actual.wire(), changed=bool(actions), actions=_actions(actions))
 
 
