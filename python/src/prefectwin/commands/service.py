@@ -303,10 +303,11 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
         if local is not None:
             spec = build_spec(params, local_server=local, local_server_auth=_local_server_auth(adapter, local[0]), **build)
     from prefectwin.services.auth import exposure_warning
+    from prefectwin.services.firewall import scope_warning
 
-    exposed = exposure_warning(spec)
-    if exposed:
-        ctx.events.warning(exposed)
+    for warning in (exposure_warning(spec), scope_warning(spec)):
+        if warning:
+            ctx.events.warning(warning)
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     if ctx.what_if:
         if not adapter.is_admin():
