@@ -1033,7 +1033,10 @@ class TestServiceChecks:
 
         expect(run("service.auth-match", svc()), "Pass", "Neither")
         expect(run("service.auth-match", svc(peer={"auth_string": SecretStr("a:b")})), "Fail", "sends none")
-        result = expect(run("service.auth-match", svc(peer={"auth_string": SecretStr("a:b")}, auth_string=SecretStr("a:c"))), "Fail", "different auth string")
+        rotated = svc(peer={"auth_string": SecretStr("a:b")}, auth_string=SecretStr("a:c"), arguments=("-m", "prefect", "worker", "start", "--pool", "etl"))
+        result = expect(run("service.auth-match", rotated), "Fail", "different auth string")
+        # After a rotation the worker did not follow: the message says so, the fix is the worker's install.
+        assert "auth was changed" in result.message and "Install-PrefectService -Name PrefectWorker -Role Worker -Pool etl" in result.remediation
         assert "a:b" not in result.model_dump_json() and "a:c" not in result.model_dump_json()
         expect(run("service.auth-match", svc(peer={"auth_string": SecretStr("a:b")}, auth_string=SecretStr("a:b"))), "Pass", "expects")
 

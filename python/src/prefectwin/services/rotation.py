@@ -186,3 +186,15 @@ def _own_warning(spec: Any, worker: LocalWorker, new: Optional[SecretStr]) -> st
         f"credential, the server will refuse it (HTTP 401). Install it again ({reinstall}) without -AuthCredential to take the server's string, "
         "or with the new credential."
     )
+
+
+def stale_auth_message(worker: str, server: str, pool: Optional[str], sends: bool) -> str:
+    """Why a worker of this computer is refused by the server it follows, and the fix: the
+    server's auth was changed after the worker was installed (a rotation PrefectWin could not
+    carry to it, or one made by hand)."""
+    what = "sends an auth string that is not the one" if sends else "sends no auth string, but"
+    return (
+        f"worker '{worker}' {what} server '{server}' of this computer now requires: the server's auth was changed after the worker was installed "
+        f"(Install-PrefectService -Role Server -AuthCredential rotates it). Install the worker again: Install-PrefectService -Name {worker} -Role Worker "
+        f"-Pool {pool or '<pool>'} (without -ApiUrl and -AuthCredential it takes the server's string), or with -AuthCredential and the server's credential"
+    )
