@@ -311,7 +311,8 @@ def _reinstall_worker(service: Any) -> str:
     pool = args[args.index("--pool") + 1] if "--pool" in args[:-1] else "<pool>"
     return (
         f"Install the worker again: Install-PrefectService -Name {service.name} -Role Worker -Pool {pool} (without -ApiUrl and -AuthCredential it takes "
-        "the local server's string), or with -AuthCredential and the server's credential."
+        "the local server's string), or with -AuthCredential and the server's credential. A PREFECT_API_AUTH_STRING in a .env of its working folder "
+        "wins over that: give it the value of the server's PREFECT_SERVER_API_AUTH_STRING, or remove it."
     )
 
 
