@@ -560,6 +560,8 @@ def build_spec(
     secret_environment: dict[str, SecretStr] = {}
     dependencies = tuple(params.depends_on or ())
     database, kind, sqlite_file = None, "sqlite", None
+    # Where a worker's auth string comes from, for its marker (services/rotation.py).
+    auth_from: Optional[str] = None
     if server:
         port = params.port or DEFAULT_PORT
         bind = params.bind_address or DEFAULT_BIND_ADDRESS
@@ -571,7 +573,6 @@ def build_spec(
             secret_environment[DATABASE_URL_KEY] = SecretStr(database)
         secret_environment.update(auth.server_auth(params, bind, port))
         worker_name = pool = worker_type = None
-        auth_from = None
         queues: tuple[str, ...] = ()
         description = "Prefect 3 server, managed by PrefectWin."
     else:
@@ -591,9 +592,9 @@ def build_spec(
         client = auth.worker_auth(params, local_server_auth if local_server else None)
         secret_environment.update(client)
         if params.auth_credential is not None:
-            auth_from: Optional[str] = auth.GIVEN_AUTH
-        else:
-            auth_from = local_server[0] if local_server and client else None
+            auth_from = auth.GIVEN_AUTH
+        elif local_server and client:
+            auth_from = local_server[0]
         description = f"Prefect 3 worker for work pool '{pool}', managed by PrefectWin."
     plain_extra, secret_extra = split_secret_environment(extra)
     environment.update(plain_extra)
