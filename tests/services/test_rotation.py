@@ -196,3 +196,17 @@ def test_a_worker_from_before_authfrom_follows_when_it_sends_the_server_s_old_st
     own.marker = json.dumps(marker)
     response, _ = call("service.install", rotated(machine), what_if=True)
     assert not any("OwnCredential" in a["target"] for a in response["result"]["actions"])
+
+
+def test_a_session_that_may_not_read_the_secrets_files_says_the_plan_is_partial(adapter, machine):
+    """A -WhatIf without administrator rights: neither the server's old string nor the workers'
+    files can be read, so the workers' part is not planned, and the warnings say so."""
+    from prefectwin.errors import PermissionDenied
+
+    adapter.fail_on["read_restricted_file"] = PermissionDenied("Access to the path is denied.")
+    response, events = call("service.install", rotated(machine), what_if=True)
+    assert response["ok"], response
+    assert not any("Follower" in a["target"] for a in response["result"]["actions"])
+    said = warnings(events)
+    assert any("cannot tell whether its auth changes" in w and "administrator" in w for w in said), said
+    assert any("'Follower'" in w and "cannot read the secrets file" in w for w in said), said
