@@ -37,7 +37,7 @@ from prefectwin.change import journal
 from prefectwin.services.spec import RESERVED_KEYS
 from prefectwin.target import agents
 
-RELEASES = ("3.1.15", "3.4.25", "3.9.1")
+RELEASES = ("3.1.15", "3.4.25", "3.6.29", "3.9.1")
 # Names every release from 3.1 on holds as secret (the list): the oracle must find them.
 EXPECTED = {"PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING", "PREFECT_SERVER_DATABASE_PASSWORD"}
 
@@ -154,7 +154,10 @@ def test_every_secret_setting_is_masked_in_every_output(release, tmp_path, monke
             handed_over.append(process["result"].pop("environment"))  # the wrapper's channel, checked below
             refused = session.ask("setting.set", {**setting, "scope": "Machine"})
             assert refused["error"]["code"] == "NotSupported"
-            failed = session.ask("setting.set", setting, env={"PREFECT_PROFILES_PATH": str(blocked / "profiles.toml")})
+        # The failing applies one after another: a failed apply retires the warm agent, and its
+        # successor serves the next failure as well as it would the next name's what-if.
+        for name, canary in canaries.items():
+            failed = session.ask("setting.set", {"pythonPath": python, "name": name, "value": canary}, env={"PREFECT_PROFILES_PATH": str(blocked / "profiles.toml")})
             assert not failed["ok"], failed
         profiles = (home / "profiles.toml").read_text(encoding="utf-8")
         assert all(canaries[name] in profiles for name in canonical), "a value never reached the profile"

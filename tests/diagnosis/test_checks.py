@@ -305,6 +305,13 @@ class TestSettingsHome:
         r = expect(run("settings.home", facts), "Fail", "could not be asked", "importlib_metadata", remediation=('"/opt/prefect/venv/bin/python" -m pip install importlib_metadata',))
         assert "setting" not in r.remediation
 
+    def test_a_path_prefect_cannot_read_is_neither_a_broken_install_nor_a_bad_setting(self):
+        error = "NotADirectoryError: [Errno 20] Not a directory: '/srv/a-file/profiles.toml'"
+        facts = make_facts(home=None, prefect={"settings_error": error, "settings_error_kind": "filesystem"})
+        expect(run("prefect.installed", facts), "Pass", "3.8.8")
+        r = expect(run("settings.home", facts), "Fail", "file or folder", "a-file", remediation=("PREFECT_PROFILES_PATH", "not a file"))
+        assert "einstall" not in r.remediation and "pip" not in r.remediation
+
     def test_an_unsupported_release_is_left_to_prefect_installed(self):
         facts = make_facts(home=None, prefect={"version": "3.0.2", "settings_error": "NameError: x", "settings_error_kind": "broken"})
         for name in ("settings.home", "settings.profile", "settings.api-url"):
@@ -1033,7 +1040,10 @@ class TestServiceChecks:
 
         expect(run("service.auth-match", svc()), "Pass", "Neither")
         expect(run("service.auth-match", svc(peer={"auth_string": SecretStr("a:b")})), "Fail", "sends none")
-        result = expect(run("service.auth-match", svc(peer={"auth_string": SecretStr("a:b")}, auth_string=SecretStr("a:c"))), "Fail", "different auth string")
+        rotated = svc(peer={"auth_string": SecretStr("a:b")}, auth_string=SecretStr("a:c"), arguments=("-m", "prefect", "worker", "start", "--pool", "etl"))
+        result = expect(run("service.auth-match", rotated), "Fail", "different auth string")
+        # After a rotation the worker did not follow: the message says so, the fix is the worker's install.
+        assert "auth was changed" in result.message and "Install-PrefectService -Name PrefectWorker -Role Worker -Pool etl" in result.remediation
         assert "a:b" not in result.model_dump_json() and "a:c" not in result.model_dump_json()
         expect(run("service.auth-match", svc(peer={"auth_string": SecretStr("a:b")}, auth_string=SecretStr("a:b"))), "Pass", "expects")
 

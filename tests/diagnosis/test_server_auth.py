@@ -195,3 +195,39 @@ def test_server_auth_names_the_release_to_upgrade_to_where_there_is_no_auth(run_
     r = diagnose(run_rpc, {"PREFECT_HOME": str(tmp_path / "h"), "PREFECT_SERVER_API_HOST": "0.0.0.0"}, "server.auth", role="Server", pythonPath=str(python))["server.auth"]
     assert r["status"] == "Fail" and "cannot require authentication" in r["message"], r
     assert "3.1.15" in r["remediation"]
+
+
+def test_a_worker_left_behind_by_a_rotation_is_told_so_and_how_to_fix_it(auth_server, tmp_path):
+    """The server of this computer now requires AUTH_STRING (it was rotated); its worker still
+    sends the old string, or none. The real server refuses the worker's heartbeat query with
+    401, and Get-PrefectService's health says why and what to run."""
+    from fakes.services import FakeServiceAdapter
+
+    adapter = FakeServiceAdapter()
+    server_file, worker_file = str(tmp_path / "PrefectServer.secrets.toml"), str(tmp_path / "PrefectWorker.secrets.toml")
+    adapter.secret_files[server_file] = f'active = "prefectwin"\n[profiles.prefectwin]\nPREFECT_SERVER_API_AUTH_STRING = "{AUTH_STRING}"\n'
+    server_marker = {"managedBy": "PrefectWin", "format": 1, "role": "Server", "apiUrl": auth_server.api_url, "port": auth_server.port}
+    adapter.services["prefectserver"] = _fake_service(
+        "PrefectServer", server_marker, (f"PREFECT_PROFILES_PATH={server_file}",)
+    )
+    worker_marker = {"managedBy": "PrefectWin", "format": 1, "role": "Worker", "apiUrl": auth_server.api_url, "pool": "etl", "workerName": "PrefectWorker@BOX1", "authFrom": "PrefectServer"}
+    worker = ServiceRecord(
+        name="PrefectWorker", status="Running", pid=2, marker=json.dumps(worker_marker), parameters={"AppEnvironmentExtra": (f"PREFECT_PROFILES_PATH={worker_file}",)}
+    )
+    for held, words in ((f'PREFECT_API_AUTH_STRING = "{WRONG}"\n', "sends an auth string that is not the one"), ("", "sends no auth string")):
+        adapter.secret_files[worker_file] = f'active = "prefectwin"\n[profiles.prefectwin]\n{held}'
+        [info] = health.describe_all([worker], adapter=adapter)
+        assert info.health == "Unhealthy" and "HTTP 401" in info.health_detail, info
+        assert words in info.health_detail and "server 'PrefectServer' of this computer" in info.health_detail, info.health_detail
+        assert "auth was changed" in info.health_detail and "Install-PrefectService -Name PrefectWorker -Role Worker -Pool etl" in info.health_detail
+        assert_no_secret(info.model_dump_json())
+    # Sending the server's string, the refusal (none here) needs no such explanation.
+    adapter.secret_files[worker_file] = f'active = "prefectwin"\n[profiles.prefectwin]\nPREFECT_API_AUTH_STRING = "{AUTH_STRING}"\n'
+    [info] = health.describe_all([worker], adapter=adapter)
+    assert "401" not in (info.health_detail or "") and "auth was changed" not in (info.health_detail or ""), info
+
+
+def _fake_service(name: str, marker: dict, environment: tuple[str, ...]):
+    from fakes.services import FakeService
+
+    return FakeService(name=name, status="Running", pid=1, parameters={"Application": ("/usr/bin/python3",), "AppEnvironmentExtra": environment}, marker=json.dumps(marker))

@@ -98,3 +98,30 @@ def test_dsc_v3_takes_the_auth_string_by_reference_only():
     assert PASSWORD not in stderr and "AuthStringVariable" in json.loads(stderr.splitlines()[-1])["error"]
     schema = manifest["schema"]["embedded"]["properties"]
     assert {"authCredential", "authStringVariable", "allowAnonymous"} <= set(schema)
+
+
+def test_a_dsc_rotation_carries_the_new_string_to_the_local_worker(services, tmp_path, free_port):
+    """DSC drives the same install: a new AuthCredential reaches the worker that took the
+    server's string, and Test is false until it has (a worker left behind is drift)."""
+    from prefectwin.services.secrets_file import file_values
+
+    other = "Civet-Dsc-2b8;="
+    desired = server(tmp_path, free_port, AuthCredential={"UserName": "admin", "Password": PASSWORD})
+    assert dsc("set", **desired)[0]["ok"]
+    worker = {"Name": "PrefectWorker", "Role": "Worker", "Pool": "etl", "PrefectHome": str(tmp_path / "home")}
+    assert dsc("set", **worker)[0]["ok"]
+
+    def worker_sends() -> str:
+        env = dict(e.partition("=")[::2] for e in services.services["prefectworker"].parameters["AppEnvironmentExtra"])
+        return file_values(services.secret_files[env["PREFECT_PROFILES_PATH"]])["PREFECT_API_AUTH_STRING"]
+
+    rotated = {**desired, "AuthCredential": {"UserName": "admin", "Password": other}}
+    assert dsc("test", **rotated)[0]["result"]["inDesiredState"] is False
+    response, _, _ = dsc("set", **rotated)
+    assert response["ok"], response
+    assert worker_sends() == f"admin:{other}" and other not in json.dumps(response)
+    assert dsc("test", **rotated)[0]["result"]["inDesiredState"] is True
+    # The worker's file put back by hand to the old string: the server's Test sees the drift.
+    path = next(p for p in services.secret_files if p.endswith("PrefectWorker.secrets.toml"))
+    services.secret_files[path] = services.secret_files[path].replace(other, PASSWORD)
+    assert dsc("test", **rotated)[0]["result"]["inDesiredState"] is False

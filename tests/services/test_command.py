@@ -88,6 +88,26 @@ def test_what_if_returns_the_plan_and_changes_nothing(adapter, tmp_path, free_po
     assert adapter.changing_calls() == []
 
 
+def test_what_if_leaves_no_prefect_home_behind_though_the_probed_prefect_makes_one(adapter, tmp_path, free_port, monkeypatch):
+    """The validation asks the real target's Prefect, which creates a missing PREFECT_HOME when
+    it starts; a -WhatIf must still change nothing, and the plan it shows must still apply."""
+    from target_venvs import target_python
+
+    from prefectwin.serve import answer
+    from prefectwin.services import validate
+
+    monkeypatch.setattr(validate.probe, "run_probe", probe.run_probe)  # not the module's cached probe: this one runs
+    home = tmp_path / "new-home"
+    params = {**server_params(tmp_path, free_port), "prefectHome": str(home), "pythonPath": target_python("3.9.1")}
+    planned = answer(json.dumps({"id": 1, "protocol": 1, "command": "service.install", "params": params, "whatIf": True}).encode(), lambda event: None)
+    assert planned["ok"], planned
+    assert not home.exists(), "the -WhatIf left PREFECT_HOME behind"
+    assert planned["result"]["actions"][0] == {**planned["result"]["actions"][0], "kind": "create-directory", "target": str(home)}
+    applied = answer(json.dumps({"id": 2, "protocol": 1, "command": "service.install", "params": params, "apply": {"planId": planned["result"]["planId"]}}).encode(), lambda event: None)
+    assert applied["ok"], applied
+    assert str(home) in adapter.directories
+
+
 def test_install_applies_then_a_second_install_changes_nothing(adapter, tmp_path, free_port):
     params = server_params(tmp_path, free_port, start=True, passThru=True)
     first = call("service.install", params)

@@ -603,3 +603,48 @@ def test_the_scope_check_skips_what_it_cannot_judge():
     unreadable = make_facts(role="Server", os_name="Windows", windows=windows_facts(firewall_rules=None, firewall_error="Access denied"))
     assert check(unreadable).status == "Skipped" and "Access denied" in check(unreadable).message
     assert check(scope_facts(fw(remote=None))).status == "Skipped"
+
+
+@pytest.mark.parametrize(
+    ("allow_from", "profiles"),
+    [(["Any"], None), (["Any"], ["Domain", "Private", "Public"]), (["10.0.0.0/24"], None), (None, None), (None, ["Public"])],
+    ids=["any", "any-public", "subnet", "default", "default-public"],
+)
+def test_the_install_warns_about_an_open_rule_exactly_when_the_diagnosis_of_that_rule_would(allow_from, profiles):
+    """The install-time warning and windows.firewall-scope judge the same rule alike: the rule
+    the install adds (read back from the fake firewall) is what the check is given."""
+    adapter = FakeServiceAdapter()
+    values = {"open_firewall": True, "bind_address": "0.0.0.0", "allow_anonymous": True}
+    if allow_from:
+        values["allow_from"] = allow_from
+    if profiles:
+        values["firewall_profile"] = profiles
+    spec = windows_spec(**values)
+    install(adapter, spec)
+    remote, chosen = adapter.firewall_rule_scope(RULE)
+    diagnosed = check(scope_facts(fw(remote=remote, profiles=chosen)))
+    warning = firewall.scope_warning(spec)
+    assert (warning is not None) == (diagnosed.status == "Warning"), (warning, diagnosed)
+    if warning:
+        assert RULE in warning and "every address" in warning and "-AllowFrom" in warning and "run code" in warning
+        assert ("public networks too" in warning) == ("public networks too" in diagnosed.message)
+
+
+def test_install_what_if_warns_about_allow_from_any(service_adapter, tmp_path, free_port):
+    import io
+    import json as _json
+
+    from prefectwin.events import Events
+    from prefectwin.rpc import handle
+
+    params = {
+        "name": "PrefectServer", "role": "Server", "prefectHome": str(tmp_path / "home"), "port": free_port(), "bindAddress": "0.0.0.0",
+        "allowAnonymous": True, "openFirewall": True,
+    }
+    for allow_from, warned in ((["Any"], True), (["10.0.0.0/24"], False)):
+        stream = io.StringIO()
+        response, _ = handle(_json.dumps({"protocol": 1, "command": "service.install", "params": {**params, "allowFrom": allow_from}, "whatIf": True}).encode(), Events(stream))
+        assert response["ok"], response
+        warnings = [e["message"] for e in map(_json.loads, stream.getvalue().splitlines()) if e.get("level") == "warning"]
+        assert any("every address" in w and "-AllowFrom Any" in w for w in warnings) == warned, warnings
+    assert service_adapter.changing_calls() == []

@@ -413,22 +413,90 @@ def test_windows_reports_an_account_this_machine_does_not_know():
     assert access_problems(access, "CONTOSO\\gone") == ["CONTOSO\\gone, the service's account, cannot read it"]
 
 
-# -- POSIX: mode 0600, for real -------------------------------------------------------------------
-def test_posix_writes_mode_0600_atomically_and_reports_a_widened_mode(tmp_path):
+# -- POSIX: mode 0400, for real -------------------------------------------------------------------
+def test_posix_writes_mode_0400_atomically_and_reports_a_widened_mode(tmp_path):
     from prefectwin.system.posix import PosixAdapter
 
     adapter = PosixAdapter()
     path = str(tmp_path / "PrefectServer.secrets.toml")
     adapter.write_restricted_file(path, SecretStr("first"), "prefect")
     adapter.write_restricted_file(path, SecretStr("second ä"), "prefect")
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o400
     assert adapter.read_restricted_file(path).get_secret_value() == "second ä"
     assert os.listdir(tmp_path) == ["PrefectServer.secrets.toml"]
     access = adapter.file_access(path, "no-such-posix-user")
     assert access_problems(access, "the service's user") == []
+    # The account may read its file, not change it: on Windows its entry is read only, here the mode.
+    os.chmod(path, 0o600)
+    assert access_problems(adapter.file_access(path, "no-such-posix-user"), "the service's user") == ["the service's user can change it"]
     os.chmod(path, 0o644)
     problems = access_problems(adapter.file_access(path, "no-such-posix-user"), "the service's user")
     assert any("everyone can read it" in p for p in problems)
+
+
+def _rewrite_restore_delete(folder: str) -> tuple:
+    from prefectwin.change.model import Action
+    from prefectwin.services.steps import Runtime, inverse, perform
+    from prefectwin.system.posix import PosixAdapter
+
+    adapter, path = PosixAdapter(), os.path.join(folder, "PrefectWorker.secrets.toml")
+    run = Runtime(adapter, None)
+    first = Action(id="a1", kind="write-secrets-file", description="w", target=path, data={"path": path, "content": SecretStr("old"), "reader": "u", "previous": None})
+    perform(first, run)
+    again = Action(id="a2", kind="write-secrets-file", description="w", target=path, data={"path": path, "content": SecretStr("new"), "reader": "u", "previous": SecretStr("old")})
+    perform(again, run)
+    after_rewrite = (adapter.read_restricted_file(path).get_secret_value(), stat.S_IMODE(os.stat(path).st_mode), os.access(path, os.W_OK))
+    perform(inverse(again), run)
+    after_undo = (adapter.read_restricted_file(path).get_secret_value(), stat.S_IMODE(os.stat(path).st_mode))
+    perform(inverse(first), run)
+    return after_rewrite, after_undo, os.path.exists(path)
+
+
+def test_a_0400_file_is_rewritten_restored_and_deleted_by_its_owner_who_may_not_write_it(tmp_path):
+    """What a rotation and its rollback do to a secrets file, as a user that is not root (root
+    ignores modes; a forked child gives up root first): each write renames a new file over the
+    read-only one, which needs the folder's write bit only."""
+    import pickle
+    import shutil
+    import tempfile
+
+    nobody = None
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            nobody = pwd.getpwnam("nobody")
+        except KeyError:
+            pytest.skip("no unprivileged user to write the file as")
+    # Not under tmp_path: pytest's own folders are root's alone.
+    folder = tempfile.mkdtemp(prefix="prefectwin-0400-")
+    if nobody is not None:
+        os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+    # Once here, so that every module it needs is imported before the child may no longer read the venv.
+    (tmp_path / "as-root").mkdir()
+    _rewrite_restore_delete(str(tmp_path / "as-root"))
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(read_end)
+            if nobody is not None:
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+            answer = ("ok", _rewrite_restore_delete(folder))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            answer = ("error", repr(exc))
+        os.write(write_end, pickle.dumps(answer))
+        os._exit(0)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            answer = pickle.loads(pipe.read())
+        os.waitpid(pid, 0)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert answer == ("ok", (("new", 0o400, False), ("old", 0o400), False)), answer
 
 
 def test_a_session_that_may_not_read_the_file_plans_a_rewrite_it_cannot_undo():

@@ -210,6 +210,21 @@ def test_prefect_home_is_never_written_to_a_profile_and_follows_the_home_rules(r
     assert fine.code == 0 and fine.response["result"]["environment"] == [{"name": "PREFECT_HOME", "value": str(tmp_path / "new-home")}]
 
 
+def test_a_profile_write_blocked_by_a_file_says_so_and_not_reinstall_prefect(run_rpc, tmp_path):
+    """PREFECT_PROFILES_PATH under a file: Prefect reads no profiles there, and writing one
+    fails with FileExistsError. That is the path's problem, not a broken install."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    target = blocker / "profiles.toml"
+    failed = set_(run_rpc, "PREFECT_API_URL", "http://127.0.0.1:4200/api", env={"PREFECT_PROFILES_PATH": str(target)})
+    assert failed.code == 1, failed.response
+    error = failed.error
+    assert "FileExistsError" in error["message"] or "NotADirectoryError" in error["message"], error
+    assert "einstall" not in error["remediation"] and "pip" not in error["remediation"], error["remediation"]
+    assert str(blocker) in error["remediation"] and "PREFECT_PROFILES_PATH" in error["remediation"]
+    assert blocker.read_text() == "x"
+
+
 def test_a_long_lived_backend_sees_process_scope_changes_it_made(tmp_path):
     """Start-PrefectSession keeps one backend; what Set/Remove-PrefectSetting -Scope Process did
     in the caller's session must be what that backend's next Get-PrefectSetting resolves."""

@@ -303,10 +303,11 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
         if local is not None:
             spec = build_spec(params, local_server=local, local_server_auth=_local_server_auth(adapter, local[0]), **build)
     from prefectwin.services.auth import exposure_warning
+    from prefectwin.services.firewall import scope_warning
 
-    exposed = exposure_warning(spec)
-    if exposed:
-        ctx.events.warning(exposed)
+    for warning in (exposure_warning(spec), scope_warning(spec)):
+        if warning:
+            ctx.events.warning(warning)
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
     if ctx.what_if:
         if not adapter.is_admin():
@@ -316,8 +317,21 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     state = read_state(spec, adapter)
     validate_install(spec, state.record, adapter, ctx.events, force=params.force)
     start = params.start or params.wait
-    plan = new_plan(plan_install(spec, state, start=start, force=params.force), state)
-    secrets = _secrets_of(params, spec)
+    actions = plan_install(spec, state, start=start, force=params.force)
+    workers, carried, notes = _carry_auth(spec, state, adapter, actions)
+    for note in notes:
+        ctx.events.warning(note)
+
+    def with_workers(current: Any, found: list[Any], carry: list[Action]) -> Any:
+        # A fingerprint masks the workers' secrets, so what their files need is in it as the carried actions.
+        return {"service": current, "workers": found, "carried": [(a.kind, a.target, a.description) for a in carry]} if workers else current
+
+    def now() -> Any:
+        current = read_state(spec, adapter)
+        return with_workers(current, *_carry_auth(spec, current, adapter, plan_install(spec, current, start=start, force=params.force))[:2])
+
+    plan = new_plan(actions + carried, with_workers(state, workers, carried))
+    secrets = _secrets_of(params, spec) + tuple(s for w in workers for s in _worker_secrets(w))
 
     def result(p, ran, applied, service=None) -> ServicePlan:
         return ServicePlan(name=spec.name, changed=bool(ran), what_if=not applied, actions=ran, service=service, plan_id=p.id, fingerprint=p.fingerprint)
@@ -335,11 +349,78 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
 
     proposal = session.Proposal(
         plan=plan,
-        recheck=lambda: fingerprint(read_state(spec, adapter)),
+        recheck=lambda: fingerprint(now()),
         show=lambda p: result(p, p.actions, False),
         execute=execute,
     )
     return session.offer(ctx, proposal)
+
+
+def _carry_auth(spec: Any, state: Any, adapter: Any, actions: list[Action]) -> tuple[list[Any], list[Action], list[str]]:
+    """(this computer's other workers as services/rotation.py sees them, the actions that carry a
+    server's new auth to those that follow it, the warnings). Nothing for a worker or a new server."""
+    from prefectwin.services.auth import SERVER_AUTH_KEY, SecretsFileUnreadable, service_secret
+    from prefectwin.services.rotation import plan_rotation
+
+    if spec.role != "Server" or state.record is None:
+        return [], [], []
+    try:
+        old, known = service_secret(state.record, SERVER_AUTH_KEY, adapter), True
+    except SecretsFileUnreadable:
+        old, known = None, False
+    marker = state.record.managed or {}
+    workers = [_local_worker(r, adapter) for r in adapter.read_managed_services(None) if (r.managed or {}).get("role") == "Worker"]
+    carried, notes = plan_rotation(
+        spec, old_auth=old, old_known=known, old_bind=marker.get("bindAddress"), old_api_url=marker.get("apiUrl"), workers=workers, server_actions=actions
+    )
+    return workers, carried, notes
+
+
+def _local_worker(record: Any, adapter: Any) -> Any:
+    """A worker record as services/rotation.py needs it: its secrets file read, if this session may."""
+    from prefectwin.errors import PermissionDenied
+    from prefectwin.services.auth import CLIENT_AUTH_KEY, SecretsFileUnreadable, service_secret
+    from prefectwin.services.rotation import LocalWorker
+    from prefectwin.services.secrets_file import file_values
+    from prefectwin.services.spec import normalize_account
+    from prefectwin.services.state import secrets_file_of
+
+    marker = record.managed or {}
+    path = secrets_file_of(record)
+    content, unreadable = None, False
+    if path:
+        try:
+            content = adapter.read_restricted_file(path)
+        except (OSError, PermissionDenied):
+            unreadable = True
+    try:
+        sends = service_secret(record, CLIENT_AUTH_KEY, adapter) if not unreadable else None
+    except SecretsFileUnreadable:
+        sends, unreadable = None, True
+    values = {k: SecretStr(v) for k, v in file_values(content.get_secret_value()).items()} if content is not None else None
+    return LocalWorker(
+        name=record.name,
+        running=record.running,
+        api_url=marker.get("apiUrl"),
+        pool=marker.get("pool"),
+        auth_from=marker.get("authFrom"),
+        secrets_file=path,
+        values=values,
+        content=content,
+        unreadable=unreadable,
+        sends=sends,
+        reader=normalize_account((record.parameters.get("ObjectName") or (None,))[0])[1],
+        stop_timeout_sec=int(marker.get("stopTimeoutMs", 15_000)) // 1000 + 30,
+    )
+
+
+def _worker_secrets(worker: Any) -> tuple[str, ...]:
+    """What a follower's file and string hold, scrubbed from every message of the plan."""
+    found = [v.get_secret_value() for v in (worker.values or {}).values()]
+    if worker.sends is not None:
+        found.append(worker.sends.get_secret_value())
+    found += [part for value in found for part in value.split(":", 1)[1:]]
+    return tuple(v for v in found if v)
 
 
 def _records(adapter: Any, names: Optional[list[str]]) -> list[Any]:

@@ -55,10 +55,10 @@ class PrefectFacts(_Facts):
     # Installed versions of the distributions that decide whether a release works (None: absent).
     dependencies: dict[str, Optional[str]] = Field(default_factory=dict)
     # Why Prefect's settings could not be read: the exception, and whether a setting is to blame
-    # ("settings"), a module is missing ("missing-module", with its name), or the install is
-    # otherwise broken ("broken").
+    # ("settings"), a module is missing ("missing-module", with its name), a file or folder it
+    # reads could not be ("filesystem"), or the install is otherwise broken ("broken").
     settings_error: Optional[str] = None
-    settings_error_kind: Optional[Literal["settings", "missing-module", "broken"]] = None
+    settings_error_kind: Optional[Literal["settings", "missing-module", "filesystem", "broken"]] = None
     missing_module: Optional[str] = None
     # What the `prefect` console script dies of at import, if it does.
     cli_error: Optional[str] = None

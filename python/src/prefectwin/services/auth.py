@@ -29,6 +29,9 @@ from prefectwin.hosts import is_loopback
 SERVER_AUTH_KEY = "PREFECT_SERVER_API_AUTH_STRING"
 CLIENT_AUTH_KEY = "PREFECT_API_AUTH_STRING"
 AUTH_KEYS = (SERVER_AUTH_KEY, CLIENT_AUTH_KEY)
+# A worker marker's authFrom when its string came from -AuthCredential; otherwise authFrom names
+# the local server whose string it sends ('-' starts no service name, services/rotation.py).
+GIVEN_AUTH = "-AuthCredential"
 # What -Environment may not set, and the parameter that owns it instead.
 RESERVED = {SERVER_AUTH_KEY: "-AuthCredential", CLIENT_AUTH_KEY: "-AuthCredential"}
 

@@ -8,7 +8,7 @@ Private profiles. Public networks (a laptop on hotel Wi-Fi) are left out unless 
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 from prefectwin.errors import InvalidArgument
 
@@ -136,6 +136,21 @@ def open_to_everyone(addresses: Iterable[str]) -> bool:
     """Whether remote addresses as Windows reports them let every address in."""
     found = [a.strip().lower() for a in addresses]
     return not found or any(a in EVERY_ADDRESS for a in found)
+
+
+def scope_warning(spec: Any) -> Optional[str]:
+    """What a server's rule open to every address exposes (-AllowFrom Any), in the words of the
+    diagnosis check windows.firewall-scope, which warns about the same rule once it exists."""
+    addresses = tuple(getattr(spec, "firewall_remote_addresses", ()) or ())
+    if not getattr(spec, "firewall_rule", None) or not open_to_everyone(addresses):
+        return None
+    chosen = tuple(getattr(spec, "firewall_profiles", ()) or ())
+    where = ", on public networks too" if "Public" in chosen else ""
+    return (
+        f"Inbound rule '{spec.firewall_rule}' will let every address reach TCP {spec.port}{where} (-AllowFrom Any): "
+        "anyone who reaches the Prefect API can have its workers run code. "
+        "Prefer -AllowFrom with the addresses or subnets of the workers and admins that need it (the default is LocalSubnet)."
+    )
 
 
 def describe_scope(addresses: Sequence[str], chosen_profiles: Sequence[str]) -> str:

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 from prefectwin.diagnosis.network import health_facts
 from prefectwin.errors import NotFound, OperationTimeout
@@ -140,9 +140,16 @@ def server_health(api_url: str, auth_string: Optional[str] = None, api_key: Opti
 
 
 def worker_health(
-    api_url: str, pool: str, worker_name: str, started_at: Optional[float], auth_string: Optional[str] = None, api_key: Optional[str] = None
+    api_url: str,
+    pool: str,
+    worker_name: str,
+    started_at: Optional[float],
+    auth_string: Optional[str] = None,
+    api_key: Optional[str] = None,
+    refused_because: Optional[Callable[[], Optional[str]]] = None,
 ) -> tuple[Health, str, Optional[str]]:
-    """The worker's heartbeat in its pool, asked with the worker's own credentials."""
+    """The worker's heartbeat in its pool, asked with the worker's own credentials.
+    refused_because: what to say about a refusal, when more is known than the HTTP status."""
     from prefectwin.diagnosis.network import client_authorization
 
     url = f"{api_url.rstrip('/')}/work_pools/{urllib.parse.quote(pool, safe='')}/workers/filter"
@@ -151,7 +158,8 @@ def worker_health(
         workers = post_json(url, {}, authorization=authorization)
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
-            return "Unhealthy", f"{mask_url(url)}: {_refusal(exc.code, kind)}", None
+            known = refused_because() if refused_because is not None else None
+            return "Unhealthy", f"{mask_url(url)}: {_refusal(exc.code, kind)}" + (f"; {known}" if known else ""), None
         return "Unhealthy", f"{mask_url(url)}: HTTP {exc.code} {exc.reason}", None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return "Unhealthy", f"{mask_url(url)}: {getattr(exc, 'reason', exc)}", None
@@ -256,7 +264,10 @@ def describe(record: ServiceRecord, *, check_health: bool = True, adapter: Any =
         if role == "Server" and info.api_url:
             health, detail = server_health(info.api_url, *client_auth(record, adapter))
         elif role == "Worker" and info.api_url and info.pool and info.worker_name:
-            health, detail, beat = worker_health(info.api_url, info.pool, info.worker_name, record.started_at, *client_auth(record, adapter))
+            sends = client_auth(record, adapter)
+            health, detail, beat = worker_health(
+                info.api_url, info.pool, info.worker_name, record.started_at, *sends, refused_because=lambda: stale_auth(record, sends[0], adapter)
+            )
     except SecretsFileUnreadable as denied:
         # Asked without them, the API's 401 would read as "the service has no credentials".
         health, detail = "Unknown", unreadable_detail(denied)
@@ -271,6 +282,32 @@ def describe(record: ServiceRecord, *, check_health: bool = True, adapter: Any =
     if health is not None:
         return info.model_copy(update={"health": health, "health_detail": detail, "last_heartbeat": beat})
     return info.model_copy(update={"health_detail": "the PrefectWin marker does not say how to check this service"})
+
+
+def stale_auth(worker: ServiceRecord, sends: Optional[str], adapter: Any) -> Optional[str]:
+    """Why a refused worker is refused, when it follows a PrefectWin server of this computer
+    (its marker's authFrom, or that server's API URL) whose auth string is not the one it sends."""
+    import hmac
+
+    from prefectwin.services.auth import SERVER_AUTH_KEY, service_secret
+    from prefectwin.services.rotation import stale_auth_message
+
+    if adapter is None:
+        return None
+    marker = worker.managed or {}
+    url = (marker.get("apiUrl") or "").rstrip("/").lower()
+    try:
+        servers = [r for r in adapter.read_managed_services(None) if (r.managed or {}).get("role") == "Server"]
+        server = next(
+            (r for r in servers if r.name.lower() == str(marker.get("authFrom") or "").lower()),
+            next((r for r in servers if (r.managed.get("apiUrl") or "").rstrip("/").lower() == url), None),
+        )
+        required = service_secret(server, SERVER_AUTH_KEY, adapter) if server is not None else None
+    except Exception:  # noqa: BLE001 - the refusal stands on its own; this only explains it
+        return None
+    if server is None or required is None or (sends and hmac.compare_digest(sends.encode(), required.get_secret_value().encode())):
+        return None
+    return stale_auth_message(worker.name, server.name, marker.get("pool"), bool(sends))
 
 
 def secret_values(record: ServiceRecord, adapter: Any = None) -> tuple[str, ...]:

@@ -75,7 +75,8 @@ def access_problems(access: FileAccess, account: str) -> list[str]:
         problems.append("it inherits the access of its folder")
     if access.reader_sid is None or not _can(access.entries, access.reader_sid, READ_BITS):
         problems.append(f"{account}, the service's account, cannot read it")
-    elif access.reader_sid != access.owner_sid and _can(access.entries, access.reader_sid, WRITE_BITS):
+    elif _can(access.entries, access.reader_sid, WRITE_BITS):
+        # Read only, as the account needs it; on POSIX the account owns the file (mode 0400).
         problems.append(f"{account} can change it")
     if access.owner_sid is not None and access.owner_sid not in TRUSTED | {access.reader_sid}:
         # An owner may always rewrite the access list.

@@ -194,6 +194,9 @@ class ServiceSpec(BaseModel):
     worker_type: Optional[str] = None
     work_queues: tuple[str, ...] = ()
     worker_name: Optional[str] = None
+    # A worker that sends its local server's auth string (no -AuthCredential, no -ApiUrl): that
+    # server's name, so that rotating the server's auth carries the new string to it.
+    auth_from: Optional[str] = None
     database_kind: Literal["sqlite", "postgresql"] = "sqlite"
     sqlite_path: Optional[str] = None
     firewall_rule: Optional[str] = None
@@ -227,17 +230,7 @@ class ServiceSpec(BaseModel):
         """The secrets file: one Prefect profile with the secret settings, made active."""
         if not self.secret_environment:
             return None
-        lines = [
-            f"# Written by PrefectWin for service '{self.name}'; Install-PrefectService rewrites it.",
-            "# The service's secret Prefect settings: only its account and Administrators may read this file.",
-            f"active = {toml_string(SECRETS_PROFILE)}",
-            "",
-            f"[profiles.{SECRETS_PROFILE}]",
-        ]
-        for key, value in sorted(self.secret_environment.items()):
-            name = key if _BARE_TOML_KEY.match(key) else toml_string(key)
-            lines.append(f"{name} = {toml_string(value.get_secret_value())}")
-        return SecretStr("\n".join(lines) + "\n")
+        return render_secrets_text(self.name, {k: v.get_secret_value() for k, v in self.secret_environment.items()})
 
     def nssm_environment(self) -> dict[str, str]:
         """The variables NSSM holds (AppEnvironmentExtra): no secret, only where the secrets are."""
@@ -305,6 +298,8 @@ class ServiceSpec(BaseModel):
             "firewallRule": self.firewall_rule,
             "stopTimeoutMs": self.stop_timeout_ms,
             "logRetention": {"count": self.retention_count, "days": self.retention_days},
+            # Only when set: a marker without it is what every earlier install wrote.
+            **({"authFrom": self.auth_from} if self.auth_from else {}),
         }
 
     def failure_values(self) -> tuple[str, ...]:
@@ -313,6 +308,21 @@ class ServiceSpec(BaseModel):
 
     def marker(self) -> str:
         return json.dumps(self.marker_data(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def render_secrets_text(name: str, values: dict[str, str]) -> SecretStr:
+    """Service `name`'s secrets file holding `values` (what secrets_file.file_values reads back),
+    so that a file rewritten for one setting is the file the service's own install writes."""
+    lines = [
+        f"# Written by PrefectWin for service '{name}'; Install-PrefectService rewrites it.",
+        "# The service's secret Prefect settings: only its account and Administrators may read this file.",
+        f"active = {toml_string(SECRETS_PROFILE)}",
+        "",
+        f"[profiles.{SECRETS_PROFILE}]",
+    ]
+    for key, value in sorted(values.items()):
+        lines.append(f"{key if _BARE_TOML_KEY.match(key) else toml_string(key)} = {toml_string(value)}")
+    return SecretStr("\n".join(lines) + "\n")
 
 
 def secrets_file_path(working_directory: str, name: str) -> str:
@@ -550,6 +560,8 @@ def build_spec(
     secret_environment: dict[str, SecretStr] = {}
     dependencies = tuple(params.depends_on or ())
     database, kind, sqlite_file = None, "sqlite", None
+    # Where a worker's auth string comes from, for its marker (services/rotation.py).
+    auth_from: Optional[str] = None
     if server:
         port = params.port or DEFAULT_PORT
         bind = params.bind_address or DEFAULT_BIND_ADDRESS
@@ -577,7 +589,12 @@ def build_spec(
         for queue in queues:
             arguments += ("--work-queue", queue)
         environment["PREFECT_API_URL"] = api_url
-        secret_environment.update(auth.worker_auth(params, local_server_auth if local_server else None))
+        client = auth.worker_auth(params, local_server_auth if local_server else None)
+        secret_environment.update(client)
+        if params.auth_credential is not None:
+            auth_from = auth.GIVEN_AUTH
+        elif local_server and client:
+            auth_from = local_server[0]
         description = f"Prefect 3 worker for work pool '{pool}', managed by PrefectWin."
     plain_extra, secret_extra = split_secret_environment(extra)
     environment.update(plain_extra)
@@ -620,6 +637,7 @@ def build_spec(
         worker_type=worker_type,
         work_queues=queues,
         worker_name=worker_name,
+        auth_from=auth_from,
         database_kind=kind,
         sqlite_path=sqlite_file,
         **_firewall_fields(params, server, name),

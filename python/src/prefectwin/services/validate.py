@@ -78,20 +78,35 @@ def _held_by_service(port: PortFacts, spec: ServiceSpec, record: Optional[Servic
     return (record.managed or {}).get("port") == spec.port
 
 
+def _undo_made_home(path: str) -> None:
+    """Remove the PREFECT_HOME that the probed Prefect made (it creates a missing one at start,
+    empty): validating changes nothing, so a -WhatIf leaves no folder behind, and the plan's own
+    create-directory (with its undo) is what makes it."""
+    try:
+        os.rmdir(path)  # only an empty folder: anything in it was put there by someone else
+    except OSError:
+        pass
+
+
 def validate_install(spec: ServiceSpec, record: Optional[ServiceRecord], adapter: Any, events: Events, *, force: bool) -> None:
     """Raise the first problem found, as an error naming its parameter. Changes nothing."""
     server = spec.role == "Server"
-    cwd = spec.prefect_home if os.path.isdir(spec.prefect_home) else None
+    existed = os.path.isdir(spec.prefect_home)
+    cwd = spec.prefect_home if existed else None
     events.progress("Checking the service parameters", f"Asking {spec.application} about Prefect", 10)
+    # Read before the probe runs: Prefect makes a missing PREFECT_HOME when it starts.
+    home = paths.path_facts(spec.prefect_home, adapter.drive_kind)
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefectwin-validate") as pool:
         probe_future = pool.submit(probe.run_probe, spec.application, env=service_environment(spec, with_secrets=True), cwd=cwd)
-        home_future = pool.submit(paths.path_facts, spec.prefect_home, adapter.drive_kind)
         port_future = pool.submit(network.port_facts, spec.bind_address, spec.port) if server else None
         log_kind = pool.submit(adapter.drive_kind, spec.log_directory)
         db_dir = os.path.dirname(spec.sqlite_path) if spec.sqlite_path else None
         db_kind = pool.submit(adapter.drive_kind, db_dir) if db_dir else None
-        python_facts, prefect_facts = probe_future.result()
-        home = home_future.result()
+        try:
+            python_facts, prefect_facts = probe_future.result()
+        finally:
+            if not existed:
+                _undo_made_home(spec.prefect_home)
         port = port_future.result() if port_future else None
         log_drive = log_kind.result()[0]
         db_drive = db_kind.result()[0] if db_kind else None

@@ -123,6 +123,10 @@ def failure_remediation(hello: dict[str, Any], answer: dict[str, Any]) -> str:
     prefect = hello.get("prefect") or {}
     if answer.get("errorKind") == "settings":
         return "Fix or remove the invalid setting Prefect names (see 'prefect config view'), then try again."
+    if answer.get("errorKind") == "filesystem":
+        from prefectwin.diagnosis.checks.prefect import filesystem_remediation
+
+        return filesystem_remediation(answer.get("path"))
     return broken_install_remediation(executable, prefect.get("version"), prefect.get("dependencies") or {}, answer.get("missingModule"))
 
 

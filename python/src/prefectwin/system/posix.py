@@ -107,11 +107,13 @@ class PosixAdapter:
 
     # -- restricted files -------------------------------------------------------------------
     def write_restricted_file(self, path: str, content: Any, reader: str) -> None:
-        """Mode 0600 from the first byte, owned by whoever writes it: the stand-in runs a
-        service as that user, and POSIX has no Windows account to give it to."""
+        """Owner read only (0400), as Windows gives the service's account read only, and no
+        wider than 0600 while it is written; owned by whoever writes it: the stand-in runs a
+        service as that user, and POSIX has no Windows account to give it to. A rewrite and its
+        undo rename a new file over it, which needs the folder's write bit, not the file's."""
         from prefectwin.system.windows_files import write_atomically
 
-        write_atomically(path, content.get_secret_value().encode("utf-8"), lambda temp: os.chmod(temp, 0o600))
+        write_atomically(path, content.get_secret_value().encode("utf-8"), lambda temp: os.chmod(temp, 0o600), lambda temp: os.chmod(temp, 0o400))
 
     def read_restricted_file(self, path: str) -> Optional[Any]:
         from prefectwin.system.windows_files import read_text

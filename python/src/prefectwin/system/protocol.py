@@ -72,7 +72,7 @@ class SystemAdapter(Protocol):
     def remove_path(self, path: str) -> None:
         """Delete a file, or a directory with everything in it; a missing path is no error."""
 
-    # -- restricted files: a service's secrets (system/windows_files.py; POSIX: mode 0600) -----
+    # -- restricted files: a service's secrets (system/windows_files.py; POSIX: mode 0400) -----
     def write_restricted_file(self, path: str, content: SecretStr, reader: str) -> None:
         """Replace the file atomically with `content` (UTF-8), readable by `reader` (an ACL
         principal) and changeable only by SYSTEM and Administrators, inheritance off."""

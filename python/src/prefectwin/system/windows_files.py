@@ -22,9 +22,11 @@ from prefectwin.services.secrets_file import ADMINISTRATORS_SID, SYSTEM_SID, Acc
 from prefectwin.system.windows_net import DotNet
 
 
-def write_atomically(path: str, data: bytes, restrict: Any) -> None:
-    """Create an empty temporary file beside `path`, call `restrict(temp)`, write `data`, fsync
-    and rename it over `path`. On any failure the temporary file goes and `path` is untouched."""
+def write_atomically(path: str, data: bytes, restrict: Any, seal: Any = None) -> None:
+    """Create an empty temporary file beside `path`, call `restrict(temp)`, write `data`, fsync,
+    call `seal(temp)` if given (what may only be done once the data is in, e.g. taking the write
+    bit away) and rename it over `path`. On any failure the temporary file goes and `path` is
+    untouched."""
     folder = os.path.dirname(path) or "."
     temp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
@@ -35,6 +37,8 @@ def write_atomically(path: str, data: bytes, restrict: Any) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if seal is not None:
+            seal(temp)
         os.replace(temp, path)
     except BaseException:
         try:

@@ -100,10 +100,19 @@ def _error_text(exc):
 def _error(exc):
     """An exception as the backend reports it: its text, and what kind of problem it is."""
     from_settings = type(exc).__name__ in ("ValidationError", "ProfileSettingsValidationError", "SettingsError")
+    if from_settings:
+        kind = "settings"
+    elif isinstance(exc, ImportError) and getattr(exc, "name", None):
+        kind = "missing-module"
+    elif isinstance(exc, OSError) and getattr(exc, "filename", None):
+        kind = "filesystem"  # a file or folder Prefect reads or writes (a profiles path under a file), not the install
+    else:
+        kind = "broken"
     return {
         "error": "%s: %s" % (type(exc).__name__, _error_text(exc)),
-        "errorKind": "settings" if from_settings else ("missing-module" if isinstance(exc, ImportError) and getattr(exc, "name", None) else "broken"),
+        "errorKind": kind,
         "missingModule": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
+        "path": str(exc.filename) if kind == "filesystem" else None,
     }
 
 

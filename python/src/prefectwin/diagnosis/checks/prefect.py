@@ -13,6 +13,7 @@ from typing import Mapping, Optional
 
 from prefectwin.diagnosis.checks.base import check, fail, passed, skipped, warn
 from prefectwin.diagnosis.facts import Facts
+from prefectwin.secrets import mask_url
 
 SUPPORTED_MAJOR = 3
 # The lowest release PrefectWin supports (README, python/pyproject.toml); tests/target/test_releases.py
@@ -138,6 +139,16 @@ def _same_dir(a: str, b: str) -> bool:
     return os.path.normcase(os.path.normpath(a)) == os.path.normcase(os.path.normpath(b))
 
 
+def filesystem_remediation(path: Optional[str]) -> str:
+    """What to do when Prefect could not read or write a file or folder: its install is fine."""
+    return (
+        (f"Check '{mask_url(path)}' and the folders above it: " if path else "Check the path Prefect names and the folders above it: ")
+        + "each must be a folder (not a file) that you may write. "
+        "Prefect finds its profiles file through PREFECT_PROFILES_PATH (default: PREFECT_HOME\\profiles.toml); point it, "
+        "or PREFECT_HOME, at a folder that is one, then try again."
+    )
+
+
 @check("prefect.installed", "probe")
 def prefect_installed(facts: Facts):
     py, prefect = facts.python, facts.prefect
@@ -150,7 +161,8 @@ def prefect_installed(facts: Facts):
     unsupported = supported_release_problem(prefect.version, python)
     if unsupported is not None:
         return fail(*unsupported, lowestSupported=LOWEST_SUPPORTED_TEXT, **data)
-    broken = prefect.cli_error or (prefect.settings_error if prefect.settings_error_kind != "settings" else None)
+    # A setting, or a file Prefect could not read, is not the install's fault (settings.* say so).
+    broken = prefect.cli_error or (prefect.settings_error if prefect.settings_error_kind not in ("settings", "filesystem") else None)
     if broken:
         what = "its 'prefect' command dies at import" if prefect.cli_error else "it fails at import"
         missing = prefect.cli_missing_module if prefect.cli_error else prefect.missing_module

@@ -6,7 +6,7 @@ Skipped unless the diagnosis was pointed at a service: the shell has no such fac
 from __future__ import annotations
 
 import urllib.parse
-from typing import Optional
+from typing import Any, Optional
 
 from prefectwin.diagnosis.checks.base import check, fail, passed, skipped, warn
 from prefectwin.diagnosis.checks.windows import GOOD_POLICIES, effective_policy
@@ -306,6 +306,16 @@ def api_url_match(facts: Facts):
     return passed(f"Worker {service.name} talks to {shown}, where server {server.name} listens.", **data)
 
 
+def _reinstall_worker(service: Any) -> str:
+    args = list(service.arguments)
+    pool = args[args.index("--pool") + 1] if "--pool" in args[:-1] else "<pool>"
+    return (
+        f"Install the worker again: Install-PrefectService -Name {service.name} -Role Worker -Pool {pool} (without -ApiUrl and -AuthCredential it takes "
+        "the local server's string), or with -AuthCredential and the server's credential. A PREFECT_API_AUTH_STRING in a .env of its working folder "
+        "wins over that: give it the value of the server's PREFECT_SERVER_API_AUTH_STRING, or remove it."
+    )
+
+
 @check("service.auth-match")
 def auth_match(facts: Facts):
     service, skip = _worker_peer(facts)
@@ -323,8 +333,9 @@ def auth_match(facts: Facts):
         )
     if service.auth_string is None:
         return fail(
-            f"Server {server.name} requires an auth string (PREFECT_SERVER_API_AUTH_STRING) and worker {service.name} sends none: every API call fails with 401.",
-            f"Give {service.name} PREFECT_API_AUTH_STRING with the server's value, in its NSSM environment or a .env only the service account can read.",
+            f"Server {server.name} requires an auth string (PREFECT_SERVER_API_AUTH_STRING) and worker {service.name} sends none: every API call fails with 401"
+            " (was auth added to the server after the worker was installed?).",
+            _reinstall_worker(service),
             **data,
         )
     if server.auth_string is None:
@@ -339,8 +350,10 @@ def auth_match(facts: Facts):
     data["match"] = same
     if not same:
         return fail(
-            f"Worker {service.name} sends a different auth string than server {server.name} expects: every API call fails with 401.",
-            f"Give {service.name} PREFECT_API_AUTH_STRING with the value of the server's PREFECT_SERVER_API_AUTH_STRING.",
+            f"Worker {service.name} sends a different auth string than server {server.name} expects: every API call fails with 401. "
+            "The server's auth was changed after the worker was installed (Install-PrefectService -Role Server -AuthCredential rotates it, "
+            "and carries the new string only to the workers that took the server's).",
+            _reinstall_worker(service),
             **data,
         )
     return passed(f"Worker {service.name} sends the auth string server {server.name} expects.", **data)

@@ -19,6 +19,10 @@ def _no_settings(facts: Facts):
             f"Prefect could not load its settings: {prefect.settings_error}",
             "Fix or remove the invalid setting (see Get-PrefectSetting / 'prefect config view').",
         )
+    if prefect.settings_error and prefect.settings_error_kind == "filesystem":
+        from prefectwin.diagnosis.checks.prefect import filesystem_remediation
+
+        return fail(f"Prefect could not read a file or folder it needs: {prefect.settings_error}", filesystem_remediation(None))
     if prefect.settings_error:
         # Not a setting's fault: the install is broken, and the fix is the install's.
         python = facts.python.executable or "python"
