@@ -52,6 +52,9 @@ class ServiceInstallParams(Params):
     work_queue: Optional[list[str]] = Field(None, description="Worker only: the work queues to poll; default: all.")
     depends_on: Optional[list[str]] = Field(None, description="Services that must run first; a worker defaults to the local server.")
     environment: Optional[dict[str, str]] = Field(None, description="More environment variables for the service.")
+    secret_environment: Optional[dict[str, SecretStr]] = Field(
+        None, description="Environment variables whose values are secret: kept in the service's secrets file, never in NSSM's registry values."
+    )
     account: Optional[str] = Field(None, description="Default: the service's own virtual account NT SERVICE\\<name>; or LocalSystem, LocalService, NetworkService, DOMAIN\\user (with credential) or a gMSA DOMAIN\\name$.")
     credential: Optional[Credential] = Field(None, description="The password of a user -Account.")
     startup_type: StartupType = Field("Automatic", description="How the service starts at boot.")
@@ -148,7 +151,7 @@ def default_home(flavor: str) -> str:
 
 
 def _secrets_of(params: ServiceInstallParams, spec: Any) -> tuple[str, ...]:
-    found = [v.get_secret_value() for v in spec.secret_environment.values()]
+    found = [v.get_secret_value() for v in (*spec.secret_environment.values(), *spec.secret_variables.values())]
     for credential in (params.database_credential, params.credential, params.auth_credential):
         if credential is not None:
             found.append(credential.password.get_secret_value())
@@ -389,7 +392,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     from prefectwin.services.health import secret_values
     from prefectwin.services.plan import plan_uninstall
     from prefectwin.services.spec import firewall_rule_name, log_task_name
-    from prefectwin.services.state import log_files, secrets_file_of, sqlite_files
+    from prefectwin.services.state import launcher_of, log_files, secrets_file_of, sqlite_files
     from prefectwin.services.validate import require_nssm
     from prefectwin.system import get_adapter
 
@@ -415,6 +418,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         current = adapter.read_service(params.name)
         files = (log_files(logs) if params.remove_logs else []) + (sqlite_files(marker.get("sqlitePath")) if params.remove_database else [])
         secrets = secrets_file_of(current)
+        launcher = launcher_of(current)
         port = adapter.firewall_rule_port(rule)
         scope = adapter.firewall_rule_scope(rule) if port is not None else None
         return {
@@ -423,6 +427,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
             "firewallScope": scope,
             "files": files,
             "secretsFile": secrets if secrets and adapter.path_exists(secrets) else None,
+            "launcherFile": launcher if launcher and adapter.path_exists(launcher) else None,
             # The markers a hand-over rewrites: a change to them since the plan voids it.
             **({"handOver": {n: getattr(adapter.read_service(n), "marker", None) for n in others}} if others else {}),
         }
@@ -439,6 +444,8 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         log_task=log_task_name(record.name) if adapter.name != "posix" and adapter.scheduled_task(log_task_name(record.name)) is not None else None,
         secrets_file=state["secretsFile"],
         secrets_previous=_secrets_text(adapter, state["secretsFile"]),
+        launcher_file=state["launcherFile"],
+        launcher_previous=_secrets_text(adapter, state["launcherFile"]),
         revoke=revoke,
         hand_over=hand_over,
     )
