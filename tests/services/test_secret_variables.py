@@ -25,7 +25,7 @@ from prefectwin.services.spec import launcher_arguments, launcher_source
 from prefectwin.services.state import launcher_of, read_state
 from prefectwin.target import launcher
 from service_helpers import apply_plan, windows_spec
-from services.test_secrets_file import assert_no_secret
+from services.test_secrets_file import assert_no_secret, install
 
 AWS = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 DB = "Quokka-\"db\" \\pw #=%41 ä 𝄞"
@@ -50,11 +50,12 @@ def spec(db: str = DB, **extra):
     return windows_spec(**values)
 
 
-def install(adapter, wanted, *, start=False):
-    actions = plan_install(wanted, read_state(wanted, adapter), start=start)
-    if actions:
-        apply_plan(actions, adapter, nssm=NSSM_PATH, events=SilentEvents())
-    return actions
+def let_users_change(adapter, path):
+    """BUILTIN\\Users may read and change the file (the fake's access list, widened)."""
+    from prefectwin.services.secrets_file import AccessEntry
+
+    acl = adapter.file_acls[path]
+    adapter.file_acls[path] = acl.model_copy(update={"entries": (*acl.entries, AccessEntry(principal="BUILTIN\\Users", sid="S-1-5-32-545", rights=0x1301BF))})
 
 
 # -- the spec --------------------------------------------------------------------------------
@@ -173,14 +174,11 @@ def test_install_writes_the_file_and_the_launcher_for_the_account_and_nssm_holds
 
 
 def test_a_launcher_others_could_change_is_rewritten_and_a_changed_one_replaced():
-    from prefectwin.services.secrets_file import AccessEntry
-
     adapter = FakeServiceAdapter()
     wanted = spec()
     install(adapter, wanted)
     path = wanted.launcher_file
-    acl = adapter.file_acls[path]
-    adapter.file_acls[path] = acl.model_copy(update={"entries": (*acl.entries, AccessEntry(principal="BUILTIN\\Users", sid="S-1-5-32-545", rights=0x1301BF))})
+    let_users_change(adapter, path)
     [action] = plan_install(wanted, read_state(wanted, adapter))
     assert action.kind == "write-launcher" and "BUILTIN\\Users can read it" in action.description
     apply_plan([action], adapter, nssm=NSSM_PATH, events=SilentEvents())
@@ -254,3 +252,24 @@ def test_the_service_log_and_messages_about_it_are_scrubbed_of_its_secret_variab
     install(adapter, spec())
     found = secret_values(adapter.read_service("EtlWorker"), adapter)
     assert {AWS, DB, PROXY} <= set(found) and PROXY_PASSWORD in found
+
+
+def test_the_diagnosis_reads_the_launcher_form_and_fails_a_launcher_others_may_change():
+    from prefectwin.diagnosis.checks import select
+    from prefectwin.diagnosis.facts import Facts
+    from prefectwin.diagnosis.service import read_target
+    adapter = FakeServiceAdapter()
+    wanted = spec()
+    install(adapter, wanted)
+    target = read_target("EtlWorker", adapter, principal_of=lambda account: account)
+    assert target.role == "Worker" and target.python == wanted.application  # the interpreter, not the launcher
+    facts = target.facts
+    assert facts.launcher_file == wanted.launcher_file and facts.secrets_file == wanted.secrets_file
+    assert {"AWS_SECRET_ACCESS_KEY", "DB_NAME_AND_PASSWORD"} <= set(facts.secrets_file_names)
+    assert_no_secret(facts.model_dump_json(), AWS, DB, PROXY_PASSWORD)
+    check = select(["service.secrets-file"])[0]
+    assert check.run(Facts.model_construct(service=facts)).status == "Pass"
+    let_users_change(adapter, wanted.launcher_file)
+    widened = read_target("EtlWorker", adapter, principal_of=lambda account: account).facts
+    result = check.run(Facts.model_construct(service=widened))
+    assert result.status == "Fail" and f"launcher {wanted.launcher_file}: BUILTIN\\Users can read it" in result.message

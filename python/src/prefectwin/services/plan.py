@@ -276,32 +276,22 @@ def plan_launcher(spec: ServiceSpec, state: ServiceState) -> list[Action]:
 
 def _plan_stale_launcher(spec: ServiceSpec, state: ServiceState) -> Optional[Action]:
     """Delete a launcher the service no longer runs (kept for the undo)."""
-    if not state.stale_launcher_file:
-        return None
-    return Action(
-        kind="remove-launcher",
-        description=f"Delete the launcher '{state.stale_launcher_file}', which service '{spec.name}' no longer runs"
-        + (" (this session cannot read it to keep a copy)" if state.stale_launcher_unreadable else ""),
-        target=state.stale_launcher_file,
-        data={"path": state.stale_launcher_file, "previous": state.stale_launcher_content, "reader": spec.account_principal, "previousUnknown": state.stale_launcher_unreadable},
-    )
+    return _remove_stale(spec, "remove-launcher", "launcher", "runs", state.stale_launcher_file, state.stale_launcher_content, state.stale_launcher_unreadable)
 
 
 def _plan_stale_secrets_file(spec: ServiceSpec, state: ServiceState) -> Optional[Action]:
     """Delete a secrets file the service no longer reads (kept for the undo)."""
-    if not state.stale_secrets_file:
+    return _remove_stale(spec, "remove-secrets-file", "secrets file", "reads", state.stale_secrets_file, state.stale_secrets_content, state.stale_secrets_unreadable)
+
+
+def _remove_stale(spec: ServiceSpec, kind: str, what: str, uses: str, path: Optional[str], content: Optional[SecretStr], unreadable: bool) -> Optional[Action]:
+    if not path:
         return None
     return Action(
-        kind="remove-secrets-file",
-        description=f"Delete the secrets file '{state.stale_secrets_file}', which service '{spec.name}' no longer reads"
-        + (" (this session cannot read it to keep a copy)" if state.stale_secrets_unreadable else ""),
-        target=state.stale_secrets_file,
-        data={
-            "path": state.stale_secrets_file,
-            "previous": state.stale_secrets_content,
-            "reader": spec.account_principal,
-            "previousUnknown": state.stale_secrets_unreadable,
-        },
+        kind=kind,
+        description=f"Delete the {what} '{path}', which service '{spec.name}' no longer {uses}" + (" (this session cannot read it to keep a copy)" if unreadable else ""),
+        target=path,
+        data={"path": path, "previous": content, "reader": spec.account_principal, "previousUnknown": unreadable},
     )
 
 
