@@ -123,11 +123,19 @@ def secrets_file_of(record: Optional[ServiceRecord]) -> Optional[str]:
 def launcher_of(record: Optional[ServiceRecord]) -> Optional[str]:
     """The launcher an installed service runs (its AppParameters' first argument, when that is
     a <name>.launcher.py followed by a secrets file)."""
+    prefix = launcher_prefix(record)
+    return prefix[0] if prefix else None
+
+
+def launcher_prefix(record: Optional[ServiceRecord]) -> tuple[str, ...]:
+    """(launcher, secrets file) that the service's python runs before `-m prefect`; () when it
+    starts `-m prefect` directly."""
     from prefectwin.diagnosis.service import split_command_line
 
     if record is None:
-        return None
-    return launcher_arguments(tuple(split_command_line(" ".join(record.parameters.get("AppParameters", ())))))[0]
+        return ()
+    launcher, secrets, _ = launcher_arguments(tuple(split_command_line(" ".join(record.parameters.get("AppParameters", ())))))
+    return (launcher, secrets) if launcher and secrets else ()
 
 
 def _restricted_state(prefix: str, path: Optional[str], wanted: Optional[SecretStr], old: Optional[str], principal: str, adapter: Any) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def _migrate(action: Action, adapter: Any) -> None:
     from prefectwin.secrets import looks_secret
 
     secrets = tuple(v for k, v in data["environment"].items() if v and ("DATABASE" in k.upper() or looks_secret(k)))
-    adapter.prefect_database_upgrade(data["python"], data["environment"], data.get("cwd"), secrets)
+    adapter.prefect_database_upgrade(data["python"], data["environment"], data.get("cwd"), secrets, tuple(data.get("launcher") or ()))
 
 
 def _change_access(adapter: Any, data: dict[str, Any], *, grant: bool) -> None:
