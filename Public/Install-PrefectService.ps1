@@ -113,7 +113,18 @@ function Install-PrefectService {
     More environment variables for the service. Variables that a parameter owns (PREFECT_HOME,
     PREFECT_API_URL, the database URL, PREFECT_PROFILES_PATH, ...) are refused. A Prefect
     setting whose name looks secret (PREFECT_API_KEY, an auth string, a password) or whose
-    value carries URL credentials goes into the service's secrets file, not into NSSM.
+    value carries URL credentials goes into the service's secrets file, not into NSSM. So does
+    any other variable whose name looks secret (AWS_SECRET_ACCESS_KEY, DB_PASSWORD, ...) or
+    whose value carries URL credentials; the service then starts through PrefectWin's launcher,
+    which sets it before Prefect starts.
+
+    .PARAMETER SecretEnvironment
+    Environment variables whose values are secret, whatever their names: strings or
+    SecureStrings. They are kept only in the service's secrets file, which only its account and
+    Administrators can read, never in NSSM's registry values; a Prefect setting is read by
+    Prefect from there, any other variable is set by PrefectWin's launcher before Prefect
+    starts. Every value is masked in plans, messages and logs. A name may not be given in
+    both -Environment and -SecretEnvironment.
 
     .PARAMETER Account
     The account the service runs as. By default the service's own virtual account,
@@ -179,6 +190,11 @@ function Install-PrefectService {
     Installs a server that workers on other computers of the local subnet can reach, behind
     Prefect's basic auth, on PostgreSQL, and waits until /api/health and /api/ready answer and an
     authenticated call succeeds.
+
+    .EXAMPLE
+    Install-PrefectService -Name PrefectEtl -Role Worker -Pool etl -SecretEnvironment @{ DB_PASSWORD = (Read-Host -AsSecureString 'DB password') }
+
+    A worker whose flows read DB_PASSWORD: it is kept in the secrets file, not in the registry.
 
     .EXAMPLE
     Install-PrefectService -Name PrefectWorker -Role Worker -Pool windows-etl -ApiUrl 'http://prefect01:4200/api' -AuthCredential (Get-Credential admin) -Start
@@ -272,6 +288,9 @@ function Install-PrefectService {
 
         [Parameter()]
         [hashtable] $Environment,
+
+        [Parameter()]
+        [hashtable] $SecretEnvironment,
 
         [Parameter()]
         [string] $Account,

@@ -61,7 +61,12 @@ BeforeAll {
         $table = @{}
         if ($null -ne $InputObject) {
             foreach ($property in $InputObject.PSObject.Properties) {
-                $table[$property.Name] = $property.Value
+                $value = $property.Value
+                if ($value -is [System.Management.Automation.PSCustomObject]) {
+                    # A [hashtable] parameter (-Environment, -SecretEnvironment) binds a hashtable only.
+                    $value = ConvertTo-TestHashtable -InputObject $value
+                }
+                $table[$property.Name] = $value
             }
         }
         $table

@@ -150,10 +150,17 @@ Describe 'Secret settings through the real module and a real Prefect target' -Sk
         }
         $password = ConvertTo-SecureString -String $script:canaries['PREFECT_SERVER_API_AUTH_STRING'] -AsPlainText -Force
         $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList @('admin', $password)
+        # Secrets that are not Prefect settings: by name, by URL credentials, and marked (a SecureString).
+        $environment['AWS_SECRET_ACCESS_KEY'] = 'CanaryAwsKey7Qz'
+        $environment['HTTPS_PROXY'] = 'http://svc:CanaryProxy7Qz@proxy.example.com:8080'
+        $marked = @{ REPORTS_BUCKET_LINK = (ConvertTo-SecureString -String 'CanaryMarked7Qz' -AsPlainText -Force) }
         $text = Invoke-Captured {
-            Install-PrefectService -Name PrefectServer -Role Server -PrefectHome $env:PREFECT_HOME -Port 4792 -PythonPath $script:target -Environment $environment -AuthCredential $credential -WhatIf -Verbose -Debug -ErrorAction Continue
+            Install-PrefectService -Name PrefectServer -Role Server -PrefectHome $env:PREFECT_HOME -Port 4792 -PythonPath $script:target -Environment $environment -SecretEnvironment $marked -AuthCredential $credential -WhatIf -Verbose -Debug -ErrorAction Continue
         }
         $Error[0].FullyQualifiedErrorId | Should -BeLike 'PrefectWin.NotSupported*'
         Get-Leak -Text $text | Should -BeNullOrEmpty
+        foreach ($canary in 'CanaryAwsKey7Qz', 'CanaryProxy7Qz', 'CanaryMarked7Qz') {
+            $text | Should -Not -Match $canary
+        }
     }
 }

@@ -182,7 +182,12 @@ def test_every_secret_setting_is_masked_in_every_output(release, tmp_path, monke
         assert session.ask("environment.repair", {"pythonPath": python}, what_if=True, env=in_caller)["ok"]
 
         environment = {name: canary for name, canary in canaries.items() if name not in RESERVED_KEYS}
-        install = {"name": "PrefectServer", "role": "Server", "prefectHome": str(home), "port": 4791, "pythonPath": python, "environment": environment}
+        # Secrets that are not Prefect settings: by name, by URL credentials, and marked explicitly.
+        variables = {"AWS_SECRET_ACCESS_KEY": "CanaryAwsKey7Qz", "DB_PASSWORD": "CanaryDbPw7Qz", "HTTPS_PROXY": "http://svc:CanaryProxy7Qz@proxy.example.com:8080"}
+        marked = {"REPORTS_BUCKET_LINK": "CanaryMarked7Qz"}
+        canaries.update({"AWS_SECRET_ACCESS_KEY": "CanaryAwsKey7Qz", "DB_PASSWORD": "CanaryDbPw7Qz", "HTTPS_PROXY": "CanaryProxy7Qz", "REPORTS_BUCKET_LINK": "CanaryMarked7Qz"})
+        environment.update(variables)
+        install = {"name": "PrefectServer", "role": "Server", "prefectHome": str(home), "port": 4791, "pythonPath": python, "environment": environment, "secretEnvironment": marked}
         plan = session.ask("service.install", install, what_if=True)
         assert plan["ok"], plan
         adapter.fail_on["nssm_set"] = RuntimeError("nssm echoed " + " ".join(environment.values()))
@@ -195,9 +200,12 @@ def test_every_secret_setting_is_masked_in_every_output(release, tmp_path, monke
         # (where a PREFECT_* secret goes instead of the registry).
         from prefectwin.services.secrets_file import file_values
 
-        stored = dict(e.partition("=")[::2] for e in adapter.services["prefectserver"].parameters["AppEnvironmentExtra"])
+        parameters = adapter.services["prefectserver"].parameters
+        assert not _leaks(json.dumps(parameters, ensure_ascii=False), canaries), "a secret is in NSSM's registry values"
+        stored = dict(e.partition("=")[::2] for e in parameters["AppEnvironmentExtra"])
         stored = {**file_values(adapter.secret_files[stored["PREFECT_PROFILES_PATH"]]), **stored}
-        assert all(stored[name] == canary for name, canary in environment.items()), "a value never reached the service"
+        assert all(stored[name] == canary for name, canary in {**environment, **marked}.items()), "a value never reached the service"
+        assert parameters["AppParameters"][0].split()[0].endswith(".launcher.py")  # which sets the variables that are not settings
         assert session.ask("service.get", {})["ok"]
         assert session.ask("service.uninstall", {"name": "PrefectServer"}, what_if=True)["ok"]
     finally:

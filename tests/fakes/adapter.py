@@ -232,7 +232,7 @@ class FakeAdapter:
     def pip_uninstall(self, python: str, names: Sequence[str]) -> None:
         return self._answer("pip_uninstall", python, names)
 
-    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = (), launcher: Sequence[str] = ()) -> None:
         return self._answer("prefect_database_upgrade", python, environment, cwd)
 
     def sqlite_backup(self, source: str, destination: str) -> None:

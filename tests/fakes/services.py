@@ -379,8 +379,8 @@ class FakeServiceAdapter(FakeAdapter):
         for name in names:
             self.packages.get(python, {}).pop(name, None)
 
-    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
-        self._record("prefect_database_upgrade", (python, cwd), {"environment": dict(environment)})
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = (), launcher: Sequence[str] = ()) -> None:
+        self._record("prefect_database_upgrade", (python, cwd), {"environment": dict(environment), "launcher": tuple(launcher)})
         home = environment.get("PREFECT_HOME", "")
         default = home + ("\\" if "\\" in home else "/") + "prefect.db"
         database = environment.get("PREFECT_SERVER_DATABASE_CONNECTION_URL", "").rpartition("///")[2] or default

@@ -37,7 +37,8 @@ def install(params: dict) -> dict:
         ({**SERVER, "environment": {"+X": "1"}}, "Environment", "operator"),
         ({**SERVER, "environment": {"-X": "1"}}, "Environment", "operator"),
         ({**SERVER, "environment": {":X": "1"}}, "Environment", "operator"),
-        ({**SERVER, "environment": {"TOKEN": "%APPDATA%"}}, "Environment", "environment variable reference"),
+        # (A secret-looking name such as TOKEN goes to the secrets file, where NSSM expands nothing.)
+        ({**SERVER, "environment": {"EXTRA_DIR": "%APPDATA%"}}, "Environment", "environment variable reference"),
         ({**SERVER, "bindAddress": "0.0.0.0 --port 1"}, "BindAddress", "not an IP address"),
         ({**SERVER, "dependsOn": ["bad name!"]}, "DependsOn", "not a Windows service name"),
         ({**WORKER, "pool": "--help"}, "Pool", "option"),
@@ -65,8 +66,12 @@ def test_a_secret_value_is_never_echoed():
     # whatever the install answers, the password is not in it.
     response = install({**SERVER, "databaseUrl": f"postgresql+asyncpg://u:{SECRET}@db/%PGDB%"})
     assert SECRET not in json.dumps(response)
-    response = install({**SERVER, "environment": {"API_TOKEN": f"{SECRET}\n"}})
+    # Nor a value NSSM would refuse, of a variable that is not secret by name.
+    response = install({**SERVER, "environment": {"EXTRA": f"{SECRET}\n"}})
     assert response["error"]["target"] == "Environment" and SECRET not in json.dumps(response)
+    # A secret variable goes to the secrets file, where its line break is a TOML escape.
+    response = install({**SERVER, "environment": {"API_TOKEN": f"{SECRET}\n"}})
+    assert response["error"]["code"] == "NotSupported" and SECRET not in json.dumps(response)
 
 
 @pytest.mark.parametrize(

@@ -220,6 +220,20 @@ def test_update_what_if_shows_every_step_in_order_and_changes_nothing(use):
     assert adapter.changing_calls() == [] and adapter.snapshot() == before
 
 
+def test_update_migrates_a_launcher_server_through_its_launcher_with_no_secret_in_sight(use):
+    # A server whose database password is a variable only its launcher sets (PGPASSWORD).
+    server = windows_spec(python_path=PY_A, database_url="postgresql+asyncpg://prefect@db01:5432/prefect", environment={"PGPASSWORD": "Dibbler-pg-3"})
+    adapter = FakeServiceAdapter(services=[service_from(server)], directories=[PY_A])
+    adapter.packages = {PY_A: {"prefect": "3.6.29"}}
+    adapter.secret_files = {server.secrets_file: server.secrets_text().get_secret_value(), server.launcher_file: server.launcher_text().get_secret_value()}
+    use(adapter)
+    response, events = call("service.update", _update(backupAcknowledged=True))  # PostgreSQL: its own backup
+    assert response["ok"], response
+    [migrate] = adapter.calls_to("prefect_database_upgrade")
+    assert migrate.kwargs["launcher"] == (server.launcher_file, server.secrets_file)
+    assert "Dibbler-pg-3" not in json.dumps(response) + json.dumps(events) + json.dumps(migrate.kwargs["environment"])
+
+
 def test_update_backs_up_installs_migrates_then_restarts_in_order(use):
     adapter = use(machine())
     response, _ = call("service.update", _update())

@@ -24,6 +24,7 @@ RECORDED = Path(__file__).resolve().parents[1] / "contract-services" / "recorded
 DB_PASSWORD = "Recorded-Db-Pw-1"
 ACCOUNT_PASSWORD = "Recorded-Acct-Pw-2"
 AUTH_PASSWORD = "Recorded-Auth-Pw-3"
+SECRET_VARIABLE = "Recorded-Var-Pw-4"
 
 INSTALL = {
     "name": "PrefectServer",
@@ -40,7 +41,15 @@ INSTALL = {
     "authCredential": {"userName": "admin", "password": AUTH_PASSWORD},
     "passThru": True,
 }
-WORKER = {"name": "PrefectWorker", "role": "Worker", "pythonPath": "/opt/prefect/venv/bin/python", "prefectHome": "/srv/prefect", "pool": "etl"}
+# A secret variable that is not a Prefect setting: the worker runs through the launcher.
+WORKER = {
+    "name": "PrefectWorker",
+    "role": "Worker",
+    "pythonPath": "/opt/prefect/venv/bin/python",
+    "prefectHome": "/srv/prefect",
+    "pool": "etl",
+    "secretEnvironment": {"WAREHOUSE_DSN": SECRET_VARIABLE},
+}
 
 
 def record() -> dict[str, Any]:
@@ -104,7 +113,7 @@ def test_recorded_responses_are_what_the_backend_answers_now() -> None:
 def test_recorded_responses_hold_no_password() -> None:
     text = RECORDED.read_text(encoding="utf-8")
     responses = json.dumps([e["response"] for e in json.loads(text).values()])
-    assert DB_PASSWORD not in responses and ACCOUNT_PASSWORD not in responses and AUTH_PASSWORD not in responses
+    assert DB_PASSWORD not in responses and ACCOUNT_PASSWORD not in responses and AUTH_PASSWORD not in responses and SECRET_VARIABLE not in responses
 
 
 if __name__ == "__main__":

@@ -116,6 +116,25 @@ def test_applying_a_rotation_carries_the_new_string_and_restarts_the_follower_af
     assert call("service.install", rotated(machine), what_if=True)[0]["result"]["actions"] == []
 
 
+def test_a_rotation_keeps_the_secret_variables_of_a_follower_s_launcher_in_their_own_table(adapter, machine):
+    from prefectwin.services.secrets_file import file_values
+    from prefectwin.target.launcher import ENVIRONMENT_TABLE, read_variables
+
+    worker = {"name": "Follower", "role": "Worker", "pool": "etl", "prefectHome": machine["prefectHome"], "start": True, "secretEnvironment": {"WAREHOUSE_TOKEN": OWN}}
+    assert call("service.install", worker)[0]["ok"]
+    path = next(p for p in adapter.secret_files if p.endswith("Follower.secrets.toml"))
+    assert read_variables(adapter.secret_files[path]) == {"WAREHOUSE_TOKEN": OWN}
+    assert call("service.install", rotated(machine))[0]["ok"]
+    text = adapter.secret_files[path]
+    # The launcher still finds its variable, and Prefect's profile did not gain it.
+    assert read_variables(text) == {"WAREHOUSE_TOKEN": OWN}
+    assert "WAREHOUSE_TOKEN" not in file_values(text, "profiles.prefectwin")
+    assert file_values(text, "profiles.prefectwin")[auth.CLIENT_AUTH_KEY] == f"admin:{NEW}"
+    assert file_values(text, ENVIRONMENT_TABLE) == {"WAREHOUSE_TOKEN": OWN}
+    # And it is the file the worker's own install writes: installing it again changes nothing.
+    assert call("service.install", worker, what_if=True)[0]["result"]["actions"] == []
+
+
 def test_a_failed_follower_restart_rolls_the_server_and_the_worker_back_together(adapter, machine):
     from fakes.services import InjectedFailure
 

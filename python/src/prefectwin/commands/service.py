@@ -52,6 +52,9 @@ class ServiceInstallParams(Params):
     work_queue: Optional[list[str]] = Field(None, description="Worker only: the work queues to poll; default: all.")
     depends_on: Optional[list[str]] = Field(None, description="Services that must run first; a worker defaults to the local server.")
     environment: Optional[dict[str, str]] = Field(None, description="More environment variables for the service.")
+    secret_environment: Optional[dict[str, SecretStr]] = Field(
+        None, description="Environment variables whose values are secret: kept in the service's secrets file, never in NSSM's registry values."
+    )
     account: Optional[str] = Field(None, description="Default: the service's own virtual account NT SERVICE\\<name>; or LocalSystem, LocalService, NetworkService, DOMAIN\\user (with credential) or a gMSA DOMAIN\\name$.")
     credential: Optional[Credential] = Field(None, description="The password of a user -Account.")
     startup_type: StartupType = Field("Automatic", description="How the service starts at boot.")
@@ -148,7 +151,7 @@ def default_home(flavor: str) -> str:
 
 
 def _secrets_of(params: ServiceInstallParams, spec: Any) -> tuple[str, ...]:
-    found = [v.get_secret_value() for v in spec.secret_environment.values()]
+    found = [v.get_secret_value() for v in (*spec.secret_environment.values(), *spec.secret_variables.values())]
     for credential in (params.database_credential, params.credential, params.auth_credential):
         if credential is not None:
             found.append(credential.password.get_secret_value())
@@ -382,7 +385,7 @@ def _local_worker(record: Any, adapter: Any) -> Any:
     from prefectwin.services.auth import CLIENT_AUTH_KEY, SecretsFileUnreadable, service_secret
     from prefectwin.services.rotation import LocalWorker
     from prefectwin.services.secrets_file import file_values
-    from prefectwin.services.spec import normalize_account
+    from prefectwin.services.spec import ENVIRONMENT_TABLE, SECRETS_PROFILE, normalize_account
     from prefectwin.services.state import secrets_file_of
 
     marker = record.managed or {}
@@ -397,7 +400,9 @@ def _local_worker(record: Any, adapter: Any) -> Any:
         sends = service_secret(record, CLIENT_AUTH_KEY, adapter) if not unreadable else None
     except SecretsFileUnreadable:
         sends, unreadable = None, True
-    values = {k: SecretStr(v) for k, v in file_values(content.get_secret_value()).items()} if content is not None else None
+    text = content.get_secret_value() if content is not None else None
+    values = {k: SecretStr(v) for k, v in file_values(text, f"profiles.{SECRETS_PROFILE}").items()} if text is not None else None
+    variables = {k: SecretStr(v) for k, v in file_values(text, ENVIRONMENT_TABLE).items()} if text is not None else {}
     return LocalWorker(
         name=record.name,
         running=record.running,
@@ -406,6 +411,7 @@ def _local_worker(record: Any, adapter: Any) -> Any:
         auth_from=marker.get("authFrom"),
         secrets_file=path,
         values=values,
+        variables=variables,
         content=content,
         unreadable=unreadable,
         sends=sends,
@@ -416,7 +422,7 @@ def _local_worker(record: Any, adapter: Any) -> Any:
 
 def _worker_secrets(worker: Any) -> tuple[str, ...]:
     """What a follower's file and string hold, scrubbed from every message of the plan."""
-    found = [v.get_secret_value() for v in (worker.values or {}).values()]
+    found = [v.get_secret_value() for v in (*(worker.values or {}).values(), *worker.variables.values())]
     if worker.sends is not None:
         found.append(worker.sends.get_secret_value())
     found += [part for value in found for part in value.split(":", 1)[1:]]
@@ -470,7 +476,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
     from prefectwin.services.health import secret_values
     from prefectwin.services.plan import plan_uninstall
     from prefectwin.services.spec import firewall_rule_name, log_task_name
-    from prefectwin.services.state import log_files, secrets_file_of, sqlite_files
+    from prefectwin.services.state import launcher_of, log_files, secrets_file_of, sqlite_files
     from prefectwin.services.validate import require_nssm
     from prefectwin.system import get_adapter
 
@@ -496,6 +502,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         current = adapter.read_service(params.name)
         files = (log_files(logs) if params.remove_logs else []) + (sqlite_files(marker.get("sqlitePath")) if params.remove_database else [])
         secrets = secrets_file_of(current)
+        launcher = launcher_of(current)
         port = adapter.firewall_rule_port(rule)
         scope = adapter.firewall_rule_scope(rule) if port is not None else None
         return {
@@ -504,6 +511,7 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
             "firewallScope": scope,
             "files": files,
             "secretsFile": secrets if secrets and adapter.path_exists(secrets) else None,
+            "launcherFile": launcher if launcher and adapter.path_exists(launcher) else None,
             # The markers a hand-over rewrites: a change to them since the plan voids it.
             **({"handOver": {n: getattr(adapter.read_service(n), "marker", None) for n in others}} if others else {}),
         }
@@ -520,6 +528,8 @@ def service_uninstall(params: ServiceUninstallParams, ctx: Context) -> ServicePl
         log_task=log_task_name(record.name) if adapter.name != "posix" and adapter.scheduled_task(log_task_name(record.name)) is not None else None,
         secrets_file=state["secretsFile"],
         secrets_previous=_secrets_text(adapter, state["secretsFile"]),
+        launcher_file=state["launcherFile"],
+        launcher_previous=_secrets_text(adapter, state["launcherFile"]),
         revoke=revoke,
         hand_over=hand_over,
     )

@@ -297,6 +297,9 @@ class ServiceFacts(_Facts):
     secrets_file_names: tuple[str, ...] = ()
     secrets_file_access: Optional[dict] = None
     secrets_file_error: Optional[str] = None
+    # The launcher NSSM runs before Prefect (services/spec.py), when it does, and its access list.
+    launcher_file: Optional[str] = None
+    launcher_file_access: Optional[dict] = None
     # The auth string the service sends (its environment, .env or secrets file), and the peer it talks to.
     auth_string: Optional[SecretStr] = None
     database_url_source: Optional[str] = None

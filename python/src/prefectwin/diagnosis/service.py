@@ -245,6 +245,19 @@ def _secrets_file(env: dict[str, str], adapter: Any, principal: str) -> tuple[Op
     return path, file_values(text.get_secret_value()) if text is not None else {}, access, None
 
 
+def _launcher(arguments: list[str], adapter: Any, principal: str) -> tuple[Optional[str], Optional[Any]]:
+    """(the launcher the service runs, its access list; None when it is missing or unreadable)."""
+    from prefectwin.services.spec import launcher_arguments
+
+    path = launcher_arguments(tuple(arguments))[0]
+    if path is None:
+        return None, None
+    try:
+        return path, adapter.file_access(path, principal)
+    except Exception:  # noqa: BLE001 - judged as "cannot be checked" by the check
+        return path, None
+
+
 def _secret(value: Optional[str]) -> Optional[SecretStr]:
     return SecretStr(value) if value else None
 
@@ -348,6 +361,7 @@ def read_target(name: str, adapter: Any, *, principal_of: Callable[[str], str]) 
             server = _peer(chosen, (account_facts if same else _account(adapter, principal_of(server_account))).environment, adapter, principal_of(server_account))
     port_text = option(arguments, "--port") if role == "Server" else None
     secrets_path, secrets, secrets_access, secrets_error = _secrets_file(env, adapter, account_facts.principal)
+    launcher, launcher_access = _launcher(arguments, adapter, account_facts.principal)
     database_source = next(
         ("environment" if lookup(env, k) else ".env" if lookup(dotenv, k) else "secrets file" for k in DATABASE_KEYS if lookup(env, k) or lookup(dotenv, k) or lookup(secrets, k)),
         None,
@@ -383,6 +397,8 @@ def read_target(name: str, adapter: Any, *, principal_of: Callable[[str], str]) 
         secrets_file_names=tuple(sorted(secrets, key=str.upper)),
         secrets_file_access=secrets_access.model_dump() if secrets_access is not None else None,
         secrets_file_error=secrets_error,
+        launcher_file=launcher,
+        launcher_file_access=launcher_access.model_dump() if launcher_access is not None else None,
         auth_string=_secret(lookup(env, CLIENT_AUTH_KEY) or lookup(dotenv, CLIENT_AUTH_KEY) or lookup(secrets, CLIENT_AUTH_KEY)),
         database_url_source=database_source,
         server=server,

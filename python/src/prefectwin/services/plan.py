@@ -138,6 +138,7 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
     # After the install: the file's ACL names the service's account, and a virtual account
     # (NT SERVICE\<name>) resolves only once its service exists.
     actions.extend(plan_secrets_file(spec, state))
+    actions.extend(plan_launcher(spec, state))
 
     needs_restart = False
     for parameter, values in spec.nssm_parameters().items():
@@ -179,7 +180,10 @@ def plan_install(spec: ServiceSpec, state: ServiceState, *, start: bool = False,
     stale = _plan_stale_secrets_file(spec, state)
     if stale is not None:
         actions.append(stale)
-    needs_restart |= any(a.kind == "write-secrets-file" for a in actions)
+    stale_launcher = _plan_stale_launcher(spec, state)
+    if stale_launcher is not None:
+        actions.append(stale_launcher)
+    needs_restart |= any(a.kind in ("write-secrets-file", "write-launcher") for a in actions)
 
     timeout = spec.stop_timeout_ms // 1000 + 30
     if record is not None and record.running and needs_restart:
@@ -240,21 +244,54 @@ def plan_secrets_file(spec: ServiceSpec, state: ServiceState) -> list[Action]:
     ]
 
 
+def plan_launcher(spec: ServiceSpec, state: ServiceState) -> list[Action]:
+    """Write the launcher when it is missing, not PrefectWin's text, or anyone but SYSTEM and
+    Administrators could change it (or others read it: it is written like the secrets file)."""
+    path, wanted = spec.launcher_file, spec.launcher_text()
+    if not path or wanted is None:
+        return []
+    if state.launcher_file_current and not state.launcher_file_problems:
+        return []
+    names = ", ".join(sorted(spec.secret_variables))
+    access = f"changeable only by SYSTEM and Administrators, readable only by {spec.account_principal}"
+    if state.launcher_file_unreadable:
+        why = "this session cannot read it to compare"
+    elif state.launcher_file is None:
+        why = None
+    elif not state.launcher_file_current:
+        why = "it is not PrefectWin's launcher as this version writes it"
+    else:
+        why = "; ".join(state.launcher_file_problems)
+    verb = "Write" if why is None else "Rewrite"
+    description = f"{verb} the launcher '{path}' of service '{spec.name}', which sets {names} from its secrets file before Prefect starts" + (f" ({why})" if why else "") + f", {access}"
+    return [
+        Action(
+            kind="write-launcher",
+            description=description,
+            target=path,
+            data={"path": path, "content": wanted, "reader": spec.account_principal, "previous": state.launcher_file, "previousUnknown": state.launcher_file_unreadable},
+        )
+    ]
+
+
+def _plan_stale_launcher(spec: ServiceSpec, state: ServiceState) -> Optional[Action]:
+    """Delete a launcher the service no longer runs (kept for the undo)."""
+    return _remove_stale(spec, "remove-launcher", "launcher", "runs", state.stale_launcher_file, state.stale_launcher_content, state.stale_launcher_unreadable)
+
+
 def _plan_stale_secrets_file(spec: ServiceSpec, state: ServiceState) -> Optional[Action]:
     """Delete a secrets file the service no longer reads (kept for the undo)."""
-    if not state.stale_secrets_file:
+    return _remove_stale(spec, "remove-secrets-file", "secrets file", "reads", state.stale_secrets_file, state.stale_secrets_content, state.stale_secrets_unreadable)
+
+
+def _remove_stale(spec: ServiceSpec, kind: str, what: str, uses: str, path: Optional[str], content: Optional[SecretStr], unreadable: bool) -> Optional[Action]:
+    if not path:
         return None
     return Action(
-        kind="remove-secrets-file",
-        description=f"Delete the secrets file '{state.stale_secrets_file}', which service '{spec.name}' no longer reads"
-        + (" (this session cannot read it to keep a copy)" if state.stale_secrets_unreadable else ""),
-        target=state.stale_secrets_file,
-        data={
-            "path": state.stale_secrets_file,
-            "previous": state.stale_secrets_content,
-            "reader": spec.account_principal,
-            "previousUnknown": state.stale_secrets_unreadable,
-        },
+        kind=kind,
+        description=f"Delete the {what} '{path}', which service '{spec.name}' no longer {uses}" + (" (this session cannot read it to keep a copy)" if unreadable else ""),
+        target=path,
+        data={"path": path, "previous": content, "reader": spec.account_principal, "previousUnknown": unreadable},
     )
 
 
@@ -264,8 +301,8 @@ def link_install(actions: list[Action], name: str) -> list[Action]:
     install = [a.id for a in actions if a.kind == "install-service"]
     folders = {a.target: a.id for a in actions if a.kind == "create-directory"}
     grants = [a.id for a in actions if a.kind == "grant-access"]
-    # A service must not start without the secrets file it reads.
-    secrets = [a.id for a in actions if a.kind == "write-secrets-file"]
+    # A service must not start without the secrets file it reads, nor its launcher.
+    secrets = [a.id for a in actions if a.kind in ("write-secrets-file", "write-launcher")]
     linked = []
     for action in actions:
         needs: list[str] = []
@@ -276,12 +313,12 @@ def link_install(actions: list[Action], name: str) -> list[Action]:
             needs += install
         if action.kind == "grant-access" and action.target in folders:
             needs.append(folders[action.target])
-        if action.kind == "write-secrets-file":
+        if action.kind in ("write-secrets-file", "write-launcher"):
             needs += install
             needs += [i for path, i in folders.items() if _inside(action.target, path)]
-        if action.kind == "remove-secrets-file":
-            # Only once the service no longer points at it.
-            needs += [a.id for a in actions if a.kind in ("set-parameter", "reset-parameter") and a.parameter == "AppEnvironmentExtra"]
+        if action.kind in ("remove-secrets-file", "remove-launcher"):
+            # Only once the service no longer points at it (its environment, or its launcher's arguments).
+            needs += [a.id for a in actions if a.kind in ("set-parameter", "reset-parameter") and a.parameter in ("AppEnvironmentExtra", "AppParameters")]
         if action.kind == "start-service":
             needs += [*folders.values(), *grants, *secrets]
         if action.kind == "restart-service":
@@ -470,6 +507,8 @@ def plan_uninstall(
     log_task: Optional[str] = None,
     secrets_file: Optional[str] = None,
     secrets_previous: Optional[SecretStr] = None,
+    launcher_file: Optional[str] = None,
+    launcher_previous: Optional[SecretStr] = None,
     revoke: Sequence[Grant] = (),
     hand_over: Sequence[Action] = (),
     firewall_scope: Optional[tuple[tuple[str, ...], tuple[str, ...]]] = None,
@@ -512,6 +551,12 @@ def plan_uninstall(
         actions.append(
             Action(kind="remove-secrets-file", description=f"Delete the secrets file '{secrets_file}' of service '{name}'", target=secrets_file, data=data)
         )
+    if launcher_file is not None:
+        reader = normalize_account((record.parameters.get("ObjectName") or (None,))[0])[1]
+        launcher: dict[str, Any] = {"path": launcher_file, "previous": launcher_previous, "reader": reader}
+        if launcher_previous is None:
+            launcher["previousUnknown"] = True
+        actions.append(Action(kind="remove-launcher", description=f"Delete the launcher '{launcher_file}' of service '{name}'", target=launcher_file, data=launcher))
     actions.append(
         Action(kind="remove-service", description=f"Remove service '{name}'", target=name, data={"timeoutSec": stop_timeout_sec})
     )
@@ -534,5 +579,5 @@ def link_uninstall(actions: list[Action]) -> list[Action]:
     """dependsOn: the service's grants are revoked, it is removed, and its files deleted, only
     once it has stopped (a running service that lost its rights would fail mid-run)."""
     stop = [a.id for a in actions if a.kind == "stop-service"]
-    return [a.model_copy(update={"depends_on": stop}) if a.kind in ("revoke-access", "remove-secrets-file", "remove-service", "remove-path") else a for a in actions]
+    return [a.model_copy(update={"depends_on": stop}) if a.kind in ("revoke-access", "remove-secrets-file", "remove-launcher", "remove-service", "remove-path") else a for a in actions]
 

@@ -38,6 +38,8 @@ class LocalWorker(BaseModel):
     # The secrets file it reads, what that holds (None: unreadable, or no file), and its text.
     secrets_file: Optional[str] = None
     values: Optional[dict[str, SecretStr]] = None
+    # The secret variables its launcher sets (the file's other table): a rewrite keeps them.
+    variables: dict[str, SecretStr] = {}
     content: Optional[SecretStr] = None
     unreadable: bool = False
     # The auth string it sends, wherever it reads it from.
@@ -152,7 +154,7 @@ def _follow(spec: Any, worker: LocalWorker, new: Optional[SecretStr], server_fil
         description=f"Rewrite the secrets file '{worker.secrets_file}' of worker '{worker.name}' with {change}, readable only by {worker.reader}, SYSTEM and Administrators",
         target=worker.secrets_file,
         depends_on=list(server_file),
-        data={"path": worker.secrets_file, "content": render_secrets_text(worker.name, values), "reader": worker.reader, "previous": worker.content, "previousUnknown": False},
+        data={"path": worker.secrets_file, "content": render_secrets_text(worker.name, values, {k: v.get_secret_value() for k, v in worker.variables.items()}), "reader": worker.reader, "previous": worker.content, "previousUnknown": False},
     )
     actions.append(write)
     if worker.running:

@@ -11,6 +11,8 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
+from prefectwin.target.launcher import unescape
+
 SYSTEM_SID = "S-1-5-18"
 ADMINISTRATORS_SID = "S-1-5-32-544"
 # POSIX: root is the machine's administrator.
@@ -84,35 +86,24 @@ def access_problems(access: FileAccess, account: str) -> list[str]:
     return problems
 
 
-def _unescape(body: str) -> str:
-    out, i = [], 0
-    while i < len(body):
-        char = body[i]
-        if char == "\\" and i + 1 < len(body):
-            kind = body[i + 1]
-            width = {"u": 4, "U": 8}.get(kind)
-            if width:
-                out.append(chr(int(body[i + 2 : i + 2 + width], 16)))
-                i += 2 + width
-                continue
-            out.append({"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}.get(kind, kind))
-            i += 2
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out)
-
-
-def file_values(text: str) -> dict[str, str]:
-    """The settings a secrets file (ServiceSpec.secrets_text) holds: its `KEY = "value"` lines,
-    read back without a TOML library (the backend may run on Python 3.9, without tomllib)."""
+def file_values(text: str, table: Optional[str] = None) -> dict[str, str]:
+    """The values a secrets file (ServiceSpec.secrets_text) holds: its `KEY = "value"` lines,
+    read back without a TOML library (the backend may run on Python 3.9, without tomllib).
+    `table` keeps one table's lines (the profile's settings, or the launcher's variables), so a
+    rewrite puts each value back where it was; None keeps every table's."""
     found: dict[str, str] = {}
+    current = None
     for line in text.splitlines():
+        if line.startswith("["):
+            current = line.strip().strip("[]").strip()
+            continue
         key, sep, value = line.partition(" = ")
         value = value.strip()
-        if sep and not line.startswith(("#", "[", "active ")) and len(value) >= 2 and value[0] == value[-1] == '"':
+        if table is not None and current != table:
+            continue
+        if sep and not line.startswith(("#", "active ")) and len(value) >= 2 and value[0] == value[-1] == '"':
             try:
-                found[key.strip('"')] = _unescape(value[1:-1])
+                found[key.strip('"')] = unescape(value[1:-1])
             except ValueError:
                 continue
     return found

@@ -9,6 +9,11 @@ Every password is a `SecretStr` here. Secrets never reach NSSM: its registry val
 command lines are readable by local users. They go into the service's secrets file instead
 (`secrets_file`, `secrets_text`), a Prefect profiles file that only the service's account and
 Administrators can read, which NSSM's environment points Prefect at (PREFECT_PROFILES_PATH).
+A secret variable that is not a Prefect setting (AWS_SECRET_ACCESS_KEY, a password, a proxy URL
+with credentials) cannot go into a profile: it goes into the same file's
+`[prefectwin.environment]` table, and NSSM then runs PrefectWin's launcher (target/launcher.py,
+written beside the file) instead of `-m prefect` directly, which sets those variables in the
+process and runs Prefect in it.
 `secrets_text()` and `settings_environment()` are the only places a password is revealed.
 """
 from __future__ import annotations
@@ -120,6 +125,9 @@ RESERVED_KEYS = {
 PROFILES_PATH_KEY = "PREFECT_PROFILES_PATH"
 SECRETS_PROFILE = "prefectwin"
 SECRETS_FILE_SUFFIX = ".secrets.toml"
+# The table of the secrets file that the launcher reads; Prefect reads `active` and `profiles` only.
+from prefectwin.target.launcher import ENVIRONMENT_TABLE  # noqa: E402 - beside the names it goes with
+LAUNCHER_SUFFIX = ".launcher.py"
 _BARE_TOML_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 # Built-in service accounts: the SCM name, and the name an ACL knows them by.
@@ -164,6 +172,8 @@ class ServiceSpec(BaseModel):
     prefect_home: str
     environment: dict[str, str]
     secret_environment: dict[str, SecretStr] = {}
+    # Secret variables that are not Prefect settings: set by the launcher from the secrets file.
+    secret_variables: dict[str, SecretStr] = {}
     log_directory: str
     stdout_log: str
     stderr_log: str
@@ -222,15 +232,31 @@ class ServiceSpec(BaseModel):
     @property
     def secrets_file(self) -> Optional[str]:
         """The service's secrets file in its working directory; None when it has no secret."""
-        if not self.secret_environment:
+        if not self.secret_environment and not self.secret_variables:
             return None
         return secrets_file_path(self.working_directory, self.name)
 
-    def secrets_text(self) -> Optional[SecretStr]:
-        """The secrets file: one Prefect profile with the secret settings, made active."""
-        if not self.secret_environment:
+    @property
+    def launcher_file(self) -> Optional[str]:
+        """The launcher beside the secrets file; None when no secret variable needs it."""
+        if not self.secret_variables:
             return None
-        return render_secrets_text(self.name, {k: v.get_secret_value() for k, v in self.secret_environment.items()})
+        return launcher_file_path(self.working_directory, self.name)
+
+    def secrets_text(self) -> Optional[SecretStr]:
+        """The secrets file: one Prefect profile with the secret settings, made active, and the
+        table of secret variables the launcher sets (when there are any)."""
+        if not self.secrets_file:
+            return None
+        return render_secrets_text(
+            self.name,
+            {k: v.get_secret_value() for k, v in self.secret_environment.items()},
+            {k: v.get_secret_value() for k, v in self.secret_variables.items()},
+        )
+
+    def launcher_text(self) -> Optional[SecretStr]:
+        """The launcher's source (a SecretStr only because restricted files are written as one)."""
+        return SecretStr(launcher_source()) if self.launcher_file else None
 
     def nssm_environment(self) -> dict[str, str]:
         """The variables NSSM holds (AppEnvironmentExtra): no secret, only where the secrets are."""
@@ -248,10 +274,12 @@ class ServiceSpec(BaseModel):
         return self.nssm_environment()
 
     def settings_environment(self) -> dict[str, str]:
-        """What the service's Prefect ends up with once it has read its secrets file, secrets
-        revealed: for asking the target about the service before that file is written."""
+        """What the service's Prefect ends up with once it has read its secrets file (and the
+        launcher has set its variables), secrets revealed: for asking the target about the
+        service before that file is written."""
         env = self.process_environment()
         env.update({k: v.get_secret_value() for k, v in self.secret_environment.items()})
+        env.update({k: v.get_secret_value() for k, v in self.secret_variables.items()})
         return env
 
     def nssm_parameters(self) -> dict[str, tuple[Value, ...]]:
@@ -310,25 +338,56 @@ class ServiceSpec(BaseModel):
         return json.dumps(self.marker_data(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def render_secrets_text(name: str, values: dict[str, str]) -> SecretStr:
-    """Service `name`'s secrets file holding `values` (what secrets_file.file_values reads back),
-    so that a file rewritten for one setting is the file the service's own install writes."""
+def render_secrets_text(name: str, settings: dict[str, str], variables: Optional[dict[str, str]] = None) -> SecretStr:
+    """Service `name`'s secrets file: its secret Prefect `settings` in the active profile, and
+    the secret `variables` the launcher sets in a table of their own (what
+    secrets_file.file_values reads back, table by table), so that a file rewritten for one
+    setting is the file the service's own install writes."""
     lines = [
         f"# Written by PrefectWin for service '{name}'; Install-PrefectService rewrites it.",
+        # Unchanged since the first release of this file, so a reinstall does not rewrite it.
         "# The service's secret Prefect settings: only its account and Administrators may read this file.",
         f"active = {toml_string(SECRETS_PROFILE)}",
         "",
         f"[profiles.{SECRETS_PROFILE}]",
+        *_toml_lines(settings),
     ]
-    for key, value in sorted(values.items()):
-        lines.append(f"{key if _BARE_TOML_KEY.match(key) else toml_string(key)} = {toml_string(value)}")
+    if variables:
+        lines += ["", "# Not Prefect settings: the launcher puts these into the process environment.", f"[{ENVIRONMENT_TABLE}]", *_toml_lines(variables)]
     return SecretStr("\n".join(lines) + "\n")
 
 
 def secrets_file_path(working_directory: str, name: str) -> str:
     """`<working directory>/<service>.secrets.toml`, in the working directory's own path flavour."""
-    paths = ntpath if ("\\" in working_directory or re.match(r"^[A-Za-z]:", working_directory)) else posixpath
-    return paths.join(working_directory, name + SECRETS_FILE_SUFFIX)
+    return _in_folder(working_directory, name + SECRETS_FILE_SUFFIX)
+
+
+def launcher_file_path(working_directory: str, name: str) -> str:
+    """`<working directory>/<service>.launcher.py`, beside the secrets file."""
+    return _in_folder(working_directory, name + LAUNCHER_SUFFIX)
+
+
+def _in_folder(folder: str, leaf: str) -> str:
+    paths = ntpath if ("\\" in folder or re.match(r"^[A-Za-z]:", folder)) else posixpath
+    return paths.join(folder, leaf)
+
+
+def launcher_source() -> str:
+    from importlib import resources
+
+    return resources.files("prefectwin.target").joinpath("launcher.py").read_text(encoding="utf-8")
+
+
+def launcher_arguments(arguments: tuple[str, ...]) -> tuple[Optional[str], Optional[str], tuple[str, ...]]:
+    """(launcher, secrets file, Prefect's own arguments) of a service's argument list; the
+    first two are None when the service starts `-m prefect` directly."""
+    if len(arguments) >= 3 and arguments[0].lower().endswith(LAUNCHER_SUFFIX) and arguments[1].lower().endswith(SECRETS_FILE_SUFFIX):
+        return arguments[0], arguments[1], tuple(arguments[2:])
+    return None, None, tuple(arguments)
+
+
+def _toml_lines(values: dict[str, str]) -> list[str]:
+    return [f"{key if _BARE_TOML_KEY.match(key) else toml_string(key)} = {toml_string(value)}" for key, value in sorted(values.items())]
 
 
 def toml_string(value: str) -> str:
@@ -351,18 +410,46 @@ def toml_string(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def split_secret_environment(extra: dict[str, str]) -> tuple[dict[str, str], dict[str, SecretStr]]:
-    """-Environment's variables as (plain, secret): a Prefect setting whose name looks secret or
-    whose value carries URL credentials goes to the secrets file, not to NSSM. Other variables
-    cannot: the file is a Prefect profile, and only Prefect reads it."""
+def split_secret_environment(
+    extra: dict[str, str], marked: Optional[dict[str, SecretStr]] = None
+) -> tuple[dict[str, str], dict[str, SecretStr], dict[str, SecretStr]]:
+    """-Environment's and -SecretEnvironment's variables as (plain, secret Prefect settings,
+    other secret variables). Secret: every -SecretEnvironment variable, and an -Environment one
+    whose name looks secret or whose value carries URL credentials. A Prefect setting goes into
+    the secrets file's profile, any other secret variable into its launcher table; only the
+    plain ones reach NSSM."""
     plain: dict[str, str] = {}
-    secret: dict[str, SecretStr] = {}
-    for key, value in extra.items():
-        if key.upper().startswith("PREFECT_") and value and (looks_secret(key) or mask_url(value) != value):
-            secret[key] = SecretStr(value)
+    settings: dict[str, SecretStr] = {}
+    variables: dict[str, SecretStr] = {}
+    given = [(key, SecretStr(value), bool(value) and (looks_secret(key) or mask_url(value) != value)) for key, value in extra.items()]
+    given += [(key, value, True) for key, value in (marked or {}).items()]
+    for key, value, secret in given:
+        if not secret:
+            plain[key] = value.get_secret_value()
+        elif key.upper().startswith("PREFECT_"):
+            settings[key] = value
         else:
-            plain[key] = value
-    return plain, secret
+            variables[key] = value
+    return plain, settings, variables
+
+
+def _check_secret_environment(marked: dict[str, SecretStr], extra: dict[str, str]) -> dict[str, SecretStr]:
+    """-SecretEnvironment: the names -Environment allows, none given in both, no empty value,
+    and no variable the interpreter reads as it starts (the launcher sets them too late)."""
+    _check_environment({key: value.get_secret_value() for key, value in marked.items()}, "SecretEnvironment")
+    both = sorted({k.upper() for k in extra} & {k.upper() for k in marked})
+    if both:
+        raise _bad(f"{', '.join(both)} {'is' if len(both) == 1 else 'are'} given in both -Environment and -SecretEnvironment.", "SecretEnvironment", "Give each variable once: in -SecretEnvironment if its value is secret.")
+    for key, value in marked.items():
+        if not value.get_secret_value():
+            raise _bad(f"-SecretEnvironment {key} has an empty value.", "SecretEnvironment", f"Give {key} its secret value, or move it to -Environment.")
+        if key.upper().startswith("PYTHON"):
+            raise _bad(
+                f"-SecretEnvironment may not hold {key}: Python reads it as the interpreter starts, before the service's secrets are loaded.",
+                "SecretEnvironment",
+                f"Give {key} in -Environment.",
+            )
+    return marked
 
 
 def failure_values(reset_sec: int, actions: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
@@ -442,19 +529,19 @@ def _api_url(host: str, port: int) -> str:
     return f"http://{connect}:{port}/api"
 
 
-def _check_environment(extra: dict[str, str]) -> dict[str, str]:
+def _check_environment(extra: dict[str, str], parameter: str = "Environment") -> dict[str, str]:
     upper_reserved = {k.upper(): v for k, v in RESERVED_KEYS.items()}
     for key, value in extra.items():
         if not key or "=" in key or "\x00" in key or key != key.strip():
-            raise _bad(f"Environment variable name '{key}' is not valid.", "Environment", "Names are non-empty and contain no '=' or spaces at either end.")
+            raise _bad(f"Environment variable name '{key}' is not valid.", parameter, "Names are non-empty and contain no '=' or spaces at either end.")
         if "\x00" in value:
-            raise _bad(f"The value of environment variable {key} contains a NUL character.", "Environment")
+            raise _bad(f"The value of environment variable {key} contains a NUL character.", parameter)
         hint = upper_reserved.get(key.upper())
         if hint:
             raise _bad(
-                f"-Environment may not set {key}: PrefectWin derives it from {hint}.",
-                "Environment",
-                f"Remove {key} from -Environment and use {hint}.",
+                f"-{parameter} may not set {key}: PrefectWin derives it from {hint}.",
+                parameter,
+                f"Remove {key} from -{parameter} and use {hint}.",
             )
     return extra
 
@@ -545,6 +632,7 @@ def build_spec(
 
     account, principal, needs_password = _account(params)
     extra = _check_environment(dict(params.environment or {}))
+    marked = _check_secret_environment(dict(getattr(params, "secret_environment", None) or {}), extra)
 
     environment = {
         "PREFECT_HOME": home,
@@ -596,9 +684,11 @@ def build_spec(
         elif local_server and client:
             auth_from = local_server[0]
         description = f"Prefect 3 worker for work pool '{pool}', managed by PrefectWin."
-    plain_extra, secret_extra = split_secret_environment(extra)
+    plain_extra, secret_extra, secret_variables = split_secret_environment(extra, marked)
     environment.update(plain_extra)
     secret_environment.update(secret_extra)
+    if secret_variables:
+        arguments = (launcher_file_path(home, params.name), secrets_file_path(home, params.name), *arguments)
     if any(d.lower() == params.name.lower() for d in dependencies):
         raise _bad(f"Service '{params.name}' cannot depend on itself.", "DependsOn")
 
@@ -614,6 +704,7 @@ def build_spec(
         prefect_home=home,
         environment=environment,
         secret_environment=secret_environment,
+        secret_variables=secret_variables,
         log_directory=log_dir,
         stdout_log=paths.join(log_dir, f"{name}.stdout.log"),
         stderr_log=paths.join(log_dir, f"{name}.stderr.log"),
@@ -643,7 +734,7 @@ def build_spec(
         **_firewall_fields(params, server, name),
         **_grant_fields(home, log_dir, sqlite_file, application, base_home, paths),
     )
-    nssm_rules.check(_nssm_values(spec, params, extra))
+    nssm_rules.check(_nssm_values(spec, params, {**extra, **{k: v.get_secret_value() for k, v in marked.items()}}))
     return spec
 
 
@@ -673,8 +764,9 @@ def _nssm_values(spec: ServiceSpec, params: Any, extra: dict[str, str]) -> list[
         ("Credential", credential.user_name if credential else None, "text"),
     ]
     for key, value in extra.items():
-        values.append(("Environment", key, "env-name"))
-        if key not in spec.secret_environment:
+        parameter = "SecretEnvironment" if key in (getattr(params, "secret_environment", None) or {}) else "Environment"
+        values.append((parameter, key, "env-name"))
+        if key not in spec.secret_environment and key not in spec.secret_variables:
             values.append((f"Environment[{key}]", value, "secret"))
     return values
 

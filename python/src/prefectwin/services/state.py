@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from prefectwin.services.spec import PROFILES_PATH_KEY, SECRETS_FILE_SUFFIX, ServiceSpec, firewall_rule_name, log_task_name, parse_marker
+from prefectwin.services.spec import PROFILES_PATH_KEY, SECRETS_FILE_SUFFIX, ServiceSpec, firewall_rule_name, launcher_arguments, log_task_name, parse_marker
 
 RUNNING = "Running"
 STOPPED = "Stopped"
@@ -84,6 +84,15 @@ class ServiceState(BaseModel):
     stale_secrets_file: Optional[str] = None
     stale_secrets_content: Optional[SecretStr] = None
     stale_secrets_unreadable: bool = False
+    # The same for the spec's launcher (spec.launcher_file), which holds no secret but must be
+    # PrefectWin's own text, changeable by nobody but SYSTEM and Administrators.
+    launcher_file: Optional[SecretStr] = None
+    launcher_file_current: bool = False
+    launcher_file_problems: tuple[str, ...] = ()
+    launcher_file_unreadable: bool = False
+    stale_launcher_file: Optional[str] = None
+    stale_launcher_content: Optional[SecretStr] = None
+    stale_launcher_unreadable: bool = False
 
 
 def rotated_logs(log_paths: Sequence[str]) -> dict[str, tuple[tuple[str, float], ...]]:
@@ -111,34 +120,61 @@ def secrets_file_of(record: Optional[ServiceRecord]) -> Optional[str]:
     return None
 
 
-def _secrets_state(spec: ServiceSpec, record: Optional[ServiceRecord], adapter: Any) -> dict[str, Any]:
+def launcher_of(record: Optional[ServiceRecord]) -> Optional[str]:
+    """The launcher an installed service runs (its AppParameters' first argument, when that is
+    a <name>.launcher.py followed by a secrets file)."""
+    prefix = launcher_prefix(record)
+    return prefix[0] if prefix else None
+
+
+def launcher_prefix(record: Optional[ServiceRecord]) -> tuple[str, ...]:
+    """(launcher, secrets file) that the service's python runs before `-m prefect`; () when it
+    starts `-m prefect` directly."""
+    from prefectwin.diagnosis.service import split_command_line
+
+    if record is None:
+        return ()
+    launcher, secrets, _ = launcher_arguments(tuple(split_command_line(" ".join(record.parameters.get("AppParameters", ())))))
+    return (launcher, secrets) if launcher and secrets else ()
+
+
+def _restricted_state(prefix: str, path: Optional[str], wanted: Optional[SecretStr], old: Optional[str], principal: str, adapter: Any) -> dict[str, Any]:
+    """`<prefix>_file`, `_current`, `_problems`, `_unreadable` of the file the spec wants, and
+    `stale_<prefix>_file`, `_content`, `_unreadable` of the one the service used before."""
     from prefectwin.errors import PermissionDenied
     from prefectwin.services.secrets_file import access_problems
 
     found: dict[str, Any] = {}
-    path = spec.secrets_file
     if path:
         try:
             current = adapter.read_restricted_file(path)
         except PermissionDenied:
-            return {"secrets_file_unreadable": True}
-        wanted = spec.secrets_text()
-        found["secrets_file"] = current
-        found["secrets_file_current"] = current is not None and wanted is not None and current.get_secret_value() == wanted.get_secret_value()
-        if current is not None:
-            access = adapter.file_access(path, spec.account_principal)
-            found["secrets_file_problems"] = tuple(access_problems(access, spec.account_principal)) if access else ()
-    old = secrets_file_of(record)
+            current = None
+            found[f"{prefix}_file_unreadable"] = True
+        else:
+            found[f"{prefix}_file"] = current
+            found[f"{prefix}_file_current"] = current is not None and wanted is not None and current.get_secret_value() == wanted.get_secret_value()
+            if current is not None:
+                access = adapter.file_access(path, principal)
+                found[f"{prefix}_file_problems"] = tuple(access_problems(access, principal)) if access else ()
     if old and old != path:
         try:
             content = adapter.read_restricted_file(old)
         except PermissionDenied:
             # A non-elevated -WhatIf still plans the removal; without the old text it cannot be undone.
-            found["stale_secrets_file"], found["stale_secrets_unreadable"] = old, True
+            found[f"stale_{prefix}_file"], found[f"stale_{prefix}_unreadable"] = old, True
         else:
             if content is not None:
-                found["stale_secrets_file"], found["stale_secrets_content"] = old, content
+                found[f"stale_{prefix}_file"], found[f"stale_{prefix}_content"] = old, content
     return found
+
+
+def _secrets_state(spec: ServiceSpec, record: Optional[ServiceRecord], adapter: Any) -> dict[str, Any]:
+    principal = spec.account_principal
+    return {
+        **_restricted_state("secrets", spec.secrets_file, spec.secrets_text(), secrets_file_of(record), principal, adapter),
+        **_restricted_state("launcher", spec.launcher_file, spec.launcher_text(), launcher_of(record), principal, adapter),
+    }
 
 
 def read_state(spec: ServiceSpec, adapter: Any) -> ServiceState:

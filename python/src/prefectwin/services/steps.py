@@ -68,7 +68,7 @@ def _migrate(action: Action, adapter: Any) -> None:
     from prefectwin.secrets import looks_secret
 
     secrets = tuple(v for k, v in data["environment"].items() if v and ("DATABASE" in k.upper() or looks_secret(k)))
-    adapter.prefect_database_upgrade(data["python"], data["environment"], data.get("cwd"), secrets)
+    adapter.prefect_database_upgrade(data["python"], data["environment"], data.get("cwd"), secrets, tuple(data.get("launcher") or ()))
 
 
 def _change_access(adapter: Any, data: dict[str, Any], *, grant: bool) -> None:
@@ -117,6 +117,9 @@ def perform(action: Action, rt: Runtime) -> None:
         "set-failure-actions": lambda: adapter.set_failure_actions(name, int(data["resetSec"]), [tuple(a) for a in data["actions"]]),
         "write-secrets-file": lambda: adapter.write_restricted_file(data["path"], data["content"], data["reader"]),
         "remove-secrets-file": lambda: adapter.remove_path(data["path"]),
+        # The launcher is written like the secrets file: no one but SYSTEM and Administrators may change it.
+        "write-launcher": lambda: adapter.write_restricted_file(data["path"], data["content"], data["reader"]),
+        "remove-launcher": lambda: adapter.remove_path(data["path"]),
     }
     handlers[kind]()
 
@@ -194,7 +197,9 @@ def inverse(action: Action) -> Optional[Action]:
     if kind == "remove-task":
         raise NotReversible("a removed scheduled task is not registered again")
     if kind in ("write-secrets-file", "remove-secrets-file"):
-        return _undo_secrets_file(action)
+        return _undo_restricted_file(action, "secrets file", "write-secrets-file", "remove-secrets-file")
+    if kind in ("write-launcher", "remove-launcher"):
+        return _undo_restricted_file(action, "launcher", "write-launcher", "remove-launcher")
     if kind == "remove-service":
         raise NotReversible("a removed service is not re-created")
     if kind == "remove-path":
@@ -202,16 +207,16 @@ def inverse(action: Action) -> Optional[Action]:
     raise NotReversible(f"no inverse for {kind}")
 
 
-def _undo_secrets_file(action: Action) -> Action:
+def _undo_restricted_file(action: Action, what: str, write: str, remove: str) -> Action:
     """The file as it was, byte for byte (its text is in the action, as a SecretStr), or gone
     again when this run created it."""
     data, target = action.data, action.target
     previous = data.get("previous")
     if data.get("previousUnknown"):
-        raise NotReversible("the secrets file could not be read when this was planned")
+        raise NotReversible(f"the {what} could not be read when this was planned")
     if previous is None:
-        return _undo(action, "remove-secrets-file", f"Delete the secrets file '{target}' written by this run", path=data["path"], previous=None, reader=data["reader"])
-    return _undo(action, "write-secrets-file", f"Restore the secrets file '{target}' as it was", path=data["path"], content=previous, reader=data["reader"], previous=None)
+        return _undo(action, remove, f"Delete the {what} '{target}' written by this run", path=data["path"], previous=None, reader=data["reader"])
+    return _undo(action, write, f"Restore the {what} '{target}' as it was", path=data["path"], content=previous, reader=data["reader"], previous=None)
 
 
 STEPS = Steps(

@@ -26,7 +26,7 @@ from prefectwin.diagnosis.service import expand, interpreter_of, service_environ
 from prefectwin.errors import InvalidArgument
 from prefectwin.services.plan import Action
 from prefectwin.services.restart import server_of, start_actions, stop_actions
-from prefectwin.services.state import STOPPED, ServiceRecord
+from prefectwin.services.state import STOPPED, ServiceRecord, launcher_prefix
 
 VERSION_PATTERN = r"^3\.\d+\.\d+((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$"
 OLDEST_SUPPORTED = (3, 1)
@@ -207,6 +207,8 @@ def plan_update(
                 data={
                     "python": python,
                     "environment": service_environment_of(server),
+                    # Its launcher and secrets file (paths only), when it starts through one.
+                    "launcher": list(launcher_prefix(server)),
                     "cwd": launches[server.name.lower()].cwd if server.name.lower() in launches else _first(server, "AppDirectory"),
                     "database": database if sqlite else None,
                     "backup": backups.get(database) if sqlite else None,

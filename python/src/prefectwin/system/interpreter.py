@@ -72,13 +72,14 @@ class InterpreterOps:
         if names:
             _run([python, "-m", "pip", "uninstall", "--yes", "--quiet", *names], env=_pip_environment(None), cwd=None, timeout=PIP_TIMEOUT_SEC, what="pip uninstall")
 
-    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = (), launcher: Sequence[str] = ()) -> None:
         """`prefect server database upgrade --yes` in the service's own environment, so it
-        migrates the database the service uses."""
+        migrates the database the service uses; through its launcher when it has one, which sets
+        the secret variables (a PGPASSWORD) the service's Prefect has too."""
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PREFECT_")}
         env.update(environment)
         _run(
-            [python, "-m", "prefect", "server", "database", "upgrade", "--yes"],
+            [python, *launcher, "-m", "prefect", "server", "database", "upgrade", "--yes"],
             env=env,
             cwd=cwd if cwd and os.path.isdir(cwd) else None,
             timeout=MIGRATE_TIMEOUT_SEC,

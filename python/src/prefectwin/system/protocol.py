@@ -191,8 +191,9 @@ class SystemAdapter(Protocol):
     def pip_uninstall(self, python: str, names: Sequence[str]) -> None:
         """python -m pip uninstall --yes."""
 
-    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
-        """python -m prefect server database upgrade --yes, in the service's environment."""
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = (), launcher: Sequence[str] = ()) -> None:
+        """python -m prefect server database upgrade --yes, in the service's environment; through
+        `launcher` (the service's launcher and secrets file) when the service starts that way."""
 
     def sqlite_backup(self, source: str, destination: str) -> None:
         """A consistent copy through SQLite's online backup API."""

@@ -188,8 +188,8 @@ class WindowsAdapter:
     def pip_uninstall(self, python: str, names: Sequence[str]) -> None:
         self.interpreter.pip_uninstall(python, names)
 
-    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = ()) -> None:
-        self.interpreter.prefect_database_upgrade(python, environment, cwd, secrets)
+    def prefect_database_upgrade(self, python: str, environment: dict[str, str], cwd: Optional[str], secrets: Sequence[str] = (), launcher: Sequence[str] = ()) -> None:
+        self.interpreter.prefect_database_upgrade(python, environment, cwd, secrets, launcher)
 
     def sqlite_backup(self, source: str, destination: str) -> None:
         self.interpreter.sqlite_backup(source, destination)

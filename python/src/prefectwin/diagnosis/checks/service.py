@@ -122,6 +122,12 @@ def secrets_file(facts: Facts):
         )
     access = FileAccess.model_validate(service.secrets_file_access)
     problems = access_problems(access, service.account)
+    if service.launcher_file:
+        # The launcher runs as the service before Prefect: whoever may change it runs code as the account.
+        if service.launcher_file_access is None:
+            problems.append(f"its launcher {service.launcher_file} is missing or its access list cannot be read")
+        else:
+            problems += [f"launcher {service.launcher_file}: {p}" for p in access_problems(FileAccess.model_validate(service.launcher_file_access), service.account)]
     if problems:
         return fail(
             f"The secrets file {service.secrets_file} of service {service.name} is not protected: {'; '.join(problems)}.",
