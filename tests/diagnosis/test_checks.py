@@ -990,7 +990,11 @@ class TestServiceChecks:
 
     def test_temp(self):
         expect(run("service.temp", svc()), "Pass", "/tmp")
-        expect(run("service.temp", svc(temp_dir=None)), "Fail", "no TEMP")
+        from prefectwin.diagnosis.facts import WindowsFacts
+
+        expect(run("service.temp", svc(temp_dir=None).model_copy(update={"windows": WindowsFacts()})), "Fail", "no TEMP")
+        # Off Windows, Python's tempfile uses /tmp rather than the working directory.
+        expect(run("service.temp", svc(temp_dir=None)), "Pass", "Python uses /tmp")
         expect(run("service.temp", svc(temp_exists=False)), "Fail", "does not exist")
 
     def test_path(self):
