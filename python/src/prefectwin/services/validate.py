@@ -69,6 +69,16 @@ def require_nssm(adapter: Any, explicit: Optional[str], events: Events) -> str:
     return path
 
 
+def _forget_probe_home(home: str) -> None:
+    """Prefect makes a missing PREFECT_HOME as it starts, and so does the probe that asks it
+    (target/agent.py): that empty folder is taken away again, so that checking changes nothing
+    and the plan, which creates the folder, is the plan a re-check finds."""
+    try:
+        os.rmdir(home)  # only an empty folder
+    except OSError:
+        pass
+
+
 def _held_by_service(port: PortFacts, spec: ServiceSpec, record: Optional[ServiceRecord]) -> bool:
     if record is None or not record.running:
         return False
@@ -113,6 +123,8 @@ def validate_install(
         port = port_future.result() if port_future else None
         log_drive = log_kind.result()[0]
         db_drive = db_kind.result()[0] if db_kind else None
+    if cwd is None:
+        _forget_probe_home(spec.prefect_home)
     events.progress("Checking the service parameters", "Done", 100)
 
     facts = Facts(
