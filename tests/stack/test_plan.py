@@ -10,6 +10,7 @@ from prefectwin.stack.plan import (
     InterpreterFacts,
     NssmFacts,
     compose,
+    gate,
     default_venv,
     plan_interpreter,
     plan_nssm,
@@ -133,3 +134,13 @@ def test_compose_makes_one_plan_with_unique_ids_and_the_services_after_the_prere
 
 def test_nothing_to_do_is_an_empty_plan_without_a_wait():
     assert compose([], [[], []], None) == []
+
+
+def test_the_worker_starts_after_a_health_gate_of_the_server_it_needs():
+    server = _service("PrefectServer", "create-directory", "install-service", "start-service")
+    worker = _service("PrefectWorker", "install-service", "start-service")
+    plan = compose([], [gate(server, "PrefectServer", 90), worker], None)
+    assert [a.kind for a in plan] == ["create-directory", "install-service", "start-service", "wait-healthy", "install-service", "start-service"]
+    assert plan[3].depends_on == ["a1", "a2", "a3"] and plan[3].target == "PrefectServer" and "90 s" in plan[3].description
+    # A server that is not started by the plan (it runs already) gets no gate.
+    assert gate(_service("PrefectServer", "set-parameter", "write-marker"), "PrefectServer", 90)[-1].kind == "write-marker"

@@ -276,7 +276,10 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     prerequisites = interpreter_actions + nssm_actions
     any_change = bool(prerequisites) or any(actions for _, actions in planned)
     wait = stack_plan.wait_action(names, params.timeout_sec) if any_change else None
-    actions = stack_plan.compose(prerequisites, [actions for _, actions in planned], wait)
+    groups = [actions for _, actions in planned]
+    if len(specs) == 2:
+        groups[0] = stack_plan.gate(groups[0], specs[0].name, params.timeout_sec)
+    actions = stack_plan.compose(prerequisites, groups, wait)
 
     def state_now() -> dict[str, Any]:
         return {

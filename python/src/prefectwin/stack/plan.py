@@ -196,6 +196,16 @@ def wait_action(names: Sequence[str], timeout_sec: int) -> Action:
     )
 
 
+def gate(server_actions: Sequence[Action], name: str, timeout_sec: int) -> list[Action]:
+    """The server's actions, then, when they start it, a wait until it is healthy: a worker
+    started before its server answers misses its first heartbeat and sends the next one only
+    after Prefect's heartbeat interval (30 s), so the worker starts after this gate."""
+    if not any(a.kind in ("start-service", "restart-service") for a in server_actions):
+        return list(server_actions)
+    wait = wait_action([name], timeout_sec).model_copy(update={"id": "gate", "depends_on": [a.id for a in server_actions]})
+    return [*server_actions, wait]
+
+
 def compose(prerequisites: Sequence[Action], services: Sequence[Sequence[Action]], wait: Optional[Action]) -> list[Action]:
     """One plan: the prerequisites in order (each after the one before), then each service's
     actions with their own dependencies renamed, the first ones after the prerequisites, then
