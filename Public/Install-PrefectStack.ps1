@@ -90,7 +90,7 @@ function Install-PrefectStack {
     How long the health wait waits. Default 180 seconds.
     .EXAMPLE
     Install-PrefectStack -WhatIf
-    Lists every action: the venv, pip, NSSM, each service's actions and the health wait. Nothing
+    Lists every action: the venv, pip, NSSM, the actions of each service and the health wait. Nothing
     changes.
     .EXAMPLE
     Install-PrefectStack -BindAddress 0.0.0.0 -OpenFirewall -AllowFrom '10.20.0.0/16' -AuthCredential (Get-Credential admin)
