@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.common import find_free_port
 from fixtures.rpc import rpc_call
 from target_venvs import WHEELHOUSE
 
@@ -28,14 +29,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32" or not WHEELHOUSE.is_dir
 
 AUTH_USER, AUTH_PASSWORD = "admin", "Bilby-Stack-3d9!:@"
 INSTALL_TIMEOUT_SEC = 600
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _request(params: dict) -> dict:
@@ -72,7 +65,7 @@ def stack(tmp_path_factory):
     params = {
         "pythonPath": sys.executable,
         "prefectHome": str(work / "home"),
-        "port": _free_port(),
+        "port": find_free_port(),
         "authCredential": {"userName": AUTH_USER, "password": AUTH_PASSWORD},
         "pool": "stack-test",
         "timeoutSec": 240,
