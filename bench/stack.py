@@ -77,8 +77,9 @@ def one_run(base: str, version: str, wheelhouse: Path, no_compile: bool) -> dict
         figures["stack"], first = stack(params, env, work)
         if not first["green"]:
             raise SystemExit(f"not green: {first['problems']}")
-        for phase, seconds in first["phases"].items():
-            figures[f"stack.{phase}"] = seconds
+        for phase in first["phases"]:
+            figures[f"stack.{phase['name']}"] = phase["seconds"]
+        figures["stack.total"] = first["totalSeconds"]
         figures["again"], second = stack(params, env, work)
         assert second["actions"] == [], second["actions"]
         figures["whole"] = figures["venv"] + figures["pip"] + figures["stack"]

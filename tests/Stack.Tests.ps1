@@ -75,7 +75,8 @@ Describe 'Install-PrefectStack against the POSIX service stand-in' -Skip:$onWind
         @($first.Actions | ForEach-Object -Process { $_.kind }) | Should -Not -Contain 'create-venv'
         $first.Green | Should -BeTrue -Because ($first.Problems -join '; ')
         @($first.Services | ForEach-Object -Process { '{0}:{1}' -f $_.name, $_.health }) -join ' ' | Should -BeExactly 'PrefectServer:Healthy PrefectWorker:Healthy'
-        $first.Phases.health | Should -BeGreaterThan 0
+        @($first.Phases | Where-Object -FilterScript { $_.name -eq 'health' })[0].seconds | Should -BeGreaterThan 0
+        $first.Healthy | Should -BeTrue
         ($first | Format-Table | Out-String) | Should -BeLike '*PrefectWorker: Healthy*'
 
         $second = Install-PrefectStack @arguments -Confirm:$false

@@ -88,8 +88,9 @@ def test_apply_then_a_second_run_changes_nothing_and_still_reports(machine, para
     assert machine.packages[venv_python]["prefect"] == "3.9.1"
     assert machine.services["prefectserver"].parameters["Application"] == (venv_python,)
     assert machine.services["prefectworker"].parameters["DependOnService"] == ("PrefectServer",)
-    assert set(first["phases"]) == {"interpreter", "nssm", "services", "health", "diagnosis", "total"}
-    assert first["phases"]["total"] >= first["phases"]["services"] > 0
+    phases = {p["name"]: p["seconds"] for p in first["phases"]}
+    assert list(phases) == ["interpreter", "nssm", "services", "health", "diagnosis"]
+    assert first["totalSeconds"] >= phases["services"] > 0 and first["healthy"] is True
     calls = len(machine.changing_calls())
     again = ok(params)
     assert again["actions"] == [] and again["changed"] is False and again["green"] is True
@@ -132,7 +133,8 @@ def test_a_diagnosis_failure_makes_the_result_say_exactly_what_is_not_green(mach
         CheckResult(check="service.temp", status="Fail", message="no TEMP", service="PrefectWorker"),
     ]
     result = ok(params)
-    assert result["green"] is False and result["problems"] == ["PrefectWorker: service.temp: Fail: no TEMP"]
+    assert result["green"] is False and result["healthy"] is True
+    assert result["problems"] == ["PrefectWorker: service.temp: Fail: no TEMP"]
     assert [r["check"] for r in result["diagnosis"]] == ["settings.home", "service.temp"]
 
 
@@ -210,3 +212,14 @@ def test_a_wheel_folder_without_the_release_is_refused(machine, params, tmp_path
     (tmp_path / "wheels").mkdir()
     response, _ = call({**params, "wheelFolder": str(tmp_path / "wheels")}, what_if=True)
     assert response["error"]["target"] == "WheelFolder" and "prefect-3.9.1" in response["error"]["message"]
+
+
+def test_a_journal_of_a_stack_apply_gets_its_runtime_back_in_a_new_process(machine):
+    """recovery.py rebuilds a killed apply's runtime from its journal's context; an NSSM the
+    apply installed itself is not in that context, and is found where it now is."""
+    from fakes.services import NSSM_PATH
+    from prefectwin.stack import steps
+
+    assert steps.runtime({"nssm": "D:\\nssm.exe"}).nssm == "D:\\nssm.exe"
+    assert steps.runtime({"nssm": None}).nssm == NSSM_PATH
+    assert steps.STEPS.module == "prefectwin.stack.steps"

@@ -68,15 +68,14 @@ class StackInstallParams(Params):
         return not_blank(value)
 
 
-class StackPhases(Result):
-    """Seconds per phase: reading and planning, plus applying."""
+class StackPhase(Result):
+    """One phase's seconds: reading and planning, plus applying."""
 
-    interpreter: float = 0.0
-    nssm: float = 0.0
-    services: float = 0.0
-    health: float = 0.0
-    diagnosis: float = 0.0
-    total: float = 0.0
+    name: Literal["interpreter", "nssm", "services", "health", "diagnosis"]
+    seconds: float
+
+
+PHASES = ("interpreter", "nssm", "services", "health", "diagnosis")
 
 
 class StackResult(Planned):
@@ -91,11 +90,15 @@ class StackResult(Planned):
     nssm_path: Optional[str] = None
     services: list[ServiceInfo] = []
     diagnosis: list[CheckResult] = []
-    #: no service unhealthy and no check failed (None: not diagnosed, under -WhatIf)
+    #: every service Healthy (None: not asked, under -WhatIf)
+    healthy: Optional[bool] = None
+    #: healthy, and no check of the diagnosis failed (None under -WhatIf)
     green: Optional[bool] = None
-    #: what is not green, one line each: "<service>: <check>: <message>"
+    #: what is not green, one line each: "<service>: <check>: <status>: <message>"
     problems: list[str] = []
-    phases: StackPhases = Field(default_factory=StackPhases)
+    #: the phases in order, each with its seconds
+    phases: list[StackPhase] = []
+    total_seconds: float = 0.0
 
 
 def _check_params(params: StackInstallParams) -> Optional[str]:
@@ -170,15 +173,15 @@ def _interpreter_facts(adapter: Any, params: StackInstallParams, flavor: str) ->
     from prefectwin.change.journal import data_dir
     from prefectwin.stack.plan import InterpreterFacts, default_venv, venv_python
 
+    import os
+
     venv = params.venv_path or default_venv(data_dir(), params.prefect_version, flavor)  # type: ignore[arg-type]
     if not _is_absolute(venv, flavor):
-        import os
-
-        venv = os.path.abspath(venv)
+        venv = os.path.abspath(venv)  # the caller's location: rpc runs each request there
     python = venv_python(venv, flavor)  # type: ignore[arg-type]
     exists = adapter.path_exists(python)
     return InterpreterFacts(
-        base=adapter.find_base_python(params.python_path),
+        base=adapter.find_base_python(os.path.abspath(params.python_path) if params.python_path and os.sep in params.python_path else params.python_path),
         explicit=params.python_path,
         venv=venv,
         python=python,
@@ -293,12 +296,11 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     secrets = tuple(s for spec, p in zip(specs, wanted) for s in install_secrets(p, spec))
 
     def result(p: Any, ran: list[Action], applied: bool, **extra: Any) -> StackResult:
-        phases = dict(spent)
-        phases["total"] = time.perf_counter() - started
+        phases = [StackPhase(name=name, seconds=round(spent.get(name, 0.0), 3)) for name in PHASES]  # type: ignore[arg-type]
         return StackResult(
             changed=bool(ran) if applied else bool(p.actions), what_if=not applied, actions=ran, python_path=interpreter.python,
             venv_path=interpreter.venv, prefect_version=params.prefect_version, plan_id=p.id, fingerprint=p.fingerprint,
-            phases=StackPhases(**{k: round(v, 3) for k, v in phases.items()}), **{"nssm_path": nssm, **extra},
+            phases=phases, total_seconds=round(time.perf_counter() - started, 3), **{"nssm_path": nssm, **extra},
         )
 
     def execute(p: Any, confirm: Any, run_ctx: Context) -> StackResult:
@@ -326,7 +328,8 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
         problems = _problems(services, diagnosis)
         if not ran:
             run_ctx.events.verbose("The stack already matches the requested configuration.")
-        return result(p, ran, True, services=services, diagnosis=diagnosis, green=not problems, problems=problems, nssm_path=runtime.nssm)
+        healthy = all(s.health == "Healthy" for s in services)
+        return result(p, ran, True, services=services, diagnosis=diagnosis, healthy=healthy, green=not problems, problems=problems, nssm_path=runtime.nssm)
 
     proposal = session.Proposal(
         plan=plan,
