@@ -141,8 +141,10 @@ def temp(facts: Facts):
     if service is None:
         return skipped(NOT_A_SERVICE)
     data = dict(temp=service.temp_dir, account=service.account)
-    if not service.temp_dir and facts.windows is None:
-        # Off Windows, Python's tempfile falls back to /tmp, not to the working directory.
+    account = service.account_facts
+    if not service.temp_dir and facts.windows is None and (account is None or not account.sid):
+        # Off Windows (no Windows account), Python's tempfile falls back to /tmp, not to the
+        # working directory.
         return passed(f"Service {service.name} has no TEMP, TMP or TMPDIR variable; Python uses /tmp.", **data)
     if not service.temp_dir:
         return fail(
