@@ -20,6 +20,7 @@
         'Get-PrefectSession',
         'Get-PrefectSetting',
         'Install-PrefectService',
+        'Install-PrefectStack',
         'Remove-PrefectPendingChange',
         'Remove-PrefectSetting',
         'Repair-PrefectEnvironment',

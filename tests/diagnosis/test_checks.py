@@ -997,7 +997,12 @@ class TestServiceChecks:
 
     def test_temp(self):
         expect(run("service.temp", svc()), "Pass", "/tmp")
+        from prefectwin.diagnosis.facts import ServiceAccountFacts
+
         expect(run("service.temp", svc(temp_dir=None)), "Fail", "no TEMP")
+        # Off Windows (an account without a SID: the POSIX stand-in), Python's tempfile uses /tmp
+        # rather than the working directory.
+        expect(run("service.temp", svc(temp_dir=None, account_facts=ServiceAccountFacts(principal="root"))), "Pass", "Python uses /tmp")
         expect(run("service.temp", svc(temp_exists=False)), "Fail", "does not exist")
 
     def test_path(self):

@@ -256,6 +256,19 @@ class FakeAdapter:
     def remove_scheduled_task(self, name: str) -> None:
         return self._answer("remove_scheduled_task", name)
 
+    # -- a new interpreter and the service wrapper ------------------------------------------------
+    def find_base_python(self, explicit: Optional[str]) -> Optional[tuple[str, str]]:
+        return self._answer("find_base_python", explicit)
+
+    def create_venv(self, base_python: str, path: str) -> None:
+        return self._answer("create_venv", base_python, path)
+
+    def nssm_installers(self) -> list[tuple[str, str]]:
+        return self._answer("nssm_installers")
+
+    def install_nssm(self, installer: str) -> str:
+        return self._answer("install_nssm", installer)
+
     # -- configured answers -------------------------------------------------------------------
     def _configured(self, name: str, args: tuple, kwargs: dict) -> Any:
         value = self.returns[name]

@@ -58,8 +58,22 @@ CHANGING = frozenset(
         "register_scheduled_task",
         "remove_scheduled_task",
         "write_restricted_file",
+        "create_venv",
+        "install_nssm",
     }
 )
+BASE_PYTHON = ("C:\\Python312\\python.exe", "3.12.4")
+# What each package manager installs, and where (tests/fakes: install_nssm).
+NSSM_PACKAGES = {
+    "winget": ("C:\\Program Files\\WinGet\\Links\\nssm.exe", "2.24.101.20180116"),
+    "choco": ("C:\\ProgramData\\chocolatey\\bin\\nssm.exe", "2.24.101.20180116"),
+}
+
+
+def venv_python(venv: str) -> str:
+    """The interpreter of a venv, as the fake's create_venv makes it (Windows' layout for a
+    Windows path, POSIX's otherwise)."""
+    return venv + "\\Scripts\\python.exe" if "\\" in venv else venv + "/bin/python"
 
 
 class InjectedFailure(RuntimeError):
@@ -159,6 +173,12 @@ class FakeServiceAdapter(FakeAdapter):
         #: restricted files: path -> text, and path -> the FileAccess a write gave it
         self.secret_files: dict[str, str] = {}
         self.file_acls: dict[str, Any] = {}
+        #: base interpreters find_base_python knows: path given (None: the launcher's) -> (executable, version)
+        self.base_pythons: dict[Optional[str], tuple[str, str]] = {None: BASE_PYTHON, BASE_PYTHON[0]: BASE_PYTHON}
+        #: interpreter files create_venv made (path_exists sees them; remove_path takes them away)
+        self.interpreters: set[str] = set()
+        #: package managers nssm_installers reports, by name (NSSM_PACKAGES says what each installs)
+        self.installers: list[str] = []
 
     # -- recording and failing --------------------------------------------------------------
     def _record(self, name: str, args: tuple, kwargs: dict) -> None:
@@ -184,6 +204,8 @@ class FakeServiceAdapter(FakeAdapter):
                 "files": self.files,
                 "tasks": dict(self.tasks),
                 "secret_files": dict(self.secret_files),
+                "interpreters": sorted(self.interpreters),
+                "nssm": self.nssm_found,
                 "file_acls": {k: v.model_dump() for k, v in self.file_acls.items()},
             }
         )
@@ -229,7 +251,7 @@ class FakeServiceAdapter(FakeAdapter):
 
     def path_exists(self, path: str) -> bool:
         self._record("path_exists", (path,), {})
-        return path in self.directories or path in self.secret_files
+        return path in self.directories or path in self.secret_files or path in self.interpreters
 
     def has_modify(self, path: str, principal: str) -> bool:
         self._record("has_modify", (path, principal), {})
@@ -261,6 +283,9 @@ class FakeServiceAdapter(FakeAdapter):
         for file in [f for f in self.secret_files if f == path or f.startswith(path.rstrip("\\/") + ("\\" if "\\" in path else "/"))]:
             self.secret_files.pop(file)
             self.file_acls.pop(file, None)
+        for python in [p for p in self.interpreters if p.startswith(path.rstrip("\\/") + ("\\" if "\\" in path else "/"))]:
+            self.interpreters.discard(python)
+            self.packages.pop(python, None)
 
     def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
         self._record("nssm_install", (nssm, name, application), {})
@@ -394,6 +419,27 @@ class FakeServiceAdapter(FakeAdapter):
     def sqlite_restore(self, backup: str, database: str) -> None:
         self._record("sqlite_restore", (backup, database), {})
         self.files[database] = self.files[backup]
+    # -- a new interpreter and the service wrapper ----------------------------------------------
+    def find_base_python(self, explicit: Optional[str]) -> Optional[tuple[str, str]]:
+        self._record("find_base_python", (explicit,), {})
+        return self.base_pythons.get(explicit)
+
+    def create_venv(self, base_python: str, path: str) -> None:
+        self._record("create_venv", (base_python, path), {})
+        self.directories.add(path)
+        python = venv_python(path)
+        self.interpreters.add(python)
+        self.packages[python] = {"pip": "24.0"}
+
+    def nssm_installers(self) -> list[tuple[str, str]]:
+        self._record("nssm_installers", (), {})
+        return [(name, f"C:\\Tools\\{name}.exe") for name in self.installers]
+
+    def install_nssm(self, installer: str) -> str:
+        self._record("install_nssm", (installer,), {})
+        self.nssm_found = NSSM_PACKAGES[installer]
+        return self.nssm_found[0]
+
     def set_failure_actions(self, name: str, reset_sec: int, actions: Sequence[tuple[str, int]]) -> None:
         self._record("set_failure_actions", (name, reset_sec, tuple(tuple(a) for a in actions)), {})
         from prefectwin.services.spec import failure_values

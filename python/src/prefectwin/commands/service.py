@@ -150,7 +150,7 @@ def default_home(flavor: str) -> str:
     return posixpath.join("/var/lib", "prefect")
 
 
-def _secrets_of(params: ServiceInstallParams, spec: Any) -> tuple[str, ...]:
+def install_secrets(params: ServiceInstallParams, spec: Any) -> tuple[str, ...]:
     found = [v.get_secret_value() for v in (*spec.secret_environment.values(), *spec.secret_variables.values())]
     for credential in (params.database_credential, params.credential, params.auth_credential):
         if credential is not None:
@@ -273,6 +273,71 @@ def _release_grants(record: Any, adapter: Any, events: Any) -> tuple[list[Any], 
 
 
 # -- commands --------------------------------------------------------------------------------
+def spec_for(
+    params: ServiceInstallParams,
+    *,
+    local_server: Optional[tuple[str, str]] = None,
+    local_server_auth: Optional[SecretStr] = None,
+    base_home: Optional[str] = None,
+) -> Any:
+    """The ServiceSpec of `service.install` parameters on this machine: every parameter problem,
+    before anything is asked of the machine. `local_server`: (name, API URL) of the server a
+    worker without -ApiUrl uses, and `local_server_auth` the auth string it requires;
+    `base_home`: the venv's base interpreter folder, when the venv is not there yet to say it."""
+    from prefectwin.services.grants import venv_home
+    from prefectwin.services.spec import build_spec
+
+    flavor = _flavor()
+    python_path = params.python_path
+    if python_path and not os.path.isabs(python_path) and flavor == ("windows" if os.name == "nt" else "posix"):
+        python_path = os.path.abspath(python_path)
+        params = params.model_copy(update={"python_path": python_path})
+    return build_spec(
+        params,
+        python=sys.executable,
+        default_home=default_home(flavor),
+        host=socket.gethostname(),
+        flavor=flavor,
+        backend_python=sys.executable,
+        base_home=base_home or venv_home(python_path or sys.executable),
+        local_server=local_server,
+        local_server_auth=local_server_auth,
+    )
+
+
+def warn_exposure(spec: Any, events: Any) -> None:
+    from prefectwin.services.auth import exposure_warning
+
+    from prefectwin.services.firewall import scope_warning
+
+    for warning in (exposure_warning(spec), scope_warning(spec)):
+        if warning:
+            events.warning(warning)
+
+
+def check_admin(adapter: Any, ctx: Context) -> None:
+    """A plan may be shown to anyone; applying one needs administrator rights."""
+    from prefectwin.services.validate import require_admin
+
+    if ctx.what_if:
+        if not adapter.is_admin():
+            ctx.events.warning("Not running as administrator: applying this plan will need 'Run as administrator'.")
+    else:
+        require_admin(adapter)
+
+
+def plan_service(spec: Any, params: ServiceInstallParams, adapter: Any, events: Any, *, pending: Optional[tuple[str, str]] = None) -> tuple[Any, list[Action]]:
+    """(the service's state, the actions that install or update it): validated first
+    (services/validate.py; `pending` as validate_install takes it), then planned."""
+    from prefectwin.services.plan import plan_install
+    from prefectwin.services.state import read_state
+    from prefectwin.services.validate import validate_install
+
+    state = read_state(spec, adapter)
+    validate_install(spec, state.record, adapter, events, force=params.force, pending=pending)
+    return state, plan_install(spec, state, start=params.start or params.wait, force=params.force)
+
+
 @command("service.install", params=ServiceInstallParams, result=ServicePlan, changes_state=True)
 def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     """Install or update a Prefect server or worker as a Windows service (NSSM)."""
@@ -280,50 +345,25 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     from prefectwin.change.model import fingerprint, new_plan
     from prefectwin.services.health import describe, wait_until_healthy
     from prefectwin.services.plan import plan_install
-    from prefectwin.services.spec import build_spec
     from prefectwin.services.state import read_state
-    from prefectwin.services.validate import require_admin, require_nssm, validate_install
+    from prefectwin.services.validate import require_nssm
     from prefectwin.system import get_adapter
 
-    flavor = _flavor()
-    if params.python_path and not os.path.isabs(params.python_path) and flavor == ("windows" if os.name == "nt" else "posix"):
-        params = params.model_copy(update={"python_path": os.path.abspath(params.python_path)})
-    from prefectwin.services.grants import venv_home
-
-    build = dict(
-        python=sys.executable,
-        default_home=default_home(flavor),
-        host=socket.gethostname(),
-        flavor=flavor,
-        backend_python=sys.executable,
-        base_home=venv_home(params.python_path or sys.executable),
-    )
-    spec = build_spec(params, **build)  # every parameter problem, before anything is asked of the machine
+    spec = spec_for(params)
     adapter = get_adapter()
     adapter.require_services()
     if params.role == "Worker" and not params.api_url:
         local = _local_server(adapter, exclude=params.name)
         if local is not None:
-            spec = build_spec(params, local_server=local, local_server_auth=_local_server_auth(adapter, local[0]), **build)
-    from prefectwin.services.auth import exposure_warning
-    from prefectwin.services.firewall import scope_warning
-
-    for warning in (exposure_warning(spec), scope_warning(spec)):
-        if warning:
-            ctx.events.warning(warning)
+            spec = spec_for(params, local_server=local, local_server_auth=_local_server_auth(adapter, local[0]))
+    warn_exposure(spec, ctx.events)
     nssm = require_nssm(adapter, params.nssm_path, ctx.events)
-    if ctx.what_if:
-        if not adapter.is_admin():
-            ctx.events.warning("Not running as administrator: applying this plan will need 'Run as administrator'.")
-    else:
-        require_admin(adapter)
-    state = read_state(spec, adapter)
-    validate_install(spec, state.record, adapter, ctx.events, force=params.force)
-    start = params.start or params.wait
-    actions = plan_install(spec, state, start=start, force=params.force)
+    check_admin(adapter, ctx)
+    state, actions = plan_service(spec, params, adapter, ctx.events)
     workers, carried, notes = _carry_auth(spec, state, adapter, actions)
     for note in notes:
         ctx.events.warning(note)
+    start = params.start or params.wait
 
     def with_workers(current: Any, found: list[Any], carry: list[Action]) -> Any:
         # A fingerprint masks the workers' secrets, so what their files need is in it as the carried actions.
@@ -334,7 +374,7 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
         return with_workers(current, *_carry_auth(spec, current, adapter, plan_install(spec, current, start=start, force=params.force))[:2])
 
     plan = new_plan(actions + carried, with_workers(state, workers, carried))
-    secrets = _secrets_of(params, spec) + tuple(s for w in workers for s in _worker_secrets(w))
+    secrets = install_secrets(params, spec) + tuple(s for w in workers for s in _worker_secrets(w))
 
     def result(p, ran, applied, service=None) -> ServicePlan:
         return ServicePlan(name=spec.name, changed=bool(ran), what_if=not applied, actions=ran, service=service, plan_id=p.id, fingerprint=p.fingerprint)
@@ -705,18 +745,19 @@ def _apply_service_plan(
     )
 
 
-def _check_wheel_path(path: Optional[str], version: str) -> Optional[str]:
+def check_wheel_path(path: Optional[str], version: str, parameter: str = "WheelPath") -> Optional[str]:
+    """The absolute wheel folder, refused (naming `parameter`) unless it holds that Prefect's wheel."""
     if path is None:
         return None
     import glob
 
     folder = os.path.abspath(path)
     if not os.path.isdir(folder):
-        raise InvalidArgument(f"The wheel folder '{folder}' does not exist.", target="WheelPath", remediation="Give the folder that holds the Prefect wheel and its dependencies.")
+        raise InvalidArgument(f"The wheel folder '{folder}' does not exist.", target=parameter, remediation="Give the folder that holds the Prefect wheel and its dependencies.")
     if not glob.glob(os.path.join(glob.escape(folder), f"prefect-{glob.escape(version)}-*.whl")):
         raise InvalidArgument(
             f"'{folder}' holds no wheel of Prefect {version} (prefect-{version}-*.whl).",
-            target="WheelPath",
+            target=parameter,
             remediation=f"On a machine with PyPI: pip download prefect=={version} --dest <folder>, then copy the folder here.",
         )
     return folder
@@ -779,7 +820,7 @@ def service_update(params: ServiceUpdateParams, ctx: Context) -> ServiceUpdate:
     from prefectwin.system import get_adapter
 
     check_version(None, params.version)  # parameter problems first, on every OS
-    wheel_path = _check_wheel_path(params.wheel_path, params.version)
+    wheel_path = check_wheel_path(params.wheel_path, params.version)
     adapter = get_adapter()
     adapter.require_services()
     [record] = [r for r in _records(adapter, [params.name]) if r.name.lower() == params.name.lower()][:1] or [None]

@@ -95,15 +95,15 @@ def backup_path(database: str, version_from: str, now: _dt.datetime) -> str:
     return paths.join(paths.dirname(database), BACKUP_FOLDER, name)
 
 
-def check_version(current: Optional[str], wanted: str) -> None:
+def check_version(current: Optional[str], wanted: str, parameter: str = "Version") -> None:
     if not re.match(VERSION_PATTERN, wanted):
         raise InvalidArgument(
             f"'{wanted}' is not a Prefect 3 release number.",
-            target="Version",
+            target=parameter,
             remediation="Give a release such as 3.9.1 (https://pypi.org/project/prefect/#history).",
         )
     if release(wanted)[:2] < OLDEST_SUPPORTED:
-        raise InvalidArgument(f"Prefect {wanted} is older than PrefectWin supports (3.1).", target="Version", remediation="Choose Prefect 3.1 or newer.")
+        raise InvalidArgument(f"Prefect {wanted} is older than PrefectWin supports (3.1).", target=parameter, remediation="Choose Prefect 3.1 or newer.")
     if current and release(wanted) < release(current):
         raise InvalidArgument(
             f"Prefect {wanted} is older than the installed {current}; a downgrade would leave the database at a newer schema than that release knows.",

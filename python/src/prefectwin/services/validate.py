@@ -88,16 +88,34 @@ def _undo_made_home(path: str) -> None:
         pass
 
 
-def validate_install(spec: ServiceSpec, record: Optional[ServiceRecord], adapter: Any, events: Events, *, force: bool) -> None:
-    """Raise the first problem found, as an error naming its parameter. Changes nothing."""
+def pending_facts(pending: tuple[str, str], spec: ServiceSpec, cwd: Optional[str]) -> tuple[Any, Any]:
+    """The facts of an interpreter the same plan creates (Install-PrefectStack's venv), before
+    it exists: Python's from the base interpreter it is made from (a venv runs that Python),
+    Prefect's from the release the plan pins, which is installed with its release pins."""
+    from prefectwin.diagnosis.facts import PrefectFacts
+
+    base, version = pending
+    python_facts, _ = probe.run_probe(base, env=service_environment(spec, with_secrets=True), cwd=cwd)
+    return python_facts, PrefectFacts(installed=True, version=version)
+
+
+def validate_install(
+    spec: ServiceSpec, record: Optional[ServiceRecord], adapter: Any, events: Events, *, force: bool, pending: Optional[tuple[str, str]] = None
+) -> None:
+    """Raise the first problem found, as an error naming its parameter. Changes nothing.
+    `pending`: (base interpreter, Prefect release) when spec.application is a venv that the
+    plan this install belongs to creates (pending_facts); its settings names are then not asked."""
     server = spec.role == "Server"
     existed = os.path.isdir(spec.prefect_home)
     cwd = spec.prefect_home if existed else None
-    events.progress("Checking the service parameters", f"Asking {spec.application} about Prefect", 10)
+    events.progress("Checking the service parameters", f"Asking {spec.application if pending is None else pending[0]} about Prefect", 10)
     # Read before the probe runs: Prefect makes a missing PREFECT_HOME when it starts.
     home = paths.path_facts(spec.prefect_home, adapter.drive_kind)
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefectwin-validate") as pool:
-        probe_future = pool.submit(probe.run_probe, spec.application, env=service_environment(spec, with_secrets=True), cwd=cwd)
+        if pending is None:
+            probe_future = pool.submit(probe.run_probe, spec.application, env=service_environment(spec, with_secrets=True), cwd=cwd)
+        else:
+            probe_future = pool.submit(pending_facts, pending, spec, cwd)
         port_future = pool.submit(network.port_facts, spec.bind_address, spec.port) if server else None
         log_kind = pool.submit(adapter.drive_kind, spec.log_directory)
         db_dir = os.path.dirname(spec.sqlite_path) if spec.sqlite_path else None

@@ -18,6 +18,10 @@ from prefectwin.secrets import scrub
 
 PIP_TIMEOUT_SEC = 900
 MIGRATE_TIMEOUT_SEC = 600
+VENV_TIMEOUT_SEC = 300
+DESCRIBE_TIMEOUT_SEC = 30
+# Printed by a base interpreter: what it really is (a launcher or a symlink resolves to it).
+_DESCRIBE = "import sys; print(getattr(sys, '_base_executable', None) or sys.executable); print('%d.%d.%d' % sys.version_info[:3])"
 # pip settings that would send packages somewhere other than the interpreter being changed.
 _MISPLACING_PIP = ("PIP_TARGET", "PIP_PREFIX", "PIP_ROOT", "PIP_USER", "PIP_REQUIRE_VIRTUALENV", "PIP_CONSTRAINT", "PIP_REQUIREMENT")
 _PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;@]+)$")
@@ -55,7 +59,25 @@ def _run(argv: list[str], *, env: dict[str, str], cwd: Optional[str], timeout: f
 
 class InterpreterOps:
     """The collaborator both adapters delegate pip_freeze, pip_install, pip_uninstall,
-    prefect_database_upgrade, sqlite_backup and sqlite_restore to."""
+    prefect_database_upgrade, sqlite_backup, sqlite_restore, create_venv and (for a command
+    line each adapter chooses) the description of a base interpreter to."""
+
+    def describe_python(self, launch: Sequence[str]) -> Optional[tuple[str, str]]:
+        """(executable, X.Y.Z) of the interpreter `launch` starts (a python, or `py -3`), the executable
+        being the base one a venv made from it names as its home (a venv of a venv: its base); None
+        when it does not start or answers something else."""
+        try:
+            out = _run([*launch, "-c", _DESCRIBE], env=_pip_environment(None), cwd=None, timeout=DESCRIBE_TIMEOUT_SEC, what=f"{launch[0]} -c")
+        except (ApplyFailed, OperationTimeout):
+            return None
+        lines = [line.strip() for line in out.splitlines() if line.strip()]
+        if len(lines) < 2 or not re.match(r"^\d+\.\d+\.\d+$", lines[-1]):
+            return None
+        return lines[-2], lines[-1]
+
+    def create_venv(self, base_python: str, path: str) -> None:
+        """`base -m venv PATH`: a venv with pip, never with the base's site-packages."""
+        _run([base_python, "-m", "venv", path], env=_pip_environment(None), cwd=None, timeout=VENV_TIMEOUT_SEC, what=f"python -m venv {path}")
 
     def pip_freeze(self, python: str) -> list[str]:
         """The interpreter's distributions as `name==version`, what a rollback installs again.

@@ -3,7 +3,9 @@
 Files and the drive kind are real. There is no persistent per-user or machine environment
 store, execution policy, long-path switch, Defender, Service Control Manager, NSSM, Windows ACL
 or Windows firewall, so those methods raise NotSupported, and a command fails with a clear
-error before it changes anything.
+error before it changes anything. With the opt-in stand-in for the SCM (posix_standin.py), the
+service methods go to it, accounts, ACL grants and firewall rules included, which it keeps as
+records only.
 """
 from __future__ import annotations
 
@@ -180,18 +182,28 @@ class PosixAdapter:
         _no_services()
 
     def has_modify(self, path: str, principal: str) -> bool:
+        if self.standin is not None:
+            return self.standin.has_modify(path, principal)
         _no_services("Windows ACLs")
 
     def firewall_rule_port(self, name: str) -> Optional[int]:
+        if self.standin is not None:
+            return self.standin.firewall_rule_port(name)
         _no_services("Windows firewall rules")
 
     def has_read_execute(self, path: str, principal: str) -> bool:
+        if self.standin is not None:
+            return self.standin.has_read_execute(path, principal)
         _no_services("Windows ACLs")
 
     def firewall_rule_scope(self, name: str) -> Optional[tuple[tuple[str, ...], tuple[str, ...]]]:
+        if self.standin is not None:
+            return self.standin.firewall_rule_scope(name)
         _no_services("Windows firewall rules")
 
     def service_account_facts(self, principal: str) -> Any:
+        if self.standin is not None:
+            return self.standin.service_account_facts(principal)
         _no_services("Windows service accounts")
 
     def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:
@@ -210,6 +222,8 @@ class PosixAdapter:
         _no_services()
 
     def set_service_account(self, nssm: Optional[str], name: str, account: str, password: Any) -> None:
+        if self.standin is not None:
+            return self.standin.set_service_account(nssm, name, account, password)
         _no_services()
 
     def write_marker(self, name: str, text: Optional[str]) -> None:
@@ -233,21 +247,33 @@ class PosixAdapter:
         _no_services()
 
     def grant_modify(self, path: str, principal: str) -> None:
+        if self.standin is not None:
+            return self.standin.grant_modify(path, principal)
         _no_services("Windows ACLs")
 
     def revoke_modify(self, path: str, principal: str) -> None:
+        if self.standin is not None:
+            return self.standin.revoke_modify(path, principal)
         _no_services("Windows ACLs")
 
     def grant_read_execute(self, path: str, principal: str) -> None:
+        if self.standin is not None:
+            return self.standin.grant_read_execute(path, principal)
         _no_services("Windows ACLs")
 
     def revoke_read_execute(self, path: str, principal: str) -> None:
+        if self.standin is not None:
+            return self.standin.revoke_read_execute(path, principal)
         _no_services("Windows ACLs")
 
     def add_firewall_rule(self, name: str, port: int, remote_addresses: Sequence[str] = (), profiles: Sequence[str] = ()) -> None:
+        if self.standin is not None:
+            return self.standin.add_firewall_rule(name, port, remote_addresses, profiles)
         _no_services("Windows firewall rules")
 
     def remove_firewall_rule(self, name: str) -> None:
+        if self.standin is not None:
+            return self.standin.remove_firewall_rule(name)
         _no_services("Windows firewall rules")
 
     # -- the target interpreter and its database (system/interpreter.py) ----------------------
@@ -268,6 +294,23 @@ class PosixAdapter:
 
     def sqlite_restore(self, backup: str, database: str) -> None:
         self.interpreter.sqlite_restore(backup, database)
+
+    # -- a new interpreter and the service wrapper --------------------------------------------
+    def find_base_python(self, explicit: Optional[str]) -> Optional[tuple[str, str]]:
+        import shutil
+
+        found = explicit or shutil.which("python3")
+        return self.interpreter.describe_python([found]) if found else None
+
+    def create_venv(self, base_python: str, path: str) -> None:
+        self.interpreter.create_venv(base_python, path)
+
+    def nssm_installers(self) -> list[tuple[str, str]]:
+        # NSSM is Windows'; the stand-in needs none, and plain POSIX has no services at all.
+        return []
+
+    def install_nssm(self, installer: str) -> str:
+        _no_services("NSSM and Windows services")
 
     def read_service_events(self, name: Optional[str], after: Optional[float], max_events: int) -> list[dict[str, Any]]:
         _no_services("The Windows Application event log")

@@ -17,8 +17,14 @@ It is NOT systemd or launchd, and nothing installs it by default: the POSIX adap
 - each start and stop is appended to `<root>/history.jsonl` (time, service, event, pid), the
   record the SCM's event log would be, so tests can tell the order things happened in.
 
-What it does not have: a restart-on-exit loop (AppExit), log rotation, accounts, ACLs and
-firewall rules (those stay NotSupported, as on the plain POSIX adapter), and start at boot.
+What it keeps only as records, so that Install-PrefectService's whole plan (and
+Install-PrefectStack's) applies, rolls back and comes out empty the second time: the account a
+service runs as (ObjectName; the process still runs as the user who started it), ACL grants
+(`<root>/acl.records`; no file's mode changes) and firewall rules (`<root>/firewall.json`; no
+packet filter changes). An account's environment block is the machine's environment minus
+PREFECT_*, which is what a started service gets here.
+
+What it does not have: a restart-on-exit loop (AppExit), log rotation, and start at boot.
 """
 from __future__ import annotations
 
@@ -118,6 +124,76 @@ class StandInServices:
             records = [self.read_service(n) for n in found]
             return [r for r in records if r is not None and r.managed is not None]
         return [r for r in (self.read_service(n) for n in names) if r is not None]
+
+    # -- records of what Windows would enforce -------------------------------------------------
+    def _records(self, kind: str) -> Any:
+        try:
+            with open(os.path.join(self.root, f"{kind}.records"), encoding="utf-8") as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            return {} if kind == "firewall" else []
+
+    def _keep(self, kind: str, data: Any) -> None:
+        os.makedirs(self.root, exist_ok=True)
+        path = os.path.join(self.root, f"{kind}.records")
+        with open(path + ".tmp", "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+        os.replace(path + ".tmp", path)
+
+    def _has(self, path: str, principal: str, rights: str) -> bool:
+        return [path, principal.lower(), rights] in self._records("acl")
+
+    def _change_grant(self, path: str, principal: str, rights: str, *, grant: bool) -> None:
+        entry = [path, principal.lower(), rights]
+        kept = [e for e in self._records("acl") if e != entry]
+        self._keep("acl", kept + [entry] if grant else kept)
+
+    def has_modify(self, path: str, principal: str) -> bool:
+        return self._has(path, principal, "Modify")
+
+    def has_read_execute(self, path: str, principal: str) -> bool:
+        return self._has(path, principal, "ReadAndExecute")
+
+    def grant_modify(self, path: str, principal: str) -> None:
+        self._change_grant(path, principal, "Modify", grant=True)
+
+    def revoke_modify(self, path: str, principal: str) -> None:
+        self._change_grant(path, principal, "Modify", grant=False)
+
+    def grant_read_execute(self, path: str, principal: str) -> None:
+        self._change_grant(path, principal, "ReadAndExecute", grant=True)
+
+    def revoke_read_execute(self, path: str, principal: str) -> None:
+        self._change_grant(path, principal, "ReadAndExecute", grant=False)
+
+    def firewall_rule_port(self, name: str) -> Optional[int]:
+        rule = self._records("firewall").get(name)
+        return int(rule["port"]) if rule else None
+
+    def firewall_rule_scope(self, name: str) -> Optional[tuple[tuple[str, ...], tuple[str, ...]]]:
+        rule = self._records("firewall").get(name)
+        if not rule:
+            return None
+        return tuple(rule["remote"]) or ("Any",), tuple(rule["profiles"]) or ("Domain", "Private", "Public")
+
+    def add_firewall_rule(self, name: str, port: int, remote_addresses: Sequence[str] = (), profiles: Sequence[str] = ()) -> None:
+        rules = self._records("firewall")
+        rules[name] = {"port": port, "remote": list(remote_addresses), "profiles": list(profiles)}
+        self._keep("firewall", rules)
+
+    def remove_firewall_rule(self, name: str) -> None:
+        rules = self._records("firewall")
+        rules.pop(name, None)
+        self._keep("firewall", rules)
+
+    def set_service_account(self, nssm: Optional[str], name: str, account: str, password: Any) -> None:
+        self.nssm_set(nssm, name, "ObjectName", (account,))
+
+    def service_account_facts(self, principal: str) -> Any:
+        from prefectwin.diagnosis.facts import ServiceAccountFacts
+
+        environment = {k: v for k, v in os.environ.items() if not k.upper().startswith("PREFECT_") and k != ROOT_VARIABLE}
+        return ServiceAccountFacts(principal=principal, environment=environment)
 
     # -- changing -----------------------------------------------------------------------------
     def nssm_install(self, nssm: Optional[str], name: str, application: str) -> None:

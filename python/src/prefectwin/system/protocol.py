@@ -201,6 +201,21 @@ class SystemAdapter(Protocol):
     def sqlite_restore(self, backup: str, database: str) -> None:
         """Replace an unused database with an exact copy of the backup."""
 
+    # -- a new interpreter and the service wrapper (Install-PrefectStack) -----------------------
+    def find_base_python(self, explicit: Optional[str]) -> Optional[tuple[str, str]]:
+        """(executable, X.Y.Z) of the Python a venv is made from: the one given, else the py
+        launcher's Python 3 (Windows) or python3 on PATH (POSIX); None when there is none."""
+
+    def create_venv(self, base_python: str, path: str) -> None:
+        """base_python -m venv PATH."""
+
+    def nssm_installers(self) -> list[tuple[str, str]]:
+        """The package managers that can install NSSM here, preferred first, as (name, path):
+        winget, then Chocolatey (choco); empty off Windows."""
+
+    def install_nssm(self, installer: str) -> str:
+        """Install NSSM with that package manager; the nssm.exe it installed."""
+
 
 def protocol_methods() -> tuple[str, ...]:
     """The names of the protocol's methods, in the order above."""

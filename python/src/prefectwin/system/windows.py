@@ -27,6 +27,7 @@ from prefectwin.system.windows_config import WindowsConfig
 from prefectwin.system.windows_facts import WindowsFactsReader
 from prefectwin.system.windows_files import WindowsRestrictedFiles
 from prefectwin.system.windows_net import DotNet
+from prefectwin.system.windows_packages import NssmPackages
 from prefectwin.system.windows_services import WindowsServiceControl, run_child
 
 
@@ -43,6 +44,7 @@ class WindowsAdapter:
         self.accounts = WindowsServiceAccounts(self.dotnet)
         self.files = WindowsRestrictedFiles(self.dotnet)
         self.interpreter = InterpreterOps()
+        self.packages = NssmPackages(self.config, lambda argv: self._run(argv))
 
     def _run(self, argv: list[str]) -> tuple[int, str]:  # pragma: no cover - replaced in tests
         return run_child(argv)
@@ -196,6 +198,25 @@ class WindowsAdapter:
 
     def sqlite_restore(self, backup: str, database: str) -> None:
         self.interpreter.sqlite_restore(backup, database)
+
+    # -- a new interpreter and the service wrapper --------------------------------------------
+    def find_base_python(self, explicit: Optional[str]) -> Optional[tuple[str, str]]:
+        import shutil
+
+        if explicit:
+            return self.interpreter.describe_python([explicit])
+        # The py launcher first: python.exe on PATH is often the Store's WindowsApps stub.
+        launcher = shutil.which("py")
+        return self.interpreter.describe_python([launcher, "-3"]) if launcher else None
+
+    def create_venv(self, base_python: str, path: str) -> None:
+        self.interpreter.create_venv(base_python, path)
+
+    def nssm_installers(self) -> list[tuple[str, str]]:
+        return self.packages.installers()
+
+    def install_nssm(self, installer: str) -> str:
+        return self.packages.install(installer)
 
     def read_service_events(self, name: Optional[str], after: Optional[float], max_events: int) -> list[dict[str, Any]]:
         return self.services.read_service_events(name, after, max_events)

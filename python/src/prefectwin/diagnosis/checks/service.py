@@ -147,6 +147,11 @@ def temp(facts: Facts):
     if service is None:
         return skipped(NOT_A_SERVICE)
     data = dict(temp=service.temp_dir, account=service.account)
+    account = service.account_facts
+    if not service.temp_dir and facts.windows is None and (account is None or not account.sid):
+        # Off Windows (no Windows account), Python's tempfile falls back to /tmp, not to the
+        # working directory.
+        return passed(f"Service {service.name} has no TEMP, TMP or TMPDIR variable; Python uses /tmp.", **data)
     if not service.temp_dir:
         return fail(
             f"Service {service.name} has no TEMP or TMP variable: Python and Prefect fall back to the working directory for temporary files.",

@@ -1,0 +1,348 @@
+"""`stack.*`: one command from a box with Python to a healthy, secured server and worker.
+
+- `stack.install`  Install-PrefectStack  a venv with a pinned Prefect, NSSM, a server and a
+                                         worker as services, a health wait, then the diagnosis
+
+One plan of the one change engine: the interpreter's and NSSM's actions (stack/plan.py), then
+each service's actions exactly as `service.install` plans them (commands/service.py spec_for,
+plan_service), then a health wait; applied with stack/steps.py, which carries out the
+services' kinds with services/steps.py. A failure anywhere rolls the whole plan back.
+
+Where the target interpreter is asked: a service's install validation probes the interpreter
+it will run. When the venv is already there, with the pinned Prefect, it is probed as
+`service.install` probes it. When this plan creates the venv (or installs another release into
+it), there is nothing to probe yet, at -WhatIf time or otherwise: the validation then takes
+Python's facts from the base interpreter and Prefect's from the pinned release
+(services/validate.py pending_facts), and the apply checks what pip installed before any
+service step runs. The final diagnosis probes the real venv, as Test-PrefectEnvironment does.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Literal, Optional
+
+from pydantic import Field, SecretStr, field_validator
+
+from prefectwin.change.model import Action, Planned
+from prefectwin.diagnosis.checks.base import CheckResult
+from prefectwin.errors import InvalidArgument
+from prefectwin.models import Params, Result, not_blank
+from prefectwin.registry import Context, command
+from prefectwin.services.health import ServiceInfo
+from prefectwin.services.spec import SERVICE_NAME_PATTERN, Credential
+from prefectwin.stack.plan import DEFAULT_TIMEOUT_SEC, PINNED_PREFECT
+
+DEFAULT_POOL = "default"
+
+
+class StackInstallParams(Params):
+    server_name: str = Field("PrefectServer", pattern=SERVICE_NAME_PATTERN, description="The server's service name.")
+    worker_name: str = Field("PrefectWorker", pattern=SERVICE_NAME_PATTERN, description="The worker's service name.")
+    role: Literal["Server", "Worker", "Both"] = Field("Both", description="What this machine runs; Worker alone needs apiUrl of a remote server.")
+    python_path: Optional[str] = Field(None, description="The base Python the venv is made from; default: the py launcher's Python 3 (Windows), python3 on PATH (POSIX).")
+    prefect_version: str = Field(PINNED_PREFECT, max_length=40, description=f"The Prefect release to install; default {PINNED_PREFECT}.")
+    wheel_folder: Optional[str] = Field(None, description="Install from this folder of wheels only, with no package index (air-gapped hosts).")
+    venv_path: Optional[str] = Field(None, description="The venv's folder; default: <PrefectWin data folder>/venvs/prefect-<version>.")
+    nssm_path: Optional[str] = Field(None, description="nssm.exe; default: the one on PATH, else installed with winget or Chocolatey.")
+    prefect_home: Optional[str] = Field(None, description="PREFECT_HOME and working directory of both services; default: %ProgramData%\\Prefect.")
+    port: Optional[int] = Field(None, ge=1, le=65535, description="The server's API port; default 4200.")
+    bind_address: Optional[str] = Field(None, description="The address the server listens on; default 127.0.0.1.")
+    auth_credential: Optional[Credential] = Field(None, description="Basic auth, USER:PASSWORD: the server requires it and the worker sends it.")
+    allow_anonymous: bool = Field(False, description="Let the server listen on a non-loopback address without authCredential.")
+    open_firewall: bool = Field(False, description="Add an inbound firewall rule for the server's port.")
+    allow_from: Optional[list[str]] = Field(None, description="With openFirewall: the remote addresses or subnets the rule allows; default LocalSubnet.")
+    firewall_profile: Optional[list[str]] = Field(None, description="With openFirewall: the profiles the rule applies on; default Domain and Private.")
+    api_url: Optional[str] = Field(None, description="Role Worker: the remote server's API URL.")
+    pool: str = Field(DEFAULT_POOL, min_length=1, description=f"The work pool the worker polls; default '{DEFAULT_POOL}'.")
+    worker_type: Optional[str] = Field(None, min_length=1, description="The worker type; default process.")
+    database_url: Optional[SecretStr] = Field(None, description="The server's database URL, without its password; default SQLite under PREFECT_HOME.")
+    database_credential: Optional[Credential] = Field(None, description="The database user and password.")
+    account: Optional[str] = Field(None, description="The account both services run as; default: each its own virtual account NT SERVICE\\<name>.")
+    credential: Optional[Credential] = Field(None, description="The password of a user account.")
+    timeout_sec: int = Field(DEFAULT_TIMEOUT_SEC, ge=1, le=3600, description=f"How long the health wait waits; default {DEFAULT_TIMEOUT_SEC}.")
+
+    @field_validator("python_path", "wheel_folder", "venv_path", "nssm_path", "prefect_home", "bind_address", "api_url", "account")
+    @classmethod
+    def _blank(cls, value: Optional[str]) -> Optional[str]:
+        return not_blank(value)
+
+
+class StackPhase(Result):
+    """One phase's seconds: reading and planning, plus applying."""
+
+    name: Literal["interpreter", "nssm", "services", "health", "diagnosis"]
+    seconds: float
+
+
+PHASES = ("interpreter", "nssm", "services", "health", "diagnosis")
+
+
+class StackResult(Planned):
+    """PSTypeName PrefectWin.StackResult."""
+
+    changed: bool
+    what_if: bool
+    actions: list[Action]
+    python_path: str
+    venv_path: str
+    prefect_version: str
+    nssm_path: Optional[str] = None
+    services: list[ServiceInfo] = []
+    diagnosis: list[CheckResult] = []
+    #: every service Healthy (None: not asked, under -WhatIf)
+    healthy: Optional[bool] = None
+    #: healthy, and no check of the diagnosis failed (None under -WhatIf)
+    green: Optional[bool] = None
+    #: what is not green, one line each: "<service>: <check>: <status>: <message>"
+    problems: list[str] = []
+    #: the phases in order, each with its seconds
+    phases: list[StackPhase] = []
+    total_seconds: float = 0.0
+
+
+def _check_params(params: StackInstallParams) -> Optional[str]:
+    """Every problem the parameters alone show; the wheel folder, absolute."""
+    from prefectwin.commands.service import check_wheel_path
+    from prefectwin.services.upgrade import check_version
+
+    check_version(None, params.prefect_version, "PrefectVersion")
+    if params.role == "Worker" and not params.api_url:
+        raise InvalidArgument(
+            "-Role Worker installs a worker alone, which needs the API URL of the server it works for.",
+            target="ApiUrl",
+            remediation="Add -ApiUrl http://SERVER:4200/api (and -AuthCredential if that server requires it), or use -Role Both.",
+        )
+    if params.role != "Worker" and params.api_url:
+        raise InvalidArgument(
+            f"-ApiUrl names a remote server, but -Role {params.role} installs a server here.",
+            target="ApiUrl",
+            remediation="Omit -ApiUrl (the worker uses this server), or use -Role Worker.",
+        )
+    return check_wheel_path(params.wheel_folder, params.prefect_version, "WheelFolder")
+
+
+def _service_params(params: StackInstallParams, python: str) -> list[Any]:
+    """The `service.install` parameters of each service the stack installs, server first."""
+    from prefectwin.commands.service import ServiceInstallParams
+
+    common = dict(python_path=python, prefect_home=params.prefect_home, account=params.account, credential=params.credential, start=True)
+    wanted = []
+    if params.role != "Worker":
+        wanted.append(
+            ServiceInstallParams(
+                name=params.server_name, role="Server", port=params.port, bind_address=params.bind_address, database_url=params.database_url,
+                database_credential=params.database_credential, open_firewall=params.open_firewall, auth_credential=params.auth_credential,
+                allow_anonymous=params.allow_anonymous, allow_from=params.allow_from, firewall_profile=params.firewall_profile, **common,
+            )
+        )
+    if params.role != "Server":
+        worker_only = params.role == "Worker"
+        wanted.append(
+            ServiceInstallParams(
+                name=params.worker_name, role="Worker", api_url=params.api_url, pool=params.pool, worker_type=params.worker_type,
+                auth_credential=params.auth_credential if worker_only else None, **common,
+            )
+        )
+    return wanted
+
+
+def _refuse_server_only_options(params: StackInstallParams) -> None:
+    if params.role != "Worker":
+        return
+    given = [n for n, v in (("Port", params.port), ("BindAddress", params.bind_address), ("DatabaseUrl", params.database_url), ("OpenFirewall", params.open_firewall or None)) if v]
+    if given:
+        raise InvalidArgument(f"-{given[0]} is a server option, and -Role Worker installs no server.", target=given[0], remediation=f"Omit -{given[0]}, or use -Role Both.")
+
+
+def _specs(wanted: list[Any], base_home: Optional[str]) -> list[Any]:
+    """Each service's spec; the worker's with the server beside it as its local server, whose
+    auth string it sends."""
+    from prefectwin.commands.service import spec_for
+    from prefectwin.services.auth import SERVER_AUTH_KEY
+
+    specs: list[Any] = []
+    for params in wanted:
+        server = specs[0] if specs and specs[0].role == "Server" else None
+        local = dict(local_server=(server.name, server.api_url), local_server_auth=server.secret_environment.get(SERVER_AUTH_KEY)) if server and params.role == "Worker" else {}
+        specs.append(spec_for(params, base_home=base_home, **local))
+    return specs
+
+
+def _interpreter_facts(adapter: Any, params: StackInstallParams, flavor: str) -> Any:
+    from prefectwin.change.journal import data_dir
+    from prefectwin.stack.plan import InterpreterFacts, default_venv, venv_python
+
+    import os
+
+    venv = params.venv_path or default_venv(data_dir(), params.prefect_version, flavor)  # type: ignore[arg-type]
+    if not _is_absolute(venv, flavor):
+        venv = os.path.abspath(venv)  # the caller's location: rpc runs each request there
+    python = venv_python(venv, flavor)  # type: ignore[arg-type]
+    exists = adapter.path_exists(python)
+    return InterpreterFacts(
+        base=adapter.find_base_python(os.path.abspath(params.python_path) if params.python_path and os.sep in params.python_path else params.python_path),
+        explicit=params.python_path,
+        venv=venv,
+        python=python,
+        exists=exists,
+        packages=tuple(adapter.pip_freeze(python)) if exists else (),
+    )
+
+
+def _is_absolute(path: str, flavor: str) -> bool:
+    import ntpath
+    import posixpath
+
+    return (ntpath if flavor == "windows" else posixpath).isabs(path)
+
+
+def _nssm_facts(adapter: Any, explicit: Optional[str]) -> Any:
+    from prefectwin.stack.plan import NssmFacts
+    from prefectwin.system.posix_standin import STANDIN_NSSM
+
+    path, version = adapter.find_nssm(explicit)
+    installers = () if path and not explicit else tuple(name for name, _ in adapter.nssm_installers())
+    return NssmFacts(explicit=explicit, path=path, version=version, installers=installers, versioned=path != STANDIN_NSSM)
+
+
+def _diagnose(names: list[str], ctx: Context) -> list[CheckResult]:
+    """Test-PrefectEnvironment -ServiceName for each service: the same checks, the same facts."""
+    from prefectwin.commands.environment import EnvironmentTestParams, diagnose
+
+    results: list[CheckResult] = []
+    for name in names:
+        results.extend(diagnose(EnvironmentTestParams(service_name=name), ctx))
+    return results
+
+
+def _problems(services: list[ServiceInfo], diagnosis: list[CheckResult]) -> list[str]:
+    lines = [f"{s.name}: health: {s.health}" + (f" ({s.health_detail})" if s.health_detail else "") for s in services if s.health != "Healthy"]
+    lines += [f"{r.service}: {r.check}: {r.status}: {r.message}" for r in diagnosis if r.status == "Fail"]
+    return lines
+
+
+@command("stack.install", params=StackInstallParams, result=StackResult, changes_state=True)
+def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
+    """Install a venv with a pinned Prefect, NSSM, a server and a worker as services; wait until they are healthy; diagnose them."""
+    from prefectwin.change import engine, session
+    from prefectwin.change.model import fingerprint, new_plan
+    from prefectwin.commands.service import _flavor, check_admin, install_secrets, plan_service, warn_exposure
+    from prefectwin.services.grants import venv_home
+    from prefectwin.services.state import read_state
+    from prefectwin.stack import plan as stack_plan
+    from prefectwin.stack.steps import STEPS, Runtime
+    from prefectwin.system import get_adapter
+
+    started = time.perf_counter()
+    spent: dict[str, float] = {}
+
+    def lap(phase: str, since: float) -> float:
+        now = time.perf_counter()
+        spent[phase] = spent.get(phase, 0.0) + now - since
+        return now
+
+    wheel_folder = _check_params(params)
+    _refuse_server_only_options(params)
+    flavor = _flavor()
+    # Every parameter problem of the services before the machine is asked anything: the specs
+    # are built once with a stand-in interpreter path, and again once the venv's path is known.
+    _specs(_service_params(params, sys.executable), None)
+    adapter = get_adapter()
+    adapter.require_services()
+
+    mark = time.perf_counter()
+    interpreter = _interpreter_facts(adapter, params, flavor)
+    interpreter_actions = stack_plan.plan_interpreter(interpreter, params.prefect_version, wheel_folder, flavor)  # type: ignore[arg-type]
+    mark = lap("interpreter", mark)
+
+    nssm_facts = _nssm_facts(adapter, params.nssm_path)
+    nssm_actions, nssm, notes = stack_plan.plan_nssm(nssm_facts)
+    for note in notes:
+        ctx.events.warning(note)
+    mark = lap("nssm", mark)
+
+    # The venv's base: pyvenv.cfg's home once it exists, until then the folder of the base
+    # interpreter it is made from (what venv writes there), so both runs plan the same grants.
+    base = interpreter.base[0] if interpreter.base else None
+    base_home = (venv_home(interpreter.python) if interpreter.exists else None) or (_dirname(base, flavor) if base else None)
+    wanted = _service_params(params, interpreter.python)
+    specs = _specs(wanted, base_home)
+    for spec in specs:
+        warn_exposure(spec, ctx.events)
+    check_admin(adapter, ctx)
+    pending = (base, params.prefect_version) if interpreter_actions and base else None
+    planned = [plan_service(spec, p, adapter, ctx.events, pending=pending) for spec, p in zip(specs, wanted)]
+    mark = lap("services", mark)
+
+    names = [spec.name for spec in specs]
+    prerequisites = interpreter_actions + nssm_actions
+    any_change = bool(prerequisites) or any(actions for _, actions in planned)
+    wait = stack_plan.wait_action(names, params.timeout_sec) if any_change else None
+    groups = [actions for _, actions in planned]
+    if len(specs) == 2:
+        groups[0] = stack_plan.gate(groups[0], specs[0].name, params.timeout_sec)
+    actions = stack_plan.compose(prerequisites, groups, wait)
+
+    def state_now() -> dict[str, Any]:
+        return {
+            "interpreter": _interpreter_facts(adapter, params, flavor),
+            "nssm": _nssm_facts(adapter, params.nssm_path),
+            "services": [read_state(spec, adapter) for spec in specs],
+        }
+
+    state = {"interpreter": interpreter, "nssm": nssm_facts, "services": [s for s, _ in planned]}
+    plan = new_plan(actions, state)
+    secrets = tuple(s for spec, p in zip(specs, wanted) for s in install_secrets(p, spec))
+
+    def result(p: Any, ran: list[Action], applied: bool, **extra: Any) -> StackResult:
+        phases = [StackPhase(name=name, seconds=round(spent.get(name, 0.0), 3)) for name in PHASES]  # type: ignore[arg-type]
+        return StackResult(
+            changed=bool(ran) if applied else bool(p.actions), what_if=not applied, actions=ran, python_path=interpreter.python,
+            venv_path=interpreter.venv, prefect_version=params.prefect_version, plan_id=p.id, fingerprint=p.fingerprint,
+            phases=phases, total_seconds=round(time.perf_counter() - started, 3), **{"nssm_path": nssm, **extra},
+        )
+
+    def execute(p: Any, confirm: Any, run_ctx: Context) -> StackResult:
+        from prefectwin.services.health import wait_until_healthy
+        from prefectwin.services.validate import require_admin
+
+        if p.actions:
+            require_admin(adapter)
+        runtime = Runtime(adapter, nssm, run_ctx.events)
+        ran = engine.apply(
+            p, steps=STEPS, runtime=runtime, events=run_ctx.events, confirm=confirm, command="stack.install",
+            summary=f"Install-PrefectStack {', '.join(names)}", context={"nssm": nssm}, secrets=secrets,
+            activity="Applying the PrefectWin stack plan",
+        )
+        for phase, seconds in runtime.phases.items():
+            spent[phase] = spent.get(phase, 0.0) + seconds
+        mark = time.perf_counter()
+        # The plan's wait has proved health; without one (nothing to change) health is read now.
+        services = wait_until_healthy(names, params.timeout_sec, adapter, run_ctx.events)
+        mark = lap("health", mark)
+        run_ctx.events.progress("Diagnosing the stack", f"Test-PrefectEnvironment for {', '.join(names)}", 0)
+        diagnosis = _diagnose(names, run_ctx)
+        run_ctx.events.progress("Diagnosing the stack", "Done", 100)
+        lap("diagnosis", mark)
+        problems = _problems(services, diagnosis)
+        if not ran:
+            run_ctx.events.verbose("The stack already matches the requested configuration.")
+        healthy = all(s.health == "Healthy" for s in services)
+        return result(p, ran, True, services=services, diagnosis=diagnosis, healthy=healthy, green=not problems, problems=problems, nssm_path=runtime.nssm)
+
+    proposal = session.Proposal(
+        plan=plan,
+        recheck=lambda: fingerprint(state_now()),
+        show=lambda p: result(p, p.actions, False),
+        execute=execute,
+    )
+    return session.offer(ctx, proposal)
+
+
+def _dirname(path: str, flavor: str) -> str:
+    import ntpath
+    import posixpath
+
+    return (ntpath if flavor == "windows" else posixpath).dirname(path)
+

@@ -1,0 +1,225 @@
+"""stack.install through the real request handler, in-process, against the stateful fake adapter
+standing in for Windows (tests/fakes/services.py): the whole plan under whatIf, an apply, the
+second run's empty plan, a changed option, the rollback from a failure at every step, NSSM from
+winget, and refusals that name their parameter and change nothing.
+
+Health and the final diagnosis ask real servers, which the fake does not run: health answers
+are patched in (services/health.py), and the diagnosis is the one tests/stack/test_real.py runs
+for real; here it is replaced to show how its results become the result's green and problems."""
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from fakes.services import NSSM_PACKAGES
+from prefectwin.diagnosis.checks.base import CheckResult
+from prefectwin.events import Events
+from prefectwin.rpc import handle
+
+AUTH_PASSWORD = "Numbat-Auth-5c2#:@"
+
+
+def call(params: dict, what_if: bool = False) -> tuple[dict, str]:
+    stream = io.StringIO()
+    response, _ = handle(json.dumps({"protocol": 1, "command": "stack.install", "params": params, "whatIf": what_if}).encode(), Events(stream))
+    return response, stream.getvalue()
+
+
+def ok(params: dict, what_if: bool = False) -> dict:
+    response, _ = call(params, what_if)
+    assert response["ok"], response
+    return response["result"]
+
+
+@pytest.fixture
+def machine(stack_adapter, monkeypatch):
+    """The fake machine, with healthy services and a diagnosis that answers `machine.diagnosis`."""
+    from prefectwin.commands import stack
+    from prefectwin.services import health
+
+    monkeypatch.setattr(health, "server_health", lambda *args, **kwargs: ("Healthy", "answers"))
+    monkeypatch.setattr(health, "worker_health", lambda *args, **kwargs: ("Healthy", "ONLINE", None))
+    stack_adapter.diagnosis = []
+    stack_adapter.diagnosed = []
+
+    def diagnose(names, ctx):
+        stack_adapter.diagnosed.append(list(names))
+        return list(stack_adapter.diagnosis)
+
+    monkeypatch.setattr(stack, "_diagnose", diagnose)
+    return stack_adapter
+
+
+@pytest.fixture
+def params(tmp_path, free_port) -> dict:
+    return {"prefectHome": str(tmp_path / "home"), "port": free_port()}
+
+
+def kinds(result: dict) -> list[str]:
+    return [a["kind"] for a in result["actions"]]
+
+
+def test_what_if_shows_the_whole_plan_as_one_plan_and_changes_nothing(machine, params):
+    before = machine.snapshot()
+    plan = ok(params, what_if=True)
+    assert plan["whatIf"] is True and plan["changed"] is True and plan["green"] is None
+    assert kinds(plan)[:2] == ["create-venv", "install-prefect"] and kinds(plan)[-1] == "wait-healthy"
+    targets = {a["target"] for a in plan["actions"]}
+    assert {"PrefectServer", "PrefectWorker"} <= targets
+    assert kinds(plan).count("install-service") == 2 and kinds(plan).count("start-service") == 2
+    # One plan: ids a1..aN, every dependency an earlier action of it.
+    ids = [a["id"] for a in plan["actions"]]
+    assert ids == [f"a{i}" for i in range(1, len(ids) + 1)]
+    assert all(set(a["dependsOn"]) <= set(ids[: ids.index(a["id"])]) for a in plan["actions"])
+    assert plan["pythonPath"].startswith(plan["venvPath"]) and "venvs" in plan["venvPath"]
+    assert machine.changing_calls() == [] and machine.snapshot() == before
+    assert machine.diagnosed == []
+
+
+def test_apply_then_a_second_run_changes_nothing_and_still_reports(machine, params):
+    first = ok(params)
+    assert first["changed"] is True and first["green"] is True and first["problems"] == []
+    assert [s["name"] for s in first["services"]] == ["PrefectServer", "PrefectWorker"]
+    assert all(s["health"] == "Healthy" for s in first["services"])
+    venv_python = first["pythonPath"]
+    assert machine.packages[venv_python]["prefect"] == "3.9.1"
+    assert machine.services["prefectserver"].parameters["Application"] == (venv_python,)
+    assert machine.services["prefectworker"].parameters["DependOnService"] == ("PrefectServer",)
+    phases = {p["name"]: p["seconds"] for p in first["phases"]}
+    assert list(phases) == ["interpreter", "nssm", "services", "health", "diagnosis"]
+    assert first["totalSeconds"] >= phases["services"] > 0 and first["healthy"] is True
+    calls = len(machine.changing_calls())
+    again = ok(params)
+    assert again["actions"] == [] and again["changed"] is False and again["green"] is True
+    assert len(machine.changing_calls()) == calls
+    assert ok(params, what_if=True)["actions"] == []
+    assert machine.diagnosed == [["PrefectServer", "PrefectWorker"]] * 2
+
+
+def test_a_changed_port_changes_only_what_it_must(machine, params, free_port):
+    ok(params)
+    changed = ok({**params, "port": free_port()}, what_if=True)
+    touched = {(a["kind"], a["target"], a.get("parameter")) for a in changed["actions"]}
+    assert ("create-venv", changed["venvPath"], None) not in touched
+    assert not any(kind in ("install-service", "install-prefect", "grant-access") for kind, _, _ in touched)
+    assert ("set-parameter", "PrefectServer", "AppParameters") in touched
+    assert ("set-parameter", "PrefectWorker", "AppEnvironmentExtra") in touched
+    assert {k for k, _, _ in touched} <= {"set-parameter", "write-marker", "restart-service", "wait-healthy"}
+
+
+def test_the_worker_sends_the_servers_auth_and_no_secret_shows(machine, params):
+    response, stderr = call({**params, "bindAddress": "0.0.0.0", "authCredential": {"userName": "admin", "password": AUTH_PASSWORD}})
+    assert response["ok"], response
+    files = machine.secret_files
+    server = next(text for path, text in files.items() if path.endswith("PrefectServer.secrets.toml"))
+    worker = next(text for path, text in files.items() if path.endswith("PrefectWorker.secrets.toml"))
+    assert "PREFECT_SERVER_API_AUTH_STRING" in server and f"admin:{AUTH_PASSWORD}" in server
+    assert f"admin:{AUTH_PASSWORD}" in worker and "PREFECT_API_AUTH_STRING" in worker
+    assert AUTH_PASSWORD not in json.dumps(response) + stderr
+
+
+def test_a_non_loopback_server_without_auth_is_refused_before_anything_changes(machine, params):
+    response, _ = call({**params, "bindAddress": "0.0.0.0"})
+    assert (response["error"]["code"], response["error"]["target"]) == ("InvalidArgument", "AuthCredential")
+    assert machine.changing_calls() == []
+
+
+def test_a_diagnosis_failure_makes_the_result_say_exactly_what_is_not_green(machine, params):
+    machine.diagnosis = [
+        CheckResult(check="settings.home", status="Pass", message="fine", service="PrefectServer"),
+        CheckResult(check="service.temp", status="Fail", message="no TEMP", service="PrefectWorker"),
+    ]
+    result = ok(params)
+    assert result["green"] is False and result["healthy"] is True
+    assert result["problems"] == ["PrefectWorker: service.temp: Fail: no TEMP"]
+    assert [r["check"] for r in result["diagnosis"]] == ["settings.home", "service.temp"]
+
+
+def test_missing_nssm_is_installed_with_winget_and_used_by_the_service_steps(machine, params):
+    machine.nssm_found = (None, None)
+    machine.installers = ["winget", "choco"]
+    plan = ok(params, what_if=True)
+    assert kinds(plan)[2] == "install-nssm" and "winget" in plan["actions"][2]["description"]
+    result = ok(params)
+    assert machine.calls_to("install_nssm")[0].args == ("winget",)
+    assert result["nssmPath"] == NSSM_PACKAGES["winget"][0]
+    assert {argv[0] for argv in machine.nssm_argv} == {NSSM_PACKAGES["winget"][0]}
+
+
+def test_no_nssm_and_no_package_manager_is_refused_naming_nssm_path(machine, params):
+    machine.nssm_found = (None, None)
+    response, _ = call(params, what_if=True)
+    assert (response["error"]["code"], response["error"]["target"]) == ("NotInstalled", "NssmPath")
+
+
+def _fresh(machine: Any) -> None:
+    """The machine as the fixture made it: nothing installed, this Python as the base."""
+    base = machine.base_pythons
+    machine.__init__()
+    machine.base_pythons = base
+
+
+def test_a_failure_at_any_step_rolls_the_whole_stack_back(machine, params):
+    ok(params)
+    total = len(machine.changing_calls())
+    assert total > 40  # the venv, pip, and two services' every NSSM parameter, grant and start
+    for index in sorted({1, 2, 3, 4, 5, total // 3, total // 2, total - 1, total}):
+        _fresh(machine)
+        before = machine.snapshot()
+        machine.fail_at_change = index
+        response, _ = call(params)
+        assert not response["ok"], index
+        failed = machine.changing_calls()[index - 1]
+        assert machine.snapshot() == before, (index, failed)
+        if index > 1:
+            assert response["error"]["code"] == "ApplyFailed" and "Rolled back" in response["error"]["message"], response
+
+
+def test_unhealthy_services_roll_everything_back(machine, params, monkeypatch):
+    from prefectwin.services import health
+
+    monkeypatch.setattr(health, "server_health", lambda *args, **kwargs: ("Unhealthy", "no answer"))
+    response, _ = call({**params, "timeoutSec": 1})
+    error = response["error"]
+    assert error["code"] == "ApplyFailed" and "healthy" in error["message"]
+    assert "Remove the venv" in json.dumps(error["details"])
+    assert machine.services == {} and machine.interpreters == set()
+
+
+@pytest.mark.parametrize(
+    "change, target",
+    [
+        ({"role": "Worker"}, "ApiUrl"),
+        ({"apiUrl": "http://prefect01:4200/api"}, "ApiUrl"),
+        ({"prefectVersion": "3.0.11"}, "PrefectVersion"),
+        ({"prefectVersion": "latest"}, "PrefectVersion"),
+        ({"wheelFolder": "/no/such/folder"}, "WheelFolder"),
+        ({"role": "Worker", "apiUrl": "http://prefect01:4200/api"}, "Port"),  # params gives a server port
+        ({"allowFrom": ["10.0.0.0/8"]}, "AllowFrom"),
+    ],
+)
+def test_bad_input_is_refused_naming_its_parameter(machine, params, change, target):
+    response, _ = call({**params, **change}, what_if=True)
+    assert not response["ok"] and response["error"]["target"] == target, response
+    assert response["error"]["remediation"]
+    assert machine.changing_calls() == []
+
+
+def test_a_wheel_folder_without_the_release_is_refused(machine, params, tmp_path):
+    (tmp_path / "wheels").mkdir()
+    response, _ = call({**params, "wheelFolder": str(tmp_path / "wheels")}, what_if=True)
+    assert response["error"]["target"] == "WheelFolder" and "prefect-3.9.1" in response["error"]["message"]
+
+
+def test_a_journal_of_a_stack_apply_gets_its_runtime_back_in_a_new_process(machine):
+    """recovery.py rebuilds a killed apply's runtime from its journal's context; an NSSM the
+    apply installed itself is not in that context, and is found where it now is."""
+    from fakes.services import NSSM_PATH
+    from prefectwin.stack import steps
+
+    assert steps.runtime({"nssm": "D:\\nssm.exe"}).nssm == "D:\\nssm.exe"
+    assert steps.runtime({"nssm": None}).nssm == NSSM_PATH
+    assert steps.STEPS.module == "prefectwin.stack.steps"
