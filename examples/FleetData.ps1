@@ -160,11 +160,11 @@ function ConvertTo-PrefectFleetData {
     $allowFrom = @(Get-FleetValue -Node $server -Key 'AllowFrom')
     if ($remoteWorkers.Count -gt 0 -and @($allowFrom | Where-Object -FilterScript { $_ }).Count -eq 0) {
         $allowFrom = @(foreach ($worker in $remoteWorkers) {
-                if ([string]::IsNullOrEmpty([string]$worker['Address'])) {
-                    throw "Node $($worker['NodeName']): no Address, and the fleet has no AllowFrom. The server's firewall rule admits addresses, not names: give AllowFrom (the workers' subnet) in NonNodeData.PrefectFleet, or each worker's Address."
-                }
-                $worker['Address']
-            })
+            if ([string]::IsNullOrEmpty([string]$worker['Address'])) {
+                throw "Node $($worker['NodeName']): no Address, and the fleet has no AllowFrom. The server's firewall rule admits addresses, not names: give AllowFrom (the workers' subnet) in NonNodeData.PrefectFleet, or each worker's Address."
+            }
+            $worker['Address']
+        })
     }
 
     # What the server and the worker share; $null, not '', for what is not used: DSC writes
