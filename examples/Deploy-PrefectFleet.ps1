@@ -68,6 +68,11 @@ The base python.exe on each host that the venv is made from (Install-PrefectStac
 .PARAMETER PrefectVersion
 The Prefect release to pin (Install-PrefectStack -PrefectVersion).
 
+.PARAMETER NssmPath
+Where nssm.exe is on each host (Install-PrefectStack -NssmPath). Give it when NSSM is not on the
+hosts' PATH: winget, which Install-PrefectStack would otherwise try, often does not work in a
+remoting session.
+
 .PARAMETER WheelFolder
 A folder of wheels on each host, for hosts without the package index.
 
@@ -134,6 +139,9 @@ param(
 
     [Parameter()]
     [string] $WheelFolder,
+
+    [Parameter()]
+    [string] $NssmPath,
 
     [Parameter()]
     [int] $TimeoutSec
@@ -231,7 +239,7 @@ try {
     }
 
     $common = @{}
-    foreach ($name in @('PythonPath', 'PrefectVersion', 'WheelFolder', 'TimeoutSec')) {
+    foreach ($name in @('PythonPath', 'PrefectVersion', 'WheelFolder', 'NssmPath', 'TimeoutSec')) {
         if ($PSBoundParameters.ContainsKey($name)) {
             $common[$name] = $PSBoundParameters[$name]
         }

@@ -14,8 +14,10 @@ Port, and they send the server's auth.
 
 What each node needs before the MOF is applied: PowerShell 5.1 with PrefectWin installed where
 DSC finds it, and Python with a venv holding Prefect, whose python.exe is the node's PythonPath.
-This configuration does not make the venv: Install-PrefectStack -Role Server (or -Role Worker)
-on the node does, or the node's image has it. PythonPath names it.
+This configuration does not make the venv: the node's image has it, or Install-PrefectStack
+made it (%ProgramData%\PrefectWin\venvs\prefect-<version>), which also installed and started the
+node's services under the names this configuration then manages (a worker's run needs its
+server healthy, or it rolls back, venv included). PythonPath names its python.exe.
 
 Security, the same as examples/ServerAndWorker.ps1:
   - the server listens on BindAddress (default 0.0.0.0) and requires Prefect's basic auth; the

@@ -11,7 +11,7 @@
             Role = 'Server'
             # What the workers connect to; the server listens on BindAddress (0.0.0.0).
             Address = '10.0.1.10'
-            PythonPath = 'C:\ProgramData\PrefectWin\venv\Scripts\python.exe'
+            PythonPath = 'C:\ProgramData\PrefectWin\venvs\prefect-3.9.1\Scripts\python.exe'
             CertificateFile = 'C:\dsc\certificates\prefect01.cer'
             Thumbprint = '1111111111111111111111111111111111111111'
         }
@@ -19,7 +19,7 @@
             NodeName = 'worker01'
             Role = 'Worker'
             Address = '10.0.1.21'
-            PythonPath = 'C:\ProgramData\PrefectWin\venv\Scripts\python.exe'
+            PythonPath = 'C:\ProgramData\PrefectWin\venvs\prefect-3.9.1\Scripts\python.exe'
             CertificateFile = 'C:\dsc\certificates\worker01.cer'
             Thumbprint = '2222222222222222222222222222222222222222'
         }
@@ -28,7 +28,7 @@
             Role = 'Worker'
             Address = '10.0.1.22'
             Pool = 'etl'
-            PythonPath = 'C:\ProgramData\PrefectWin\venv\Scripts\python.exe'
+            PythonPath = 'C:\ProgramData\PrefectWin\venvs\prefect-3.9.1\Scripts\python.exe'
             CertificateFile = 'C:\dsc\certificates\worker02.cer'
             Thumbprint = '3333333333333333333333333333333333333333'
         }

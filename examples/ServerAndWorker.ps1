@@ -48,7 +48,7 @@ The work pool the worker polls. Default windows.
 .PARAMETER PythonPath
 The python.exe on the node that Prefect runs under: the venv Install-PrefectStack made there
 (or the node's image holds); this configuration does not make it. Default
-C:\ProgramData\PrefectWin\venv\Scripts\python.exe.
+C:\ProgramData\PrefectWin\venvs\prefect-3.9.1\Scripts\python.exe.
 
 .PARAMETER DatabaseUrl
 The PostgreSQL URL without its password, for example
@@ -99,7 +99,7 @@ param(
     [string] $Pool = 'windows',
 
     [Parameter()]
-    [string] $PythonPath = 'C:\ProgramData\PrefectWin\venv\Scripts\python.exe',
+    [string] $PythonPath = 'C:\ProgramData\PrefectWin\venvs\prefect-3.9.1\Scripts\python.exe',
 
     [Parameter(Mandatory = $true, ParameterSetName = 'Credential')]
     [string] $DatabaseUrl,

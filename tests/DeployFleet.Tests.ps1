@@ -27,20 +27,9 @@ BeforeAll {
         failing = @{}
     }
 
-    # The command the hosts run, with the parameters issue 15 fixes; the mock below answers.
-    if (-not (Get-Command -Name 'Install-PrefectStack' -ErrorAction SilentlyContinue)) {
-        function Install-PrefectStack {
-            [CmdletBinding(SupportsShouldProcess = $true)]
-            param(
-                [string] $ServerName, [string] $WorkerName, [string] $Role, [string] $PythonPath, [string] $PrefectVersion,
-                [string] $WheelFolder, [string] $VenvPath, [string] $NssmPath, [int] $Port, [string] $BindAddress,
-                [System.Management.Automation.PSCredential] $AuthCredential, [switch] $AllowAnonymous, [switch] $OpenFirewall,
-                [string[]] $AllowFrom, [string[]] $FirewallProfile, [string] $ApiUrl, [string] $Pool, [string] $WorkerType,
-                [string] $DatabaseUrl, [System.Management.Automation.PSCredential] $DatabaseCredential, [string] $Account, [int] $TimeoutSec
-            )
-            $null = $PSBoundParameters
-        }
-    }
+    # The real module's Install-PrefectStack is what the mock below stands in for, so the mock has
+    # its parameters: a parameter the example passes and the cmdlet lacks fails the call here.
+    $null = Import-Module -Name (Join-Path -Path $repositoryRoot -ChildPath 'PrefectWin.psd1') -Force
 }
 
 Describe 'examples/Deploy-PrefectFleet.ps1 over mocked remoting' {
@@ -95,15 +84,15 @@ Describe 'examples/Deploy-PrefectFleet.ps1 over mocked remoting' {
             switch ($state.failing[$state.onHost]) {
                 'install' { throw "Install-PrefectStack: NSSM 2.24 on $($state.onHost) is older than 2.24-101." }
                 'unhealthy' {
-                    return [PSCustomObject]@{ Healthy = $false; Phases = @([PSCustomObject]@{ Name = 'venv'; Seconds = 4.0 }); Services = @(); Diagnosis = @([PSCustomObject]@{ Status = 'Fail'; Message = 'port 4200 is held by another process' }) }
+                    return [PSCustomObject]@{ Healthy = $false; Phases = @([PSCustomObject]@{ Name = 'interpreter'; Seconds = 4.0 }); Services = @(); Diagnosis = @([PSCustomObject]@{ Status = 'Fail'; Message = 'port 4200 is held by another process' }) }
                 }
             }
-            [PSCustomObject]@{ Healthy = $true; Phases = @([PSCustomObject]@{ Name = 'venv'; Seconds = 1.5 }, [PSCustomObject]@{ Name = 'health'; Seconds = 3.25 }); Services = @(); Diagnosis = @() }
+            [PSCustomObject]@{ Healthy = $true; Phases = @([PSCustomObject]@{ Name = 'interpreter'; Seconds = 1.5 }, [PSCustomObject]@{ Name = 'health'; Seconds = 3.25 }); Services = @(); Diagnosis = @() }
         }
 
         function Invoke-TestDeploy {
             param([string[]] $Worker = @('worker01', 'worker02', 'worker03'), [switch] $WhatIf)
-            $arguments = @{ ServerComputerName = 'prefect01'; WorkerComputerName = $Worker; ModulePath = $module; AuthCredential = $auth; AllowFrom = @('10.0.1.0/24'); Pool = 'etl' }
+            $arguments = @{ ServerComputerName = 'prefect01'; WorkerComputerName = $Worker; ModulePath = $module; AuthCredential = $auth; AllowFrom = @('10.0.1.0/24'); Pool = 'etl'; NssmPath = 'C:\Tools\nssm.exe' }
             if ($WhatIf) {
                 $arguments['WhatIf'] = $true
             }
@@ -133,6 +122,7 @@ Describe 'examples/Deploy-PrefectFleet.ps1 over mocked remoting' {
             $install.Parameters['AuthCredential'].UserName | Should -BeExactly 'admin'
             $install.Parameters['AuthCredential'].GetNetworkCredential().Password | Should -BeExactly $password
             $install.Parameters.ContainsKey('WhatIf') | Should -BeFalse
+            $install.Parameters['NssmPath'] | Should -BeExactly 'C:\Tools\nssm.exe'
         }
         @($state.copies | ForEach-Object -Process { $_.ComputerName }) | Should -Be @('prefect01', 'worker01', 'worker02', 'worker03')
         @($state.copies | ForEach-Object -Process { $_.Destination } | Select-Object -Unique) | Should -Be @($remoteModule)
@@ -140,7 +130,7 @@ Describe 'examples/Deploy-PrefectFleet.ps1 over mocked remoting' {
         Should -Invoke -CommandName Import-Module -ParameterFilter { $Name -eq $remoteModule } -Times 4 -Exactly
 
         (@($rows | ForEach-Object -Process { '{0}:{1}:{2}' -f $_.ComputerName, $_.Role, $_.Healthy }) -join ',') | Should -BeExactly 'prefect01:Server:True,worker01:Worker:True,worker02:Worker:True,worker03:Worker:True'
-        $rows[1].Seconds.venv | Should -Be 1.5
+        $rows[1].Seconds.interpreter | Should -Be 1.5
         $rows[1].Seconds.health | Should -Be 3.25
         @($rows | Where-Object -FilterScript { $_.Failure }) | Should -BeNullOrEmpty
         @($state.removed | Sort-Object) | Should -Be @('prefect01', 'worker01', 'worker02', 'worker03')

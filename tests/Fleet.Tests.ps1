@@ -255,7 +255,7 @@ Describe 'examples/Fleet.ps1: one server and N workers from ConfigurationData' {
     }
 
     It 'Role Both is examples/ServerAndWorker.ps1: both services on one node, the worker after the server on loopback, no firewall rule' {
-        $data = @{ AllNodes = @(@{ NodeName = 'localhost'; Role = 'Both'; PythonPath = 'C:\ProgramData\PrefectWin\venv\Scripts\python.exe' }); NonNodeData = @{ PrefectFleet = @{ AuthStringVariable = 'PREFECT_AUTH'; DatabaseUrlVariable = 'PREFECT_DATABASE_URL'; Pool = 'etl' } } }
+        $data = @{ AllNodes = @(@{ NodeName = 'localhost'; Role = 'Both'; PythonPath = 'C:\ProgramData\PrefectWin\venvs\prefect-3.9.1\Scripts\python.exe' }); NonNodeData = @{ PrefectFleet = @{ AuthStringVariable = 'PREFECT_AUTH'; DatabaseUrlVariable = 'PREFECT_DATABASE_URL'; Pool = 'etl' } } }
         $instances = Get-TestFleetInstance -ConfigurationData $data
         (@($instances | ForEach-Object -Process { $_.Id }) -join ',') | Should -BeExactly 'Server,Worker,ApiUrl,ApiUrlProfile'
         $instances[1].Properties.ApiUrl | Should -BeExactly 'http://127.0.0.1:4200/api'

@@ -144,3 +144,19 @@ def test_the_worker_starts_after_a_health_gate_of_the_server_it_needs():
     assert plan[3].depends_on == ["a1", "a2", "a3"] and plan[3].target == "PrefectServer" and "90 s" in plan[3].description
     # A server that is not started by the plan (it runs already) gets no gate.
     assert gate(_service("PrefectServer", "set-parameter", "write-marker"), "PrefectServer", 90)[-1].kind == "write-marker"
+
+
+def test_the_fleet_examples_name_the_venv_python_the_stack_makes_on_windows():
+    """The examples' PythonPath is the venv that Install-PrefectStack makes for its pinned
+    release on a default Windows machine: a path of their own would point DSC at nothing."""
+    import re
+
+    from fixtures.common import REPO_ROOT
+    from prefectwin.stack.plan import PINNED_PREFECT
+
+    made = venv_python(default_venv("C:\\ProgramData\\PrefectWin", PINNED_PREFECT, "windows"), "windows")
+    named = set()
+    for example in ("examples/Fleet.psd1", "examples/ServerAndWorker.ps1"):
+        text = (REPO_ROOT / example).read_text(encoding="utf-8")
+        named |= set(re.findall(r"PythonPath\s*=\s*'([^']+)'", text))
+    assert named == {made}
