@@ -306,7 +306,7 @@ Describe 'examples/Fleet.ps1: one server and N workers from ConfigurationData' {
         { ConvertTo-PrefectFleetData -ConfigurationData $data -AuthCredential $auth -DatabaseCredential $database } | Should -Throw -ExpectedMessage '-DatabaseCredential is given but no DatabaseUrl*'
     }
 
-    It 'compiles Fleet.psd1 to one MOF per node with PSDesiredStateConfiguration, naming only machine variables' {
+    It 'compiles Fleet.psd1 to one MOF per node with PSDesiredStateConfiguration, naming only machine variables' -Tag 'Windows' {
         if (-not $canCompile) {
             Set-ItResult -Skipped -Because 'PSDesiredStateConfiguration is not installed here (it is Windows only), so no MOF can be compiled; the instances above are what the compile makes'
             return
