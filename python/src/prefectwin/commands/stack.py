@@ -216,8 +216,25 @@ def _diagnose(names: list[str], ctx: Context) -> list[CheckResult]:
     return results
 
 
-def _problems(services: list[ServiceInfo], diagnosis: list[CheckResult]) -> list[str]:
-    lines = [f"{s.name}: health: {s.health}" + (f" ({s.health_detail})" if s.health_detail else "") for s in services if s.health != "Healthy"]
+def _final_health(names: list[str], timeout_sec: int, adapter: Any, events: Any) -> tuple[list[ServiceInfo], list[str]]:
+    """(each service as it is, the services that are not there): the report's health. A wait
+    that runs out, or a service not installed (declined under -Confirm), is what the report
+    says, not an error: the plan's own waits keep their rollback, this one only reports."""
+    from prefectwin.errors import NotFound, OperationTimeout
+    from prefectwin.services.health import describe_all, wait_until_healthy
+
+    try:
+        return wait_until_healthy(names, timeout_sec, adapter, events), []
+    except (OperationTimeout, NotFound) as reason:
+        events.verbose(f"The stack is not healthy: {reason.message}")
+    records = [r for r in adapter.read_managed_services(names) if r.managed is not None]
+    found = {r.name.lower() for r in records}
+    return describe_all(records, adapter=adapter), [f"{n}: not installed" for n in names if n.lower() not in found]
+
+
+def _problems(services: list[ServiceInfo], diagnosis: list[CheckResult], missing: list[str]) -> list[str]:
+    lines = list(missing)
+    lines += [f"{s.name}: health: {s.health}" + (f" ({s.health_detail})" if s.health_detail else "") for s in services if s.health != "Healthy"]
     lines += [f"{r.service}: {r.check}: {r.status}: {r.message}" for r in diagnosis if r.status == "Fail"]
     return lines
 
@@ -304,7 +321,6 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
         )
 
     def execute(p: Any, confirm: Any, run_ctx: Context) -> StackResult:
-        from prefectwin.services.health import wait_until_healthy
         from prefectwin.services.validate import require_admin
 
         if p.actions:
@@ -319,16 +335,17 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
             spent[phase] = spent.get(phase, 0.0) + seconds
         mark = time.perf_counter()
         # The plan's wait has proved health; without one (nothing to change) health is read now.
-        services = wait_until_healthy(names, params.timeout_sec, adapter, run_ctx.events)
+        services, missing = _final_health(names, params.timeout_sec, adapter, run_ctx.events)
         mark = lap("health", mark)
-        run_ctx.events.progress("Diagnosing the stack", f"Test-PrefectEnvironment for {', '.join(names)}", 0)
-        diagnosis = _diagnose(names, run_ctx)
+        present = [s.name for s in services]
+        run_ctx.events.progress("Diagnosing the stack", f"Test-PrefectEnvironment for {', '.join(present)}", 0)
+        diagnosis = _diagnose(present, run_ctx)
         run_ctx.events.progress("Diagnosing the stack", "Done", 100)
         lap("diagnosis", mark)
-        problems = _problems(services, diagnosis)
+        problems = _problems(services, diagnosis, missing)
         if not ran:
             run_ctx.events.verbose("The stack already matches the requested configuration.")
-        healthy = all(s.health == "Healthy" for s in services)
+        healthy = not missing and all(s.health == "Healthy" for s in services)
         return result(p, ran, True, services=services, diagnosis=diagnosis, healthy=healthy, green=not problems, problems=problems, nssm_path=runtime.nssm)
 
     proposal = session.Proposal(
