@@ -244,7 +244,8 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     """Install a venv with a pinned Prefect, NSSM, a server and a worker as services; wait until they are healthy; diagnose them."""
     from prefectwin.change import engine, session
     from prefectwin.change.model import fingerprint, new_plan
-    from prefectwin.commands.service import _flavor, check_admin, install_secrets, plan_service, warn_exposure
+    from prefectwin.commands.service import _carry_auth, _flavor, _worker_secrets, check_admin, install_secrets, plan_service, warn_exposure
+    from prefectwin.services.plan import plan_install
     from prefectwin.services.grants import venv_home
     from prefectwin.services.state import read_state
     from prefectwin.stack import plan as stack_plan
@@ -292,25 +293,45 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     planned = [plan_service(spec, p, adapter, ctx.events, pending=pending) for spec, p in zip(specs, wanted)]
     mark = lap("services", mark)
 
+    # A server whose auth changes carries it to this computer's workers that send its string,
+    # as Install-PrefectService does; the stack's own worker is planned with it already.
+    def carry(states: list[Any], server_actions: Optional[list[Action]] = None) -> tuple[list[Any], list[Action], list[str]]:
+        if specs[0].role != "Server":
+            return [], [], []
+        if server_actions is None:
+            server_actions = plan_install(specs[0], states[0], start=True, force=wanted[0].force)
+        return _carry_auth(specs[0], states[0], adapter, server_actions, exclude=frozenset(s.name.lower() for s in specs[1:]))
+
+    served = [s for s, _ in planned]
+    workers, carried, carry_notes = carry(served, planned[0][1])
+    for note in carry_notes:
+        ctx.events.warning(note)
+
+    def with_workers(services: list[Any], found: list[Any], carry_actions: list[Action]) -> dict[str, Any]:
+        # A fingerprint masks the workers' secrets, so what their files need is in it as the carried actions.
+        return {"services": services, "workers": found, "carried": [(a.kind, a.target, a.description) for a in carry_actions]}
+
     names = [spec.name for spec in specs]
     prerequisites = interpreter_actions + nssm_actions
-    any_change = bool(prerequisites) or any(actions for _, actions in planned)
+    any_change = bool(prerequisites) or bool(carried) or any(actions for _, actions in planned)
     wait = stack_plan.wait_action(names, params.timeout_sec) if any_change else None
     groups = [actions for _, actions in planned]
+    groups[0] = groups[0] + carried
     if len(specs) == 2:
         groups[0] = stack_plan.gate(groups[0], specs[0].name, params.timeout_sec)
     actions = stack_plan.compose(prerequisites, groups, wait)
 
     def state_now() -> dict[str, Any]:
+        services = [read_state(spec, adapter) for spec in specs]
         return {
             "interpreter": _interpreter_facts(adapter, params, flavor),
             "nssm": _nssm_facts(adapter, params.nssm_path),
-            "services": [read_state(spec, adapter) for spec in specs],
+            **with_workers(services, *carry(services)[:2]),
         }
 
-    state = {"interpreter": interpreter, "nssm": nssm_facts, "services": [s for s, _ in planned]}
+    state = {"interpreter": interpreter, "nssm": nssm_facts, **with_workers(served, workers, carried)}
     plan = new_plan(actions, state)
-    secrets = tuple(s for spec, p in zip(specs, wanted) for s in install_secrets(p, spec))
+    secrets = tuple(s for spec, p in zip(specs, wanted) for s in install_secrets(p, spec)) + tuple(s for w in workers for s in _worker_secrets(w))
 
     def result(p: Any, ran: list[Action], applied: bool, **extra: Any) -> StackResult:
         phases = [StackPhase(name=name, seconds=round(spent.get(name, 0.0), 3)) for name in PHASES]  # type: ignore[arg-type]
