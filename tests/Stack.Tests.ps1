@@ -57,6 +57,14 @@ Describe 'Install-PrefectStack against the POSIX service stand-in' -Skip:$onWind
         Test-Path -LiteralPath $script:services | Should -BeFalse
     }
 
+    It 'gives the backend time for pip, its rollback and three health waits of -TimeoutSec' {
+        $asked = [System.Collections.Generic.List[int]]::new()
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith { $asked.Add($PesterBoundParameters['TimeoutSec']) }
+        $null = Install-PrefectStack -TimeoutSec 900 -WhatIf
+        $null = Install-PrefectStack -WhatIf
+        @($asked) -join ' ' | Should -BeExactly '6300 4140'
+    }
+
     It 'refuses bad input with a structured error that names the parameter, and changes nothing' {
         $output = @(Install-PrefectStack -Role Worker -ErrorAction SilentlyContinue -ErrorVariable stackErrors)
         $output.Count | Should -Be 0
