@@ -54,6 +54,8 @@ Describe 'Install-PrefectStack against the POSIX service stand-in' -Skip:$onWind
             Should -BeExactly 'PrefectServer PrefectWorker'
         $plan[0].VenvPath | Should -BeLike (Join-Path -Path $env:PREFECTWIN_DATA_DIR -ChildPath '*prefect-3.9.1')
         Test-Path -LiteralPath $plan[0].VenvPath | Should -BeFalse
+        Test-Path -LiteralPath (Split-Path -Path $plan[0].VenvPath -Parent) | Should -BeFalse
+        Test-Path -LiteralPath $script:stackHome | Should -BeFalse
         Test-Path -LiteralPath $script:services | Should -BeFalse
     }
 
