@@ -245,8 +245,8 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     from prefectwin.change import engine, session
     from prefectwin.change.model import fingerprint, new_plan
     from prefectwin.commands.service import _carry_auth, _flavor, _worker_secrets, check_admin, install_secrets, plan_service, warn_exposure
-    from prefectwin.services.plan import plan_install
     from prefectwin.services.grants import venv_home
+    from prefectwin.services.plan import plan_install
     from prefectwin.services.state import read_state
     from prefectwin.stack import plan as stack_plan
     from prefectwin.stack.steps import STEPS, Runtime
