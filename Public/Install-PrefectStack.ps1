@@ -87,7 +87,9 @@ function Install-PrefectStack {
     .PARAMETER Credential
     The password of a user -Account.
     .PARAMETER TimeoutSec
-    How long the health wait waits. Default 180 seconds.
+    How long each health wait waits: the server's before the worker starts, the plan's last one,
+    and the one before the final diagnosis. Default 180 seconds. The whole command can take up to
+    an hour (the venv, pip and, on a failure, pip's rollback) plus three times TimeoutSec.
     .EXAMPLE
     Install-PrefectStack -WhatIf
     Lists every action: the venv, pip, NSSM, the actions of each service and the health wait. Nothing
@@ -165,8 +167,9 @@ function Install-PrefectStack {
         [int] $TimeoutSec
     )
     $parameters = ConvertTo-PrefectParameter -BoundParameters $PSBoundParameters
-    # pip (up to 15 minutes) and its rollback, NSSM's install, the health wait and the diagnosis.
-    $bridgeTimeout = 3600 + [System.Math]::Max(180, $TimeoutSec)
+    # An hour for the venv (5 minutes), pip (15), pip's rollback, NSSM's install and the
+    # diagnosis, plus the three health waits: the server's gate, the plan's last, the report's.
+    $bridgeTimeout = 3600 + 3 * [System.Math]::Max(180, $TimeoutSec)
     # An empty plan is applied too: it still waits for health and runs the diagnosis.
     Invoke-PrefectPlan -Cmdlet $PSCmdlet -Command 'stack.install' -Parameters $parameters -Target 'Prefect stack' -ApplyEmpty -TimeoutSec $bridgeTimeout |
         ConvertTo-PrefectObject -TypeName 'StackResult'

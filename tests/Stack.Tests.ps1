@@ -54,7 +54,17 @@ Describe 'Install-PrefectStack against the POSIX service stand-in' -Skip:$onWind
             Should -BeExactly 'PrefectServer PrefectWorker'
         $plan[0].VenvPath | Should -BeLike (Join-Path -Path $env:PREFECTWIN_DATA_DIR -ChildPath '*prefect-3.9.1')
         Test-Path -LiteralPath $plan[0].VenvPath | Should -BeFalse
+        Test-Path -LiteralPath (Split-Path -Path $plan[0].VenvPath -Parent) | Should -BeFalse
+        Test-Path -LiteralPath $script:stackHome | Should -BeFalse
         Test-Path -LiteralPath $script:services | Should -BeFalse
+    }
+
+    It 'gives the backend time for pip, its rollback and three health waits of -TimeoutSec' {
+        $asked = [System.Collections.Generic.List[int]]::new()
+        Mock -CommandName Invoke-PrefectBackend -ModuleName PrefectWin -MockWith { $asked.Add($PesterBoundParameters['TimeoutSec']) }
+        $null = Install-PrefectStack -TimeoutSec 900 -WhatIf
+        $null = Install-PrefectStack -WhatIf
+        @($asked) -join ' ' | Should -BeExactly '6300 4140'
     }
 
     It 'refuses bad input with a structured error that names the parameter, and changes nothing' {

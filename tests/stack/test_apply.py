@@ -189,6 +189,42 @@ def test_unhealthy_services_roll_everything_back(machine, params, monkeypatch):
     assert machine.services == {} and machine.interpreters == set()
 
 
+@pytest.mark.parametrize("declined", ["gate", "server"])
+def test_declining_the_server_or_its_gate_under_confirm_installs_no_worker(machine, params, declined):
+    from prefectwin.serve import answer
+
+    def session_request(**extra: Any) -> dict:
+        return answer(json.dumps({"id": 1, "protocol": 1, "command": "stack.install", "params": params, **extra}).encode(), lambda event: None)
+
+    planned = session_request(whatIf=True)["result"]
+    actions = planned["actions"]
+    gate = next(a for a in actions if a["kind"] == "wait-healthy" and a["target"] == "PrefectServer")
+    server = next(a for a in actions if a["kind"] == "install-service" and a["target"] == "PrefectServer")
+    no = (gate if declined == "gate" else server)["id"]
+    applied = session_request(apply={"planId": planned["planId"], "confirm": [a["id"] for a in actions if a["id"] != no]})
+    assert applied["ok"], applied
+    assert "prefectworker" not in machine.services
+    assert not any(a["target"] == "PrefectWorker" for a in applied["result"]["actions"])
+    result = applied["result"]
+    assert result["healthy"] is False and "PrefectWorker: not installed" in result["problems"]
+
+
+def test_a_re_run_over_an_unhealthy_stack_reports_what_is_not_healthy_instead_of_failing(machine, params, monkeypatch):
+    from prefectwin.services import health
+
+    ok(params)
+    machine.diagnosis = [CheckResult(check="service.log", status="Fail", message="crashed", service="PrefectServer")]
+    monkeypatch.setattr(health, "server_health", lambda *args, **kwargs: ("Unhealthy", "no answer"))
+    calls = len(machine.changing_calls())
+    result = ok({**params, "timeoutSec": 1})
+    assert result["actions"] == [] and result["healthy"] is False and result["green"] is False
+    assert result["problems"][0].startswith("PrefectServer: health: Unhealthy") and "no answer" in result["problems"][0]
+    assert "PrefectServer: service.log: Fail: crashed" in result["problems"]
+    assert [s["name"] for s in result["services"]] == ["PrefectServer", "PrefectWorker"]
+    assert machine.diagnosed[-1] == ["PrefectServer", "PrefectWorker"]
+    assert len(machine.changing_calls()) == calls
+
+
 @pytest.mark.parametrize(
     "change, target",
     [

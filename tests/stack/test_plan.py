@@ -160,3 +160,22 @@ def test_the_fleet_examples_name_the_venv_python_the_stack_makes_on_windows():
         text = (REPO_ROOT / example).read_text(encoding="utf-8")
         named |= set(re.findall(r"PythonPath\s*=\s*'([^']+)'", text))
     assert named == {made}
+
+
+def test_every_first_action_of_the_worker_waits_for_the_gate_so_declining_it_skips_the_worker():
+    from prefectwin.change.model import Plan, select
+
+    server = _service("PrefectServer", "create-directory", "install-service", "start-service")
+    worker = _service("PrefectWorker", "create-directory", "install-service", "set-parameter", "start-service")
+    worker[1] = worker[1].model_copy(update={"depends_on": [worker[0].id]})
+    plan = compose([], [gate(server, "PrefectServer", 90), worker], None)
+    gate_id = next(a.id for a in plan if a.kind == "wait-healthy")
+    worker_ids = [a.id for a in plan if a.target == "PrefectWorker"]
+    # The worker's own folder is the server's (created once): its install waits for that and the gate.
+    assert next(a for a in plan if a.description == "install-service PrefectWorker").depends_on == ["a1", gate_id]
+    whole = Plan(id="p", actions=plan, fingerprint="f")
+    _, skipped = select(whole, [a.id for a in plan if a.id != gate_id])
+    assert set(worker_ids) <= {a.id for a in skipped}
+    server_install = next(a.id for a in plan if a.description == "install-service PrefectServer")
+    _, skipped = select(whole, [a.id for a in plan if a.id != server_install])
+    assert set(worker_ids) <= {a.id for a in skipped}

@@ -399,9 +399,10 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     return session.offer(ctx, proposal)
 
 
-def _carry_auth(spec: Any, state: Any, adapter: Any, actions: list[Action]) -> tuple[list[Any], list[Action], list[str]]:
+def _carry_auth(spec: Any, state: Any, adapter: Any, actions: list[Action], exclude: frozenset[str] = frozenset()) -> tuple[list[Any], list[Action], list[str]]:
     """(this computer's other workers as services/rotation.py sees them, the actions that carry a
-    server's new auth to those that follow it, the warnings). Nothing for a worker or a new server."""
+    server's new auth to those that follow it, the warnings). Nothing for a worker or a new server.
+    `exclude`: lower-case names of workers the same plan installs itself (Install-PrefectStack)."""
     from prefectwin.services.auth import SERVER_AUTH_KEY, SecretsFileUnreadable, service_secret
     from prefectwin.services.rotation import plan_rotation
 
@@ -412,7 +413,9 @@ def _carry_auth(spec: Any, state: Any, adapter: Any, actions: list[Action]) -> t
     except SecretsFileUnreadable:
         old, known = None, False
     marker = state.record.managed or {}
-    workers = [_local_worker(r, adapter) for r in adapter.read_managed_services(None) if (r.managed or {}).get("role") == "Worker"]
+    workers = [
+        _local_worker(r, adapter) for r in adapter.read_managed_services(None) if (r.managed or {}).get("role") == "Worker" and r.name.lower() not in exclude
+    ]
     carried, notes = plan_rotation(
         spec, old_auth=old, old_known=known, old_bind=marker.get("bindAddress"), old_api_url=marker.get("apiUrl"), workers=workers, server_actions=actions
     )

@@ -216,8 +216,25 @@ def _diagnose(names: list[str], ctx: Context) -> list[CheckResult]:
     return results
 
 
-def _problems(services: list[ServiceInfo], diagnosis: list[CheckResult]) -> list[str]:
-    lines = [f"{s.name}: health: {s.health}" + (f" ({s.health_detail})" if s.health_detail else "") for s in services if s.health != "Healthy"]
+def _final_health(names: list[str], timeout_sec: int, adapter: Any, events: Any) -> tuple[list[ServiceInfo], list[str]]:
+    """(each service as it is, the services that are not there): the report's health. A wait
+    that runs out, or a service not installed (declined under -Confirm), is what the report
+    says, not an error: the plan's own waits keep their rollback, this one only reports."""
+    from prefectwin.errors import NotFound, OperationTimeout
+    from prefectwin.services.health import describe_all, wait_until_healthy
+
+    try:
+        return wait_until_healthy(names, timeout_sec, adapter, events), []
+    except (OperationTimeout, NotFound) as reason:
+        events.verbose(f"The stack is not healthy: {reason.message}")
+    records = [r for r in adapter.read_managed_services(names) if r.managed is not None]
+    found = {r.name.lower() for r in records}
+    return describe_all(records, adapter=adapter), [f"{n}: not installed" for n in names if n.lower() not in found]
+
+
+def _problems(services: list[ServiceInfo], diagnosis: list[CheckResult], missing: list[str]) -> list[str]:
+    lines = list(missing)
+    lines += [f"{s.name}: health: {s.health}" + (f" ({s.health_detail})" if s.health_detail else "") for s in services if s.health != "Healthy"]
     lines += [f"{r.service}: {r.check}: {r.status}: {r.message}" for r in diagnosis if r.status == "Fail"]
     return lines
 
@@ -227,8 +244,9 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     """Install a venv with a pinned Prefect, NSSM, a server and a worker as services; wait until they are healthy; diagnose them."""
     from prefectwin.change import engine, session
     from prefectwin.change.model import fingerprint, new_plan
-    from prefectwin.commands.service import _flavor, check_admin, install_secrets, plan_service, warn_exposure
+    from prefectwin.commands.service import _carry_auth, _flavor, _worker_secrets, check_admin, install_secrets, plan_service, warn_exposure
     from prefectwin.services.grants import venv_home
+    from prefectwin.services.plan import plan_install
     from prefectwin.services.state import read_state
     from prefectwin.stack import plan as stack_plan
     from prefectwin.stack.steps import STEPS, Runtime
@@ -275,25 +293,45 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     planned = [plan_service(spec, p, adapter, ctx.events, pending=pending) for spec, p in zip(specs, wanted)]
     mark = lap("services", mark)
 
+    # A server whose auth changes carries it to this computer's workers that send its string,
+    # as Install-PrefectService does; the stack's own worker is planned with it already.
+    def carry(states: list[Any], server_actions: Optional[list[Action]] = None) -> tuple[list[Any], list[Action], list[str]]:
+        if specs[0].role != "Server":
+            return [], [], []
+        if server_actions is None:
+            server_actions = plan_install(specs[0], states[0], start=True, force=wanted[0].force)
+        return _carry_auth(specs[0], states[0], adapter, server_actions, exclude=frozenset(s.name.lower() for s in specs[1:]))
+
+    served = [s for s, _ in planned]
+    workers, carried, carry_notes = carry(served, planned[0][1])
+    for note in carry_notes:
+        ctx.events.warning(note)
+
+    def with_workers(services: list[Any], found: list[Any], carry_actions: list[Action]) -> dict[str, Any]:
+        # A fingerprint masks the workers' secrets, so what their files need is in it as the carried actions.
+        return {"services": services, "workers": found, "carried": [(a.kind, a.target, a.description) for a in carry_actions]}
+
     names = [spec.name for spec in specs]
     prerequisites = interpreter_actions + nssm_actions
-    any_change = bool(prerequisites) or any(actions for _, actions in planned)
+    any_change = bool(prerequisites) or bool(carried) or any(actions for _, actions in planned)
     wait = stack_plan.wait_action(names, params.timeout_sec) if any_change else None
     groups = [actions for _, actions in planned]
+    groups[0] = groups[0] + carried
     if len(specs) == 2:
         groups[0] = stack_plan.gate(groups[0], specs[0].name, params.timeout_sec)
     actions = stack_plan.compose(prerequisites, groups, wait)
 
     def state_now() -> dict[str, Any]:
+        services = [read_state(spec, adapter) for spec in specs]
         return {
             "interpreter": _interpreter_facts(adapter, params, flavor),
             "nssm": _nssm_facts(adapter, params.nssm_path),
-            "services": [read_state(spec, adapter) for spec in specs],
+            **with_workers(services, *carry(services)[:2]),
         }
 
-    state = {"interpreter": interpreter, "nssm": nssm_facts, "services": [s for s, _ in planned]}
+    state = {"interpreter": interpreter, "nssm": nssm_facts, **with_workers(served, workers, carried)}
     plan = new_plan(actions, state)
-    secrets = tuple(s for spec, p in zip(specs, wanted) for s in install_secrets(p, spec))
+    secrets = tuple(s for spec, p in zip(specs, wanted) for s in install_secrets(p, spec)) + tuple(s for w in workers for s in _worker_secrets(w))
 
     def result(p: Any, ran: list[Action], applied: bool, **extra: Any) -> StackResult:
         phases = [StackPhase(name=name, seconds=round(spent.get(name, 0.0), 3)) for name in PHASES]  # type: ignore[arg-type]
@@ -304,7 +342,6 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
         )
 
     def execute(p: Any, confirm: Any, run_ctx: Context) -> StackResult:
-        from prefectwin.services.health import wait_until_healthy
         from prefectwin.services.validate import require_admin
 
         if p.actions:
@@ -319,16 +356,17 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
             spent[phase] = spent.get(phase, 0.0) + seconds
         mark = time.perf_counter()
         # The plan's wait has proved health; without one (nothing to change) health is read now.
-        services = wait_until_healthy(names, params.timeout_sec, adapter, run_ctx.events)
+        services, missing = _final_health(names, params.timeout_sec, adapter, run_ctx.events)
         mark = lap("health", mark)
-        run_ctx.events.progress("Diagnosing the stack", f"Test-PrefectEnvironment for {', '.join(names)}", 0)
-        diagnosis = _diagnose(names, run_ctx)
+        present = [s.name for s in services]
+        run_ctx.events.progress("Diagnosing the stack", f"Test-PrefectEnvironment for {', '.join(present)}", 0)
+        diagnosis = _diagnose(present, run_ctx)
         run_ctx.events.progress("Diagnosing the stack", "Done", 100)
         lap("diagnosis", mark)
-        problems = _problems(services, diagnosis)
+        problems = _problems(services, diagnosis, missing)
         if not ran:
             run_ctx.events.verbose("The stack already matches the requested configuration.")
-        healthy = all(s.health == "Healthy" for s in services)
+        healthy = not missing and all(s.health == "Healthy" for s in services)
         return result(p, ran, True, services=services, diagnosis=diagnosis, healthy=healthy, green=not problems, problems=problems, nssm_path=runtime.nssm)
 
     proposal = session.Proposal(

@@ -209,7 +209,9 @@ def gate(server_actions: Sequence[Action], name: str, timeout_sec: int) -> list[
 def compose(prerequisites: Sequence[Action], services: Sequence[Sequence[Action]], wait: Optional[Action]) -> list[Action]:
     """One plan: the prerequisites in order (each after the one before), then each service's
     actions with their own dependencies renamed, the first ones after the prerequisites, then
-    the wait after every action before it."""
+    the wait after every action before it. Once a service's group holds a gate, each later
+    group's first actions depend on it too, so that declining the gate (or, through it, the
+    server's install) under -Confirm skips the services that need that server."""
     plan: list[Action] = []
 
     def add(action: Action, depends_on: list[str]) -> str:
@@ -223,16 +225,23 @@ def compose(prerequisites: Sequence[Action], services: Sequence[Sequence[Action]
     before_services = previous
     # Services that share PREFECT_HOME each plan its folder; it is created once.
     created: dict[str, str] = {}
+    gates: list[str] = []
     for actions in services:
         renamed: dict[str, str] = {}
+        added: set[str] = set()
         for action in actions:
             if action.kind == "create-directory" and action.target in created:
                 renamed[action.id] = created[action.target]
                 continue
             own = [renamed[d] for d in action.depends_on if d in renamed]
-            renamed[action.id] = add(action, own or list(before_services))
+            # First in its group: after only the prerequisites, or a folder an earlier group creates.
+            first = not any(d in added for d in own)
+            renamed[action.id] = add(action, [*own, *gates] if own and first else own or [*before_services, *gates])
+            added.add(renamed[action.id])
             if action.kind == "create-directory" and action.target:
                 created[action.target] = renamed[action.id]
+        if "gate" in renamed:
+            gates = [renamed["gate"]]
     if wait is not None and plan:
         add(wait, [a.id for a in plan])
     return plan
