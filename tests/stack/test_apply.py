@@ -259,3 +259,21 @@ def test_a_journal_of_a_stack_apply_gets_its_runtime_back_in_a_new_process(machi
     assert steps.runtime({"nssm": "D:\\nssm.exe"}).nssm == "D:\\nssm.exe"
     assert steps.runtime({"nssm": None}).nssm == NSSM_PATH
     assert steps.STEPS.module == "prefectwin.stack.steps"
+
+
+def test_an_existing_empty_venv_is_rolled_back_to_empty(machine, params, tmp_path, monkeypatch):
+    """A venv that holds no distribution at all records an empty package list; that list is a
+    record, and the rollback puts the venv back to it."""
+    from fakes.services import venv_python
+    from prefectwin.services import health
+
+    venv = str(tmp_path / "empty-venv")
+    python = venv_python(venv)
+    machine.directories.add(venv)
+    machine.interpreters.add(python)
+    machine.packages[python] = {}
+    before = machine.snapshot()
+    monkeypatch.setattr(health, "server_health", lambda *args, **kwargs: ("Unhealthy", "no answer"))
+    response, _ = call({**params, "venvPath": venv, "timeoutSec": 1})
+    assert response["error"]["code"] == "ApplyFailed" and "Rolled back" in response["error"]["message"], response
+    assert machine.packages[python] == {} and machine.snapshot() == before

@@ -96,7 +96,8 @@ def inverse(action: Action) -> Optional[Action]:
     if action.kind == "install-prefect":
         if data.get("newVenv"):
             return None  # the venv's removal takes it away
-        if not data.get("previous"):
+        # An empty list is a record too: a venv that held no distribution.
+        if data.get("previous") is None:
             raise NotReversible("the venv's previous packages were not recorded")
         was = data.get("previousVersion") or "the recorded packages"
         return Action(
