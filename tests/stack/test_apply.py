@@ -277,3 +277,35 @@ def test_an_existing_empty_venv_is_rolled_back_to_empty(machine, params, tmp_pat
     response, _ = call({**params, "venvPath": venv, "timeoutSec": 1})
     assert response["error"]["code"] == "ApplyFailed" and "Rolled back" in response["error"]["message"], response
     assert machine.packages[python] == {} and machine.snapshot() == before
+
+
+def test_a_venv_made_in_an_empty_folder_that_was_there_is_undone_without_removing_the_folder(machine, params, tmp_path, monkeypatch):
+    from prefectwin.services import health
+
+    venv = str(tmp_path / "made-by-hand")
+    machine.directories.add(venv)
+    before = machine.snapshot()
+    plan = ok({**params, "venvPath": venv}, what_if=True)
+    assert plan["actions"][0]["kind"] == "create-venv" and "empty folder" in plan["actions"][0]["description"]
+    monkeypatch.setattr(health, "server_health", lambda *args, **kwargs: ("Unhealthy", "no answer"))
+    response, _ = call({**params, "venvPath": venv, "timeoutSec": 1})
+    assert response["error"]["code"] == "ApplyFailed", response
+    assert venv in machine.directories and machine.snapshot() == before
+    assert [c.args for c in machine.calls_to("remove_path") if c.args[0] == venv] == []
+
+
+def test_a_real_folder_with_a_file_and_no_interpreter_is_refused_as_the_venv(tmp_path, monkeypatch, free_port):
+    """The real POSIX adapter on a real folder: the plan refuses it, so no rollback can delete it."""
+    import prefectwin.system as system
+
+    monkeypatch.setenv("PREFECTWIN_POSIX_SERVICE_ROOT", str(tmp_path / "services"))
+    monkeypatch.setenv("PREFECTWIN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(system, "_override", None)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me", encoding="utf-8")
+    for what_if in (True, False):
+        response, _ = call({"prefectHome": str(tmp_path / "home"), "port": free_port(), "venvPath": str(folder)}, what_if=what_if)
+        error = response["error"]
+        assert (error["code"], error["target"]) == ("InvalidArgument", "VenvPath") and "notes.txt" in error["message"], response
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"] and (folder / "notes.txt").read_text(encoding="utf-8") == "keep me"

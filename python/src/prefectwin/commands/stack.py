@@ -180,12 +180,15 @@ def _interpreter_facts(adapter: Any, params: StackInstallParams, flavor: str) ->
         venv = os.path.abspath(venv)  # the caller's location: rpc runs each request there
     python = venv_python(venv, flavor)  # type: ignore[arg-type]
     exists = adapter.path_exists(python)
+    folder_exists = exists or adapter.path_exists(venv)
     return InterpreterFacts(
         base=adapter.find_base_python(os.path.abspath(params.python_path) if params.python_path and os.sep in params.python_path else params.python_path),
         explicit=params.python_path,
         venv=venv,
         python=python,
         exists=exists,
+        folder_exists=folder_exists,
+        folder_entries=tuple(adapter.directory_entries(venv)) if folder_exists and not exists else (),
         packages=tuple(adapter.pip_freeze(python)) if exists else (),
     )
 

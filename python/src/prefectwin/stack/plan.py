@@ -65,6 +65,10 @@ class InterpreterFacts(BaseModel):
     venv: str
     python: str
     exists: bool = False
+    #: whether the venv's folder is there (without `exists`: a folder that is no venv, or empty)
+    folder_exists: bool = False
+    #: what that folder holds, by name, when it holds no interpreter
+    folder_entries: tuple[str, ...] = ()
     #: the venv's distributions as name==version (pip freeze), when it exists
     packages: tuple[str, ...] = ()
 
@@ -98,13 +102,22 @@ def plan_interpreter(facts: InterpreterFacts, version: str, wheel_folder: Option
     """The venv (when it is not there) and Prefect pinned in it (when another release, or none, is)."""
     base, base_version = _require_base(facts, flavor)
     actions: list[Action] = []
+    if not facts.exists and facts.folder_entries:
+        # Undoing a venv made there would delete those files; making one over them is no venv of ours.
+        shown = ", ".join(facts.folder_entries[:3]) + (", ..." if len(facts.folder_entries) > 3 else "")
+        raise InvalidArgument(
+            f"The venv folder '{facts.venv}' holds files ({shown}) and no Python interpreter ('{facts.python}'): it is not a venv.",
+            target="VenvPath",
+            remediation="Give -VenvPath a new or empty folder (or an existing venv), or move those files away.",
+        )
     if not facts.exists:
+        existed = " in the empty folder there" if facts.folder_exists else ""
         actions.append(
             Action(
                 kind="create-venv",
-                description=f"Create the venv '{facts.venv}' from Python {base_version} ('{base}')",
+                description=f"Create the venv '{facts.venv}'{existed} from Python {base_version} ('{base}')",
                 target=facts.venv,
-                data={"base": base, "path": facts.venv},
+                data={"base": base, "path": facts.venv, "folderExisted": facts.folder_exists},
             )
         )
     installed = facts.prefect_version
