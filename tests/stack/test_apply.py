@@ -309,3 +309,48 @@ def test_a_real_folder_with_a_file_and_no_interpreter_is_refused_as_the_venv(tmp
         error = response["error"]
         assert (error["code"], error["target"]) == ("InvalidArgument", "VenvPath") and "notes.txt" in error["message"], response
     assert [p.name for p in folder.iterdir()] == ["notes.txt"] and (folder / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+WORKER_ALONE = {"role": "Worker", "apiUrl": "http://prefect01:4200/api"}
+
+
+@pytest.mark.parametrize(
+    "option, target",
+    [
+        ({"serverName": "MyServer"}, "ServerName"),
+        ({"bindAddress": "0.0.0.0"}, "BindAddress"),
+        ({"databaseUrl": "postgresql+asyncpg://prefect@db01:5432/prefect"}, "DatabaseUrl"),
+        ({"databaseCredential": {"userName": "prefect", "password": "Quoll-Db-9!"}}, "DatabaseCredential"),
+        ({"openFirewall": True}, "OpenFirewall"),
+        ({"allowFrom": ["10.0.0.0/8"]}, "AllowFrom"),
+        ({"firewallProfile": ["Domain"]}, "FirewallProfile"),
+        ({"allowAnonymous": True}, "AllowAnonymous"),
+    ],
+)
+def test_a_server_option_with_role_worker_is_refused_not_dropped(machine, params, option, target):
+    worker = {k: v for k, v in params.items() if k != "port"}
+    response, stderr = call({**worker, **WORKER_ALONE, **option}, what_if=True)
+    error = response["error"]
+    assert (error["code"], error["target"]) == ("InvalidArgument", target), response
+    assert "-Role Worker installs no server" in error["message"] and error["remediation"]
+    assert "Quoll-Db-9!" not in json.dumps(response) + stderr
+    assert machine.changing_calls() == []
+
+
+@pytest.mark.parametrize("option, target", [({"workerName": "MyWorker"}, "WorkerName"), ({"pool": "etl"}, "Pool"), ({"workerType": "process"}, "WorkerType")])
+def test_a_worker_option_with_role_server_is_refused_not_dropped(machine, params, option, target):
+    response, _ = call({**params, "role": "Server", **option}, what_if=True)
+    error = response["error"]
+    assert (error["code"], error["target"]) == ("InvalidArgument", target), response
+    assert "-Role Server installs no worker" in error["message"] and error["remediation"]
+
+
+def test_each_role_takes_its_own_options_and_the_defaults_it_needs(machine, params):
+    server = ok({**params, "role": "Server", "serverName": "EtlServer", "allowAnonymous": False}, what_if=True)
+    assert {a["target"] for a in server["actions"] if a["kind"] == "install-service"} == {"EtlServer"}
+    worker = ok({"prefectHome": params["prefectHome"], **WORKER_ALONE, "workerName": "EtlWorker", "pool": "etl"}, what_if=True)
+    installs = [a for a in worker["actions"] if a["kind"] == "install-service"]
+    assert [a["target"] for a in installs] == ["EtlWorker"]
+    both = ok(params, what_if=True)
+    assert {a["target"] for a in both["actions"] if a["kind"] == "install-service"} == {"PrefectServer", "PrefectWorker"}
+    assert any("--pool default" in json.dumps(a).replace('", "', " ") for a in both["actions"])

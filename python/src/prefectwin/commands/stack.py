@@ -34,11 +34,14 @@ from prefectwin.services.spec import SERVICE_NAME_PATTERN, Credential
 from prefectwin.stack.plan import DEFAULT_TIMEOUT_SEC, PINNED_PREFECT
 
 DEFAULT_POOL = "default"
+DEFAULT_SERVER_NAME = "PrefectServer"
+DEFAULT_WORKER_NAME = "PrefectWorker"
 
 
 class StackInstallParams(Params):
-    server_name: str = Field("PrefectServer", pattern=SERVICE_NAME_PATTERN, description="The server's service name.")
-    worker_name: str = Field("PrefectWorker", pattern=SERVICE_NAME_PATTERN, description="The worker's service name.")
+    # None defaults where a role's options are told apart from ones not given (_refuse_other_roles_options).
+    server_name: Optional[str] = Field(None, pattern=SERVICE_NAME_PATTERN, description=f"The server's service name; default {DEFAULT_SERVER_NAME}.")
+    worker_name: Optional[str] = Field(None, pattern=SERVICE_NAME_PATTERN, description=f"The worker's service name; default {DEFAULT_WORKER_NAME}.")
     role: Literal["Server", "Worker", "Both"] = Field("Both", description="What this machine runs; Worker alone needs apiUrl of a remote server.")
     python_path: Optional[str] = Field(None, description="The base Python the venv is made from; default: the py launcher's Python 3 (Windows), python3 on PATH (POSIX).")
     prefect_version: str = Field(PINNED_PREFECT, max_length=40, description=f"The Prefect release to install; default {PINNED_PREFECT}.")
@@ -54,7 +57,7 @@ class StackInstallParams(Params):
     allow_from: Optional[list[str]] = Field(None, description="With openFirewall: the remote addresses or subnets the rule allows; default LocalSubnet.")
     firewall_profile: Optional[list[str]] = Field(None, description="With openFirewall: the profiles the rule applies on; default Domain and Private.")
     api_url: Optional[str] = Field(None, description="Role Worker: the remote server's API URL.")
-    pool: str = Field(DEFAULT_POOL, min_length=1, description=f"The work pool the worker polls; default '{DEFAULT_POOL}'.")
+    pool: Optional[str] = Field(None, min_length=1, description=f"The work pool the worker polls; default '{DEFAULT_POOL}'.")
     worker_type: Optional[str] = Field(None, min_length=1, description="The worker type; default process.")
     database_url: Optional[SecretStr] = Field(None, description="The server's database URL, without its password; default SQLite under PREFECT_HOME.")
     database_credential: Optional[Credential] = Field(None, description="The database user and password.")
@@ -131,7 +134,7 @@ def _service_params(params: StackInstallParams, python: str) -> list[Any]:
     if params.role != "Worker":
         wanted.append(
             ServiceInstallParams(
-                name=params.server_name, role="Server", port=params.port, bind_address=params.bind_address, database_url=params.database_url,
+                name=params.server_name or DEFAULT_SERVER_NAME, role="Server", port=params.port, bind_address=params.bind_address, database_url=params.database_url,
                 database_credential=params.database_credential, open_firewall=params.open_firewall, auth_credential=params.auth_credential,
                 allow_anonymous=params.allow_anonymous, allow_from=params.allow_from, firewall_profile=params.firewall_profile, **common,
             )
@@ -140,19 +143,29 @@ def _service_params(params: StackInstallParams, python: str) -> list[Any]:
         worker_only = params.role == "Worker"
         wanted.append(
             ServiceInstallParams(
-                name=params.worker_name, role="Worker", api_url=params.api_url, pool=params.pool, worker_type=params.worker_type,
+                name=params.worker_name or DEFAULT_WORKER_NAME, role="Worker", api_url=params.api_url, pool=params.pool or DEFAULT_POOL, worker_type=params.worker_type,
                 auth_credential=params.auth_credential if worker_only else None, **common,
             )
         )
     return wanted
 
 
-def _refuse_server_only_options(params: StackInstallParams) -> None:
-    if params.role != "Worker":
-        return
-    given = [n for n, v in (("Port", params.port), ("BindAddress", params.bind_address), ("DatabaseUrl", params.database_url), ("OpenFirewall", params.open_firewall or None)) if v]
-    if given:
-        raise InvalidArgument(f"-{given[0]} is a server option, and -Role Worker installs no server.", target=given[0], remediation=f"Omit -{given[0]}, or use -Role Both.")
+def _refuse_other_roles_options(params: StackInstallParams) -> None:
+    """An option of the service the role does not install would be dropped without a word."""
+    if params.role == "Worker":
+        server_only = {
+            "ServerName": params.server_name, "Port": params.port, "BindAddress": params.bind_address, "DatabaseUrl": params.database_url,
+            "DatabaseCredential": params.database_credential, "OpenFirewall": params.open_firewall, "AllowFrom": params.allow_from,
+            "FirewallProfile": params.firewall_profile, "AllowAnonymous": params.allow_anonymous,
+        }
+        given = [name for name, value in server_only.items() if value]
+        if given:
+            raise InvalidArgument(f"-{given[0]} is a server option, and -Role Worker installs no server.", target=given[0], remediation=f"Omit -{given[0]}, or use -Role Both.")
+    if params.role == "Server":
+        worker_only = {"WorkerName": params.worker_name, "Pool": params.pool, "WorkerType": params.worker_type}
+        given = [name for name, value in worker_only.items() if value]
+        if given:
+            raise InvalidArgument(f"-{given[0]} is a worker option, and -Role Server installs no worker.", target=given[0], remediation=f"Omit -{given[0]}, or use -Role Both.")
 
 
 def _specs(wanted: list[Any], base_home: Optional[str]) -> list[Any]:
@@ -264,7 +277,7 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
         return now
 
     wheel_folder = _check_params(params)
-    _refuse_server_only_options(params)
+    _refuse_other_roles_options(params)
     flavor = _flavor()
     # Every parameter problem of the services before the machine is asked anything: the specs
     # are built once with a stand-in interpreter path, and again once the venv's path is known.
