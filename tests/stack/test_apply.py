@@ -354,3 +354,22 @@ def test_each_role_takes_its_own_options_and_the_defaults_it_needs(machine, para
     both = ok(params, what_if=True)
     assert {a["target"] for a in both["actions"] if a["kind"] == "install-service"} == {"PrefectServer", "PrefectWorker"}
     assert any("--pool default" in json.dumps(a).replace('", "', " ") for a in both["actions"])
+
+
+@pytest.mark.parametrize("version, said", [("3.9.2", "Update-PrefectService -Name PrefectServer -Version 3.9.2"), ("3.6.29", "Restore-PrefectDatabase")])
+def test_services_on_another_release_are_not_switched_over_without_a_backup(machine, params, version, said):
+    """A server migrates its database when it starts on a new release; the stack takes no
+    backup, so it leaves a release change to Update-PrefectService, and a downgrade to nobody."""
+    first = ok(params)
+    before = machine.snapshot()
+    calls = len(machine.changing_calls())
+    for what_if in (True, False):
+        response, _ = call({**params, "prefectVersion": version}, what_if=what_if)
+        error = response["error"]
+        assert (error["code"], error["target"]) == ("InvalidArgument", "PrefectVersion"), response
+        assert "3.9.1" in error["message"] and said in error["remediation"]
+    assert len(machine.changing_calls()) == calls and machine.snapshot() == before
+    # The same venv, asked for another release in place, is the same switch.
+    response, _ = call({**params, "prefectVersion": "3.9.2", "venvPath": first["venvPath"]}, what_if=True)
+    assert response["error"]["target"] == "PrefectVersion", response
+    assert ok(params, what_if=True)["actions"] == []

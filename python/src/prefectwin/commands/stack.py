@@ -182,6 +182,43 @@ def _specs(wanted: list[Any], base_home: Optional[str]) -> list[Any]:
     return specs
 
 
+def _refuse_release_switch(states: list[Any], interpreter: Any, version: str, adapter: Any, flavor: str) -> None:
+    """A service of the stack that runs another Prefect release is not switched over: the server
+    migrates its database when it starts on a new release, and the stack takes no backup, so
+    neither a rollback nor the old venv could bring the old release back. Update-PrefectService
+    backs up, migrates and refuses downgrades."""
+    from prefectwin.commands.service import _launches
+    from prefectwin.services.upgrade import check_version
+    from prefectwin.stack.plan import prefect_release
+
+    records = [s.record for s in states if s.record is not None and s.record.managed is not None]
+    launches = _launches(adapter, records) if records else {}
+    for record in records:
+        launch = launches.get(record.name.lower())
+        python = launch.python if launch is not None and launch.application and not launch.unexpanded else None
+        if not python:
+            continue
+        if python == interpreter.python:
+            packages: Any = interpreter.packages
+        elif adapter.path_exists(python):
+            packages = adapter.pip_freeze(python)
+        else:
+            continue
+        current = prefect_release(packages)
+        if current is None or current == version:
+            continue
+        check_version(current, version, "PrefectVersion")
+        venv = _dirname(_dirname(python, flavor), flavor)
+        raise InvalidArgument(
+            f"Service '{record.name}' runs Prefect {current} ('{python}'); -PrefectVersion {version} would switch it to another release "
+            "without a database backup, and a server migrates its database when it starts on a new release, so no rollback could bring "
+            f"Prefect {current} back.",
+            target="PrefectVersion",
+            remediation=f"Upgrade with Update-PrefectService -Name {record.name} -Version {version} (it backs up the database, migrates it and "
+            f"refuses a downgrade), then run Install-PrefectStack -PrefectVersion {version} -VenvPath '{venv}'; or give -PrefectVersion {current}.",
+        )
+
+
 def _interpreter_facts(adapter: Any, params: StackInstallParams, flavor: str) -> Any:
     from prefectwin.change.journal import data_dir
     from prefectwin.stack.plan import InterpreterFacts, default_venv, venv_python
@@ -307,6 +344,7 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     check_admin(adapter, ctx)
     pending = (base, params.prefect_version) if interpreter_actions and base else None
     planned = [plan_service(spec, p, adapter, ctx.events, pending=pending) for spec, p in zip(specs, wanted)]
+    _refuse_release_switch([state for state, _ in planned], interpreter, params.prefect_version, adapter, flavor)
     mark = lap("services", mark)
 
     # A server whose auth changes carries it to this computer's workers that send its string,

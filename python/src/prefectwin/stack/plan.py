@@ -39,8 +39,9 @@ def _paths(flavor: Flavor):
 
 
 def default_venv(data_dir: str, version: str, flavor: Flavor) -> str:
-    """`<PrefectWin data folder>/venvs/prefect-<version>`: one venv per release, so a new
-    release is a new venv beside the old one, and going back is pointing the services at it."""
+    """`<PrefectWin data folder>/venvs/prefect-<version>`: one venv per release. The stack does
+    not move services to another release (commands/stack.py _refuse_release_switch): that is
+    Update-PrefectService's, which backs the database up before it migrates."""
     return _paths(flavor).join(data_dir, "venvs", f"prefect-{version}")
 
 
@@ -74,11 +75,16 @@ class InterpreterFacts(BaseModel):
 
     @property
     def prefect_version(self) -> Optional[str]:
-        for line in self.packages:
-            name, _, version = line.partition("==")
-            if name.lower() == "prefect":
-                return version
-        return None
+        return prefect_release(self.packages)
+
+
+def prefect_release(packages: Sequence[str]) -> Optional[str]:
+    """Prefect's release in a `pip freeze` listing; None when it has none."""
+    for line in packages:
+        name, _, version = line.partition("==")
+        if name.lower() == "prefect":
+            return version
+    return None
 
 
 def _require_base(facts: InterpreterFacts, flavor: Flavor) -> tuple[str, str]:
