@@ -373,3 +373,17 @@ def test_services_on_another_release_are_not_switched_over_without_a_backup(mach
     response, _ = call({**params, "prefectVersion": "3.9.2", "venvPath": first["venvPath"]}, what_if=True)
     assert response["error"]["target"] == "PrefectVersion", response
     assert ok(params, what_if=True)["actions"] == []
+
+
+@pytest.mark.parametrize("name, parameter", [("PrefectServer", "ServerName"), ("PrefectWorker", "WorkerName")])
+def test_a_hand_made_service_of_the_same_name_is_refused_in_the_stacks_terms_and_taken_over_with_force(machine, params, name, parameter):
+    from fakes.services import FakeService, nssm_defaults
+
+    machine.services[name.lower()] = FakeService(name=name, parameters=nssm_defaults(name, "C:\\hand\\python.exe"))
+    response, _ = call(params, what_if=True)
+    error = response["error"]
+    assert (error["code"], error["target"]) == ("InvalidArgument", parameter), response
+    assert f"another -{parameter}" in error["remediation"] and "-Force" in error["remediation"] and "-Name" not in error["remediation"]
+    taken = ok({**params, "force": True}, what_if=True)
+    assert any(a["target"] == name and a["kind"] == "set-parameter" for a in taken["actions"])
+    assert not any(a["target"] == name and a["kind"] == "install-service" for a in taken["actions"])

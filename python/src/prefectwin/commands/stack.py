@@ -63,6 +63,7 @@ class StackInstallParams(Params):
     database_credential: Optional[Credential] = Field(None, description="The database user and password.")
     account: Optional[str] = Field(None, description="The account both services run as; default: each its own virtual account NT SERVICE\\<name>.")
     credential: Optional[Credential] = Field(None, description="The password of a user account.")
+    force: bool = Field(False, description="As service.install's force: take over a service of the same name PrefectWin does not manage, allow SQLite on a share, set credential again.")
     timeout_sec: int = Field(DEFAULT_TIMEOUT_SEC, ge=1, le=3600, description=f"How long the health wait waits; default {DEFAULT_TIMEOUT_SEC}.")
 
     @field_validator("python_path", "wheel_folder", "venv_path", "nssm_path", "prefect_home", "bind_address", "api_url", "account")
@@ -129,7 +130,7 @@ def _service_params(params: StackInstallParams, python: str) -> list[Any]:
     """The `service.install` parameters of each service the stack installs, server first."""
     from prefectwin.commands.service import ServiceInstallParams
 
-    common = dict(python_path=python, prefect_home=params.prefect_home, account=params.account, credential=params.credential, start=True)
+    common = dict(python_path=python, prefect_home=params.prefect_home, account=params.account, credential=params.credential, start=True, force=params.force)
     wanted = []
     if params.role != "Worker":
         wanted.append(
@@ -219,6 +220,22 @@ def _refuse_release_switch(states: list[Any], interpreter: Any, version: str, ad
         )
 
 
+def _plan_service(spec: Any, params: Any, adapter: Any, events: Any, pending: Optional[tuple[str, str]]) -> Any:
+    """service.install's planning, its errors in the stack's terms: the stack names its services
+    with -ServerName and -WorkerName, where Install-PrefectService has -Name."""
+    from prefectwin.commands.service import plan_service
+    from prefectwin.errors import PrefectWinError
+
+    try:
+        return plan_service(spec, params, adapter, events, pending=pending)
+    except PrefectWinError as error:
+        if error.target == "Name":
+            parameter = "ServerName" if spec.role == "Server" else "WorkerName"
+            error.target = parameter
+            error.remediation = error.remediation and error.remediation.replace("-Name", f"-{parameter}")
+        raise
+
+
 def _interpreter_facts(adapter: Any, params: StackInstallParams, flavor: str) -> Any:
     from prefectwin.change.journal import data_dir
     from prefectwin.stack.plan import InterpreterFacts, default_venv, venv_python
@@ -297,7 +314,7 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     """Install a venv with a pinned Prefect, NSSM, a server and a worker as services; wait until they are healthy; diagnose them."""
     from prefectwin.change import engine, session
     from prefectwin.change.model import fingerprint, new_plan
-    from prefectwin.commands.service import _carry_auth, _flavor, _worker_secrets, check_admin, install_secrets, plan_service, warn_exposure
+    from prefectwin.commands.service import _carry_auth, _flavor, _worker_secrets, check_admin, install_secrets, warn_exposure
     from prefectwin.services.grants import venv_home
     from prefectwin.services.plan import plan_install
     from prefectwin.services.state import read_state
@@ -343,7 +360,7 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
         warn_exposure(spec, ctx.events)
     check_admin(adapter, ctx)
     pending = (base, params.prefect_version) if interpreter_actions and base else None
-    planned = [plan_service(spec, p, adapter, ctx.events, pending=pending) for spec, p in zip(specs, wanted)]
+    planned = [_plan_service(spec, p, adapter, ctx.events, pending) for spec, p in zip(specs, wanted)]
     _refuse_release_switch([state for state, _ in planned], interpreter, params.prefect_version, adapter, flavor)
     mark = lap("services", mark)
 
