@@ -33,17 +33,21 @@ function Install-PrefectStack {
     The worker's service name. Default PrefectWorker.
     .PARAMETER Role
     Both (the default) installs a server and a worker that uses it; Server only the server;
-    Worker only a worker, for a server on another computer (-ApiUrl).
+    Worker only a worker, for a server on another computer (-ApiUrl). An option of the service
+    the role does not install (-Pool with -Role Server, -Port with -Role Worker, ...) is refused.
     .PARAMETER PythonPath
     The base python.exe the venv is made from. By default the py launcher's Python 3.
     .PARAMETER PrefectVersion
     The Prefect release to install. Default: the release this PrefectWin is tested with
-    (3.9.1).
+    (3.9.1). Services of the stack that already run another release are not moved to this one
+    (a server migrates its database on a new release, and this command takes no backup): it
+    refuses, and Update-PrefectService upgrades them with a backup.
     .PARAMETER WheelFolder
     Installs from this folder of wheels only, with no package index, for computers without
     internet access (fill it with pip download prefect==<version> --dest <folder>).
     .PARAMETER VenvPath
-    The venv's folder. Default: %ProgramData%\PrefectWin\venvs\prefect-<version>.
+    The venv's folder. Default: %ProgramData%\PrefectWin\venvs\prefect-<version>. A folder
+    that holds files but no python.exe is refused.
     .PARAMETER NssmPath
     The nssm.exe to use. By default the one on PATH, else one installed with winget or
     Chocolatey.
@@ -86,6 +90,10 @@ function Install-PrefectStack {
     NT SERVICE\<name>.
     .PARAMETER Credential
     The password of a user -Account.
+    .PARAMETER Force
+    As for Install-PrefectService: takes over an existing service named -ServerName or
+    -WorkerName that PrefectWin does not manage (its NSSM settings are replaced), allows the
+    SQLite database on a network share, and sets -Credential again.
     .PARAMETER TimeoutSec
     How long each health wait waits: the server's before the worker starts, the plan's last one,
     and the one before the final diagnosis. Default 180 seconds. The whole command can take up to
@@ -162,6 +170,8 @@ function Install-PrefectStack {
         [string] $Account,
         [Parameter()]
         [System.Management.Automation.PSCredential] $Credential,
+        [Parameter()]
+        [switch] $Force,
         [Parameter()]
         [ValidateRange(1, 3600)]
         [int] $TimeoutSec

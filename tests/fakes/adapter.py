@@ -132,6 +132,9 @@ class FakeAdapter:
     def path_exists(self, path: str) -> bool:
         return self._answer("path_exists", path)
 
+    def directory_entries(self, path: str) -> list[str]:
+        return self._answer("directory_entries", path)
+
     def create_directory(self, path: str) -> None:
         return self._answer("create_directory", path)
 

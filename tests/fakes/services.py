@@ -253,6 +253,13 @@ class FakeServiceAdapter(FakeAdapter):
         self._record("path_exists", (path,), {})
         return path in self.directories or path in self.secret_files or path in self.interpreters
 
+    def directory_entries(self, path: str) -> list[str]:
+        self._record("directory_entries", (path,), {})
+        separator = "\\" if "\\" in path else "/"
+        prefix = path.rstrip("\\/") + separator
+        known = [*self.directories, *self.secret_files, *self.interpreters, *self.files]
+        return sorted({p[len(prefix):].split(separator)[0] for p in known if p.startswith(prefix)})
+
     def has_modify(self, path: str, principal: str) -> bool:
         self._record("has_modify", (path, principal), {})
         return (path, principal) in self.access

@@ -259,3 +259,131 @@ def test_a_journal_of_a_stack_apply_gets_its_runtime_back_in_a_new_process(machi
     assert steps.runtime({"nssm": "D:\\nssm.exe"}).nssm == "D:\\nssm.exe"
     assert steps.runtime({"nssm": None}).nssm == NSSM_PATH
     assert steps.STEPS.module == "prefectwin.stack.steps"
+
+
+def test_an_existing_empty_venv_is_rolled_back_to_empty(machine, params, tmp_path, monkeypatch):
+    """A venv that holds no distribution at all records an empty package list; that list is a
+    record, and the rollback puts the venv back to it."""
+    from fakes.services import venv_python
+    from prefectwin.services import health
+
+    venv = str(tmp_path / "empty-venv")
+    python = venv_python(venv)
+    machine.directories.add(venv)
+    machine.interpreters.add(python)
+    machine.packages[python] = {}
+    before = machine.snapshot()
+    monkeypatch.setattr(health, "server_health", lambda *args, **kwargs: ("Unhealthy", "no answer"))
+    response, _ = call({**params, "venvPath": venv, "timeoutSec": 1})
+    assert response["error"]["code"] == "ApplyFailed" and "Rolled back" in response["error"]["message"], response
+    assert machine.packages[python] == {} and machine.snapshot() == before
+
+
+def test_a_venv_made_in_an_empty_folder_that_was_there_is_undone_without_removing_the_folder(machine, params, tmp_path, monkeypatch):
+    from prefectwin.services import health
+
+    venv = str(tmp_path / "made-by-hand")
+    machine.directories.add(venv)
+    before = machine.snapshot()
+    plan = ok({**params, "venvPath": venv}, what_if=True)
+    assert plan["actions"][0]["kind"] == "create-venv" and "empty folder" in plan["actions"][0]["description"]
+    monkeypatch.setattr(health, "server_health", lambda *args, **kwargs: ("Unhealthy", "no answer"))
+    response, _ = call({**params, "venvPath": venv, "timeoutSec": 1})
+    assert response["error"]["code"] == "ApplyFailed", response
+    assert venv in machine.directories and machine.snapshot() == before
+    assert [c.args for c in machine.calls_to("remove_path") if c.args[0] == venv] == []
+
+
+def test_a_real_folder_with_a_file_and_no_interpreter_is_refused_as_the_venv(tmp_path, monkeypatch, free_port):
+    """The real POSIX adapter on a real folder: the plan refuses it, so no rollback can delete it."""
+    import prefectwin.system as system
+
+    monkeypatch.setenv("PREFECTWIN_POSIX_SERVICE_ROOT", str(tmp_path / "services"))
+    monkeypatch.setenv("PREFECTWIN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(system, "_override", None)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me", encoding="utf-8")
+    for what_if in (True, False):
+        response, _ = call({"prefectHome": str(tmp_path / "home"), "port": free_port(), "venvPath": str(folder)}, what_if=what_if)
+        error = response["error"]
+        assert (error["code"], error["target"]) == ("InvalidArgument", "VenvPath") and "notes.txt" in error["message"], response
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"] and (folder / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+WORKER_ALONE = {"role": "Worker", "apiUrl": "http://prefect01:4200/api"}
+
+
+@pytest.mark.parametrize(
+    "option, target",
+    [
+        ({"serverName": "MyServer"}, "ServerName"),
+        ({"bindAddress": "0.0.0.0"}, "BindAddress"),
+        ({"databaseUrl": "postgresql+asyncpg://prefect@db01:5432/prefect"}, "DatabaseUrl"),
+        ({"databaseCredential": {"userName": "prefect", "password": "Quoll-Db-9!"}}, "DatabaseCredential"),
+        ({"openFirewall": True}, "OpenFirewall"),
+        ({"allowFrom": ["10.0.0.0/8"]}, "AllowFrom"),
+        ({"firewallProfile": ["Domain"]}, "FirewallProfile"),
+        ({"allowAnonymous": True}, "AllowAnonymous"),
+    ],
+)
+def test_a_server_option_with_role_worker_is_refused_not_dropped(machine, params, option, target):
+    worker = {k: v for k, v in params.items() if k != "port"}
+    response, stderr = call({**worker, **WORKER_ALONE, **option}, what_if=True)
+    error = response["error"]
+    assert (error["code"], error["target"]) == ("InvalidArgument", target), response
+    assert "-Role Worker installs no server" in error["message"] and error["remediation"]
+    assert "Quoll-Db-9!" not in json.dumps(response) + stderr
+    assert machine.changing_calls() == []
+
+
+@pytest.mark.parametrize("option, target", [({"workerName": "MyWorker"}, "WorkerName"), ({"pool": "etl"}, "Pool"), ({"workerType": "process"}, "WorkerType")])
+def test_a_worker_option_with_role_server_is_refused_not_dropped(machine, params, option, target):
+    response, _ = call({**params, "role": "Server", **option}, what_if=True)
+    error = response["error"]
+    assert (error["code"], error["target"]) == ("InvalidArgument", target), response
+    assert "-Role Server installs no worker" in error["message"] and error["remediation"]
+
+
+def test_each_role_takes_its_own_options_and_the_defaults_it_needs(machine, params):
+    server = ok({**params, "role": "Server", "serverName": "EtlServer", "allowAnonymous": False}, what_if=True)
+    assert {a["target"] for a in server["actions"] if a["kind"] == "install-service"} == {"EtlServer"}
+    worker = ok({"prefectHome": params["prefectHome"], **WORKER_ALONE, "workerName": "EtlWorker", "pool": "etl"}, what_if=True)
+    installs = [a for a in worker["actions"] if a["kind"] == "install-service"]
+    assert [a["target"] for a in installs] == ["EtlWorker"]
+    both = ok(params, what_if=True)
+    assert {a["target"] for a in both["actions"] if a["kind"] == "install-service"} == {"PrefectServer", "PrefectWorker"}
+    assert any("--pool default" in json.dumps(a).replace('", "', " ") for a in both["actions"])
+
+
+@pytest.mark.parametrize("version, said", [("3.9.2", "Update-PrefectService -Name PrefectServer -Version 3.9.2"), ("3.6.29", "Restore-PrefectDatabase")])
+def test_services_on_another_release_are_not_switched_over_without_a_backup(machine, params, version, said):
+    """A server migrates its database when it starts on a new release; the stack takes no
+    backup, so it leaves a release change to Update-PrefectService, and a downgrade to nobody."""
+    first = ok(params)
+    before = machine.snapshot()
+    calls = len(machine.changing_calls())
+    for what_if in (True, False):
+        response, _ = call({**params, "prefectVersion": version}, what_if=what_if)
+        error = response["error"]
+        assert (error["code"], error["target"]) == ("InvalidArgument", "PrefectVersion"), response
+        assert "3.9.1" in error["message"] and said in error["remediation"]
+    assert len(machine.changing_calls()) == calls and machine.snapshot() == before
+    # The same venv, asked for another release in place, is the same switch.
+    response, _ = call({**params, "prefectVersion": "3.9.2", "venvPath": first["venvPath"]}, what_if=True)
+    assert response["error"]["target"] == "PrefectVersion", response
+    assert ok(params, what_if=True)["actions"] == []
+
+
+@pytest.mark.parametrize("name, parameter", [("PrefectServer", "ServerName"), ("PrefectWorker", "WorkerName")])
+def test_a_hand_made_service_of_the_same_name_is_refused_in_the_stacks_terms_and_taken_over_with_force(machine, params, name, parameter):
+    from fakes.services import FakeService, nssm_defaults
+
+    machine.services[name.lower()] = FakeService(name=name, parameters=nssm_defaults(name, "C:\\hand\\python.exe"))
+    response, _ = call(params, what_if=True)
+    error = response["error"]
+    assert (error["code"], error["target"]) == ("InvalidArgument", parameter), response
+    assert f"another -{parameter}" in error["remediation"] and "-Force" in error["remediation"] and "-Name" not in error["remediation"]
+    taken = ok({**params, "force": True}, what_if=True)
+    assert any(a["target"] == name and a["kind"] == "set-parameter" for a in taken["actions"])
+    assert not any(a["target"] == name and a["kind"] == "install-service" for a in taken["actions"])

@@ -42,7 +42,7 @@ def test_requirements_pin_prefect_and_the_release_pins_without_shell_quotes():
 
 def test_a_new_venv_is_created_then_prefect_installed_into_it():
     create, install = plan_interpreter(facts(), "3.9.1", None, "windows")
-    assert (create.kind, create.target, create.data) == ("create-venv", VENV, {"base": BASE[0], "path": VENV})
+    assert (create.kind, create.target, create.data) == ("create-venv", VENV, {"base": BASE[0], "path": VENV, "folderExisted": False})
     assert "Python 3.12.4" in create.description
     assert install.kind == "install-prefect" and install.data["newVenv"] is True
     assert install.data["requirements"] == ["prefect==3.9.1"] and install.data["wheelPath"] is None
@@ -61,6 +61,14 @@ def test_a_venv_with_the_release_needs_nothing_and_another_release_is_replaced_w
     [install] = plan_interpreter(facts(exists=True, packages=packages), "3.9.2", None, "windows")
     assert install.data["newVenv"] is False and install.data["previous"] == list(packages)
     assert install.data["previousVersion"] == "3.9.1" and "replacing 3.9.1" in install.description
+
+
+def test_a_folder_with_files_and_no_interpreter_is_refused_and_an_empty_one_is_recorded_as_there():
+    with pytest.raises(InvalidArgument) as refused:
+        plan_interpreter(facts(folder_exists=True, folder_entries=("notes.txt",)), "3.9.1", None, "windows")
+    assert refused.value.target == "VenvPath" and "notes.txt" in refused.value.message and refused.value.remediation
+    create, _ = plan_interpreter(facts(folder_exists=True), "3.9.1", None, "windows")
+    assert create.data["folderExisted"] is True and "empty folder" in create.description
 
 
 def test_no_base_python_is_refused_naming_python_path():

@@ -34,11 +34,14 @@ from prefectwin.services.spec import SERVICE_NAME_PATTERN, Credential
 from prefectwin.stack.plan import DEFAULT_TIMEOUT_SEC, PINNED_PREFECT
 
 DEFAULT_POOL = "default"
+DEFAULT_SERVER_NAME = "PrefectServer"
+DEFAULT_WORKER_NAME = "PrefectWorker"
 
 
 class StackInstallParams(Params):
-    server_name: str = Field("PrefectServer", pattern=SERVICE_NAME_PATTERN, description="The server's service name.")
-    worker_name: str = Field("PrefectWorker", pattern=SERVICE_NAME_PATTERN, description="The worker's service name.")
+    # None defaults where a role's options are told apart from ones not given (_refuse_other_roles_options).
+    server_name: Optional[str] = Field(None, pattern=SERVICE_NAME_PATTERN, description=f"The server's service name; default {DEFAULT_SERVER_NAME}.")
+    worker_name: Optional[str] = Field(None, pattern=SERVICE_NAME_PATTERN, description=f"The worker's service name; default {DEFAULT_WORKER_NAME}.")
     role: Literal["Server", "Worker", "Both"] = Field("Both", description="What this machine runs; Worker alone needs apiUrl of a remote server.")
     python_path: Optional[str] = Field(None, description="The base Python the venv is made from; default: the py launcher's Python 3 (Windows), python3 on PATH (POSIX).")
     prefect_version: str = Field(PINNED_PREFECT, max_length=40, description=f"The Prefect release to install; default {PINNED_PREFECT}.")
@@ -54,12 +57,13 @@ class StackInstallParams(Params):
     allow_from: Optional[list[str]] = Field(None, description="With openFirewall: the remote addresses or subnets the rule allows; default LocalSubnet.")
     firewall_profile: Optional[list[str]] = Field(None, description="With openFirewall: the profiles the rule applies on; default Domain and Private.")
     api_url: Optional[str] = Field(None, description="Role Worker: the remote server's API URL.")
-    pool: str = Field(DEFAULT_POOL, min_length=1, description=f"The work pool the worker polls; default '{DEFAULT_POOL}'.")
+    pool: Optional[str] = Field(None, min_length=1, description=f"The work pool the worker polls; default '{DEFAULT_POOL}'.")
     worker_type: Optional[str] = Field(None, min_length=1, description="The worker type; default process.")
     database_url: Optional[SecretStr] = Field(None, description="The server's database URL, without its password; default SQLite under PREFECT_HOME.")
     database_credential: Optional[Credential] = Field(None, description="The database user and password.")
     account: Optional[str] = Field(None, description="The account both services run as; default: each its own virtual account NT SERVICE\\<name>.")
     credential: Optional[Credential] = Field(None, description="The password of a user account.")
+    force: bool = Field(False, description="As service.install's force: take over a service of the same name PrefectWin does not manage, allow SQLite on a share, set credential again.")
     timeout_sec: int = Field(DEFAULT_TIMEOUT_SEC, ge=1, le=3600, description=f"How long the health wait waits; default {DEFAULT_TIMEOUT_SEC}.")
 
     @field_validator("python_path", "wheel_folder", "venv_path", "nssm_path", "prefect_home", "bind_address", "api_url", "account")
@@ -126,12 +130,12 @@ def _service_params(params: StackInstallParams, python: str) -> list[Any]:
     """The `service.install` parameters of each service the stack installs, server first."""
     from prefectwin.commands.service import ServiceInstallParams
 
-    common = dict(python_path=python, prefect_home=params.prefect_home, account=params.account, credential=params.credential, start=True)
+    common = dict(python_path=python, prefect_home=params.prefect_home, account=params.account, credential=params.credential, start=True, force=params.force)
     wanted = []
     if params.role != "Worker":
         wanted.append(
             ServiceInstallParams(
-                name=params.server_name, role="Server", port=params.port, bind_address=params.bind_address, database_url=params.database_url,
+                name=params.server_name or DEFAULT_SERVER_NAME, role="Server", port=params.port, bind_address=params.bind_address, database_url=params.database_url,
                 database_credential=params.database_credential, open_firewall=params.open_firewall, auth_credential=params.auth_credential,
                 allow_anonymous=params.allow_anonymous, allow_from=params.allow_from, firewall_profile=params.firewall_profile, **common,
             )
@@ -140,19 +144,29 @@ def _service_params(params: StackInstallParams, python: str) -> list[Any]:
         worker_only = params.role == "Worker"
         wanted.append(
             ServiceInstallParams(
-                name=params.worker_name, role="Worker", api_url=params.api_url, pool=params.pool, worker_type=params.worker_type,
+                name=params.worker_name or DEFAULT_WORKER_NAME, role="Worker", api_url=params.api_url, pool=params.pool or DEFAULT_POOL, worker_type=params.worker_type,
                 auth_credential=params.auth_credential if worker_only else None, **common,
             )
         )
     return wanted
 
 
-def _refuse_server_only_options(params: StackInstallParams) -> None:
-    if params.role != "Worker":
-        return
-    given = [n for n, v in (("Port", params.port), ("BindAddress", params.bind_address), ("DatabaseUrl", params.database_url), ("OpenFirewall", params.open_firewall or None)) if v]
-    if given:
-        raise InvalidArgument(f"-{given[0]} is a server option, and -Role Worker installs no server.", target=given[0], remediation=f"Omit -{given[0]}, or use -Role Both.")
+def _refuse_other_roles_options(params: StackInstallParams) -> None:
+    """An option of the service the role does not install would be dropped without a word."""
+    if params.role == "Worker":
+        server_only = {
+            "ServerName": params.server_name, "Port": params.port, "BindAddress": params.bind_address, "DatabaseUrl": params.database_url,
+            "DatabaseCredential": params.database_credential, "OpenFirewall": params.open_firewall, "AllowFrom": params.allow_from,
+            "FirewallProfile": params.firewall_profile, "AllowAnonymous": params.allow_anonymous,
+        }
+        given = [name for name, value in server_only.items() if value]
+        if given:
+            raise InvalidArgument(f"-{given[0]} is a server option, and -Role Worker installs no server.", target=given[0], remediation=f"Omit -{given[0]}, or use -Role Both.")
+    if params.role == "Server":
+        worker_only = {"WorkerName": params.worker_name, "Pool": params.pool, "WorkerType": params.worker_type}
+        given = [name for name, value in worker_only.items() if value]
+        if given:
+            raise InvalidArgument(f"-{given[0]} is a worker option, and -Role Server installs no worker.", target=given[0], remediation=f"Omit -{given[0]}, or use -Role Both.")
 
 
 def _specs(wanted: list[Any], base_home: Optional[str]) -> list[Any]:
@@ -169,6 +183,59 @@ def _specs(wanted: list[Any], base_home: Optional[str]) -> list[Any]:
     return specs
 
 
+def _refuse_release_switch(states: list[Any], interpreter: Any, version: str, adapter: Any, flavor: str) -> None:
+    """A service of the stack that runs another Prefect release is not switched over: the server
+    migrates its database when it starts on a new release, and the stack takes no backup, so
+    neither a rollback nor the old venv could bring the old release back. Update-PrefectService
+    backs up, migrates and refuses downgrades."""
+    from prefectwin.commands.service import _launches
+    from prefectwin.services.upgrade import check_version
+    from prefectwin.stack.plan import prefect_release
+
+    records = [s.record for s in states if s.record is not None and s.record.managed is not None]
+    launches = _launches(adapter, records) if records else {}
+    for record in records:
+        launch = launches.get(record.name.lower())
+        python = launch.python if launch is not None and launch.application and not launch.unexpanded else None
+        if not python:
+            continue
+        if python == interpreter.python:
+            packages: Any = interpreter.packages
+        elif adapter.path_exists(python):
+            packages = adapter.pip_freeze(python)
+        else:
+            continue
+        current = prefect_release(packages)
+        if current is None or current == version:
+            continue
+        check_version(current, version, "PrefectVersion")
+        venv = _dirname(_dirname(python, flavor), flavor)
+        raise InvalidArgument(
+            f"Service '{record.name}' runs Prefect {current} ('{python}'); -PrefectVersion {version} would switch it to another release "
+            "without a database backup, and a server migrates its database when it starts on a new release, so no rollback could bring "
+            f"Prefect {current} back.",
+            target="PrefectVersion",
+            remediation=f"Upgrade with Update-PrefectService -Name {record.name} -Version {version} (it backs up the database, migrates it and "
+            f"refuses a downgrade), then run Install-PrefectStack -PrefectVersion {version} -VenvPath '{venv}'; or give -PrefectVersion {current}.",
+        )
+
+
+def _plan_service(spec: Any, params: Any, adapter: Any, events: Any, pending: Optional[tuple[str, str]]) -> Any:
+    """service.install's planning, its errors in the stack's terms: the stack names its services
+    with -ServerName and -WorkerName, where Install-PrefectService has -Name."""
+    from prefectwin.commands.service import plan_service
+    from prefectwin.errors import PrefectWinError
+
+    try:
+        return plan_service(spec, params, adapter, events, pending=pending)
+    except PrefectWinError as error:
+        if error.target == "Name":
+            parameter = "ServerName" if spec.role == "Server" else "WorkerName"
+            error.target = parameter
+            error.remediation = error.remediation and error.remediation.replace("-Name", f"-{parameter}")
+        raise
+
+
 def _interpreter_facts(adapter: Any, params: StackInstallParams, flavor: str) -> Any:
     from prefectwin.change.journal import data_dir
     from prefectwin.stack.plan import InterpreterFacts, default_venv, venv_python
@@ -180,12 +247,15 @@ def _interpreter_facts(adapter: Any, params: StackInstallParams, flavor: str) ->
         venv = os.path.abspath(venv)  # the caller's location: rpc runs each request there
     python = venv_python(venv, flavor)  # type: ignore[arg-type]
     exists = adapter.path_exists(python)
+    folder_exists = exists or adapter.path_exists(venv)
     return InterpreterFacts(
         base=adapter.find_base_python(os.path.abspath(params.python_path) if params.python_path and os.sep in params.python_path else params.python_path),
         explicit=params.python_path,
         venv=venv,
         python=python,
         exists=exists,
+        folder_exists=folder_exists,
+        folder_entries=tuple(adapter.directory_entries(venv)) if folder_exists and not exists else (),
         packages=tuple(adapter.pip_freeze(python)) if exists else (),
     )
 
@@ -244,7 +314,7 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     """Install a venv with a pinned Prefect, NSSM, a server and a worker as services; wait until they are healthy; diagnose them."""
     from prefectwin.change import engine, session
     from prefectwin.change.model import fingerprint, new_plan
-    from prefectwin.commands.service import _carry_auth, _flavor, _worker_secrets, check_admin, install_secrets, plan_service, warn_exposure
+    from prefectwin.commands.service import _carry_auth, _flavor, _worker_secrets, check_admin, install_secrets, warn_exposure
     from prefectwin.services.grants import venv_home
     from prefectwin.services.plan import plan_install
     from prefectwin.services.state import read_state
@@ -261,7 +331,7 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
         return now
 
     wheel_folder = _check_params(params)
-    _refuse_server_only_options(params)
+    _refuse_other_roles_options(params)
     flavor = _flavor()
     # Every parameter problem of the services before the machine is asked anything: the specs
     # are built once with a stand-in interpreter path, and again once the venv's path is known.
@@ -290,7 +360,8 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
         warn_exposure(spec, ctx.events)
     check_admin(adapter, ctx)
     pending = (base, params.prefect_version) if interpreter_actions and base else None
-    planned = [plan_service(spec, p, adapter, ctx.events, pending=pending) for spec, p in zip(specs, wanted)]
+    planned = [_plan_service(spec, p, adapter, ctx.events, pending) for spec, p in zip(specs, wanted)]
+    _refuse_release_switch([state for state, _ in planned], interpreter, params.prefect_version, adapter, flavor)
     mark = lap("services", mark)
 
     # A server whose auth changes carries it to this computer's workers that send its string,

@@ -107,7 +107,7 @@ def check_version(current: Optional[str], wanted: str, parameter: str = "Version
     if current and release(wanted) < release(current):
         raise InvalidArgument(
             f"Prefect {wanted} is older than the installed {current}; a downgrade would leave the database at a newer schema than that release knows.",
-            target="Version",
+            target=parameter,
             remediation="Restore the database backup taken before the upgrade (Restore-PrefectDatabase), then install the older release.",
         )
 

@@ -39,8 +39,9 @@ def _paths(flavor: Flavor):
 
 
 def default_venv(data_dir: str, version: str, flavor: Flavor) -> str:
-    """`<PrefectWin data folder>/venvs/prefect-<version>`: one venv per release, so a new
-    release is a new venv beside the old one, and going back is pointing the services at it."""
+    """`<PrefectWin data folder>/venvs/prefect-<version>`: one venv per release. The stack does
+    not move services to another release (commands/stack.py _refuse_release_switch): that is
+    Update-PrefectService's, which backs the database up before it migrates."""
     return _paths(flavor).join(data_dir, "venvs", f"prefect-{version}")
 
 
@@ -65,16 +66,25 @@ class InterpreterFacts(BaseModel):
     venv: str
     python: str
     exists: bool = False
+    #: whether the venv's folder is there (without `exists`: a folder that is no venv, or empty)
+    folder_exists: bool = False
+    #: what that folder holds, by name, when it holds no interpreter
+    folder_entries: tuple[str, ...] = ()
     #: the venv's distributions as name==version (pip freeze), when it exists
     packages: tuple[str, ...] = ()
 
     @property
     def prefect_version(self) -> Optional[str]:
-        for line in self.packages:
-            name, _, version = line.partition("==")
-            if name.lower() == "prefect":
-                return version
-        return None
+        return prefect_release(self.packages)
+
+
+def prefect_release(packages: Sequence[str]) -> Optional[str]:
+    """Prefect's release in a `pip freeze` listing; None when it has none."""
+    for line in packages:
+        name, _, version = line.partition("==")
+        if name.lower() == "prefect":
+            return version
+    return None
 
 
 def _require_base(facts: InterpreterFacts, flavor: Flavor) -> tuple[str, str]:
@@ -98,13 +108,22 @@ def plan_interpreter(facts: InterpreterFacts, version: str, wheel_folder: Option
     """The venv (when it is not there) and Prefect pinned in it (when another release, or none, is)."""
     base, base_version = _require_base(facts, flavor)
     actions: list[Action] = []
+    if not facts.exists and facts.folder_entries:
+        # Undoing a venv made there would delete those files; making one over them is no venv of ours.
+        shown = ", ".join(facts.folder_entries[:3]) + (", ..." if len(facts.folder_entries) > 3 else "")
+        raise InvalidArgument(
+            f"The venv folder '{facts.venv}' holds files ({shown}) and no Python interpreter ('{facts.python}'): it is not a venv.",
+            target="VenvPath",
+            remediation="Give -VenvPath a new or empty folder (or an existing venv), or move those files away.",
+        )
     if not facts.exists:
+        existed = " in the empty folder there" if facts.folder_exists else ""
         actions.append(
             Action(
                 kind="create-venv",
-                description=f"Create the venv '{facts.venv}' from Python {base_version} ('{base}')",
+                description=f"Create the venv '{facts.venv}'{existed} from Python {base_version} ('{base}')",
                 target=facts.venv,
-                data={"base": base, "path": facts.venv},
+                data={"base": base, "path": facts.venv, "folderExisted": facts.folder_exists},
             )
         )
     installed = facts.prefect_version

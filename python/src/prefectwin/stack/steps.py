@@ -1,7 +1,8 @@
 """How the stack's own actions are carried out and undone; every other kind in a stack plan is a
 service action, carried out and undone by services/steps.py, so one apply covers the whole plan.
 
-- create-venv: the venv, from the base interpreter; undone by removing the folder.
+- create-venv: the venv, from the base interpreter; undone by removing the folder, or, when the
+  folder was there before (empty: the plan refuses one with files in it), what is in it.
 - install-prefect: pip install of the pinned release and its pins, checked afterwards; in a
   venv this run created, undone by that venv's removal, else by putting the recorded
   packages back.
@@ -72,10 +73,19 @@ def _install_nssm(action: Action, rt: Runtime) -> None:
     rt.nssm = found
 
 
+def _empty_folder(action: Action, rt: Runtime) -> None:
+    import os
+
+    path = action.data["path"]
+    for entry in rt.adapter.directory_entries(path):
+        rt.adapter.remove_path(os.path.join(path, entry))
+
+
 OWN: dict[str, Callable[[Action, Runtime], None]] = {
     "create-venv": lambda action, rt: rt.adapter.create_venv(action.data["base"], action.data["path"]),
     "install-prefect": _install_prefect,
     "install-nssm": _install_nssm,
+    "empty-folder": _empty_folder,
 }
 
 
@@ -91,12 +101,18 @@ def perform(action: Action, rt: Runtime) -> None:
 
 def inverse(action: Action) -> Optional[Action]:
     data, target = action.data, action.target
+    if action.kind == "create-venv" and data.get("folderExisted"):
+        return Action(
+            id=f"undo-{action.id}", kind="empty-folder", description=f"Remove what this run put into the venv folder '{target}', which was empty before",
+            target=target, data={"path": data["path"]},
+        )
     if action.kind == "create-venv":
         return Action(id=f"undo-{action.id}", kind="remove-path", description=f"Remove the venv '{target}' created by this run", target=target, data={"path": data["path"]})
     if action.kind == "install-prefect":
         if data.get("newVenv"):
             return None  # the venv's removal takes it away
-        if not data.get("previous"):
+        # An empty list is a record too: a venv that held no distribution.
+        if data.get("previous") is None:
             raise NotReversible("the venv's previous packages were not recorded")
         was = data.get("previousVersion") or "the recorded packages"
         return Action(

@@ -9,6 +9,10 @@ class LocalPaths:
     def path_exists(self, path: str) -> bool:
         return os.path.exists(path)
 
+    def directory_entries(self, path: str) -> list[str]:
+        """The names in a directory; none for a missing path or a file."""
+        return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
     def create_directory(self, path: str) -> None:
         os.makedirs(path, exist_ok=True)
 

@@ -66,6 +66,9 @@ class SystemAdapter(Protocol):
     def path_exists(self, path: str) -> bool:
         """Whether a file or directory exists."""
 
+    def directory_entries(self, path: str) -> list[str]:
+        """The names in a directory, sorted; none for a missing path or a file."""
+
     def create_directory(self, path: str) -> None:
         """Create a directory and its parents; an existing one is no error."""
 

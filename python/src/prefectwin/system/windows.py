@@ -91,6 +91,9 @@ class WindowsAdapter:
     def path_exists(self, path: str) -> bool:
         return self.paths.path_exists(path)
 
+    def directory_entries(self, path: str) -> list[str]:
+        return self.paths.directory_entries(path)
+
     def create_directory(self, path: str) -> None:
         self.paths.create_directory(path)
 
