@@ -366,8 +366,7 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
     start = params.start or params.wait
 
     def with_workers(current: Any, found: list[Any], carry: list[Action]) -> Any:
-        # A fingerprint masks the workers' secrets, so what their files need is in it as the carried actions.
-        return {"service": current, "workers": found, "carried": [(a.kind, a.target, a.description) for a in carry]} if workers else current
+        return {"service": current, **carried_state(found, carry)} if workers else current
 
     def now() -> Any:
         current = read_state(spec, adapter)
@@ -397,6 +396,13 @@ def service_install(params: ServiceInstallParams, ctx: Context) -> ServicePlan:
         execute=execute,
     )
     return session.offer(ctx, proposal)
+
+
+def carried_state(workers: list[Any], carried: list[Action]) -> dict[str, Any]:
+    """The followers of a server's auth and what the plan carries to them, as fingerprinted
+    state. A fingerprint masks the workers' secrets, so what their files need is in it as the
+    carried actions."""
+    return {"workers": workers, "carried": [(a.kind, a.target, a.description) for a in carried]}
 
 
 def _carry_auth(spec: Any, state: Any, adapter: Any, actions: list[Action], exclude: frozenset[str] = frozenset()) -> tuple[list[Any], list[Action], list[str]]:

@@ -31,7 +31,7 @@ from prefectwin.models import Params, Result, not_blank
 from prefectwin.registry import Context, command
 from prefectwin.services.health import ServiceInfo
 from prefectwin.services.spec import SERVICE_NAME_PATTERN, Credential
-from prefectwin.stack.plan import DEFAULT_TIMEOUT_SEC, PINNED_PREFECT
+from prefectwin.stack.plan import DEFAULT_TIMEOUT_SEC, PINNED_PREFECT, flavor_paths
 
 DEFAULT_POOL = "default"
 DEFAULT_SERVER_NAME = "PrefectServer"
@@ -209,7 +209,8 @@ def _refuse_release_switch(states: list[Any], interpreter: Any, version: str, ad
         if current is None or current == version:
             continue
         check_version(current, version, "PrefectVersion")
-        venv = _dirname(_dirname(python, flavor), flavor)
+        paths = flavor_paths(flavor)
+        venv = paths.dirname(paths.dirname(python))
         raise InvalidArgument(
             f"Service '{record.name}' runs Prefect {current} ('{python}'); -PrefectVersion {version} would switch it to another release "
             "without a database backup, and a server migrates its database when it starts on a new release, so no rollback could bring "
@@ -243,7 +244,7 @@ def _interpreter_facts(adapter: Any, params: StackInstallParams, flavor: str) ->
     import os
 
     venv = params.venv_path or default_venv(data_dir(), params.prefect_version, flavor)  # type: ignore[arg-type]
-    if not _is_absolute(venv, flavor):
+    if not flavor_paths(flavor).isabs(venv):
         venv = os.path.abspath(venv)  # the caller's location: rpc runs each request there
     python = venv_python(venv, flavor)  # type: ignore[arg-type]
     exists = adapter.path_exists(python)
@@ -258,13 +259,6 @@ def _interpreter_facts(adapter: Any, params: StackInstallParams, flavor: str) ->
         folder_entries=tuple(adapter.directory_entries(venv)) if folder_exists and not exists else (),
         packages=tuple(adapter.pip_freeze(python)) if exists else (),
     )
-
-
-def _is_absolute(path: str, flavor: str) -> bool:
-    import ntpath
-    import posixpath
-
-    return (ntpath if flavor == "windows" else posixpath).isabs(path)
 
 
 def _nssm_facts(adapter: Any, explicit: Optional[str]) -> Any:
@@ -314,7 +308,7 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     """Install a venv with a pinned Prefect, NSSM, a server and a worker as services; wait until they are healthy; diagnose them."""
     from prefectwin.change import engine, session
     from prefectwin.change.model import fingerprint, new_plan
-    from prefectwin.commands.service import _carry_auth, _flavor, _worker_secrets, check_admin, install_secrets, warn_exposure
+    from prefectwin.commands.service import _carry_auth, _flavor, _worker_secrets, carried_state, check_admin, install_secrets, warn_exposure
     from prefectwin.services.grants import venv_home
     from prefectwin.services.plan import plan_install
     from prefectwin.services.state import read_state
@@ -353,7 +347,7 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     # The venv's base: pyvenv.cfg's home once it exists, until then the folder of the base
     # interpreter it is made from (what venv writes there), so both runs plan the same grants.
     base = interpreter.base[0] if interpreter.base else None
-    base_home = (venv_home(interpreter.python) if interpreter.exists else None) or (_dirname(base, flavor) if base else None)
+    base_home = (venv_home(interpreter.python) if interpreter.exists else None) or (flavor_paths(flavor).dirname(base) if base else None)
     wanted = _service_params(params, interpreter.python)
     specs = _specs(wanted, base_home)
     for spec in specs:
@@ -378,10 +372,6 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
     for note in carry_notes:
         ctx.events.warning(note)
 
-    def with_workers(services: list[Any], found: list[Any], carry_actions: list[Action]) -> dict[str, Any]:
-        # A fingerprint masks the workers' secrets, so what their files need is in it as the carried actions.
-        return {"services": services, "workers": found, "carried": [(a.kind, a.target, a.description) for a in carry_actions]}
-
     names = [spec.name for spec in specs]
     prerequisites = interpreter_actions + nssm_actions
     any_change = bool(prerequisites) or bool(carried) or any(actions for _, actions in planned)
@@ -397,10 +387,11 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
         return {
             "interpreter": _interpreter_facts(adapter, params, flavor),
             "nssm": _nssm_facts(adapter, params.nssm_path),
-            **with_workers(services, *carry(services)[:2]),
+            "services": services,
+            **carried_state(*carry(services)[:2]),
         }
 
-    state = {"interpreter": interpreter, "nssm": nssm_facts, **with_workers(served, workers, carried)}
+    state = {"interpreter": interpreter, "nssm": nssm_facts, "services": served, **carried_state(workers, carried)}
     plan = new_plan(actions, state)
     secrets = tuple(s for spec, p in zip(specs, wanted) for s in install_secrets(p, spec)) + tuple(s for w in workers for s in _worker_secrets(w))
 
@@ -447,11 +438,4 @@ def stack_install(params: StackInstallParams, ctx: Context) -> StackResult:
         execute=execute,
     )
     return session.offer(ctx, proposal)
-
-
-def _dirname(path: str, flavor: str) -> str:
-    import ntpath
-    import posixpath
-
-    return (ntpath if flavor == "windows" else posixpath).dirname(path)
 

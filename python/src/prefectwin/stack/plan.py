@@ -34,7 +34,8 @@ def phase_of(kind: str) -> str:
     return PHASE_OF_KIND.get(kind, "services")
 
 
-def _paths(flavor: Flavor):
+def flavor_paths(flavor: str):
+    """ntpath or posixpath: the path rules of the machine the plan is for."""
     return ntpath if flavor == "windows" else posixpath
 
 
@@ -42,11 +43,11 @@ def default_venv(data_dir: str, version: str, flavor: Flavor) -> str:
     """`<PrefectWin data folder>/venvs/prefect-<version>`: one venv per release. The stack does
     not move services to another release (commands/stack.py _refuse_release_switch): that is
     Update-PrefectService's, which backs the database up before it migrates."""
-    return _paths(flavor).join(data_dir, "venvs", f"prefect-{version}")
+    return flavor_paths(flavor).join(data_dir, "venvs", f"prefect-{version}")
 
 
 def venv_python(venv: str, flavor: Flavor) -> str:
-    paths = _paths(flavor)
+    paths = flavor_paths(flavor)
     return paths.join(venv, "Scripts", "python.exe") if flavor == "windows" else paths.join(venv, "bin", "python")
 
 
