@@ -49,10 +49,10 @@ class ServeSession:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def ask(self, command: str, params: dict, *, environment: dict[str, str], cwd: Path) -> dict:
+    def ask(self, command: str, params: dict, *, environment: dict[str, str], cwd: Path, what_if: bool = False) -> dict:
         """The response to one request (its events skipped)."""
         self._next_id += 1
-        document = {"id": self._next_id, "protocol": 1, "command": command, "params": params, "environment": environment, "cwd": str(cwd)}
+        document = {"id": self._next_id, "protocol": 1, "command": command, "params": params, "whatIf": what_if, "environment": environment, "cwd": str(cwd)}
         self.proc.stdin.write(json.dumps(document).encode() + b"\n")
         self.proc.stdin.flush()
         while True:

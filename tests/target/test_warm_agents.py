@@ -249,3 +249,30 @@ def test_a_profile_write_by_a_warm_agent_goes_to_the_requests_prefect_home(place
         assert session.agent_pids() == [agent]
     assert not (home_a / "profiles.toml").exists()
     assert config_view(sys.executable, env=env_b, cwd=work)[PORT]["value"] == "4317"
+
+
+@pytest.mark.parametrize("version", [OLDEST, NEWEST])
+def test_reading_leaves_no_prefect_home_behind_though_prefect_makes_one_at_import(tmp_path, version):
+    """Every release makes a missing PREFECT_HOME when it is imported. A setting read, a
+    diagnosis and a -WhatIf plan, in a fresh agent and then in the warm one with another home,
+    must still leave the machine as it was; a real profile write makes the home it needs."""
+    python = target_python(version)
+    first, second, work = tmp_path / "first-home", tmp_path / "second-home", tmp_path / "work"
+    work.mkdir()
+    env_1, env_2 = base_environment(first), base_environment(second)
+    with ServeSession(env_1, work) as session:
+        assert session.setting(PORT, environment=env_1, cwd=work, python=python)[1] == "default"
+        assert not first.exists(), "a setting read left behind the PREFECT_HOME that Prefect's import made"
+        (agent,) = session.agent_pids()
+        checked = session.ask("environment.test", {"pythonPath": python, "check": ["settings.home"]}, environment=env_2, cwd=work)
+        assert checked["ok"], checked
+        (home_check,) = checked["result"]
+        assert home_check["status"] == "Pass" and "can be created" in home_check["message"], home_check
+        planned = session.ask("setting.set", {"name": PORT, "value": "4317", "pythonPath": python}, environment=env_2, cwd=work, what_if=True)
+        assert planned["ok"] and planned["result"]["actions"], planned
+        assert session.agent_pids() == [agent]
+        assert not first.exists() and not second.exists(), "a diagnosis or a -WhatIf left a PREFECT_HOME behind"
+        written = session.ask("setting.set", {"name": PORT, "value": "4317", "pythonPath": python}, environment=env_2, cwd=work)
+        assert written["ok"], written
+    assert (second / "profiles.toml").is_file() and not first.exists()
+    assert config_view(sys.executable, env=env_2, cwd=work)[PORT]["value"] == "4317"  # Prefect's own CLI reads it back

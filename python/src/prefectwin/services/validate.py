@@ -78,16 +78,6 @@ def _held_by_service(port: PortFacts, spec: ServiceSpec, record: Optional[Servic
     return (record.managed or {}).get("port") == spec.port
 
 
-def _undo_made_home(path: str) -> None:
-    """Remove the PREFECT_HOME that the probed Prefect made (it creates a missing one at start,
-    empty): validating changes nothing, so a -WhatIf leaves no folder behind, and the plan's own
-    create-directory (with its undo) is what makes it."""
-    try:
-        os.rmdir(path)  # only an empty folder: anything in it was put there by someone else
-    except OSError:
-        pass
-
-
 def pending_facts(pending: tuple[str, str], spec: ServiceSpec, cwd: Optional[str]) -> tuple[Any, Any]:
     """The facts of an interpreter the same plan creates (Install-PrefectStack's venv), before
     it exists: Python's from the base interpreter it is made from (a venv runs that Python),
@@ -109,7 +99,7 @@ def validate_install(
     existed = os.path.isdir(spec.prefect_home)
     cwd = spec.prefect_home if existed else None
     events.progress("Checking the service parameters", f"Asking {spec.application if pending is None else pending[0]} about Prefect", 10)
-    # Read before the probe runs: Prefect makes a missing PREFECT_HOME when it starts.
+    # Read before the probe, whose Prefect import makes a missing PREFECT_HOME for a moment.
     home = paths.path_facts(spec.prefect_home, adapter.drive_kind)
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefectwin-validate") as pool:
         if pending is None:
@@ -120,11 +110,7 @@ def validate_install(
         log_kind = pool.submit(adapter.drive_kind, spec.log_directory)
         db_dir = os.path.dirname(spec.sqlite_path) if spec.sqlite_path else None
         db_kind = pool.submit(adapter.drive_kind, db_dir) if db_dir else None
-        try:
-            python_facts, prefect_facts = probe_future.result()
-        finally:
-            if not existed:
-                _undo_made_home(spec.prefect_home)
+        python_facts, prefect_facts = probe_future.result()
         port = port_future.result() if port_future else None
         log_drive = log_kind.result()[0]
         db_drive = db_kind.result()[0] if db_kind else None

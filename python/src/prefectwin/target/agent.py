@@ -227,6 +227,33 @@ def _summary(settings, context):
     }
 
 
+def _missing_homes():
+    """The folders Prefect's import may take for PREFECT_HOME (the variable, else its default)
+    that do not exist yet; none once Prefect is imported. A home named only in .env or
+    prefect.toml is not among them."""
+    if "prefect.context" in sys.modules:
+        return set()
+    named = [os.environ.get("PREFECT_HOME"), os.path.join("~", ".prefect")]
+    found = (os.path.abspath(os.path.expanduser(path)) for path in named if path)
+    return {path for path in found if not os.path.lexists(path)}
+
+
+def _remove_made_home(missing):
+    """Every 3.x release makes a missing PREFECT_HOME when prefect.context is first imported,
+    whichever op imports it (the CLI's entry point, a settings read). This process only reads,
+    and a diagnosis or a -WhatIf plan must not change the machine: the folder that import made
+    is removed again, while it is still empty (a profile written into it keeps it)."""
+    context = sys.modules.get("prefect.context")
+    if not missing or context is None:
+        return
+    try:
+        home = os.path.abspath(os.path.expanduser(str(context.get_settings_context().settings.home)))
+        if home in missing:
+            os.rmdir(home)
+    except Exception:  # noqa: BLE001 - a folder left behind is no reason to fail the answer
+        pass
+
+
 def _import_prefect():
     global _retire
     try:
@@ -260,18 +287,14 @@ def _root_context(prefect, settings):
     half of a request's cost) and finds profiles.toml through the settings of the context it is
     called in. So its profile choice, the same in every supported release, is applied here to
     the settings already read: PREFECT_PROFILE, else the file's `active`; a name the file does
-    not have is the ephemeral profile. It also creates PREFECT_HOME as Prefect's import would."""
+    not have is the ephemeral profile. Unlike Prefect's, it makes no PREFECT_HOME (see
+    _import_prefect)."""
     bootstrap = prefect.context.SettingsContext(profile=prefect.settings.Profile(name="prefectwin", settings={}), settings=settings)
     with bootstrap:
         profiles = prefect.settings.load_profiles()
     name = os.environ["PREFECT_PROFILE"] if "PREFECT_PROFILE" in os.environ else profiles.active_name
     if name not in profiles.names:
         name = "ephemeral"
-    if not settings.home.exists():
-        try:
-            settings.home.mkdir(mode=0o700, exist_ok=True)
-        except OSError:
-            pass
     return prefect.context.SettingsContext(profile=profiles[name], settings=settings)
 
 
@@ -556,8 +579,10 @@ def _enter(request):
 
 def _answer(request):
     global _retire
+    missing = set()
     try:
         _enter(request)
+        missing = _missing_homes()
         answer = {"ok": True, "result": OPS[request["op"]](request)}
         if request.get("secretNames"):
             # Asked once per interpreter in a session, on whichever request comes first.
@@ -575,6 +600,7 @@ def _answer(request):
         while _request["exit"]:
             _request["exit"].pop()()
         _request["context"] = None
+        _remove_made_home(missing)
 
 
 def main():
