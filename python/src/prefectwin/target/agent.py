@@ -288,7 +288,7 @@ def _root_context(prefect, settings):
     called in. So its profile choice, the same in every supported release, is applied here to
     the settings already read: PREFECT_PROFILE, else the file's `active`; a name the file does
     not have is the ephemeral profile. Unlike Prefect's, it makes no PREFECT_HOME (see
-    _import_prefect)."""
+    _remove_made_home)."""
     bootstrap = prefect.context.SettingsContext(profile=prefect.settings.Profile(name="prefectwin", settings={}), settings=settings)
     with bootstrap:
         profiles = prefect.settings.load_profiles()
